@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+# The commands people type. Everything else is CMake (build/) and scripts/.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build
+TEST_BUILD ?= build-test
+
+.PHONY: all build run test bench deps format clean
+
+all: build
+
+deps:
+	scripts/deps.sh build
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARMETER_TESTS=OFF >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Serves on 127.0.0.1:8080 with ./data/starmeter.db.
+run: build
+	$(BUILD)/starmeter serve --listen $${STARMETER_LISTEN:-127.0.0.1:8080} --db $${STARMETER_DB:-./data/starmeter.db}
+
+# Installs what is missing, builds under ASan+UBSan, runs every test.
+test:
+	scripts/deps.sh test
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARMETER_SANITIZE=ON -DSTARMETER_TESTS=ON >/dev/null
+	cmake --build $(TEST_BUILD) -j$(JOBS)
+	scripts/check-format.sh
+	cd $(TEST_BUILD) && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	scripts/deps.sh bench
+	bench/run.sh $(BUILD)/starmeter
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

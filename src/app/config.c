@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "app/config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/str.h"
+
+typedef enum opt_type { OPT_STR, OPT_INT, OPT_LOG_LEVEL } opt_type;
+
+/* One table of options (as Redis's config.c): the parser, the help and the docs all read it. */
+static const struct option_def {
+    const char *name;
+    const char *env;
+    opt_type type;
+    size_t offset;
+    size_t cap; /* OPT_STR: buffer size */
+    int64_t min, max;
+    const char *def;
+    unsigned commands;
+    const char *help;
+} options[] = {
+    {"listen", "STARMETER_LISTEN", OPT_STR, offsetof(app_config, listen), sizeof(((app_config *)0)->listen), 0, 0,
+     "127.0.0.1:8080", CMD_SERVE, "address to listen on, host:port (port 0 picks a free one)"},
+    {"db", "STARMETER_DB", OPT_STR, offsetof(app_config, db), sizeof(((app_config *)0)->db), 0, 0,
+     "./data/starmeter.db", CMD_SERVE | CMD_MIGRATE, "SQLite database file (created with its directory)"},
+    {"threads", "STARMETER_THREADS", OPT_INT, offsetof(app_config, threads), 0, 0, 256, "0", CMD_SERVE,
+     "event-loop threads; 0 means one per core"},
+    {"log-level", "STARMETER_LOG_LEVEL", OPT_LOG_LEVEL, offsetof(app_config, log_level), 0, 0, 0, "info",
+     CMD_SERVE | CMD_MIGRATE, "debug, info, warn, error or off (JSON lines on stderr)"},
+    {"max-header-bytes", "STARMETER_MAX_HEADER_BYTES", OPT_INT, offsetof(app_config, max_header_bytes), 0, 1024, 262144,
+     "16384", CMD_SERVE, "request line and headers beyond this size get 431"},
+    {"max-body-bytes", "STARMETER_MAX_BODY_BYTES", OPT_INT, offsetof(app_config, max_body_bytes), 0, 1024, 67108864,
+     "1048576", CMD_SERVE, "bodies beyond this are refused before being read (routes set lower limits)"},
+    {"shutdown-grace-ms", "STARMETER_SHUTDOWN_GRACE_MS", OPT_INT, offsetof(app_config, shutdown_grace_ms), 0, 0, 600000,
+     "10000", CMD_SERVE, "on SIGINT/SIGTERM, how long in-flight requests may take to finish"},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+static int set_value(app_config *cfg, const struct option_def *o, const char *value, const char *source, app_err *err)
+{
+    char *field = (char *)cfg + o->offset;
+    switch (o->type) {
+    case OPT_STR:
+        if (value[0] == '\0')
+            return app_err_field(err, o->name, "%s: must not be empty", source);
+        if (str_copy(field, o->cap, value) < 0)
+            return app_err_field(err, o->name, "%s: longer than %zu bytes", source, o->cap - 1);
+        return 0;
+    case OPT_INT: {
+        int64_t v;
+        if (!str_to_i64(slice_make(value, strlen(value)), o->min, o->max, &v))
+            return app_err_field(err, o->name, "%s: must be an integer from %lld to %lld", source, (long long)o->min,
+                                 (long long)o->max);
+        memcpy(field, &v, sizeof v);
+        return 0;
+    }
+    case OPT_LOG_LEVEL: {
+        log_level l;
+        if (!log_level_parse(value, &l))
+            return app_err_field(err, o->name, "%s: must be one of debug, info, warn, error, off", source);
+        memcpy(field, &l, sizeof l);
+        return 0;
+    }
+    }
+    return app_err_set(err, APP_INTERNAL_ERROR, "unknown option type");
+}
+
+void config_defaults(app_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        int rc = set_value(cfg, &options[i], options[i].def, "default", NULL);
+        (void)rc;
+    }
+}
+
+static const struct option_def *find(const char *name, size_t len, unsigned command)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if ((options[i].commands & command) && strlen(options[i].name) == len &&
+            memcmp(options[i].name, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+int config_parse(app_config *cfg, unsigned command, int argc, char **argv, int *help, app_err *err)
+{
+    *help = 0;
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const char *v = getenv(options[i].env);
+        if ((options[i].commands & command) && v != NULL)
+            set_value(cfg, &options[i], v, options[i].env, err);
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            *help = 1;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            app_err_field(err, arg, "unexpected argument");
+            continue;
+        }
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct option_def *o = find(name, nlen, command);
+        if (o == NULL) {
+            app_err_field(err, name, "unknown option (see --help)");
+            continue;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (value == NULL) {
+            if (i + 1 >= argc) {
+                app_err_field(err, o->name, "needs a value");
+                continue;
+            }
+            value = argv[++i];
+        }
+        set_value(cfg, o, value, "flag", err);
+    }
+    return err->code == APP_OK ? 0 : err->code;
+}
+
+void config_print_help(FILE *out, unsigned command)
+{
+    fprintf(out, "Options (flags override environment variables):\n");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        if (!(options[i].commands & command))
+            continue;
+        fprintf(out, "  --%-20s %s\n  %-22s env %s, default %s\n", options[i].name, options[i].help, "", options[i].env,
+                options[i].def);
+    }
+}
+
+unsigned config_threads(const app_config *cfg)
+{
+    if (cfg->threads > 0)
+        return (unsigned)cfg->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}

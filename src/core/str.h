@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#ifndef STARMETER_CORE_STR_H
+#define STARMETER_CORE_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Borrowed bytes: not NUL-terminated, not owned. */
+typedef struct slice {
+    const char *ptr;
+    size_t len;
+} slice;
+
+#define SLICE_LIT(s) ((slice){(s), sizeof(s) - 1})
+
+static inline slice slice_make(const char *p, size_t n)
+{
+    return (slice){p, n};
+}
+
+/* True when `s` holds exactly the NUL-terminated `lit`. */
+bool slice_eq(slice s, const char *lit);
+/* Same, ignoring ASCII case. */
+bool slice_eq_nocase(slice s, const char *lit);
+
+/*
+ * Copies the NUL-terminated `src` into `dst` of `cap` bytes, always terminating when cap > 0.
+ * Returns the length copied, or -1 if `src` did not fit (dst then holds a truncated copy).
+ */
+long str_copy(char *dst, size_t cap, const char *src);
+
+/*
+ * Copies `len` bytes of `src` into `dst` (cap bytes, NUL-terminated), writing control characters,
+ * backslashes and non-ASCII bytes as \xNN so that hostile text is safe in logs and messages.
+ * Returns the length written; truncates (on a character boundary) when it does not fit.
+ */
+size_t str_escape_ctl(char *dst, size_t cap, const char *src, size_t len);
+
+/*
+ * Parses all of `s` as a base-10 integer in [min, max]. Returns false on empty input, any
+ * non-digit, overflow or a value out of range; *out is untouched then.
+ */
+bool str_to_i64(slice s, int64_t min, int64_t max, int64_t *out);
+
+#endif

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#ifndef STARMETER_HTTP_HTTP_H
+#define STARMETER_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "infra/metrics.h"
+
+/*
+ * The only code that speaks HTTP. Handlers in api/ receive an http_ctx, read the request through
+ * the accessors below and answer with exactly one http_reply_* call, now or later on the same
+ * event-loop thread (an asynchronous answer). The context lives in the request's arena and dies
+ * with the response.
+ */
+typedef struct http_ctx http_ctx;
+
+/* Returns nothing: a handler always ends in one http_reply_* call, now or later. */
+typedef void (*http_handler_fn)(http_ctx *ctx);
+
+/*
+ * One row of the route table: the dispatcher enforces method, path and body size before the
+ * handler runs. `path` may hold parameters as whole segments: "/v1/admin/accounts/{id}".
+ */
+typedef struct http_route {
+    const char *method;
+    const char *path;
+    http_handler_fn handler;
+    size_t max_body; /* bytes; 0 means no body is accepted beyond the empty one */
+} http_route;
+
+typedef struct http_server http_server;
+
+typedef struct http_server_opts {
+    const char *listen;       /* "host:port"; port 0 picks a free port (see http_server_port) */
+    unsigned threads;         /* event loops, one per thread, each with its own SO_REUSEPORT listener */
+    size_t max_header_bytes;  /* request line + headers beyond this get 431 */
+    size_t max_body_hard;     /* bodies beyond this are refused by h2o itself before they are read */
+    const http_route *routes; /* borrowed; must outlive the server */
+    size_t nroutes;
+    void *app;          /* handed to handlers through http_app() */
+    const app_log *log; /* borrowed */
+    metrics *metrics;   /* borrowed; built with the route paths as names */
+} http_server_opts;
+
+/*
+ * Binds the listeners and starts the event-loop threads. Returns NULL with `err` set when the
+ * address cannot be parsed or bound. The caller owns the server: http_server_stop, then
+ * http_server_free.
+ */
+http_server *http_server_start(const http_server_opts *opts, app_err *err);
+/* The bound port (useful after listening on port 0). */
+uint16_t http_server_port(const http_server *srv);
+/*
+ * Stops accepting, lets in-flight requests finish (up to `grace_ms`), closes idle connections and
+ * joins the threads. Safe to call once from any thread but the loops'.
+ */
+void http_server_stop(http_server *srv, unsigned grace_ms);
+void http_server_free(http_server *srv);
+
+/* ---- what handlers read ---- */
+void *http_app(http_ctx *ctx);
+const char *http_request_id(const http_ctx *ctx);
+/* The value of path parameter `name` ("{id}"), or an empty slice. Bytes are percent-decoded. */
+slice http_path_param(const http_ctx *ctx, const char *name);
+/* The first value of header `name` (lower case), false if absent. */
+bool http_header(const http_ctx *ctx, const char *name, slice *out);
+/* The first value of query parameter `name`, percent-decoded into the request arena. */
+bool http_query(http_ctx *ctx, const char *name, slice *out);
+/* The request body (empty when none). */
+slice http_body(const http_ctx *ctx);
+
+/* ---- how handlers answer ---- */
+/* Adds a response header; both strings are copied into the request arena. */
+void http_add_header(http_ctx *ctx, const char *name, const char *value);
+/*
+ * Sends {"data": data, "meta": {...meta, "request_id"}}; steals both references (meta may be
+ * NULL).
+ */
+void http_reply_data(http_ctx *ctx, int status, json_t *data, json_t *meta);
+/*
+ * Same, from bytes already serialised: `data` is one JSON value, `meta_members` the members of an
+ * object without its braces (`"usage":{...}`), or NULL. Both are copied or must outlive the
+ * response (static or in the arena).
+ */
+void http_reply_data_raw(http_ctx *ctx, int status, const char *data, size_t data_len, const char *meta_members,
+                         size_t meta_len);
+/*
+ * Sends the error envelope for `err`, with the status of its code. For internal_error and
+ * store_unavailable the client sees the table's message, the log the specific one.
+ */
+void http_reply_error(http_ctx *ctx, const app_err *err);
+/* Shorthand for an error with the table's default message. */
+void http_reply_code(http_ctx *ctx, app_code code);
+/* Sends bytes as they are; `body` must outlive the response (static or in the arena). */
+void http_reply_raw(http_ctx *ctx, int status, const char *content_type, const char *body, size_t len);
+/* Copies `len` bytes into the request arena, for bodies built on the heap. */
+char *http_arena_dup(http_ctx *ctx, const char *p, size_t len);
+
+#endif

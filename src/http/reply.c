@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include <string.h>
+
+#include "core/clock.h"
+#include "http/http_int.h"
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+void http_add_header(http_ctx *ctx, const char *name, const char *value)
+{
+    h2o_req_t *req = ctx->req;
+    h2o_iovec_t n = h2o_strdup(&req->pool, name, strlen(name));
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, strlen(value));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+}
+
+char *http_arena_dup(http_ctx *ctx, const char *p, size_t len)
+{
+    return h2o_strdup(&ctx->req->pool, p, len).base;
+}
+
+static const char *route_name(const http_ctx *ctx)
+{
+    return ctx->route_index < ctx->opts->nroutes ? ctx->opts->routes[ctx->route_index].path : "unmatched";
+}
+
+/* Every response leaves through here: headers, metrics, the access log line. */
+static void send_bytes(http_ctx *ctx, int status, const char *content_type, const char *body, size_t len, app_code code)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_req_t *req = ctx->req;
+    assert(!ctx->replied);
+    ctx->replied = true;
+
+    req->res.status = status;
+    req->res.reason = reason(status);
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, ctx->request_id,
+                          strlen(ctx->request_id));
+    if (ctx->allow != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, ctx->allow, strlen(ctx->allow));
+
+    uint64_t elapsed = clock_mono_ns() - ctx->started_ns;
+    metrics_observe_request(ctx->opts->metrics, ctx->route_index, status, elapsed);
+    if (code != APP_OK)
+        metrics_count_error(ctx->opts->metrics, code);
+    if (log_enabled(ctx->opts->log, LOG_INFO)) {
+        char method[16];
+        str_escape_ctl(method, sizeof method, req->input.method.base, req->input.method.len);
+        if (code == APP_OK)
+            log_write(ctx->opts->log, LOG_INFO, "request", "{s:s, s:s, s:s, s:i, s:f}", "request_id", ctx->request_id,
+                      "method", method, "route", route_name(ctx), "status", status, "duration_ms",
+                      (double)elapsed / 1e6);
+        else
+            log_write(ctx->opts->log, LOG_INFO, "request", "{s:s, s:s, s:s, s:i, s:f, s:s}", "request_id",
+                      ctx->request_id, "method", method, "route", route_name(ctx), "status", status, "duration_ms",
+                      (double)elapsed / 1e6, "code", app_code_name(code));
+    }
+
+    h2o_start_response(req, &generator);
+    h2o_iovec_t b = h2o_iovec_init(body, len);
+    http__request_done(ctx);
+    h2o_send(req, &b, 1, H2O_SEND_STATE_FINAL);
+}
+
+static void send_json(http_ctx *ctx, int status, json_t *doc, app_code code)
+{
+    size_t n = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+    char *p = h2o_mem_alloc_pool(&ctx->req->pool, n ? n : 1);
+    json_dumpb(doc, p, n, JSON_COMPACT);
+    json_decref(doc);
+    send_bytes(ctx, status, "application/json; charset=utf-8", p, n, code);
+}
+
+/*
+ * Serialises `j` into the request arena (one pass into a stack buffer, a second only when it does
+ * not fit). Returns NULL when jansson cannot encode it.
+ */
+static char *dump_to_arena(http_ctx *ctx, const json_t *j, size_t *len)
+{
+    char small[4096];
+    size_t n = json_dumpb(j, small, sizeof small, JSON_COMPACT);
+    if (n == 0)
+        return NULL;
+    char *p = h2o_mem_alloc_pool(&ctx->req->pool, n);
+    if (n <= sizeof small)
+        memcpy(p, small, n);
+    else
+        json_dumpb(j, p, n, JSON_COMPACT);
+    *len = n;
+    return p;
+}
+
+/*
+ * The success envelope is assembled from already-serialised parts rather than rebuilt as a jansson
+ * tree: on the hot path the data is often cached bytes, and a tree per response cost more than
+ * h2o itself. The parts are valid JSON from jansson; the request id is safe by construction
+ * (UUIDv7, or a caller id checked against [A-Za-z0-9._:-]), so nothing here needs escaping.
+ */
+void http_reply_data_raw(http_ctx *ctx, int status, const char *data, size_t data_len, const char *meta_members,
+                         size_t meta_len)
+{
+    static const char open[] = "{\"data\":", mid[] = ",\"meta\":{", rid[] = "\"request_id\":\"", close[] = "\"}}";
+    size_t idlen = strlen(ctx->request_id);
+    size_t total = sizeof open - 1 + data_len + sizeof mid - 1 + (meta_len ? meta_len + 1 : 0) + sizeof rid - 1 +
+                   idlen + sizeof close - 1;
+    char *out = h2o_mem_alloc_pool(&ctx->req->pool, total), *p = out;
+#define PUT(src, n) (memcpy(p, (src), (n)), p += (n))
+    PUT(open, sizeof open - 1);
+    PUT(data, data_len);
+    PUT(mid, sizeof mid - 1);
+    if (meta_len) {
+        PUT(meta_members, meta_len);
+        *p++ = ',';
+    }
+    PUT(rid, sizeof rid - 1);
+    PUT(ctx->request_id, idlen);
+    PUT(close, sizeof close - 1);
+#undef PUT
+    assert((size_t)(p - out) == total);
+    send_bytes(ctx, status, "application/json; charset=utf-8", out, total, APP_OK);
+}
+
+void http_reply_data(http_ctx *ctx, int status, json_t *data, json_t *meta)
+{
+    size_t dlen = 0, mlen = 0;
+    char *d = dump_to_arena(ctx, data ? data : json_null(), &dlen);
+    char *m = NULL;
+    if (meta != NULL && json_object_size(meta) > 0) {
+        m = dump_to_arena(ctx, meta, &mlen);
+        if (m != NULL && mlen >= 2) { /* keep the members, drop the braces */
+            m++;
+            mlen -= 2;
+        }
+    }
+    json_decref(data);
+    json_decref(meta);
+    if (d == NULL || (meta != NULL && mlen > 0 && m == NULL)) {
+        http_reply_code(ctx, APP_INTERNAL_ERROR);
+        return;
+    }
+    http_reply_data_raw(ctx, status, d, dlen, m, mlen);
+}
+
+json_t *http__error_body(const app_err *err, const char *request_id)
+{
+    app_code code = err->code == APP_OK ? APP_INTERNAL_ERROR : err->code;
+    /* Internal details (paths, library messages) stay in the log. */
+    bool opaque = code == APP_INTERNAL_ERROR || code == APP_STORE_UNAVAILABLE;
+    const char *message = (opaque || err->message[0] == '\0') ? app_code_message(code) : err->message;
+    json_t *details = json_object();
+    if (err->nfields > 0) {
+        json_t *fields = json_array();
+        for (size_t i = 0; i < err->nfields; i++)
+            json_array_append_new(
+                fields, json_pack("{s:s, s:s}", "field", err->fields[i].field, "issue", err->fields[i].issue));
+        json_object_set_new(details, "fields", fields);
+    }
+    for (size_t i = 0; i < err->ndetails; i++) {
+        json_t *v = err->details[i].kind == APP_DETAIL_INT ? json_integer(err->details[i].num)
+                                                           : json_string(err->details[i].str);
+        json_object_set_new(details, err->details[i].key, v);
+    }
+    return json_pack("{s:{s:s, s:s, s:o, s:s}}", "error", "code", app_code_name(code), "message", message, "details",
+                     details, "request_id", request_id);
+}
+
+void http_reply_error(http_ctx *ctx, const app_err *err)
+{
+    app_code code = err->code == APP_OK ? APP_INTERNAL_ERROR : err->code;
+    if (code == APP_INTERNAL_ERROR || code == APP_STORE_UNAVAILABLE)
+        log_write(ctx->opts->log, LOG_ERROR, "request failed", "{s:s, s:s, s:s}", "request_id", ctx->request_id, "code",
+                  app_code_name(code), "error", err->message);
+    send_json(ctx, app_code_status(code), http__error_body(err, ctx->request_id), code);
+}
+
+void http_reply_code(http_ctx *ctx, app_code code)
+{
+    app_err err;
+    app_err_clear(&err);
+    app_err_set(&err, code, NULL);
+    http_reply_error(ctx, &err);
+}
+
+void http_reply_raw(http_ctx *ctx, int status, const char *content_type, const char *body, size_t len)
+{
+    send_bytes(ctx, status, content_type, body, len, APP_OK);
+}

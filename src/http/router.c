@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include <string.h>
+
+#include "http/http_int.h"
+
+/* Splits off the next '/'-separated segment of *rest (after its leading '/'). */
+static bool next_segment(slice *rest, slice *seg)
+{
+    if (rest->len == 0 || rest->ptr[0] != '/')
+        return false;
+    const char *start = rest->ptr + 1;
+    const char *end = memchr(start, '/', rest->len - 1);
+    size_t n = end ? (size_t)(end - start) : rest->len - 1;
+    *seg = slice_make(start, n);
+    rest->ptr = start + n;
+    rest->len -= n + 1;
+    return true;
+}
+
+static bool template_match(const char *tmpl, slice path, http_ctx *ctx)
+{
+    slice t = slice_make(tmpl, strlen(tmpl)), ts, ps;
+    size_t nparams = 0;
+    for (;;) {
+        bool more_t = next_segment(&t, &ts), more_p = next_segment(&path, &ps);
+        if (!more_t || !more_p) {
+            if (more_t != more_p)
+                return false;
+            break;
+        }
+        if (ts.len >= 2 && ts.ptr[0] == '{' && ts.ptr[ts.len - 1] == '}') {
+            if (ps.len == 0 || nparams == HTTP_MAX_PARAMS)
+                return false;
+            if (ctx != NULL) {
+                ctx->params[nparams].name = slice_make(ts.ptr + 1, ts.len - 2);
+                ctx->params[nparams].value = ps;
+            }
+            nparams++;
+        } else if (ts.len != ps.len || memcmp(ts.ptr, ps.ptr, ts.len) != 0) {
+            return false;
+        }
+    }
+    if (ctx != NULL)
+        ctx->nparams = nparams;
+    return true;
+}
+
+size_t http__route_match(const http_route *routes, size_t nroutes, slice method, slice path, http_ctx *ctx,
+                         bool *path_matched, char *allow, size_t allow_cap)
+{
+    size_t alen = 0;
+    *path_matched = false;
+    if (allow_cap > 0)
+        allow[0] = '\0';
+    for (size_t i = 0; i < nroutes; i++) {
+        if (!template_match(routes[i].path, path, NULL))
+            continue;
+        if (slice_eq(method, routes[i].method)) {
+            template_match(routes[i].path, path, ctx);
+            return i;
+        }
+        *path_matched = true;
+        size_t mlen = strlen(routes[i].method);
+        if (strstr(allow, routes[i].method) == NULL && alen + mlen + 3 < allow_cap) {
+            if (alen > 0) {
+                memcpy(allow + alen, ", ", 2);
+                alen += 2;
+            }
+            memcpy(allow + alen, routes[i].method, mlen);
+            alen += mlen;
+            allow[alen] = '\0';
+        }
+    }
+    return nroutes;
+}

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/mem.h"
+#include "http/http_int.h"
+
+/* Each thread owns one event loop, one h2o context and one listening socket (SO_REUSEPORT). */
+struct http_worker {
+    h2o_context_t ctx; /* first member: a request's conn->ctx leads back here */
+    h2o_accept_ctx_t accept_ctx;
+    http_server *srv;
+    int fd;
+    h2o_socket_t *listener;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t wake;
+    pthread_t thread;
+    bool started;
+    size_t inflight; /* requests dispatched and not yet answered; touched by the loop thread only */
+};
+
+typedef struct server_handler {
+    h2o_handler_t super;
+    http_server *srv;
+} server_handler;
+
+struct http_server {
+    h2o_globalconf_t config;
+    http_server_opts opts;
+    char *listen; /* owned copy of opts.listen */
+    size_t nworkers;
+    http_worker *workers;
+    uint16_t port;
+    atomic_bool stopping;
+    unsigned grace_ms;
+};
+
+static void on_req_dispatch_error(http_ctx *ctx, app_code code);
+
+/* ---- request dispatch ---- */
+
+static size_t header_block_size(const h2o_req_t *req)
+{
+    size_t n = req->input.method.len + req->input.path.len + 16;
+    for (size_t i = 0; i < req->headers.size; i++)
+        n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    return n;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    http_server *srv = ((server_handler *)self)->srv;
+    http_ctx *ctx = h2o_mem_alloc_pool(&req->pool, sizeof *ctx);
+    memset(ctx, 0, sizeof *ctx);
+    ctx->req = req;
+    ctx->worker = (http_worker *)req->conn->ctx;
+    ctx->opts = &srv->opts;
+    ctx->route_index = srv->opts.nroutes;
+    ctx->started_ns = clock_mono_ns();
+    ctx->worker->inflight++;
+
+    slice rid;
+    if (http_header(ctx, "x-request-id", &rid) && http__request_id_is_safe(rid)) {
+        memcpy(ctx->request_id, rid.ptr, rid.len);
+        ctx->request_id[rid.len] = '\0';
+    } else {
+        http__request_id_new(ctx->request_id, clock_now_ms(clock_system()));
+    }
+
+    if (header_block_size(req) > srv->opts.max_header_bytes) {
+        on_req_dispatch_error(ctx, APP_HEADERS_TOO_LARGE);
+        return 0;
+    }
+
+    slice method = slice_make(req->input.method.base, req->input.method.len);
+    slice path = slice_make(req->path_normalized.base, req->path_normalized.len);
+    bool path_matched;
+    char allow[128];
+    size_t idx =
+        http__route_match(srv->opts.routes, srv->opts.nroutes, method, path, ctx, &path_matched, allow, sizeof allow);
+    if (idx == srv->opts.nroutes) {
+        if (path_matched) {
+            ctx->allow = h2o_strdup(&req->pool, allow, strlen(allow)).base;
+            on_req_dispatch_error(ctx, APP_METHOD_NOT_ALLOWED);
+        } else {
+            on_req_dispatch_error(ctx, APP_NOT_FOUND);
+        }
+        return 0;
+    }
+    ctx->route_index = idx;
+    const http_route *route = &srv->opts.routes[idx];
+    if (req->entity.base != NULL && req->entity.len > route->max_body) {
+        on_req_dispatch_error(ctx, APP_PAYLOAD_TOO_LARGE);
+        return 0;
+    }
+    route->handler(ctx);
+    return 0;
+}
+
+static void on_req_dispatch_error(http_ctx *ctx, app_code code)
+{
+    app_err err;
+    app_err_clear(&err);
+    app_err_set(&err, code, NULL);
+    if (code == APP_METHOD_NOT_ALLOWED && ctx->allow != NULL)
+        app_err_detail_str(&err, "allowed_methods", ctx->allow);
+    if (code == APP_PAYLOAD_TOO_LARGE) {
+        app_err_detail_int(&err, "max_bytes", (long long)ctx->opts->routes[ctx->route_index].max_body);
+    }
+    if (code == APP_HEADERS_TOO_LARGE)
+        app_err_detail_int(&err, "max_bytes", (long long)ctx->opts->max_header_bytes);
+    http_reply_error(ctx, &err);
+}
+
+/* ---- what handlers read ---- */
+
+void *http_app(http_ctx *ctx)
+{
+    return ctx->opts->app;
+}
+
+const char *http_request_id(const http_ctx *ctx)
+{
+    return ctx->request_id;
+}
+
+slice http_path_param(const http_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < ctx->nparams; i++)
+        if (slice_eq(ctx->params[i].name, name))
+            return ctx->params[i].value;
+    return slice_make("", 0);
+}
+
+bool http_header(const http_ctx *ctx, const char *name, slice *out)
+{
+    ssize_t i = h2o_find_header_by_str(&ctx->req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return false;
+    *out = slice_make(ctx->req->headers.entries[i].value.base, ctx->req->headers.entries[i].value.len);
+    return true;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes %XX and '+' into the arena. Malformed escapes are kept as they are. */
+static slice query_decode(h2o_mem_pool_t *pool, const char *p, size_t n)
+{
+    char *out = h2o_mem_alloc_pool(pool, n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+            out[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            i += 2;
+        } else {
+            out[o++] = p[i] == '+' ? ' ' : p[i];
+        }
+    }
+    out[o] = '\0';
+    return slice_make(out, o);
+}
+
+bool http_query(http_ctx *ctx, const char *name, slice *out)
+{
+    h2o_req_t *req = ctx->req;
+    if (req->query_at == SIZE_MAX)
+        return false;
+    const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nlen = strlen(name);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *pend = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(pend - p));
+        const char *kend = eq ? eq : pend;
+        slice key = query_decode(&req->pool, p, (size_t)(kend - p));
+        if (key.len == nlen && memcmp(key.ptr, name, nlen) == 0) {
+            *out = eq ? query_decode(&req->pool, eq + 1, (size_t)(pend - eq - 1)) : slice_make("", 0);
+            return true;
+        }
+        p = pend + 1;
+    }
+    return false;
+}
+
+slice http_body(const http_ctx *ctx)
+{
+    return ctx->req->entity.base ? slice_make(ctx->req->entity.base, ctx->req->entity.len) : slice_make("", 0);
+}
+
+/* ---- event loops ---- */
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    http_worker *w = listener->data;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(&w->accept_ctx, sock);
+}
+
+static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    (void)messages; /* only ever woken with no message: the loop re-reads `stopping` */
+}
+
+/*
+ * Graceful stop of one loop: no new connections, in-flight requests finish and their connections
+ * close after the response, then idle keep-alive connections are closed. h2o's own graceful
+ * shutdown is not used: it arms a one-second HTTP/2 GOAWAY timer even with no HTTP/2 client, and
+ * the flag alone gives HTTP/1 the behaviour wanted (no keep-alive after shutdown is requested).
+ */
+static bool loop_has_connections(http_worker *w)
+{
+    return !h2o_linklist_is_empty(&w->ctx.http1._conns) || !h2o_linklist_is_empty(&w->ctx.http2._conns);
+}
+
+static void drain_and_close(http_worker *w)
+{
+    http_server *srv = w->srv;
+    h2o_socket_read_stop(w->listener);
+    h2o_socket_close(w->listener);
+    w->listener = NULL;
+    w->ctx.shutdown_requested = 1;
+    uint64_t deadline = clock_mono_ns() + (uint64_t)srv->grace_ms * 1000000u;
+    while (w->inflight > 0 && clock_mono_ns() < deadline)
+        h2o_evloop_run(w->ctx.loop, 10);
+    /* Idle connections wait on their read timeouts: make those expire now. */
+    w->ctx.http1.req_timeout.timeout = 0;
+    w->ctx.http2.idle_timeout.timeout = 0;
+    while (loop_has_connections(w) && clock_mono_ns() < deadline + 1000000000u)
+        h2o_evloop_run(w->ctx.loop, 10);
+}
+
+static void *worker_main(void *arg)
+{
+    http_worker *w = arg;
+    http_server *srv = w->srv;
+    while (!atomic_load(&srv->stopping))
+        h2o_evloop_run(w->ctx.loop, INT32_MAX);
+    drain_and_close(w);
+    return NULL;
+}
+
+static int bind_listener(const struct addrinfo *ai, uint16_t port, app_err *err)
+{
+    int one = 1;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        app_err_set(err, APP_INTERNAL_ERROR, "socket: %s", strerror(errno));
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        app_err_set(err, APP_INTERNAL_ERROR, "cannot listen on port %u: %s", port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static uint16_t bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                         : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* Splits "host:port" or "[v6]:port" and resolves the host. */
+static int resolve(const char *listen, struct addrinfo **out, uint16_t *port, app_err *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen)
+        return app_err_set(err, APP_VALIDATION_ERROR, "listen address must be host:port, got \"%s\"", listen);
+    size_t hlen = (size_t)(colon - listen);
+    const char *h = listen;
+    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    int64_t p;
+    if (hlen == 0 || hlen >= sizeof host || !str_to_i64(slice_make(colon + 1, strlen(colon + 1)), 0, 65535, &p))
+        return app_err_set(err, APP_VALIDATION_ERROR, "listen address must be host:port, got \"%s\"", listen);
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    int rc = getaddrinfo(host, NULL, &hints, out);
+    if (rc != 0)
+        return app_err_set(err, APP_VALIDATION_ERROR, "cannot resolve listen host \"%s\": %s", host, gai_strerror(rc));
+    *port = (uint16_t)p;
+    return 0;
+}
+
+http_server *http_server_start(const http_server_opts *opts, app_err *err)
+{
+    http_server *srv = xcalloc(1, sizeof *srv);
+    srv->opts = *opts;
+    srv->listen = xstrdup(opts->listen);
+    srv->opts.listen = srv->listen;
+    srv->nworkers = opts->threads ? opts->threads : 1;
+    srv->workers = xcalloc(srv->nworkers, sizeof *srv->workers);
+    for (size_t i = 0; i < srv->nworkers; i++)
+        srv->workers[i].fd = -1;
+    atomic_init(&srv->stopping, false);
+
+    h2o_config_init(&srv->config);
+    srv->config.server_name = h2o_iovec_init(H2O_STRLIT(""));
+    srv->config.max_request_entity_size = opts->max_body_hard;
+    h2o_hostconf_t *host = h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    server_handler *handler = (server_handler *)h2o_create_handler(path, sizeof *handler);
+    handler->super.on_req = on_req;
+    handler->srv = srv;
+
+    struct addrinfo *ai = NULL;
+    uint16_t port;
+    if (resolve(opts->listen, &ai, &port, err) != 0)
+        goto fail;
+    for (size_t i = 0; i < srv->nworkers; i++) {
+        srv->workers[i].fd = bind_listener(ai, port, err);
+        if (srv->workers[i].fd < 0)
+            goto fail;
+        if (i == 0)
+            port = bound_port(srv->workers[0].fd); /* port 0: every listener shares the one picked */
+    }
+    srv->port = port;
+    freeaddrinfo(ai);
+    ai = NULL;
+
+    for (size_t i = 0; i < srv->nworkers; i++) {
+        http_worker *w = &srv->workers[i];
+        w->srv = srv;
+        h2o_context_init(&w->ctx, h2o_evloop_create(), &srv->config);
+        w->accept_ctx.ctx = &w->ctx;
+        w->accept_ctx.hosts = srv->config.hosts;
+        w->queue = h2o_multithread_create_queue(w->ctx.loop);
+        h2o_multithread_register_receiver(w->queue, &w->wake, on_wake);
+        w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
+        w->listener->data = w;
+        h2o_socket_read_start(w->listener, on_accept);
+        w->fd = -1; /* the socket owns it now */
+    }
+    for (size_t i = 0; i < srv->nworkers; i++) {
+        if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0) {
+            app_err_set(err, APP_INTERNAL_ERROR, "cannot start thread: %s", strerror(errno));
+            http_server_stop(srv, 0);
+            http_server_free(srv);
+            return NULL;
+        }
+        srv->workers[i].started = true;
+    }
+    return srv;
+
+fail:
+    if (ai != NULL)
+        freeaddrinfo(ai);
+    for (size_t i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].fd >= 0)
+            close(srv->workers[i].fd);
+    h2o_config_dispose(&srv->config);
+    free(srv->workers);
+    free(srv->listen);
+    free(srv);
+    return NULL;
+}
+
+uint16_t http_server_port(const http_server *srv)
+{
+    return srv->port;
+}
+
+void http_server_stop(http_server *srv, unsigned grace_ms)
+{
+    if (atomic_exchange(&srv->stopping, true))
+        return;
+    srv->grace_ms = grace_ms;
+    for (size_t i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].started)
+            h2o_multithread_send_message(&srv->workers[i].wake, NULL);
+    for (size_t i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].started)
+            pthread_join(srv->workers[i].thread, NULL);
+}
+
+void http_server_free(http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    for (size_t i = 0; i < srv->nworkers; i++) {
+        http_worker *w = &srv->workers[i];
+        if (w->ctx.loop == NULL)
+            continue;
+        if (w->listener != NULL)
+            h2o_socket_close(w->listener);
+        h2o_multithread_unregister_receiver(w->queue, &w->wake);
+        h2o_multithread_destroy_queue(w->queue);
+        h2o_evloop_t *loop = w->ctx.loop;
+        h2o_context_dispose(&w->ctx);
+        h2o_evloop_destroy(loop);
+    }
+    h2o_config_dispose(&srv->config);
+    free(srv->workers);
+    free(srv->listen);
+    free(srv);
+}
+
+void http__request_done(http_ctx *ctx)
+{
+    ctx->worker->inflight--;
+}

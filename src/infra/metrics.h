@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#ifndef STARMETER_INFRA_METRICS_H
+#define STARMETER_INFRA_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+/*
+ * Prometheus metrics with bounded labels only: routes come from the route table, statuses from a
+ * fixed list, error codes from the error table. Never an id or a key in a label. Updates are
+ * relaxed atomic increments, safe from any thread; rendering reads a consistent-enough snapshot.
+ */
+typedef struct metrics metrics;
+
+/*
+ * `route_labels` (borrowed, must outlive the metrics) holds, for routes 0..nroutes-1, the label pairs
+ * that name each one, e.g. `method="GET",route="/healthz"`; route index `nroutes` is reported as
+ * route="unmatched". The caller owns the result (metrics_free).
+ */
+metrics *metrics_new(const char *const *route_labels, size_t nroutes);
+void metrics_free(metrics *m);
+
+/* One answered HTTP request. */
+void metrics_observe_request(metrics *m, size_t route, int status, uint64_t duration_ns);
+/* One error response, by its code from the error table. */
+void metrics_count_error(metrics *m, app_code code);
+
+/* Appends the text exposition format (version 0.0.4) to `out`. */
+void metrics_render(metrics *m, buf *out);
+
+#endif

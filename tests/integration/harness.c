@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "integration/harness.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+
+void th_tmpdir(char dir[256])
+{
+    snprintf(dir, 256, "/tmp/starmeter-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp");
+}
+
+void th_rmdir(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    int rc = system(cmd);
+    (void)rc;
+}
+
+void th_start(th_server *s, const th_opts *opts)
+{
+    memset(s, 0, sizeof *s);
+    th_tmpdir(s->dir);
+    config_defaults(&s->cfg);
+    snprintf(s->cfg.listen, sizeof s->cfg.listen, "127.0.0.1:0");
+    snprintf(s->cfg.db, sizeof s->cfg.db, "%s/starmeter.db", s->dir);
+    s->cfg.threads = 2;
+    s->cfg.shutdown_grace_ms = 5000;
+    snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
+    s->log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    cr_assert(s->log_fd >= 0);
+    log_init(&s->log, LOG_DEBUG, s->log_fd);
+    app_parts parts = {0};
+    if (opts != NULL) {
+        parts.store = opts->store;
+        parts.clock = opts->clock;
+    }
+    app_err err;
+    app_err_clear(&err);
+    s->app = app_start(&s->cfg, &parts, &s->log, &err);
+    cr_assert_not_null(s->app, "app_start failed: %s", err.message);
+    snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%u", (unsigned)app_port(s->app));
+}
+
+void th_stop(th_server *s)
+{
+    app_stop(s->app);
+    s->app = NULL;
+    close(s->log_fd);
+    th_rmdir(s->dir);
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *userdata)
+{
+    buf_append(userdata, p, size * n);
+    return size * n;
+}
+
+void th_request(th_server *s, const char *method, const char *path, const char *const *headers, const char *body,
+                th_response *out)
+{
+    memset(out, 0, sizeof *out);
+    CURL *c = curl_easy_init();
+    cr_assert_not_null(c);
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", s->base_url, path);
+    buf b, h;
+    buf_init(&b, 64u << 20);
+    buf_init(&h, 1u << 20);
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        list = curl_slist_append(list, headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    buf_append(&b, "", 0);
+    buf_append(&h, "", 0);
+    out->body = b.data ? b.data : calloc(1, 1);
+    out->body_len = b.len;
+    out->headers = h.data ? h.data : calloc(1, 1);
+    out->json = json_loadb(out->body, out->body_len, 0, NULL);
+}
+
+void th_response_free(th_response *r)
+{
+    free(r->body);
+    free(r->headers);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+bool th_header(const th_response *r, const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *eol = strstr(line, "\r\n");
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = (size_t)(line + len - v);
+            if (vlen >= cap)
+                vlen = cap - 1;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return true;
+        }
+        line = eol ? eol + 2 : line + len;
+    }
+    return false;
+}
+
+char *th_raw(th_server *s, const char *bytes, size_t len, int timeout_ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(s->app))};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = send(fd, bytes + off, len - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break; /* the server may close early (e.g. a refused body); read what it said */
+        off += (size_t)w;
+    }
+    buf b;
+    buf_init(&b, 1u << 20);
+    char chunk[4096];
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) <= 0)
+            break;
+        ssize_t r = recv(fd, chunk, sizeof chunk, 0);
+        if (r <= 0)
+            break;
+        buf_append(&b, chunk, (size_t)r);
+    }
+    close(fd);
+    buf_append(&b, "", 0);
+    return b.data ? b.data : calloc(1, 1);
+}
+
+char *th_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    buf b;
+    buf_init(&b, 256u << 20);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_append(&b, chunk, n);
+    fclose(f);
+    buf_append(&b, "", 0);
+    if (len)
+        *len = b.len;
+    return b.data ? b.data : calloc(1, 1);
+}

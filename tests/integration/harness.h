@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#ifndef STARMETER_TESTS_HARNESS_H
+#define STARMETER_TESTS_HARNESS_H
+
+/*
+ * Integration-test harness: a real starmeter (app_start) in the test process on an ephemeral port,
+ * with its own temporary directory, database and log file, and real HTTP requests through libcurl.
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app/app.h"
+
+typedef struct th_server {
+    app *app;
+    app_config cfg;
+    app_log log;
+    char dir[256];
+    char log_path[300];
+    int log_fd;
+    char base_url[64];
+} th_server;
+
+typedef struct th_opts {
+    store *store;           /* optional: replaces the SQLite store at <dir>/starmeter.db */
+    const app_clock *clock; /* optional */
+} th_opts;
+
+/* Starts a server; aborts the test on failure. `opts` may be NULL. */
+void th_start(th_server *s, const th_opts *opts);
+/* Stops it and removes the temporary directory. */
+void th_stop(th_server *s);
+
+typedef struct th_response {
+    long status;
+    char *body; /* NUL-terminated, owned */
+    size_t body_len;
+    char *headers; /* raw response header block, owned */
+    json_t *json;  /* parsed body or NULL */
+} th_response;
+
+/*
+ * Sends `method path` with `headers` (a NULL-terminated list of "Name: value", may be NULL) and an
+ * optional body. Aborts the test on transport failure.
+ */
+void th_request(th_server *s, const char *method, const char *path, const char *const *headers, const char *body,
+                th_response *out);
+void th_response_free(th_response *r);
+
+/* The value of response header `name` (case-insensitive) copied into out; false if absent. */
+bool th_header(const th_response *r, const char *name, char *out, size_t cap);
+
+/*
+ * Sends raw bytes on a new connection and reads until the peer closes or `timeout_ms` passes;
+ * returns the bytes read (owned, NUL-terminated).
+ */
+char *th_raw(th_server *s, const char *bytes, size_t len, int timeout_ms);
+
+/* Reads a whole file (owned, NUL-terminated) or NULL. */
+char *th_read_file(const char *path, size_t *len);
+
+/* Creates a fresh temporary directory under /tmp into dir[256]. */
+void th_tmpdir(char dir[256]);
+/* rm -rf dir. */
+void th_rmdir(const char *dir);
+
+#endif

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Start, stop and the built binary, run as a user runs it. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "integration/harness.h"
+
+extern char **environ;
+
+Test(lifecycle, stop_closes_idle_keep_alive_connections_promptly)
+{
+    th_server s;
+    th_start(&s, NULL);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(s.app))};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(send(fd, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+    char b[2048];
+    cr_assert_gt(recv(fd, b, sizeof b, 0), 0);
+
+    uint64_t t0 = clock_mono_ns();
+    app_stop(s.app);
+    s.app = NULL;
+    uint64_t took_ms = (clock_mono_ns() - t0) / 1000000;
+    cr_assert_lt(took_ms, 3000, "stop waited for the idle connection's timeout (%llu ms)", (unsigned long long)took_ms);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 2000), 1);
+    cr_assert_eq(recv(fd, b, sizeof b, 0), 0, "the idle connection is closed");
+    close(fd);
+    close(s.log_fd);
+    th_rmdir(s.dir);
+}
+
+/* Runs the binary with args; returns its pid with stderr (and stdout) on *out_fd. */
+static pid_t spawn(const char *const *args, int *out_fd)
+{
+    int pipefd[2];
+    cr_assert_eq(pipe(pipefd), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, STARMETER_BIN, &fa, NULL, (char *const *)args, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    *out_fd = pipefd[0];
+    return pid;
+}
+
+/* Reads from fd until `needle` shows up or the timeout passes; returns the text (owned). */
+static char *read_until(int fd, const char *needle, int timeout_ms)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *text = calloc(1, cap);
+    uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (strstr(text, needle) == NULL && clock_mono_ns() < deadline && len < cap - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, text + len, cap - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        text[len] = '\0';
+    }
+    return text;
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    for (int i = 0; i < timeout_ms / 10; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static int run_to_end(const char *const *args, char **output)
+{
+    int fd;
+    pid_t pid = spawn(args, &fd);
+    *output = read_until(fd, "\x01never", 20000);
+    close(fd);
+    return wait_exit(pid, 20000);
+}
+
+Test(binary, serve_answers_then_stops_cleanly_on_sigterm, .timeout = 60)
+{
+    char dir[256], db[300];
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/sub/dir/starmeter.db", dir);
+    const char *args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", db, "--threads", "2", NULL};
+    int fd;
+    pid_t pid = spawn(args, &fd);
+    char *out = read_until(fd, "\"msg\":\"listening\"", 20000);
+    const char *p = strstr(out, "\"port\":");
+    cr_assert_not_null(p, "no listening line: %s", out);
+    int port = atoi(p + 7);
+    cr_assert_gt(port, 0);
+
+    th_server fake = {0};
+    snprintf(fake.base_url, sizeof fake.base_url, "http://127.0.0.1:%d", port);
+    th_response r;
+    th_request(&fake, "GET", "/healthz", NULL, NULL, &r);
+    cr_assert_eq(r.status, 200);
+    th_response_free(&r);
+    th_request(&fake, "GET", "/nope", NULL, NULL, &r);
+    cr_assert_eq(r.status, 404);
+    th_response_free(&r);
+
+    kill(pid, SIGTERM);
+    cr_assert_eq(wait_exit(pid, 15000), 0, "exit code after SIGTERM");
+    char *rest = read_until(fd, "\"msg\":\"stopped\"", 5000);
+    cr_assert(strstr(rest, "\"msg\":\"stopped\"") != NULL || strstr(out, "\"msg\":\"stopped\"") != NULL, "%s%s", out,
+              rest);
+    close(fd);
+    free(out);
+    free(rest);
+    cr_assert_eq(access(db, F_OK), 0, "the database and its directories were created");
+    th_rmdir(dir);
+}
+
+Test(binary, sigint_also_stops_cleanly, .timeout = 60)
+{
+    char dir[256], db[300];
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    const char *args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", db, NULL};
+    int fd;
+    pid_t pid = spawn(args, &fd);
+    free(read_until(fd, "\"msg\":\"listening\"", 20000));
+    kill(pid, SIGINT);
+    cr_assert_eq(wait_exit(pid, 15000), 0);
+    close(fd);
+    th_rmdir(dir);
+}
+
+Test(binary, migrate_on_empty_then_on_migrated_database)
+{
+    char dir[256], db[300], *out;
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/m.db", dir);
+    const char *args[] = {"starmeter", "migrate", "--db", db, "--log-level", "warn", NULL};
+    cr_assert_eq(run_to_end(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "migrations applied: 1") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run_to_end(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "migrations applied: 0, schema version: 1") != NULL, "%s", out);
+    free(out);
+    th_rmdir(dir);
+}
+
+Test(binary, help_and_bad_flags)
+{
+    char *out;
+    const char *help[] = {"starmeter", "--help", NULL};
+    cr_assert_eq(run_to_end(help, &out), 0);
+    cr_assert(strstr(out, "serve") && strstr(out, "migrate"), "%s", out);
+    free(out);
+    const char *shelp[] = {"starmeter", "serve", "--help", NULL};
+    cr_assert_eq(run_to_end(shelp, &out), 0);
+    cr_assert(strstr(out, "--listen") && strstr(out, "STARMETER_DB") && strstr(out, "--threads") &&
+                  strstr(out, "--log-level"),
+              "%s", out);
+    free(out);
+    const char *bad[] = {"starmeter", "serve", "--threads", "many", "--nope", "1", NULL};
+    cr_assert_eq(run_to_end(bad, &out), 2);
+    cr_assert(strstr(out, "--threads") && strstr(out, "--nope"), "%s", out);
+    free(out);
+    const char *unknown[] = {"starmeter", "frobnicate", NULL};
+    cr_assert_eq(run_to_end(unknown, &out), 2);
+    free(out);
+}
+
+Test(binary, unusable_listen_address_fails_with_exit_1)
+{
+    char dir[256], db[300], *out;
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/x.db", dir);
+    const char *args[] = {"starmeter", "serve", "--listen", "256.1.1.1:80", "--db", db, NULL};
+    cr_assert_eq(run_to_end(args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "cannot start") != NULL, "%s", out);
+    free(out);
+    th_rmdir(dir);
+}
