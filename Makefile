@@ -16,9 +16,9 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARMETER_TESTS=OFF >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
-# Serves on 127.0.0.1:8080 with ./data/starmeter.db.
+# Serves on 127.0.0.1:8080 with ./data/starmeter.db, the demo account and an admin token.
 run: build
-	$(BUILD)/starmeter serve --listen $${STARMETER_LISTEN:-127.0.0.1:8080} --db $${STARMETER_DB:-./data/starmeter.db}
+	scripts/run.sh $(BUILD)/starmeter
 
 # Installs what is missing, builds under ASan+UBSan, runs every test.
 test:

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/cli.h"
 #include "app/config.h"
 
 static void usage(FILE *out)
@@ -53,6 +54,10 @@ int main(int argc, char **argv)
         return run(CMD_SERVE, argc - 2, argv + 2, "serve");
     if (strcmp(argv[1], "migrate") == 0)
         return run(CMD_MIGRATE, argc - 2, argv + 2, "migrate");
+    if (strcmp(argv[1], "admin") == 0)
+        return cli_admin(argc - 2, argv + 2);
+    if (strcmp(argv[1], "audit") == 0)
+        return cli_audit(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("starmeter %s\n", STARMETER_VERSION);
         return 0;

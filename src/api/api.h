@@ -3,10 +3,12 @@
 #define STARMETER_API_API_H
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "infra/metrics.h"
 #include "infra/store.h"
+#include "services/services.h"
 
 /* What handlers reach through http_app(): the services and the parts they need. Borrowed. */
 typedef struct api_env {
@@ -14,16 +16,42 @@ typedef struct api_env {
     metrics *metrics;
     const app_log *log;
     const app_clock *clock;
+    services *services;
+    bool admin_enabled;
+    uint8_t admin_token_hash[HASH_LEN]; /* BLAKE2b of the admin token; the token itself is not kept */
 } api_env;
 
 /* The route table of the whole API; the dispatcher enforces it. */
 extern const http_route api_routes[];
 extern const size_t api_routes_count;
 
+/* The dispatcher's authorize hook: admin bearer token, or API key (attaches a principal). */
+int api_authorize(http_ctx *ctx, http_auth auth, app_err *err);
+
 /* ops.c */
 void api_ops_healthz(http_ctx *ctx);
 void api_ops_readyz(http_ctx *ctx);
 void api_ops_metrics(http_ctx *ctx);
 void api_ops_openapi(http_ctx *ctx);
+
+/* admin.c */
+void api_admin_accounts_create(http_ctx *ctx);
+void api_admin_accounts_list(http_ctx *ctx);
+void api_admin_accounts_get(http_ctx *ctx);
+void api_admin_accounts_patch(http_ctx *ctx);
+void api_admin_plans_create(http_ctx *ctx);
+void api_admin_plans_list(http_ctx *ctx);
+void api_admin_plans_get(http_ctx *ctx);
+void api_admin_plans_patch(http_ctx *ctx);
+void api_admin_contract_put(http_ctx *ctx);
+void api_admin_contract_get(http_ctx *ctx);
+void api_admin_credentials_issue(http_ctx *ctx);
+void api_admin_credentials_list(http_ctx *ctx);
+void api_admin_credentials_rotate(http_ctx *ctx);
+void api_admin_credentials_revoke(http_ctx *ctx);
+void api_admin_audit_list(http_ctx *ctx);
+
+/* b2b.c */
+void api_b2b_me(http_ctx *ctx);
 
 #endif

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "app/app.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,17 +12,30 @@
 
 #include "api/api.h"
 #include "core/mem.h"
+#include "core/str.h"
 #include "http/http.h"
 #include "infra/metrics.h"
+#include "infra/secret_file.h"
+#include "services/keycache.h"
+#include "services/services.h"
 
 struct app {
     app_config cfg;
     api_env env;
+    services services;
+    keycache *keys;
     metrics *metrics;
     char **route_labels;
     http_server *server;
     store *store;
     const app_log *log;
+    /* The sync thread: picks up changes made by other processes, writes last-used times. */
+    pthread_t sync_thread;
+    bool sync_started;
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    bool sync_stop;
+    int64_t change_token;
 };
 
 static void free_route_labels(char **labels)
@@ -58,6 +73,93 @@ static store *open_and_migrate(const app_config *cfg, store *given, const app_lo
     return st;
 }
 
+/* Writes the last-used times gathered since the previous call, in one transaction. */
+static void flush_last_used(app *a)
+{
+    enum { BATCH = 512 };
+    int64_t ids[BATCH], at[BATCH];
+    size_t n;
+    while ((n = keycache_take_touched(a->keys, ids, at, BATCH)) > 0) {
+        app_err err;
+        app_err_clear(&err);
+        if (store_credentials_touch(a->store, ids, at, n, &err) != 0) {
+            log_write(a->log, LOG_WARN, "last_used_at not written", "{s:s}", "error", err.message);
+            return;
+        }
+        if (n < BATCH)
+            return;
+    }
+}
+
+/* Reloads the key cache when another process (the CLI) changed the store. */
+static void pick_up_changes(app *a)
+{
+    app_err err;
+    app_err_clear(&err);
+    int64_t token;
+    if (store_change_token(a->store, &token, &err) != 0 || token == a->change_token)
+        return;
+    if (keycache_reload(a->keys, a->store, &err) == 0)
+        a->change_token = token;
+    else
+        log_write(a->log, LOG_WARN, "key cache reload failed", "{s:s}", "error", err.message);
+}
+
+static void *sync_main(void *arg)
+{
+    app *a = arg;
+    pthread_mutex_lock(&a->sync_mu);
+    while (!a->sync_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        int64_t ns = until.tv_nsec + (a->cfg.sync_interval_ms % 1000) * 1000000;
+        until.tv_sec += a->cfg.sync_interval_ms / 1000 + ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&a->sync_cv, &a->sync_mu, &until);
+        if (a->sync_stop)
+            break;
+        pthread_mutex_unlock(&a->sync_mu);
+        pick_up_changes(a);
+        flush_last_used(a);
+        pthread_mutex_lock(&a->sync_mu);
+    }
+    pthread_mutex_unlock(&a->sync_mu);
+    return NULL;
+}
+
+/* Loads or creates the pepper and opens the services over `st`; shared by serve and the CLI. */
+int app_services_init(services *sv, keycache *keys, store *st, const app_config *cfg, const app_clock *clock,
+                      const app_log *log, app_err *err)
+{
+    char pepper_path[1100];
+    config_pepper_path(cfg, pepper_path, sizeof pepper_path);
+    memset(sv, 0, sizeof *sv);
+    sv->store = st;
+    sv->keys = keys;
+    sv->clock = clock;
+    sv->log = log;
+    return pepper_load_or_create(pepper_path, sv->pepper, err);
+}
+
+static int admin_token(const app_config *cfg, api_env *env, app_err *err)
+{
+    char token[256];
+    if (cfg->admin_token_file[0] != '\0') {
+        if (secret_file_read(cfg->admin_token_file, token, sizeof token, err) != 0)
+            return err->code;
+    } else {
+        str_copy(token, sizeof token, cfg->admin_token);
+    }
+    env->admin_enabled = token[0] != '\0';
+    if (env->admin_enabled && strlen(token) < 16) {
+        sodium_memzero(token, sizeof token);
+        return app_err_set(err, APP_VALIDATION_ERROR, "the admin token must be at least 16 characters");
+    }
+    crypto_generichash(env->admin_token_hash, HASH_LEN, (const unsigned char *)token, strlen(token), NULL, 0);
+    sodium_memzero(token, sizeof token);
+    return 0;
+}
+
 app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log, app_err *err)
 {
     static const app_parts none = {0};
@@ -74,8 +176,31 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
     app *a = xcalloc(1, sizeof *a);
     a->cfg = *cfg;
     a->log = log;
+    pthread_mutex_init(&a->sync_mu, NULL);
+    pthread_cond_init(&a->sync_cv, NULL);
+    const app_clock *clock = parts->clock ? parts->clock : clock_system();
     a->store = open_and_migrate(cfg, parts->store, log, err);
     if (a->store == NULL)
+        goto fail;
+    a->keys = keycache_new();
+    if (app_services_init(&a->services, a->keys, a->store, cfg, clock, log, err) != 0)
+        goto fail;
+    if (cfg->demo) {
+        char key_path[1100];
+        config_data_path(cfg, "demo.key", key_path, sizeof key_path);
+        bool created;
+        if (services_seed_demo(&a->services, key_path, &created, err) != 0)
+            goto fail;
+        if (created) {
+            log_write(log, LOG_INFO, "demo seeded", "{s:s}", "key_file", key_path);
+            /* The key itself goes to the terminal only, never to the log. */
+            if (isatty(STDOUT_FILENO))
+                printf("Demo API key written to %s (mode 0600). Try:\n"
+                       "  curl -H \"X-API-Key: $(cat %s)\" http://%s/v1/b2b/me\n",
+                       key_path, key_path, cfg->listen);
+        }
+    }
+    if (store_change_token(a->store, &a->change_token, err) != 0 || keycache_reload(a->keys, a->store, err) != 0)
         goto fail;
     a->route_labels = make_route_labels();
     a->metrics = metrics_new((const char *const *)a->route_labels, api_routes_count);
@@ -83,8 +208,16 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .store = a->store,
         .metrics = a->metrics,
         .log = log,
-        .clock = parts->clock ? parts->clock : clock_system(),
+        .clock = clock,
+        .services = &a->services,
     };
+    if (admin_token(cfg, &a->env, err) != 0)
+        goto fail;
+    if (pthread_create(&a->sync_thread, NULL, sync_main, a) != 0) {
+        app_err_set(err, APP_INTERNAL_ERROR, "cannot start the sync thread");
+        goto fail;
+    }
+    a->sync_started = true;
     http_server_opts opts = {
         .listen = cfg->listen,
         .threads = config_threads(cfg),
@@ -95,13 +228,15 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .app = &a->env,
         .log = log,
         .metrics = a->metrics,
+        .pool_threads = (unsigned)cfg->pool_threads,
+        .authorize = api_authorize,
     };
     a->server = http_server_start(&opts, err);
     if (a->server == NULL)
         goto fail;
-    log_write(log, LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s}", "listen", cfg->listen, "port",
+    log_write(log, LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:b}", "listen", cfg->listen, "port",
               (int)http_server_port(a->server), "threads", (int)opts.threads, "store", a->store->ops->name, "version",
-              STARMETER_VERSION);
+              STARMETER_VERSION, "admin_api", a->env.admin_enabled);
     return a;
 fail:
     app_stop(a);
@@ -121,9 +256,22 @@ void app_stop(app *a)
         http_server_stop(a->server, (unsigned)a->cfg.shutdown_grace_ms);
         http_server_free(a->server);
     }
+    if (a->sync_started) {
+        pthread_mutex_lock(&a->sync_mu);
+        a->sync_stop = true;
+        pthread_cond_signal(&a->sync_cv);
+        pthread_mutex_unlock(&a->sync_mu);
+        pthread_join(a->sync_thread, NULL);
+    }
+    if (a->keys != NULL && a->store != NULL)
+        flush_last_used(a);
+    keycache_free(a->keys);
     store_close(a->store);
     metrics_free(a->metrics);
     free_route_labels(a->route_labels);
+    pthread_cond_destroy(&a->sync_cv);
+    pthread_mutex_destroy(&a->sync_mu);
+    sodium_memzero(&a->services.pepper, sizeof a->services.pepper);
     free(a);
 }
 

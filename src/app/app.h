@@ -28,6 +28,12 @@ uint16_t app_port(const app *a);
 /* Stops serving (in-flight requests finish), closes the store and frees everything. NULL is a no-op. */
 void app_stop(app *a);
 
+/* Loads or creates the pepper and readies `sv` over `st` (borrowed), for the server and the CLI. */
+struct services;
+struct keycache;
+int app_services_init(struct services *sv, struct keycache *keys, store *st, const app_config *cfg,
+                      const app_clock *clock, const app_log *log, app_err *err);
+
 /* `starmeter serve`: runs until SIGINT or SIGTERM; returns the process exit code. */
 int app_serve(const app_config *cfg);
 /* `starmeter migrate`: applies pending migrations; returns the process exit code. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "app/config.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 
 #include "core/str.h"
 
-typedef enum opt_type { OPT_STR, OPT_INT, OPT_LOG_LEVEL } opt_type;
+typedef enum opt_type { OPT_STR, OPT_INT, OPT_LOG_LEVEL, OPT_FLAG } opt_type;
 
 /* One table of options (as Redis's config.c): the parser, the help and the docs all read it. */
 static const struct option_def {
@@ -21,11 +22,23 @@ static const struct option_def {
     const char *def;
     unsigned commands;
     const char *help;
+    bool env_only; /* secrets: never taken from argv, where `ps` would show them */
 } options[] = {
     {"listen", "STARMETER_LISTEN", OPT_STR, offsetof(app_config, listen), sizeof(((app_config *)0)->listen), 0, 0,
      "127.0.0.1:8080", CMD_SERVE, "address to listen on, host:port (port 0 picks a free one)"},
     {"db", "STARMETER_DB", OPT_STR, offsetof(app_config, db), sizeof(((app_config *)0)->db), 0, 0,
-     "./data/starmeter.db", CMD_SERVE | CMD_MIGRATE, "SQLite database file (created with its directory)"},
+     "./data/starmeter.db", CMD_SERVE | CMD_MIGRATE | CMD_ADMIN | CMD_AUDIT,
+     "SQLite database file (created with its directory)"},
+    {"pepper-file", "STARMETER_PEPPER_FILE", OPT_STR, offsetof(app_config, pepper_file),
+     sizeof(((app_config *)0)->pepper_file), 0, 0, "", CMD_SERVE | CMD_ADMIN,
+     "key-hashing pepper (32 random bytes, created mode 0600 on first start); default <db dir>/pepper"},
+    {"admin-token-file", "STARMETER_ADMIN_TOKEN_FILE", OPT_STR, offsetof(app_config, admin_token_file),
+     sizeof(((app_config *)0)->admin_token_file), 0, 0, "", CMD_SERVE,
+     "file holding the admin bearer token (or set STARMETER_ADMIN_TOKEN); none: admin API disabled"},
+    {"admin-token", "STARMETER_ADMIN_TOKEN", OPT_STR, offsetof(app_config, admin_token),
+     sizeof(((app_config *)0)->admin_token), 0, 0, "", CMD_SERVE, "admin bearer token, at least 16 characters", true},
+    {"demo", "STARMETER_DEMO", OPT_FLAG, offsetof(app_config, demo), 0, 0, 1, "0", CMD_SERVE,
+     "create once a demo plan, account and key, written to <db dir>/demo.key"},
     {"threads", "STARMETER_THREADS", OPT_INT, offsetof(app_config, threads), 0, 0, 256, "0", CMD_SERVE,
      "event-loop threads; 0 means one per core"},
     {"log-level", "STARMETER_LOG_LEVEL", OPT_LOG_LEVEL, offsetof(app_config, log_level), 0, 0, 0, "info",
@@ -36,6 +49,11 @@ static const struct option_def {
      "1048576", CMD_SERVE, "bodies beyond this are refused before being read (routes set lower limits)"},
     {"shutdown-grace-ms", "STARMETER_SHUTDOWN_GRACE_MS", OPT_INT, offsetof(app_config, shutdown_grace_ms), 0, 0, 600000,
      "10000", CMD_SERVE, "on SIGINT/SIGTERM, how long in-flight requests may take to finish"},
+    {"pool-threads", "STARMETER_POOL_THREADS", OPT_INT, offsetof(app_config, pool_threads), 0, 1, 64, "2", CMD_SERVE,
+     "threads for work that may wait on the store (admin routes, usage reports)"},
+    {"sync-interval-ms", "STARMETER_SYNC_INTERVAL_MS", OPT_INT, offsetof(app_config, sync_interval_ms), 0, 50, 60000,
+     "1000", CMD_SERVE,
+     "how often changes made by other processes (the CLI) are picked up, and last-used times written"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -49,6 +67,7 @@ static int set_value(app_config *cfg, const struct option_def *o, const char *va
         if (str_copy(field, o->cap, value) < 0)
             return app_err_field(err, o->name, "%s: longer than %zu bytes", source, o->cap - 1);
         return 0;
+    case OPT_FLAG:
     case OPT_INT: {
         int64_t v;
         if (!str_to_i64(slice_make(value, strlen(value)), o->min, o->max, &v))
@@ -107,11 +126,13 @@ int config_parse(app_config *cfg, unsigned command, int argc, char **argv, int *
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const struct option_def *o = find(name, nlen, command);
-        if (o == NULL) {
-            app_err_field(err, name, "unknown option (see --help)");
+        if (o == NULL || o->env_only) {
+            app_err_field(err, name, o ? "is only read from %s" : "unknown option (see --help)", o ? o->env : "");
             continue;
         }
         const char *value = eq ? eq + 1 : NULL;
+        if (o->type == OPT_FLAG && value == NULL)
+            value = "1";
         if (value == NULL) {
             if (i + 1 >= argc) {
                 app_err_field(err, o->name, "needs a value");
@@ -133,6 +154,23 @@ void config_print_help(FILE *out, unsigned command)
         fprintf(out, "  --%-20s %s\n  %-22s env %s, default %s\n", options[i].name, options[i].help, "", options[i].env,
                 options[i].def);
     }
+}
+
+void config_data_path(const app_config *cfg, const char *name, char *out, size_t cap)
+{
+    const char *slash = strrchr(cfg->db, '/');
+    if (slash == NULL)
+        snprintf(out, cap, "%s", name);
+    else
+        snprintf(out, cap, "%.*s/%s", (int)(slash - cfg->db), cfg->db, name);
+}
+
+void config_pepper_path(const app_config *cfg, char *out, size_t cap)
+{
+    if (cfg->pepper_file[0] != '\0')
+        snprintf(out, cap, "%s", cfg->pepper_file);
+    else
+        config_data_path(cfg, "pepper", out, cap);
 }
 
 unsigned config_threads(const app_config *cfg)

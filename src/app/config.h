@@ -9,7 +9,7 @@
 #include "core/log.h"
 
 /* The commands that take options; an option lists the commands it applies to. */
-enum { CMD_SERVE = 1 << 0, CMD_MIGRATE = 1 << 1 };
+enum { CMD_SERVE = 1 << 0, CMD_MIGRATE = 1 << 1, CMD_ADMIN = 1 << 2, CMD_AUDIT = 1 << 3 };
 
 /* Typed, validated configuration, parsed once (defaults, then STARMETER_* variables, then flags). */
 typedef struct app_config {
@@ -20,6 +20,12 @@ typedef struct app_config {
     int64_t max_header_bytes;
     int64_t max_body_bytes;
     int64_t shutdown_grace_ms;
+    char admin_token[256]; /* from STARMETER_ADMIN_TOKEN only: a flag would show in `ps` */
+    char admin_token_file[1024];
+    char pepper_file[1024]; /* "" means <directory of db>/pepper */
+    int64_t demo;           /* 1: create the demo plan, account and key once */
+    int64_t pool_threads;
+    int64_t sync_interval_ms;
 } app_config;
 
 /* Sets every option to its default. */
@@ -34,6 +40,11 @@ int config_parse(app_config *cfg, unsigned command, int argc, char **argv, int *
 
 /* Prints the options of `command` with their variables, defaults and meaning. */
 void config_print_help(FILE *out, unsigned command);
+
+/* The pepper file `cfg` asks for, resolving "" to <directory of db>/pepper, into out[cap]. */
+void config_pepper_path(const app_config *cfg, char *out, size_t cap);
+/* A file beside the database ("demo.key"), into out[cap]. */
+void config_data_path(const app_config *cfg, const char *name, char *out, size_t cap);
 
 /* The number of event-loop threads `cfg` asks for, resolving 0 to the number of cores. */
 unsigned config_threads(const app_config *cfg);

@@ -27,11 +27,15 @@ typedef void (*http_handler_fn)(http_ctx *ctx);
  * One row of the route table: the dispatcher enforces method, path and body size before the
  * handler runs. `path` may hold parameters as whole segments: "/v1/admin/accounts/{id}".
  */
+/* Who may call a route; the dispatcher asks opts->authorize before the handler runs. */
+typedef enum http_auth { HTTP_AUTH_NONE = 0, HTTP_AUTH_ADMIN, HTTP_AUTH_API_KEY } http_auth;
+
 typedef struct http_route {
     const char *method;
     const char *path;
     http_handler_fn handler;
     size_t max_body; /* bytes; 0 means no body is accepted beyond the empty one */
+    http_auth auth;
 } http_route;
 
 typedef struct http_server http_server;
@@ -43,9 +47,15 @@ typedef struct http_server_opts {
     size_t max_body_hard;     /* bodies beyond this are refused by h2o itself before they are read */
     const http_route *routes; /* borrowed; must outlive the server */
     size_t nroutes;
-    void *app;          /* handed to handlers through http_app() */
-    const app_log *log; /* borrowed */
-    metrics *metrics;   /* borrowed; built with the route paths as names */
+    void *app;             /* handed to handlers through http_app() */
+    const app_log *log;    /* borrowed */
+    metrics *metrics;      /* borrowed; built with the route paths as names */
+    unsigned pool_threads; /* threads running deferred work (http_defer); 0 means 2 */
+    /*
+     * Decides whether the request may reach a route whose auth is not NONE: returns 0 (and may
+     * attach what it learned with http_set_auth) or an error code with `err` filled.
+     */
+    int (*authorize)(http_ctx *ctx, http_auth auth, app_err *err);
 } http_server_opts;
 
 /*
@@ -74,6 +84,23 @@ bool http_header(const http_ctx *ctx, const char *name, slice *out);
 bool http_query(http_ctx *ctx, const char *name, slice *out);
 /* The request body (empty when none). */
 slice http_body(const http_ctx *ctx);
+
+/* What the authorize hook attached to this request (NULL if nothing). */
+void *http_auth_data(const http_ctx *ctx);
+void http_set_auth(http_ctx *ctx, void *data);
+/* Allocates `n` bytes in the request arena (freed with the response). */
+void *http_arena_alloc(http_ctx *ctx, size_t n);
+/* The peer's IP address as text (for limits on failed authentication); "" if unknown. */
+const char *http_peer(http_ctx *ctx);
+
+/*
+ * Runs `work(arg)` on the server's worker pool, then `done(ctx, arg)` back on this request's
+ * event-loop thread, where it must answer. For work that may wait (the store), so the event loop
+ * never does. `arg` is the caller's to free in `done`.
+ */
+typedef void (*http_work_fn)(void *arg);
+typedef void (*http_done_fn)(http_ctx *ctx, void *arg);
+void http_defer(http_ctx *ctx, http_work_fn work, http_done_fn done, void *arg);
 
 /* ---- how handlers answer ---- */
 /* Adds a response header; both strings are copied into the request arena. */

@@ -21,6 +21,7 @@ struct http_ctx {
     uint64_t started_ns;
     bool replied;
     const char *allow; /* Allow header of a 405, in the arena */
+    void *auth_data;
     size_t nparams;
     struct {
         slice name;
@@ -42,6 +43,17 @@ size_t http__route_match(const http_route *routes, size_t nroutes, slice method,
 bool http__request_id_is_safe(slice s);
 /* Writes a fresh UUIDv7 (36 characters and a NUL) for a request at `unix_ms`. */
 void http__request_id_new(char out[37], int64_t unix_ms);
+
+/* The worker pool behind http_defer. */
+typedef struct http_pool http_pool;
+http_pool *http__pool_start(unsigned threads);
+/* Finishes queued work, then joins the threads and frees the pool. */
+void http__pool_stop(http_pool *pool);
+/* The loop-side half: call from the worker's receiver with the messages it got. */
+void http__pool_on_done(h2o_linklist_t *messages);
+/* Queues a job for `ctx` (its worker must own a registered `done` receiver). */
+void http__pool_submit(http_pool *pool, http_ctx *ctx, h2o_multithread_receiver_t *done, http_work_fn work,
+                       http_done_fn fn, void *arg);
 
 /* Marks a dispatched request answered (its response is with h2o now). */
 void http__request_done(http_ctx *ctx);

@@ -30,6 +30,7 @@ void http_add_header(http_ctx *ctx, const char *name, const char *value)
 {
     h2o_req_t *req = ctx->req;
     h2o_iovec_t n = h2o_strdup(&req->pool, name, strlen(name));
+    h2o_strtolower(n.base, n.len); /* token lookup and HTTP/2 both need lower case */
     h2o_iovec_t v = h2o_strdup(&req->pool, value, strlen(value));
     h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
 }
@@ -100,14 +101,14 @@ static void send_json(http_ctx *ctx, int status, json_t *doc, app_code code)
 static char *dump_to_arena(http_ctx *ctx, const json_t *j, size_t *len)
 {
     char small[4096];
-    size_t n = json_dumpb(j, small, sizeof small, JSON_COMPACT);
+    size_t n = json_dumpb(j, small, sizeof small, JSON_COMPACT | JSON_ENCODE_ANY);
     if (n == 0)
         return NULL;
     char *p = h2o_mem_alloc_pool(&ctx->req->pool, n);
     if (n <= sizeof small)
         memcpy(p, small, n);
     else
-        json_dumpb(j, p, n, JSON_COMPACT);
+        json_dumpb(j, p, n, JSON_COMPACT | JSON_ENCODE_ANY);
     *len = n;
     return p;
 }
@@ -157,7 +158,10 @@ void http_reply_data(http_ctx *ctx, int status, json_t *data, json_t *meta)
     json_decref(data);
     json_decref(meta);
     if (d == NULL || (meta != NULL && mlen > 0 && m == NULL)) {
-        http_reply_code(ctx, APP_INTERNAL_ERROR);
+        app_err err;
+        app_err_clear(&err);
+        app_err_set(&err, APP_INTERNAL_ERROR, "response body could not be encoded as JSON");
+        http_reply_error(ctx, &err);
         return;
     }
     http_reply_data_raw(ctx, status, d, dlen, m, mlen);

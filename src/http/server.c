@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -23,10 +24,18 @@ struct http_worker {
     h2o_socket_t *listener;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t wake;
+    h2o_multithread_receiver_t done; /* deferred work coming back from the pool */
     pthread_t thread;
     bool started;
-    size_t inflight; /* requests dispatched and not yet answered; touched by the loop thread only */
+    size_t inflight;      /* requests dispatched and not yet answered; touched by the loop thread only */
+    h2o_linklist_t conns; /* tracked_conn of every accepted socket still open */
 };
+
+/* An accepted socket, remembered so a stop can end connections that outlive the grace period. */
+typedef struct tracked_conn {
+    h2o_linklist_t link;
+    h2o_socket_t *sock;
+} tracked_conn;
 
 typedef struct server_handler {
     h2o_handler_t super;
@@ -41,7 +50,8 @@ struct http_server {
     http_worker *workers;
     uint16_t port;
     atomic_bool stopping;
-    unsigned grace_ms;
+    _Atomic unsigned grace_ms;
+    http_pool *pool;
 };
 
 static void on_req_dispatch_error(http_ctx *ctx, app_code code);
@@ -98,6 +108,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     ctx->route_index = idx;
     const http_route *route = &srv->opts.routes[idx];
+    if (route->auth != HTTP_AUTH_NONE) {
+        app_err err;
+        app_err_clear(&err);
+        if (srv->opts.authorize == NULL || srv->opts.authorize(ctx, route->auth, &err) != 0) {
+            if (err.code == APP_OK)
+                app_err_set(&err, route->auth == HTTP_AUTH_ADMIN ? APP_ADMIN_AUTH_REQUIRED : APP_MISSING_API_KEY, NULL);
+            http_reply_error(ctx, &err);
+            return 0;
+        }
+    }
+    /* After authentication: a caller without credentials learns nothing about the route's limits. */
     if (req->entity.base != NULL && req->entity.len > route->max_body) {
         on_req_dispatch_error(ctx, APP_PAYLOAD_TOO_LARGE);
         return 0;
@@ -195,9 +216,46 @@ bool http_query(http_ctx *ctx, const char *name, slice *out)
             *out = eq ? query_decode(&req->pool, eq + 1, (size_t)(pend - eq - 1)) : slice_make("", 0);
             return true;
         }
-        p = pend + 1;
+        if (amp == NULL)
+            break;
+        p = amp + 1;
     }
     return false;
+}
+
+void *http_auth_data(const http_ctx *ctx)
+{
+    return ctx->auth_data;
+}
+
+void http_set_auth(http_ctx *ctx, void *data)
+{
+    ctx->auth_data = data;
+}
+
+void *http_arena_alloc(http_ctx *ctx, size_t n)
+{
+    return h2o_mem_alloc_pool(&ctx->req->pool, n);
+}
+
+const char *http_peer(http_ctx *ctx)
+{
+    struct sockaddr_storage ss;
+    char *out = h2o_mem_alloc_pool(&ctx->req->pool, 64);
+    out[0] = '\0';
+    socklen_t len = ctx->req->conn->callbacks->get_peername(ctx->req->conn, (struct sockaddr *)&ss);
+    if (len == 0)
+        return out;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, 64);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, 64);
+    return out;
+}
+
+void http_defer(http_ctx *ctx, http_work_fn work, http_done_fn done, void *arg)
+{
+    http__pool_submit(ctx->worker->srv->pool, ctx, &ctx->worker->done, work, done, arg);
 }
 
 slice http_body(const http_ctx *ctx)
@@ -207,14 +265,33 @@ slice http_body(const http_ctx *ctx)
 
 /* ---- event loops ---- */
 
+static void on_socket_close(void *data)
+{
+    tracked_conn *t = data;
+    h2o_linklist_unlink(&t->link);
+    free(t);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
     http_worker *w = listener->data;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(&w->accept_ctx, sock);
+    if (sock == NULL)
+        return;
+    tracked_conn *t = xcalloc(1, sizeof *t);
+    t->sock = sock;
+    h2o_linklist_insert(&w->conns, &t->link);
+    sock->on_close.cb = on_socket_close;
+    sock->on_close.data = t;
+    h2o_accept(&w->accept_ctx, sock);
+}
+
+static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    http__pool_on_done(messages);
 }
 
 static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -241,13 +318,20 @@ static void drain_and_close(http_worker *w)
     h2o_socket_close(w->listener);
     w->listener = NULL;
     w->ctx.shutdown_requested = 1;
-    uint64_t deadline = clock_mono_ns() + (uint64_t)srv->grace_ms * 1000000u;
+    uint64_t deadline = clock_mono_ns() + (uint64_t)atomic_load(&srv->grace_ms) * 1000000u;
     while (w->inflight > 0 && clock_mono_ns() < deadline)
         h2o_evloop_run(w->ctx.loop, 10);
     /* Idle connections wait on their read timeouts: make those expire now. */
     w->ctx.http1.req_timeout.timeout = 0;
     w->ctx.http2.idle_timeout.timeout = 0;
-    while (loop_has_connections(w) && clock_mono_ns() < deadline + 1000000000u)
+    while (loop_has_connections(w) && clock_mono_ns() < deadline)
+        h2o_evloop_run(w->ctx.loop, 10);
+    /* Past the grace period (a client that does not read, a request still running): shut the
+     * sockets down so h2o sees them fail and tears the connections down itself. */
+    for (h2o_linklist_t *n = w->conns.next; n != &w->conns; n = n->next)
+        shutdown(h2o_socket_get_fd(H2O_STRUCT_FROM_MEMBER(tracked_conn, link, n)->sock), SHUT_RDWR);
+    uint64_t hard = clock_mono_ns() + 2000000000u;
+    while (loop_has_connections(w) && clock_mono_ns() < hard)
         h2o_evloop_run(w->ctx.loop, 10);
 }
 
@@ -335,6 +419,9 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
     h2o_config_init(&srv->config);
     srv->config.server_name = h2o_iovec_init(H2O_STRLIT(""));
     srv->config.max_request_entity_size = opts->max_body_hard;
+    /* HTTP/1.1 only: a request's arena must outlive deferred work, which HTTP/1 guarantees (the
+     * connection is not read, so not torn down, until the response is sent). */
+    srv->config.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host = h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     server_handler *handler = (server_handler *)h2o_create_handler(path, sizeof *handler);
@@ -359,19 +446,23 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
     for (size_t i = 0; i < srv->nworkers; i++) {
         http_worker *w = &srv->workers[i];
         w->srv = srv;
+        h2o_linklist_init_anchor(&w->conns);
         h2o_context_init(&w->ctx, h2o_evloop_create(), &srv->config);
         w->accept_ctx.ctx = &w->ctx;
         w->accept_ctx.hosts = srv->config.hosts;
         w->queue = h2o_multithread_create_queue(w->ctx.loop);
         h2o_multithread_register_receiver(w->queue, &w->wake, on_wake);
+        h2o_multithread_register_receiver(w->queue, &w->done, on_done);
         w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
         w->listener->data = w;
         h2o_socket_read_start(w->listener, on_accept);
         w->fd = -1; /* the socket owns it now */
     }
+    srv->pool = http__pool_start(opts->pool_threads);
     for (size_t i = 0; i < srv->nworkers; i++) {
-        if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0) {
-            app_err_set(err, APP_INTERNAL_ERROR, "cannot start thread: %s", strerror(errno));
+        int prc = pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
+        if (prc != 0) {
+            app_err_set(err, APP_INTERNAL_ERROR, "cannot start thread: %s", strerror(prc));
             http_server_stop(srv, 0);
             http_server_free(srv);
             return NULL;
@@ -400,15 +491,18 @@ uint16_t http_server_port(const http_server *srv)
 
 void http_server_stop(http_server *srv, unsigned grace_ms)
 {
+    /* The grace is published before the flag the loops read it after. */
+    atomic_store(&srv->grace_ms, grace_ms);
     if (atomic_exchange(&srv->stopping, true))
         return;
-    srv->grace_ms = grace_ms;
     for (size_t i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].started)
             h2o_multithread_send_message(&srv->workers[i].wake, NULL);
     for (size_t i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].started)
             pthread_join(srv->workers[i].thread, NULL);
+    http__pool_stop(srv->pool);
+    srv->pool = NULL;
 }
 
 void http_server_free(http_server *srv)
@@ -422,6 +516,7 @@ void http_server_free(http_server *srv)
         if (w->listener != NULL)
             h2o_socket_close(w->listener);
         h2o_multithread_unregister_receiver(w->queue, &w->wake);
+        h2o_multithread_unregister_receiver(w->queue, &w->done);
         h2o_multithread_destroy_queue(w->queue);
         h2o_evloop_t *loop = w->ctx.loop;
         h2o_context_dispose(&w->ctx);

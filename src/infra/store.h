@@ -2,7 +2,11 @@
 #ifndef STARMETER_INFRA_STORE_H
 #define STARMETER_INFRA_STORE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "core/err.h"
+#include "domain/model.h"
 
 /*
  * The store: starmeter's durable state behind a table of function pointers, so services never
@@ -13,6 +17,21 @@
  */
 typedef struct store store;
 
+/* Filters of the audit listing; zero values mean "any". */
+typedef struct audit_filter {
+    opt_i64 account_id;
+    const char *action; /* exact match, or NULL */
+    opt_i64 from_ms;    /* at >= from */
+    opt_i64 to_ms;      /* at < to */
+} audit_filter;
+
+/*
+ * Mutating calls take an optional audit event (NULL for none) that is appended, hash-chained, in
+ * the same transaction as the change: a change is never without its audit record, nor the
+ * reverse. The store fills the event's seq, prev_hash and hash. Listings fill caller arrays of
+ * `cap` entries in id (or seq) order after the cursor `after`, and set *n.
+ * Not found is not_found; a duplicate unique value is validation_error naming the field.
+ */
 struct store_ops {
     const char *name;
     /* Answers whether the store can serve queries now (for /readyz). */
@@ -23,6 +42,37 @@ struct store_ops {
     int (*schema_version)(store *self, int *version, app_err *err);
     /* Closes the store and frees it. */
     void (*close)(store *self);
+
+    int (*account_create)(store *self, account *io, audit_event *audit, app_err *err);
+    int (*account_get)(store *self, int64_t id, account *out, app_err *err);
+    int (*account_list)(store *self, int status /* -1: any */, int64_t after, account *out, size_t cap, size_t *n,
+                        app_err *err);
+    int (*account_set_status)(store *self, int64_t id, account_status status, audit_event *audit, app_err *err);
+
+    int (*plan_create)(store *self, plan *io, audit_event *audit, app_err *err);
+    int (*plan_get)(store *self, int64_t id, plan *out, app_err *err);
+    int (*plan_get_by_code)(store *self, const char *code, plan *out, app_err *err);
+    int (*plan_list)(store *self, int64_t after, plan *out, size_t cap, size_t *n, app_err *err);
+    int (*plan_update)(store *self, const plan *p, audit_event *audit, app_err *err);
+
+    int (*contract_put)(store *self, const contract *c, audit_event *audit, app_err *err);
+    int (*contract_get)(store *self, int64_t account_id, contract *out, app_err *err);
+
+    int (*credential_create)(store *self, credential *io, audit_event *audit, app_err *err);
+    int (*credential_get)(store *self, const char *key_id, credential *out, app_err *err);
+    int (*credential_list)(store *self, int64_t account_id /* -1: all */, int64_t after, credential *out, size_t cap,
+                           size_t *n, app_err *err);
+    /* Writes status, label, expires_at and revoked_at of an existing credential. */
+    int (*credential_update)(store *self, const credential *c, audit_event *audit, app_err *err);
+    /* Rotation in one transaction: updates `old` (its new expiry) and creates `fresh`. */
+    int (*credential_rotate)(store *self, const credential *old, credential *fresh, audit_event *audit, app_err *err);
+    /* Raises last_used_at of each credential to at[i] (never lowers it). */
+    int (*credentials_touch)(store *self, const int64_t *ids, const int64_t *at, size_t n, app_err *err);
+
+    int (*audit_list)(store *self, const audit_filter *f, int64_t after, audit_event *out, size_t cap, size_t *n,
+                      app_err *err);
+    /* A value that changes whenever another connection or process commits (to reload caches). */
+    int (*change_token)(store *self, int64_t *out, app_err *err);
 };
 
 struct store {
@@ -47,6 +97,88 @@ static inline void store_close(store *s)
     if (s != NULL)
         s->ops->close(s);
 }
+
+#define STORE_CALL(fn, ...) s->ops->fn(s, __VA_ARGS__)
+static inline int store_account_create(store *s, account *io, audit_event *a, app_err *e)
+{
+    return STORE_CALL(account_create, io, a, e);
+}
+static inline int store_account_get(store *s, int64_t id, account *o, app_err *e)
+{
+    return STORE_CALL(account_get, id, o, e);
+}
+static inline int store_account_list(store *s, int status, int64_t after, account *o, size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(account_list, status, after, o, cap, n, e);
+}
+static inline int store_account_set_status(store *s, int64_t id, account_status st, audit_event *a, app_err *e)
+{
+    return STORE_CALL(account_set_status, id, st, a, e);
+}
+static inline int store_plan_create(store *s, plan *io, audit_event *a, app_err *e)
+{
+    return STORE_CALL(plan_create, io, a, e);
+}
+static inline int store_plan_get(store *s, int64_t id, plan *o, app_err *e)
+{
+    return STORE_CALL(plan_get, id, o, e);
+}
+static inline int store_plan_get_by_code(store *s, const char *code, plan *o, app_err *e)
+{
+    return STORE_CALL(plan_get_by_code, code, o, e);
+}
+static inline int store_plan_list(store *s, int64_t after, plan *o, size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(plan_list, after, o, cap, n, e);
+}
+static inline int store_plan_update(store *s, const plan *p, audit_event *a, app_err *e)
+{
+    return STORE_CALL(plan_update, p, a, e);
+}
+static inline int store_contract_put(store *s, const contract *c, audit_event *a, app_err *e)
+{
+    return STORE_CALL(contract_put, c, a, e);
+}
+static inline int store_contract_get(store *s, int64_t account_id, contract *o, app_err *e)
+{
+    return STORE_CALL(contract_get, account_id, o, e);
+}
+static inline int store_credential_create(store *s, credential *io, audit_event *a, app_err *e)
+{
+    return STORE_CALL(credential_create, io, a, e);
+}
+static inline int store_credential_get(store *s, const char *key_id, credential *o, app_err *e)
+{
+    return STORE_CALL(credential_get, key_id, o, e);
+}
+static inline int store_credential_list(store *s, int64_t account_id, int64_t after, credential *o, size_t cap,
+                                        size_t *n, app_err *e)
+{
+    return STORE_CALL(credential_list, account_id, after, o, cap, n, e);
+}
+static inline int store_credential_update(store *s, const credential *c, audit_event *a, app_err *e)
+{
+    return STORE_CALL(credential_update, c, a, e);
+}
+static inline int store_credential_rotate(store *s, const credential *old, credential *fresh, audit_event *a,
+                                          app_err *e)
+{
+    return STORE_CALL(credential_rotate, old, fresh, a, e);
+}
+static inline int store_credentials_touch(store *s, const int64_t *ids, const int64_t *at, size_t n, app_err *e)
+{
+    return STORE_CALL(credentials_touch, ids, at, n, e);
+}
+static inline int store_audit_list(store *s, const audit_filter *f, int64_t after, audit_event *o, size_t cap,
+                                   size_t *n, app_err *e)
+{
+    return STORE_CALL(audit_list, f, after, o, cap, n, e);
+}
+static inline int store_change_token(store *s, int64_t *out, app_err *e)
+{
+    return STORE_CALL(change_token, out, e);
+}
+#undef STORE_CALL
 
 /*
  * Opens (creating if needed, with its parent directory) the SQLite database at `path` in WAL

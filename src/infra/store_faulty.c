@@ -40,6 +40,43 @@ static int faulty_schema_version(store *self, int *version, app_err *err)
     return should_fail(s, err) ? APP_STORE_UNAVAILABLE : store_schema_version(s->inner, version, err);
 }
 
+/* Every other operation: fail when due, else forward. */
+#define FORWARD(fn, params, args)                                                                                      \
+    static int faulty_##fn params                                                                                      \
+    {                                                                                                                  \
+        faulty_store *s = (faulty_store *)self;                                                                        \
+        return should_fail(s, err) ? APP_STORE_UNAVAILABLE : s->inner->ops->fn args;                                   \
+    }
+FORWARD(account_create, (store * self, account *io, audit_event *a, app_err *err), (s->inner, io, a, err))
+FORWARD(account_get, (store * self, int64_t id, account *o, app_err *err), (s->inner, id, o, err))
+FORWARD(account_list, (store * self, int st, int64_t after, account *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, st, after, o, cap, n, err))
+FORWARD(account_set_status, (store * self, int64_t id, account_status st, audit_event *a, app_err *err),
+        (s->inner, id, st, a, err))
+FORWARD(plan_create, (store * self, plan *io, audit_event *a, app_err *err), (s->inner, io, a, err))
+FORWARD(plan_get, (store * self, int64_t id, plan *o, app_err *err), (s->inner, id, o, err))
+FORWARD(plan_get_by_code, (store * self, const char *code, plan *o, app_err *err), (s->inner, code, o, err))
+FORWARD(plan_list, (store * self, int64_t after, plan *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, after, o, cap, n, err))
+FORWARD(plan_update, (store * self, const plan *p, audit_event *a, app_err *err), (s->inner, p, a, err))
+FORWARD(contract_put, (store * self, const contract *c, audit_event *a, app_err *err), (s->inner, c, a, err))
+FORWARD(contract_get, (store * self, int64_t id, contract *o, app_err *err), (s->inner, id, o, err))
+FORWARD(credential_create, (store * self, credential *io, audit_event *a, app_err *err), (s->inner, io, a, err))
+FORWARD(credential_get, (store * self, const char *key_id, credential *o, app_err *err), (s->inner, key_id, o, err))
+FORWARD(credential_list,
+        (store * self, int64_t account_id, int64_t after, credential *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, account_id, after, o, cap, n, err))
+FORWARD(credential_update, (store * self, const credential *c, audit_event *a, app_err *err), (s->inner, c, a, err))
+FORWARD(credential_rotate, (store * self, const credential *old, credential *fresh, audit_event *a, app_err *err),
+        (s->inner, old, fresh, a, err))
+FORWARD(credentials_touch, (store * self, const int64_t *ids, const int64_t *at, size_t n, app_err *err),
+        (s->inner, ids, at, n, err))
+FORWARD(audit_list,
+        (store * self, const audit_filter *f, int64_t after, audit_event *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, f, after, o, cap, n, err))
+FORWARD(change_token, (store * self, int64_t *out, app_err *err), (s->inner, out, err))
+#undef FORWARD
+
 static void faulty_close(store *self)
 {
     faulty_store *s = (faulty_store *)self;
@@ -53,6 +90,25 @@ static const struct store_ops faulty_ops = {
     .migrate = faulty_migrate,
     .schema_version = faulty_schema_version,
     .close = faulty_close,
+    .account_create = faulty_account_create,
+    .account_get = faulty_account_get,
+    .account_list = faulty_account_list,
+    .account_set_status = faulty_account_set_status,
+    .plan_create = faulty_plan_create,
+    .plan_get = faulty_plan_get,
+    .plan_get_by_code = faulty_plan_get_by_code,
+    .plan_list = faulty_plan_list,
+    .plan_update = faulty_plan_update,
+    .contract_put = faulty_contract_put,
+    .contract_get = faulty_contract_get,
+    .credential_create = faulty_credential_create,
+    .credential_get = faulty_credential_get,
+    .credential_list = faulty_credential_list,
+    .credential_update = faulty_credential_update,
+    .credential_rotate = faulty_credential_rotate,
+    .credentials_touch = faulty_credentials_touch,
+    .audit_list = faulty_audit_list,
+    .change_token = faulty_change_token,
 };
 
 store *store_faulty_new(store *inner, int fail_after)

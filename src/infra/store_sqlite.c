@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "core/clock.h"
 #include "core/embedded.h"
+#include "core/hash.h"
 #include "core/mem.h"
 #include "core/str.h"
 #include "infra/store.h"
@@ -22,6 +25,12 @@ typedef struct sqlite_store {
     pthread_mutex_t mu;
     sqlite3_stmt *ping;
     sqlite3_stmt *version;
+    /* Prepared statements by their (static) SQL text, prepared on first use. */
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[64];
+    size_t ncache;
 } sqlite_store;
 
 static int fail(app_err *err, sqlite3 *db, const char *what)
@@ -82,6 +91,14 @@ static int apply_one(sqlite_store *s, const embedded_file *m, int number, app_er
     int rc = 0;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return fail(err, s->db, "begin migration");
+    /* Another process may have applied it between our read of the version and BEGIN. */
+    int version = 0;
+    if ((rc = read_version(s, &version, err)) != 0)
+        goto out;
+    if (version >= number) {
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        goto out;
+    }
     if (sqlite3_exec(s->db, m->bytes, NULL, NULL, NULL) != SQLITE_OK) {
         rc = app_err_set(err, APP_INTERNAL_ERROR, "migration %s failed: %s", m->name, sqlite3_errmsg(s->db));
         goto out;
@@ -134,9 +151,837 @@ out:
     return rc;
 }
 
+/* ---- helpers (called with the mutex held) ---- */
+
+/*
+ * Releases the connection: every cached statement is reset first, because a statement left on a
+ * row keeps its read transaction open, pinning an old snapshot (stale reads, no checkpoints).
+ */
+static void unlock(struct sqlite_store *s);
+
+/* The prepared statement for `sql` (a string literal: cached by address), reset and unbound. */
+static sqlite3_stmt *stmt(sqlite_store *s, const char *sql, app_err *err)
+{
+    for (size_t i = 0; i < s->ncache; i++) {
+        if (s->cache[i].sql == sql) {
+            sqlite3_reset(s->cache[i].st);
+            sqlite3_clear_bindings(s->cache[i].st);
+            return s->cache[i].st;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail(err, s->db, "prepare");
+        return NULL;
+    }
+    if (s->ncache < sizeof s->cache / sizeof s->cache[0]) {
+        s->cache[s->ncache].sql = sql;
+        s->cache[s->ncache].st = st;
+        s->ncache++;
+    }
+    /* A statement beyond the cache would leak; the cache is sized for every statement here. */
+    assert(s->ncache <= sizeof s->cache / sizeof s->cache[0]);
+    return st;
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, opt_i64 v)
+{
+    if (v.present)
+        sqlite3_bind_int64(st, i, v.v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static opt_i64 col_opt(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? opt_none() : opt_some(sqlite3_column_int64(st, i));
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    str_copy(out, cap, t ? t : "");
+}
+
+/* Runs a statement that returns no row. */
+static int exec_done(sqlite_store *s, sqlite3_stmt *st, const char *what, app_err *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return app_err_set(err, APP_VALIDATION_ERROR, "%s violates a constraint: %s", what, sqlite3_errmsg(s->db));
+    return fail(err, s->db, what);
+}
+
+static int tx_begin(sqlite_store *s, app_err *err)
+{
+    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(err, s->db, "begin");
+}
+
+static int tx_end(sqlite_store *s, int rc, app_err *err)
+{
+    if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = fail(err, s->db, "commit");
+    if (rc != 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void unlock(sqlite_store *s)
+{
+    for (size_t i = 0; i < s->ncache; i++)
+        sqlite3_reset(s->cache[i].st);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static const char SQL_AUDIT_LAST[] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
+static const char SQL_AUDIT_INSERT[] =
+    "INSERT INTO audit_events(seq, at, actor, action, target, account_id, details, request_id, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/* Appends `ev` to the chain; inside the caller's transaction. */
+static int audit_append(sqlite_store *s, audit_event *ev, app_err *err)
+{
+    if (ev == NULL)
+        return 0;
+    sqlite3_stmt *st = stmt(s, SQL_AUDIT_LAST, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    int rc = sqlite3_step(st);
+    memset(ev->prev_hash, 0, sizeof ev->prev_hash);
+    ev->seq = 1;
+    if (rc == SQLITE_ROW) {
+        ev->seq = sqlite3_column_int64(st, 0) + 1;
+        if (sqlite3_column_bytes(st, 1) == HASH_LEN)
+            memcpy(ev->prev_hash, sqlite3_column_blob(st, 1), HASH_LEN);
+    } else if (rc != SQLITE_DONE) {
+        return fail(err, s->db, "read audit chain");
+    }
+    hash_audit_event(ev, ev->hash);
+    st = stmt(s, SQL_AUDIT_INSERT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, ev->seq);
+    sqlite3_bind_int64(st, 2, ev->at);
+    sqlite3_bind_text(st, 3, ev->actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ev->action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, ev->target, -1, SQLITE_STATIC);
+    bind_opt(st, 6, ev->account_id);
+    sqlite3_bind_text(st, 7, ev->details, -1, SQLITE_STATIC);
+    if (ev->request_id[0])
+        sqlite3_bind_text(st, 8, ev->request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, ev->prev_hash, HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 10, ev->hash, HASH_LEN, SQLITE_STATIC);
+    return exec_done(s, st, "append audit event", err);
+}
+
+/* Bodies run as `lock; do { ... break on error ... } while (0); unlock`, so every exit unlocks. */
+
+/* ---- accounts ---- */
+
+static const char SQL_ACCOUNT_INSERT[] = "INSERT INTO accounts(name, status, created_at) VALUES (?, ?, ?)";
+static const char SQL_ACCOUNT_GET[] = "SELECT id, name, status, created_at FROM accounts WHERE id = ?";
+static const char SQL_ACCOUNT_LIST[] = "SELECT id, name, status, created_at FROM accounts "
+                                       "WHERE id > ? AND (? < 0 OR status = CASE ? WHEN 1 THEN 'suspended' ELSE "
+                                       "'active' END) ORDER BY id LIMIT ?";
+static const char SQL_ACCOUNT_STATUS[] = "UPDATE accounts SET status = ? WHERE id = ?";
+
+static const char *account_status_text(account_status st)
+{
+    return st == ACCOUNT_SUSPENDED ? "suspended" : "active";
+}
+
+static void row_account(sqlite3_stmt *st, account *a)
+{
+    a->id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, a->name, sizeof a->name);
+    const char *status = (const char *)sqlite3_column_text(st, 2);
+    a->status = status && strcmp(status, "suspended") == 0 ? ACCOUNT_SUSPENDED : ACCOUNT_ACTIVE;
+    a->created_at = sqlite3_column_int64(st, 3);
+}
+
+static int sqlite_account_create(store *self, account *io, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        sqlite3_stmt *st = stmt(s, SQL_ACCOUNT_INSERT, err);
+        if (st == NULL) {
+            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            break;
+        }
+        sqlite3_bind_text(st, 1, io->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, account_status_text(io->status), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, io->created_at);
+        rc = exec_done(s, st, "create account", err);
+        if (rc == 0) {
+            io->id = sqlite3_last_insert_rowid(s->db);
+            if (audit != NULL) {
+                audit->account_id = opt_some(io->id);
+                snprintf(audit->target, sizeof audit->target, "account:%lld", (long long)io->id);
+            }
+            rc = audit_append(s, audit, err);
+        }
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_account_get(store *self, int64_t id, account *out, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_ACCOUNT_GET, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            row_account(st, out);
+        else if (step == SQLITE_DONE)
+            rc = app_err_set(err, APP_NOT_FOUND, "account %lld not found", (long long)id);
+        else
+            rc = fail(err, s->db, "get account");
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_account_list(store *self, int status, int64_t after, account *out, size_t cap, size_t *n,
+                               app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_ACCOUNT_LIST, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int(st, 2, status);
+        sqlite3_bind_int(st, 3, status);
+        sqlite3_bind_int64(st, 4, (int64_t)cap);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+            row_account(st, &out[(*n)++]);
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = fail(err, s->db, "list accounts");
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_account_set_status(store *self, int64_t id, account_status status, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        sqlite3_stmt *st = stmt(s, SQL_ACCOUNT_STATUS, err);
+        if (st == NULL) {
+            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            break;
+        }
+        sqlite3_bind_text(st, 1, account_status_text(status), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, id);
+        rc = exec_done(s, st, "update account", err);
+        if (rc == 0 && sqlite3_changes(s->db) == 0)
+            rc = app_err_set(err, APP_NOT_FOUND, "account %lld not found", (long long)id);
+        if (rc == 0)
+            rc = audit_append(s, audit, err);
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+/* ---- plans ---- */
+
+#define PLAN_COLS                                                                                                      \
+    "id, code, name, daily_limit, monthly_limit, limit_mode, overage_cap, rate_per_second, burst, "                    \
+    "credential_rate_per_second, credential_burst, metered, created_at, updated_at"
+static const char SQL_PLAN_INSERT[] =
+    "INSERT INTO plans(code, name, daily_limit, monthly_limit, limit_mode, overage_cap, rate_per_second, burst, "
+    "credential_rate_per_second, credential_burst, metered, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_PLAN_UPDATE[] =
+    "UPDATE plans SET name = ?, daily_limit = ?, monthly_limit = ?, limit_mode = ?, overage_cap = ?, "
+    "rate_per_second = ?, burst = ?, credential_rate_per_second = ?, credential_burst = ?, metered = ?, "
+    "updated_at = ? WHERE id = ?";
+static const char SQL_PLAN_GET[] = "SELECT " PLAN_COLS " FROM plans WHERE id = ?";
+static const char SQL_PLAN_GET_CODE[] = "SELECT " PLAN_COLS " FROM plans WHERE code = ?";
+static const char SQL_PLAN_LIST[] = "SELECT " PLAN_COLS " FROM plans WHERE id > ? ORDER BY id LIMIT ?";
+
+static const char *mode_text(limit_mode m)
+{
+    return m == LIMIT_OVERAGE ? "overage" : "block";
+}
+
+static void row_plan(sqlite3_stmt *st, plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, p->code, sizeof p->code);
+    col_text(st, 2, p->name, sizeof p->name);
+    p->limits.daily_limit = col_opt(st, 3);
+    p->limits.monthly_limit = col_opt(st, 4);
+    const char *mode = (const char *)sqlite3_column_text(st, 5);
+    p->limits.mode = mode && strcmp(mode, "overage") == 0 ? LIMIT_OVERAGE : LIMIT_BLOCK;
+    p->limits.overage_cap = col_opt(st, 6);
+    p->limits.rate_per_second = sqlite3_column_int64(st, 7);
+    p->limits.burst = sqlite3_column_int64(st, 8);
+    p->limits.credential_rate_per_second = sqlite3_column_int64(st, 9);
+    p->limits.credential_burst = sqlite3_column_int64(st, 10);
+    p->metered = sqlite3_column_int(st, 11) != 0;
+    p->created_at = sqlite3_column_int64(st, 12);
+    p->updated_at = sqlite3_column_int64(st, 13);
+}
+
+/* Binds the limits at parameters first..first+8 (daily, monthly, mode, cap, rate, burst, crate, cburst, metered). */
+static void bind_plan_limits(sqlite3_stmt *st, int first, const plan *p)
+{
+    bind_opt(st, first, p->limits.daily_limit);
+    bind_opt(st, first + 1, p->limits.monthly_limit);
+    sqlite3_bind_text(st, first + 2, mode_text(p->limits.mode), -1, SQLITE_STATIC);
+    bind_opt(st, first + 3, p->limits.overage_cap);
+    sqlite3_bind_int64(st, first + 4, p->limits.rate_per_second);
+    sqlite3_bind_int64(st, first + 5, p->limits.burst);
+    sqlite3_bind_int64(st, first + 6, p->limits.credential_rate_per_second);
+    sqlite3_bind_int64(st, first + 7, p->limits.credential_burst);
+    sqlite3_bind_int(st, first + 8, p->metered ? 1 : 0);
+}
+
+static int sqlite_plan_create(store *self, plan *io, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        sqlite3_stmt *st = stmt(s, SQL_PLAN_INSERT, err);
+        if (st == NULL) {
+            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            break;
+        }
+        sqlite3_bind_text(st, 1, io->code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, io->name, -1, SQLITE_STATIC);
+        bind_plan_limits(st, 3, io);
+        sqlite3_bind_int64(st, 12, io->created_at);
+        sqlite3_bind_int64(st, 13, io->updated_at);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_CONSTRAINT || sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+            rc = app_err_field(err, "code", "a plan with code \"%s\" already exists", io->code);
+        else if (step != SQLITE_DONE)
+            rc = fail(err, s->db, "create plan");
+        if (rc == 0) {
+            io->id = sqlite3_last_insert_rowid(s->db);
+            rc = audit_append(s, audit, err);
+        }
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int plan_get_by(sqlite_store *s, const char *sql, int64_t id, const char *code, plan *out, app_err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, sql, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        if (code != NULL)
+            sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            row_plan(st, out);
+        else if (step == SQLITE_DONE)
+            rc = code ? app_err_set(err, APP_NOT_FOUND, "plan \"%s\" not found", code)
+                      : app_err_set(err, APP_NOT_FOUND, "plan %lld not found", (long long)id);
+        else
+            rc = fail(err, s->db, "get plan");
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_plan_get(store *self, int64_t id, plan *out, app_err *err)
+{
+    return plan_get_by((sqlite_store *)self, SQL_PLAN_GET, id, NULL, out, err);
+}
+
+static int sqlite_plan_get_by_code(store *self, const char *code, plan *out, app_err *err)
+{
+    return plan_get_by((sqlite_store *)self, SQL_PLAN_GET_CODE, 0, code, out, err);
+}
+
+static int sqlite_plan_list(store *self, int64_t after, plan *out, size_t cap, size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_PLAN_LIST, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, (int64_t)cap);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+            row_plan(st, &out[(*n)++]);
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = fail(err, s->db, "list plans");
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_plan_update(store *self, const plan *p, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        sqlite3_stmt *st = stmt(s, SQL_PLAN_UPDATE, err);
+        if (st == NULL) {
+            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            break;
+        }
+        sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+        bind_plan_limits(st, 2, p);
+        sqlite3_bind_int64(st, 11, p->updated_at);
+        sqlite3_bind_int64(st, 12, p->id);
+        rc = exec_done(s, st, "update plan", err);
+        if (rc == 0 && sqlite3_changes(s->db) == 0)
+            rc = app_err_set(err, APP_NOT_FOUND, "plan %lld not found", (long long)p->id);
+        if (rc == 0)
+            rc = audit_append(s, audit, err);
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+/* ---- contracts ---- */
+
+static const char SQL_CONTRACT_PUT[] =
+    "INSERT INTO contracts(account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, "
+    "limit_mode, overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, "
+    "timezone, starts_at, ends_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(account_id) DO UPDATE SET plan_id = excluded.plan_id, daily_limit = excluded.daily_limit, "
+    "daily_limit_set = excluded.daily_limit_set, monthly_limit = excluded.monthly_limit, "
+    "monthly_limit_set = excluded.monthly_limit_set, limit_mode = excluded.limit_mode, "
+    "overage_cap = excluded.overage_cap, overage_cap_set = excluded.overage_cap_set, "
+    "rate_per_second = excluded.rate_per_second, burst = excluded.burst, "
+    "credential_rate_per_second = excluded.credential_rate_per_second, "
+    "credential_burst = excluded.credential_burst, timezone = excluded.timezone, "
+    "ends_at = excluded.ends_at, updated_at = excluded.updated_at";
+static const char SQL_CONTRACT_GET[] =
+    "SELECT account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, limit_mode, "
+    "overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, timezone, "
+    "starts_at, ends_at, updated_at FROM contracts WHERE account_id = ?";
+
+static void bind_opt_if(sqlite3_stmt *st, int i, bool set, int64_t v)
+{
+    bind_opt(st, i, set ? opt_some(v) : opt_none());
+}
+
+static int sqlite_contract_put(store *self, const contract *c, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    const limits *o = &c->overrides;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        sqlite3_stmt *st = stmt(s, SQL_CONTRACT_PUT, err);
+        if (st == NULL) {
+            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            break;
+        }
+        sqlite3_bind_int64(st, 1, c->account_id);
+        sqlite3_bind_int64(st, 2, c->plan_id);
+        bind_opt(st, 3, (c->overridden & OVR_DAILY_LIMIT) ? o->daily_limit : opt_none());
+        sqlite3_bind_int(st, 4, (c->overridden & OVR_DAILY_LIMIT) ? 1 : 0);
+        bind_opt(st, 5, (c->overridden & OVR_MONTHLY_LIMIT) ? o->monthly_limit : opt_none());
+        sqlite3_bind_int(st, 6, (c->overridden & OVR_MONTHLY_LIMIT) ? 1 : 0);
+        if (c->overridden & OVR_MODE)
+            sqlite3_bind_text(st, 7, mode_text(o->mode), -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 7);
+        bind_opt(st, 8, (c->overridden & OVR_OVERAGE_CAP) ? o->overage_cap : opt_none());
+        sqlite3_bind_int(st, 9, (c->overridden & OVR_OVERAGE_CAP) ? 1 : 0);
+        bind_opt_if(st, 10, c->overridden & OVR_RATE, o->rate_per_second);
+        bind_opt_if(st, 11, c->overridden & OVR_BURST, o->burst);
+        bind_opt_if(st, 12, c->overridden & OVR_CRED_RATE, o->credential_rate_per_second);
+        bind_opt_if(st, 13, c->overridden & OVR_CRED_BURST, o->credential_burst);
+        sqlite3_bind_text(st, 14, c->timezone, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 15, c->starts_at);
+        bind_opt(st, 16, c->ends_at);
+        sqlite3_bind_int64(st, 17, c->updated_at);
+        rc = exec_done(s, st, "put contract", err);
+        if (rc == 0)
+            rc = audit_append(s, audit, err);
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_contract_get(store *self, int64_t account_id, contract *out, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_CONTRACT_GET, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, account_id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE) {
+            rc = app_err_set(err, APP_NOT_FOUND, "account %lld has no contract", (long long)account_id);
+            break;
+        }
+        if (step != SQLITE_ROW) {
+            rc = fail(err, s->db, "get contract");
+            break;
+        }
+        memset(out, 0, sizeof *out);
+        out->account_id = sqlite3_column_int64(st, 0);
+        out->plan_id = sqlite3_column_int64(st, 1);
+        limits *o = &out->overrides;
+        if (sqlite3_column_int(st, 3)) {
+            out->overridden |= OVR_DAILY_LIMIT;
+            o->daily_limit = col_opt(st, 2);
+        }
+        if (sqlite3_column_int(st, 5)) {
+            out->overridden |= OVR_MONTHLY_LIMIT;
+            o->monthly_limit = col_opt(st, 4);
+        }
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+            out->overridden |= OVR_MODE;
+            o->mode = strcmp((const char *)sqlite3_column_text(st, 6), "overage") == 0 ? LIMIT_OVERAGE : LIMIT_BLOCK;
+        }
+        if (sqlite3_column_int(st, 8)) {
+            out->overridden |= OVR_OVERAGE_CAP;
+            o->overage_cap = col_opt(st, 7);
+        }
+        static const unsigned bits[] = {OVR_RATE, OVR_BURST, OVR_CRED_RATE, OVR_CRED_BURST};
+        int64_t *fields[] = {&o->rate_per_second, &o->burst, &o->credential_rate_per_second, &o->credential_burst};
+        for (int i = 0; i < 4; i++) {
+            if (sqlite3_column_type(st, 9 + i) != SQLITE_NULL) {
+                out->overridden |= bits[i];
+                *fields[i] = sqlite3_column_int64(st, 9 + i);
+            }
+        }
+        col_text(st, 13, out->timezone, sizeof out->timezone);
+        out->starts_at = sqlite3_column_int64(st, 14);
+        out->ends_at = col_opt(st, 15);
+        out->updated_at = sqlite3_column_int64(st, 16);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+/* ---- credentials ---- */
+
+#define CRED_COLS "id, account_id, key_id, secret_hash, label, status, created_at, expires_at, revoked_at, last_used_at"
+static const char SQL_CRED_INSERT[] =
+    "INSERT INTO credentials(account_id, key_id, secret_hash, label, status, created_at, expires_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_CRED_GET[] = "SELECT " CRED_COLS " FROM credentials WHERE key_id = ?";
+static const char SQL_CRED_LIST[] = "SELECT " CRED_COLS " FROM credentials WHERE id > ? AND (? < 0 OR account_id = ?) "
+                                    "ORDER BY id LIMIT ?";
+static const char SQL_CRED_UPDATE[] =
+    "UPDATE credentials SET status = ?, label = ?, expires_at = ?, revoked_at = ? WHERE id = ?";
+static const char SQL_CRED_TOUCH[] =
+    "UPDATE credentials SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?";
+
+static void row_credential(sqlite3_stmt *st, credential *c)
+{
+    memset(c, 0, sizeof *c);
+    c->id = sqlite3_column_int64(st, 0);
+    c->account_id = sqlite3_column_int64(st, 1);
+    col_text(st, 2, c->key_id, sizeof c->key_id);
+    if (sqlite3_column_bytes(st, 3) == HASH_LEN)
+        memcpy(c->secret_hash, sqlite3_column_blob(st, 3), HASH_LEN);
+    col_text(st, 4, c->label, sizeof c->label);
+    const char *status = (const char *)sqlite3_column_text(st, 5);
+    c->status = status && strcmp(status, "revoked") == 0 ? CREDENTIAL_REVOKED : CREDENTIAL_ACTIVE;
+    c->created_at = sqlite3_column_int64(st, 6);
+    c->expires_at = col_opt(st, 7);
+    c->revoked_at = col_opt(st, 8);
+    c->last_used_at = col_opt(st, 9);
+}
+
+static int insert_credential(sqlite_store *s, credential *io, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_CRED_INSERT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, io->account_id);
+    sqlite3_bind_text(st, 2, io->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, io->secret_hash, HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, io->label, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, io->status == CREDENTIAL_REVOKED ? "revoked" : "active", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, io->created_at);
+    bind_opt(st, 7, io->expires_at);
+    int rc = exec_done(s, st, "create credential", err);
+    if (rc == 0)
+        io->id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static int update_credential(sqlite_store *s, const credential *c, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_CRED_UPDATE, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_text(st, 1, c->status == CREDENTIAL_REVOKED ? "revoked" : "active", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->label, -1, SQLITE_STATIC);
+    bind_opt(st, 3, c->expires_at);
+    bind_opt(st, 4, c->revoked_at);
+    sqlite3_bind_int64(st, 5, c->id);
+    int rc = exec_done(s, st, "update credential", err);
+    if (rc == 0 && sqlite3_changes(s->db) == 0)
+        rc = app_err_set(err, APP_NOT_FOUND, "credential %s not found", c->key_id);
+    return rc;
+}
+
+static int sqlite_credential_create(store *self, credential *io, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        rc = insert_credential(s, io, err);
+        if (rc == 0)
+            rc = audit_append(s, audit, err);
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_credential_get(store *self, const char *key_id, credential *out, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_CRED_GET, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            row_credential(st, out);
+        else if (step == SQLITE_DONE)
+            rc = app_err_set(err, APP_NOT_FOUND, "credential %s not found", key_id);
+        else
+            rc = fail(err, s->db, "get credential");
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_credential_list(store *self, int64_t account_id, int64_t after, credential *out, size_t cap,
+                                  size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_CRED_LIST, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, account_id);
+        sqlite3_bind_int64(st, 3, account_id);
+        sqlite3_bind_int64(st, 4, (int64_t)cap);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+            row_credential(st, &out[(*n)++]);
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = fail(err, s->db, "list credentials");
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_credential_update(store *self, const credential *c, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        rc = update_credential(s, c, err);
+        if (rc == 0)
+            rc = audit_append(s, audit, err);
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_credential_rotate(store *self, const credential *old, credential *fresh, audit_event *audit,
+                                    app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        rc = update_credential(s, old, err);
+        if (rc == 0)
+            rc = insert_credential(s, fresh, err);
+        if (rc == 0)
+            rc = audit_append(s, audit, err);
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_credentials_touch(store *self, const int64_t *ids, const int64_t *at, size_t n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    if (n == 0)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            sqlite3_stmt *st = stmt(s, SQL_CRED_TOUCH, err);
+            if (st == NULL) {
+                rc = APP_STORE_UNAVAILABLE;
+                break;
+            }
+            sqlite3_bind_int64(st, 1, at[i]);
+            sqlite3_bind_int64(st, 2, ids[i]);
+            rc = exec_done(s, st, "touch credential", err);
+        }
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+/* ---- audit ---- */
+
+static const char SQL_AUDIT_LIST[] =
+    "SELECT seq, at, actor, action, target, account_id, details, request_id, prev_hash, hash FROM audit_events "
+    "WHERE seq > ? AND (?2 IS NULL OR account_id = ?2) AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR at >= ?4) "
+    "AND (?5 IS NULL OR at < ?5) ORDER BY seq LIMIT ?6";
+
+static int sqlite_audit_list(store *self, const audit_filter *f, int64_t after, audit_event *out, size_t cap, size_t *n,
+                             app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_AUDIT_LIST, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, after);
+        bind_opt(st, 2, f ? f->account_id : opt_none());
+        if (f && f->action)
+            sqlite3_bind_text(st, 3, f->action, -1, SQLITE_STATIC);
+        bind_opt(st, 4, f ? f->from_ms : opt_none());
+        bind_opt(st, 5, f ? f->to_ms : opt_none());
+        sqlite3_bind_int64(st, 6, (int64_t)cap);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+            audit_event *e = &out[(*n)++];
+            memset(e, 0, sizeof *e);
+            e->seq = sqlite3_column_int64(st, 0);
+            e->at = sqlite3_column_int64(st, 1);
+            col_text(st, 2, e->actor, sizeof e->actor);
+            col_text(st, 3, e->action, sizeof e->action);
+            col_text(st, 4, e->target, sizeof e->target);
+            e->account_id = col_opt(st, 5);
+            col_text(st, 6, e->details, sizeof e->details);
+            col_text(st, 7, e->request_id, sizeof e->request_id);
+            if (sqlite3_column_bytes(st, 8) == HASH_LEN)
+                memcpy(e->prev_hash, sqlite3_column_blob(st, 8), HASH_LEN);
+            if (sqlite3_column_bytes(st, 9) == HASH_LEN)
+                memcpy(e->hash, sqlite3_column_blob(st, 9), HASH_LEN);
+        }
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = fail(err, s->db, "list audit events");
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
+
+static int sqlite_change_token(store *self, int64_t *out, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = stmt(s, SQL_DATA_VERSION, err);
+    if (st == NULL)
+        rc = APP_STORE_UNAVAILABLE;
+    else if (sqlite3_step(st) == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = fail(err, s->db, "data_version");
+    unlock(s);
+    return rc;
+}
+
 static void sqlite_close(store *self)
 {
     sqlite_store *s = (sqlite_store *)self;
+    for (size_t i = 0; i < s->ncache; i++)
+        sqlite3_finalize(s->cache[i].st);
     sqlite3_finalize(s->ping);
     sqlite3_finalize(s->version);
     sqlite3_close(s->db);
@@ -150,6 +995,25 @@ static const struct store_ops sqlite_ops = {
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,
     .close = sqlite_close,
+    .account_create = sqlite_account_create,
+    .account_get = sqlite_account_get,
+    .account_list = sqlite_account_list,
+    .account_set_status = sqlite_account_set_status,
+    .plan_create = sqlite_plan_create,
+    .plan_get = sqlite_plan_get,
+    .plan_get_by_code = sqlite_plan_get_by_code,
+    .plan_list = sqlite_plan_list,
+    .plan_update = sqlite_plan_update,
+    .contract_put = sqlite_contract_put,
+    .contract_get = sqlite_contract_get,
+    .credential_create = sqlite_credential_create,
+    .credential_get = sqlite_credential_get,
+    .credential_list = sqlite_credential_list,
+    .credential_update = sqlite_credential_update,
+    .credential_rotate = sqlite_credential_rotate,
+    .credentials_touch = sqlite_credentials_touch,
+    .audit_list = sqlite_audit_list,
+    .change_token = sqlite_change_token,
 };
 
 /* Creates the directory that will hold `path`, if any, like `mkdir -p "$(dirname path)"`. */

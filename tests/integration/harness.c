@@ -32,12 +32,19 @@ void th_rmdir(const char *dir)
 void th_start(th_server *s, const th_opts *opts)
 {
     memset(s, 0, sizeof *s);
-    th_tmpdir(s->dir);
+    if (opts != NULL && opts->dir != NULL) {
+        snprintf(s->dir, sizeof s->dir, "%s", opts->dir);
+        s->keep_dir = true;
+    } else {
+        th_tmpdir(s->dir);
+    }
     config_defaults(&s->cfg);
     snprintf(s->cfg.listen, sizeof s->cfg.listen, "127.0.0.1:0");
     snprintf(s->cfg.db, sizeof s->cfg.db, "%s/starmeter.db", s->dir);
     s->cfg.threads = 2;
     s->cfg.shutdown_grace_ms = 5000;
+    s->cfg.sync_interval_ms = 100;
+    snprintf(s->cfg.admin_token, sizeof s->cfg.admin_token, "%s", TH_ADMIN_TOKEN);
     snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
     s->log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     cr_assert(s->log_fd >= 0);
@@ -46,6 +53,7 @@ void th_start(th_server *s, const th_opts *opts)
     if (opts != NULL) {
         parts.store = opts->store;
         parts.clock = opts->clock;
+        s->cfg.demo = opts->demo;
     }
     app_err err;
     app_err_clear(&err);
@@ -59,7 +67,43 @@ void th_stop(th_server *s)
     app_stop(s->app);
     s->app = NULL;
     close(s->log_fd);
-    th_rmdir(s->dir);
+    if (!s->keep_dir)
+        th_rmdir(s->dir);
+}
+
+long th_admin(th_server *s, const char *method, const char *path, const char *body, th_response *out)
+{
+    const char *h[] = {TH_ADMIN_AUTH, "Content-Type: application/json", NULL};
+    th_request(s, method, path, h, body, out);
+    return out->status;
+}
+
+long th_keyed(th_server *s, const char *path, const char *key, th_response *out)
+{
+    char hdr[256];
+    snprintf(hdr, sizeof hdr, "X-API-Key: %s", key);
+    const char *h[] = {hdr, NULL};
+    th_request(s, "GET", path, h, NULL, out);
+    return out->status;
+}
+
+json_t *th_data(const th_response *r)
+{
+    return json_object_get(r->json, "data");
+}
+
+void th_assert_error(const th_response *r, long status, const char *code)
+{
+    cr_assert_eq(r->status, status, "status %ld, body %s", r->status, r->body);
+    cr_assert_not_null(r->json, "body is not JSON: %s", r->body);
+    json_t *e = json_object_get(r->json, "error");
+    cr_assert(json_is_object(e), "no error object: %s", r->body);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "code")), code, "body %s", r->body);
+    cr_assert(json_string_length(json_object_get(e, "message")) > 0);
+    cr_assert(json_is_object(json_object_get(e, "details")));
+    char rid[128];
+    cr_assert(th_header(r, "x-request-id", rid, sizeof rid));
+    cr_assert_str_eq(json_string_value(json_object_get(e, "request_id")), rid);
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *userdata)

@@ -20,12 +20,19 @@ typedef struct th_server {
     char log_path[300];
     int log_fd;
     char base_url[64];
+    bool keep_dir;
 } th_server;
 
 typedef struct th_opts {
     store *store;           /* optional: replaces the SQLite store at <dir>/starmeter.db */
     const app_clock *clock; /* optional */
+    bool demo;              /* serve --demo */
+    const char *dir;        /* optional: reuse this directory (a restart); it is then not removed */
 } th_opts;
+
+/* The admin token every test server accepts, and its Authorization header. */
+#define TH_ADMIN_TOKEN "test-admin-token-0123456789"
+#define TH_ADMIN_AUTH "Authorization: Bearer " TH_ADMIN_TOKEN
 
 /* Starts a server; aborts the test on failure. `opts` may be NULL. */
 void th_start(th_server *s, const th_opts *opts);
@@ -56,6 +63,18 @@ bool th_header(const th_response *r, const char *name, char *out, size_t cap);
  * returns the bytes read (owned, NUL-terminated).
  */
 char *th_raw(th_server *s, const char *bytes, size_t len, int timeout_ms);
+
+/*
+ * Admin call with the admin token: method, path, optional JSON body. Returns the status; *out
+ * gets the response (free with th_response_free).
+ */
+long th_admin(th_server *s, const char *method, const char *path, const char *body, th_response *out);
+/* GET path with X-API-Key: key. */
+long th_keyed(th_server *s, const char *path, const char *key, th_response *out);
+/* Asserts an error envelope with `code` and the given status. */
+void th_assert_error(const th_response *r, long status, const char *code);
+/* The "data" member of a success body. */
+json_t *th_data(const th_response *r);
 
 /* Reads a whole file (owned, NUL-terminated) or NULL. */
 char *th_read_file(const char *path, size_t *len);

@@ -277,8 +277,8 @@ Test(readyz, broken_store_is_503_store_unavailable)
     app_err_clear(&err);
     store *inner = store_sqlite_open(path, &err);
     cr_assert_not_null(inner);
-    /* One call passes (the migration at start), every later one fails. */
-    th_opts o = {.store = store_faulty_new(inner, 1)};
+    /* The calls of start-up pass (migrate, change token, loading accounts and keys), later ones fail. */
+    th_opts o = {.store = store_faulty_new(inner, 4)};
     th_start(&s, &o);
     th_response r;
     th_request(&s, "GET", "/readyz", NULL, NULL, &r);

@@ -203,3 +203,87 @@ Test(binary, unusable_listen_address_fails_with_exit_1)
     free(out);
     th_rmdir(dir);
 }
+
+/* Runs `starmeter admin ...` on db and returns its parsed JSON output (owned). */
+static json_t *cli_json(const char *db, const char *const *words)
+{
+    const char *args[32] = {"starmeter", "admin"};
+    size_t n = 2;
+    for (size_t i = 0; words[i] != NULL; i++)
+        args[n++] = words[i];
+    args[n++] = "--db";
+    args[n++] = db;
+    args[n] = NULL;
+    char *out;
+    int rc = run_to_end(args, &out);
+    cr_assert_eq(rc, 0, "starmeter admin %s %s: %s", words[0], words[1], out);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "not JSON: %s", out);
+    free(out);
+    return j;
+}
+
+Test(binary, cli_bootstraps_and_a_running_server_sees_its_changes, .timeout = 90)
+{
+    char dir[256], db[300];
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    json_t *acc = cli_json(db, (const char *[]){"account", "create", "--name", "CLI Corp", NULL});
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(acc, "id")));
+    json_decref(acc);
+    json_decref(cli_json(db, (const char *[]){"plan", "create", "--code", "basic", "--name", "Basic", "--daily-limit",
+                                              "100", "--monthly-limit", "null", NULL}));
+    json_t *ct = cli_json(db, (const char *[]){"contract", "set", "--account", id, "--plan-code", "basic", "--timezone",
+                                               "Europe/Paris", "--daily-limit", "10", NULL});
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(ct, "effective"), "daily_limit")), 10);
+    json_decref(ct);
+    json_t *key = cli_json(db, (const char *[]){"key", "issue", "--account", id, "--label", "ops", NULL});
+    char api_key[80], key_id[16];
+    snprintf(api_key, sizeof api_key, "%s", json_string_value(json_object_get(key, "api_key")));
+    snprintf(key_id, sizeof key_id, "%s", json_string_value(json_object_get(key, "key_id")));
+    json_decref(key);
+    json_t *list = cli_json(db, (const char *[]){"key", "list", "--account", id, NULL});
+    cr_assert_eq(json_array_size(json_object_get(list, "items")), 1);
+    json_decref(list);
+
+    /* A server on the same database accepts the key, then sees the CLI's revoke. */
+    const char *args[] = {"starmeter",          "serve", "--listen", "127.0.0.1:0", "--db", db,
+                          "--sync-interval-ms", "100",   NULL};
+    int fd;
+    pid_t pid = spawn(args, &fd);
+    char *out = read_until(fd, "\"msg\":\"listening\"", 20000);
+    const char *p = strstr(out, "\"port\":");
+    cr_assert_not_null(p, "%s", out);
+    th_server fake = {0};
+    snprintf(fake.base_url, sizeof fake.base_url, "http://127.0.0.1:%d", atoi(p + 7));
+    free(out);
+    th_response r;
+    cr_assert_eq(th_keyed(&fake, "/v1/b2b/me", api_key, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    json_decref(cli_json(db, (const char *[]){"key", "revoke", "--key-id", key_id, NULL}));
+    long status = 0;
+    for (int i = 0; i < 100 && status != 401; i++) {
+        usleep(50000);
+        th_keyed(&fake, "/v1/b2b/me", api_key, &r);
+        status = r.status;
+        if (status == 401)
+            th_assert_error(&r, 401, "revoked_api_key");
+        th_response_free(&r);
+    }
+    cr_assert_eq(status, 401, "the running server never saw the revoke");
+    kill(pid, SIGTERM);
+    cr_assert_eq(wait_exit(pid, 15000), 0);
+    close(fd);
+
+    const char *verify[] = {"starmeter", "audit", "verify", "--db", db, NULL};
+    cr_assert_eq(run_to_end(verify, &out), 0, "%s", out);
+    cr_assert(strstr(out, "intact: 5 events") != NULL, "%s", out);
+    free(out);
+
+    const char *bad[] = {"starmeter", "admin", "plan", "create", "--code", "X Y", "--db", db, NULL};
+    cr_assert_eq(run_to_end(bad, &out), 1);
+    cr_assert(strstr(out, "validation_error") && strstr(out, "code:"), "%s", out);
+    free(out);
+    th_rmdir(dir);
+}

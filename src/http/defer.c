@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core/mem.h"
+#include "http/http_int.h"
+
+/* A unit of deferred work; its message header comes first so a received message is the job. */
+typedef struct job {
+    h2o_multithread_message_t msg;
+    struct job *next;
+    http_ctx *ctx;
+    h2o_multithread_receiver_t *done_to;
+    http_work_fn work;
+    http_done_fn done;
+    void *arg;
+} job;
+
+struct http_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *head, *tail;
+    bool stopping;
+    unsigned nthreads;
+    pthread_t *threads;
+};
+
+static void *pool_main(void *arg)
+{
+    http_pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->head == NULL && !p->stopping)
+            pthread_cond_wait(&p->cv, &p->mu);
+        job *j = p->head;
+        if (j == NULL) { /* stopping and drained */
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        p->head = j->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+        j->work(j->arg);
+        h2o_multithread_send_message(j->done_to, &j->msg);
+    }
+}
+
+http_pool *http__pool_start(unsigned threads)
+{
+    http_pool *p = xcalloc(1, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->nthreads = threads ? threads : 2;
+    p->threads = xcalloc(p->nthreads, sizeof *p->threads);
+    for (unsigned i = 0; i < p->nthreads; i++)
+        if (pthread_create(&p->threads[i], NULL, pool_main, p) != 0)
+            abort(); /* no threads at start-up: nothing sensible to serve with */
+    return p;
+}
+
+void http__pool_stop(http_pool *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->threads);
+    free(p);
+}
+
+void http__pool_submit(http_pool *p, http_ctx *ctx, h2o_multithread_receiver_t *done_to, http_work_fn work,
+                       http_done_fn fn, void *arg)
+{
+    job *j = xcalloc(1, sizeof *j);
+    j->ctx = ctx;
+    j->done_to = done_to;
+    j->work = work;
+    j->done = fn;
+    j->arg = arg;
+    pthread_mutex_lock(&p->mu);
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void http__pool_on_done(h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        job *j = H2O_STRUCT_FROM_MEMBER(job, msg.link, messages->next);
+        h2o_linklist_unlink(&j->msg.link);
+        j->done(j->ctx, j->arg);
+        free(j);
+    }
+}
