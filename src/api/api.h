@@ -8,6 +8,7 @@
 #include "http/http.h"
 #include "infra/metrics.h"
 #include "infra/store.h"
+#include "services/ratelimit.h"
 #include "services/services.h"
 
 /* What handlers reach through http_app(): the services and the parts they need. Borrowed. */
@@ -19,7 +20,14 @@ typedef struct api_env {
     services *services;
     bool admin_enabled;
     uint8_t admin_token_hash[HASH_LEN]; /* BLAKE2b of the admin token; the token itself is not kept */
+    ratelimiter *limiter;
+    gcra_policy global_policy;
+    gcra_policy auth_fail_policy;
+    int metric_rate_limited; /* b2b_rate_limited_total{scope} */
 } api_env;
+
+/* Registers the metrics the API counts (call once, before serving). */
+void api_metrics_register(api_env *env);
 
 /* The route table of the whole API; the dispatcher enforces it. */
 extern const http_route api_routes[];

@@ -24,6 +24,7 @@ struct app {
     api_env env;
     services services;
     keycache *keys;
+    ratelimiter *limiter;
     metrics *metrics;
     char **route_labels;
     http_server *server;
@@ -210,7 +211,11 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .log = log,
         .clock = clock,
         .services = &a->services,
+        .limiter = a->limiter = ratelimiter_new(),
+        .global_policy = {cfg->global_rate, cfg->global_burst},
+        .auth_fail_policy = {cfg->auth_fail_rate, cfg->auth_fail_burst},
     };
+    api_metrics_register(&a->env);
     if (admin_token(cfg, &a->env, err) != 0)
         goto fail;
     if (pthread_create(&a->sync_thread, NULL, sync_main, a) != 0) {
@@ -266,6 +271,7 @@ void app_stop(app *a)
     if (a->keys != NULL && a->store != NULL)
         flush_last_used(a);
     keycache_free(a->keys);
+    ratelimiter_free(a->limiter);
     store_close(a->store);
     metrics_free(a->metrics);
     free_route_labels(a->route_labels);

@@ -54,6 +54,14 @@ static const struct option_def {
     {"sync-interval-ms", "STARMETER_SYNC_INTERVAL_MS", OPT_INT, offsetof(app_config, sync_interval_ms), 0, 50, 60000,
      "1000", CMD_SERVE,
      "how often changes made by other processes (the CLI) are picked up, and last-used times written"},
+    {"global-rate", "STARMETER_GLOBAL_RATE", OPT_INT, offsetof(app_config, global_rate), 0, 1, 100000000, "20000",
+     CMD_SERVE, "B2B calls per second for the whole server (the global rate limit)"},
+    {"global-burst", "STARMETER_GLOBAL_BURST", OPT_INT, offsetof(app_config, global_burst), 0, 1, 100000000, "40000",
+     CMD_SERVE, "B2B calls the whole server lets through at once"},
+    {"auth-fail-rate", "STARMETER_AUTH_FAIL_RATE", OPT_INT, offsetof(app_config, auth_fail_rate), 0, 1, 1000000, "1",
+     CMD_SERVE, "failed API-key authentications per second and client address before 429"},
+    {"auth-fail-burst", "STARMETER_AUTH_FAIL_BURST", OPT_INT, offsetof(app_config, auth_fail_burst), 0, 1, 1000000,
+     "20", CMD_SERVE, "failed authentications a client address may make at once"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

@@ -26,6 +26,10 @@ typedef struct app_config {
     int64_t demo;           /* 1: create the demo plan, account and key once */
     int64_t pool_threads;
     int64_t sync_interval_ms;
+    int64_t global_rate; /* all B2B calls of this server, per second */
+    int64_t global_burst;
+    int64_t auth_fail_rate; /* failed authentications per client address, per second */
+    int64_t auth_fail_burst;
 } app_config;
 
 /* Sets every option to its default. */

@@ -20,7 +20,19 @@ typedef struct route_stats {
     atomic_uint_fast64_t sum_ns;
 } route_stats;
 
+#define MAX_FAMILIES 16
+#define MAX_FAMILY_VALUES 16
+
+typedef struct family {
+    const char *name, *help, *label;
+    const char *const *values;
+    size_t nvalues;
+    atomic_uint_fast64_t counts[MAX_FAMILY_VALUES];
+} family;
+
 struct metrics {
+    family families[MAX_FAMILIES];
+    int nfamilies;
     const char *const *route_labels;
     size_t nroutes;
     route_stats *routes; /* nroutes + 1 */
@@ -73,6 +85,27 @@ void metrics_count_error(metrics *m, app_code code)
 {
     if (code < APP_CODE_COUNT)
         atomic_fetch_add_explicit(&m->errors[code], 1, memory_order_relaxed);
+}
+
+int metrics_family_register(metrics *m, const char *name, const char *help, const char *label,
+                            const char *const *values, size_t nvalues)
+{
+    if (m->nfamilies >= MAX_FAMILIES || nvalues > MAX_FAMILY_VALUES)
+        abort(); /* a programming error, caught by the first test run */
+    family *f = &m->families[m->nfamilies];
+    f->name = name;
+    f->help = help;
+    f->label = label;
+    f->values = values;
+    f->nvalues = nvalues;
+    return m->nfamilies++;
+}
+
+void metrics_family_add(metrics *m, int id, size_t value, uint64_t n)
+{
+    if (id < 0 || id >= m->nfamilies || value >= m->families[id].nvalues)
+        return;
+    atomic_fetch_add_explicit(&m->families[id].counts[value], n, memory_order_relaxed);
 }
 
 static uint64_t load(atomic_uint_fast64_t *a)
@@ -128,4 +161,11 @@ void metrics_render(metrics *m, buf *out)
     for (int c = 1; c < APP_CODE_COUNT; c++)
         buf_appendf(out, "b2b_api_errors_total{code=\"%s\"} %llu\n", app_code_name((app_code)c),
                     (unsigned long long)load(&m->errors[c]));
+    for (int i = 0; i < m->nfamilies; i++) {
+        family *f = &m->families[i];
+        buf_appendf(out, "# HELP %s %s\n# TYPE %s counter\n", f->name, f->help, f->name);
+        for (size_t v = 0; v < f->nvalues; v++)
+            buf_appendf(out, "%s{%s=\"%s\"} %llu\n", f->name, f->label, f->values[v],
+                        (unsigned long long)load(&f->counts[v]));
+    }
 }

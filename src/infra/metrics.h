@@ -28,6 +28,16 @@ void metrics_observe_request(metrics *m, size_t route, int status, uint64_t dura
 /* One error response, by its code from the error table. */
 void metrics_count_error(metrics *m, app_code code);
 
+/*
+ * A counter family with one label over a fixed set of values (all borrowed, static): e.g.
+ * b2b_rate_limited_total{scope="account"}. Register at start-up, before any increment; returns
+ * the family's id.
+ */
+int metrics_family_register(metrics *m, const char *name, const char *help, const char *label,
+                            const char *const *values, size_t nvalues);
+/* Adds `n` to the counter of value index `value` of family `id`. */
+void metrics_family_add(metrics *m, int id, size_t value, uint64_t n);
+
 /* Appends the text exposition format (version 0.0.4) to `out`. */
 void metrics_render(metrics *m, buf *out);
 

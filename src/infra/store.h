@@ -57,6 +57,7 @@ struct store_ops {
 
     int (*contract_put)(store *self, const contract *c, audit_event *audit, app_err *err);
     int (*contract_get)(store *self, int64_t account_id, contract *out, app_err *err);
+    int (*contract_list)(store *self, int64_t after_account, contract *out, size_t cap, size_t *n, app_err *err);
 
     int (*credential_create)(store *self, credential *io, audit_event *audit, app_err *err);
     int (*credential_get)(store *self, const char *key_id, credential *out, app_err *err);
@@ -143,6 +144,10 @@ static inline int store_contract_get(store *s, int64_t account_id, contract *o, 
 {
     return STORE_CALL(contract_get, account_id, o, e);
 }
+static inline int store_contract_list(store *s, int64_t after, contract *o, size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(contract_list, after, o, cap, n, e);
+}
 static inline int store_credential_create(store *s, credential *io, audit_event *a, app_err *e)
 {
     return STORE_CALL(credential_create, io, a, e);
@@ -193,5 +198,7 @@ store *store_sqlite_open(const char *path, app_err *err);
  * to reach error paths, as SQLite's own fault-injection tests do.
  */
 store *store_faulty_new(store *inner, int fail_after);
+/* Makes every later call of a faulty store fail (thread-safe). */
+void store_faulty_break(store *faulty);
 
 #endif

@@ -11,12 +11,13 @@ typedef struct faulty_store {
     store *inner;
     int fail_after;
     atomic_int calls;
+    atomic_bool broken;
 } faulty_store;
 
 static bool should_fail(faulty_store *s, app_err *err)
 {
     int n = atomic_fetch_add(&s->calls, 1);
-    if (s->fail_after < 0 || n < s->fail_after)
+    if (!atomic_load(&s->broken) && (s->fail_after < 0 || n < s->fail_after))
         return false;
     app_err_set(err, APP_STORE_UNAVAILABLE, "injected store fault after %d calls", s->fail_after);
     return true;
@@ -61,6 +62,8 @@ FORWARD(plan_list, (store * self, int64_t after, plan *o, size_t cap, size_t *n,
 FORWARD(plan_update, (store * self, const plan *p, audit_event *a, app_err *err), (s->inner, p, a, err))
 FORWARD(contract_put, (store * self, const contract *c, audit_event *a, app_err *err), (s->inner, c, a, err))
 FORWARD(contract_get, (store * self, int64_t id, contract *o, app_err *err), (s->inner, id, o, err))
+FORWARD(contract_list, (store * self, int64_t after, contract *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, after, o, cap, n, err))
 FORWARD(credential_create, (store * self, credential *io, audit_event *a, app_err *err), (s->inner, io, a, err))
 FORWARD(credential_get, (store * self, const char *key_id, credential *o, app_err *err), (s->inner, key_id, o, err))
 FORWARD(credential_list,
@@ -101,6 +104,7 @@ static const struct store_ops faulty_ops = {
     .plan_update = faulty_plan_update,
     .contract_put = faulty_contract_put,
     .contract_get = faulty_contract_get,
+    .contract_list = faulty_contract_list,
     .credential_create = faulty_credential_create,
     .credential_get = faulty_credential_get,
     .credential_list = faulty_credential_list,
@@ -118,5 +122,11 @@ store *store_faulty_new(store *inner, int fail_after)
     s->inner = inner;
     s->fail_after = fail_after;
     atomic_init(&s->calls, 0);
+    atomic_init(&s->broken, false);
     return &s->super;
+}
+
+void store_faulty_break(store *faulty)
+{
+    atomic_store(&((faulty_store *)faulty)->broken, true);
 }

@@ -601,10 +601,13 @@ static const char SQL_CONTRACT_PUT[] =
     "credential_rate_per_second = excluded.credential_rate_per_second, "
     "credential_burst = excluded.credential_burst, timezone = excluded.timezone, "
     "ends_at = excluded.ends_at, updated_at = excluded.updated_at";
-static const char SQL_CONTRACT_GET[] =
-    "SELECT account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, limit_mode, "
-    "overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, timezone, "
-    "starts_at, ends_at, updated_at FROM contracts WHERE account_id = ?";
+#define CONTRACT_COLS                                                                                                  \
+    "account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, limit_mode, "                \
+    "overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, timezone, "   \
+    "starts_at, ends_at, updated_at"
+static const char SQL_CONTRACT_GET[] = "SELECT " CONTRACT_COLS " FROM contracts WHERE account_id = ?";
+static const char SQL_CONTRACT_LIST[] =
+    "SELECT " CONTRACT_COLS " FROM contracts WHERE account_id > ? ORDER BY account_id LIMIT ?";
 
 static void bind_opt_if(sqlite3_stmt *st, int i, bool set, int64_t v)
 {
@@ -654,6 +657,42 @@ static int sqlite_contract_put(store *self, const contract *c, audit_event *audi
     return rc;
 }
 
+static void row_contract(sqlite3_stmt *st, contract *out)
+{
+    memset(out, 0, sizeof *out);
+    out->account_id = sqlite3_column_int64(st, 0);
+    out->plan_id = sqlite3_column_int64(st, 1);
+    limits *o = &out->overrides;
+    if (sqlite3_column_int(st, 3)) {
+        out->overridden |= OVR_DAILY_LIMIT;
+        o->daily_limit = col_opt(st, 2);
+    }
+    if (sqlite3_column_int(st, 5)) {
+        out->overridden |= OVR_MONTHLY_LIMIT;
+        o->monthly_limit = col_opt(st, 4);
+    }
+    if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+        out->overridden |= OVR_MODE;
+        o->mode = strcmp((const char *)sqlite3_column_text(st, 6), "overage") == 0 ? LIMIT_OVERAGE : LIMIT_BLOCK;
+    }
+    if (sqlite3_column_int(st, 8)) {
+        out->overridden |= OVR_OVERAGE_CAP;
+        o->overage_cap = col_opt(st, 7);
+    }
+    static const unsigned bits[] = {OVR_RATE, OVR_BURST, OVR_CRED_RATE, OVR_CRED_BURST};
+    int64_t *fields[] = {&o->rate_per_second, &o->burst, &o->credential_rate_per_second, &o->credential_burst};
+    for (int i = 0; i < 4; i++) {
+        if (sqlite3_column_type(st, 9 + i) != SQLITE_NULL) {
+            out->overridden |= bits[i];
+            *fields[i] = sqlite3_column_int64(st, 9 + i);
+        }
+    }
+    col_text(st, 13, out->timezone, sizeof out->timezone);
+    out->starts_at = sqlite3_column_int64(st, 14);
+    out->ends_at = col_opt(st, 15);
+    out->updated_at = sqlite3_column_int64(st, 16);
+}
+
 static int sqlite_contract_get(store *self, int64_t account_id, contract *out, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
@@ -675,38 +714,31 @@ static int sqlite_contract_get(store *self, int64_t account_id, contract *out, a
             rc = fail(err, s->db, "get contract");
             break;
         }
-        memset(out, 0, sizeof *out);
-        out->account_id = sqlite3_column_int64(st, 0);
-        out->plan_id = sqlite3_column_int64(st, 1);
-        limits *o = &out->overrides;
-        if (sqlite3_column_int(st, 3)) {
-            out->overridden |= OVR_DAILY_LIMIT;
-            o->daily_limit = col_opt(st, 2);
+        row_contract(st, out);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_contract_list(store *self, int64_t after, contract *out, size_t cap, size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_CONTRACT_LIST, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
         }
-        if (sqlite3_column_int(st, 5)) {
-            out->overridden |= OVR_MONTHLY_LIMIT;
-            o->monthly_limit = col_opt(st, 4);
-        }
-        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
-            out->overridden |= OVR_MODE;
-            o->mode = strcmp((const char *)sqlite3_column_text(st, 6), "overage") == 0 ? LIMIT_OVERAGE : LIMIT_BLOCK;
-        }
-        if (sqlite3_column_int(st, 8)) {
-            out->overridden |= OVR_OVERAGE_CAP;
-            o->overage_cap = col_opt(st, 7);
-        }
-        static const unsigned bits[] = {OVR_RATE, OVR_BURST, OVR_CRED_RATE, OVR_CRED_BURST};
-        int64_t *fields[] = {&o->rate_per_second, &o->burst, &o->credential_rate_per_second, &o->credential_burst};
-        for (int i = 0; i < 4; i++) {
-            if (sqlite3_column_type(st, 9 + i) != SQLITE_NULL) {
-                out->overridden |= bits[i];
-                *fields[i] = sqlite3_column_int64(st, 9 + i);
-            }
-        }
-        col_text(st, 13, out->timezone, sizeof out->timezone);
-        out->starts_at = sqlite3_column_int64(st, 14);
-        out->ends_at = col_opt(st, 15);
-        out->updated_at = sqlite3_column_int64(st, 16);
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, (int64_t)cap);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+            row_contract(st, &out[(*n)++]);
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = fail(err, s->db, "list contracts");
     } while (0);
     unlock(s);
     return rc;
@@ -1006,6 +1038,7 @@ static const struct store_ops sqlite_ops = {
     .plan_update = sqlite_plan_update,
     .contract_put = sqlite_contract_put,
     .contract_get = sqlite_contract_get,
+    .contract_list = sqlite_contract_list,
     .credential_create = sqlite_credential_create,
     .credential_get = sqlite_credential_get,
     .credential_list = sqlite_credential_list,

@@ -373,6 +373,11 @@ int admin_plan_patch(services *s, const actor *a, const char *code, json_t *body
         json_decref(after);
         return rc;
     }
+    /* Every account on the plan gets the new limits from its next request. */
+    app_err reload_err;
+    app_err_clear(&reload_err);
+    if (keycache_reload(s->keys, s->store, &reload_err) != 0)
+        log_write(s->log, LOG_WARN, "key cache reload failed", "{s:s}", "error", reload_err.message);
     *out = after;
     return 0;
 }
@@ -488,6 +493,8 @@ int admin_contract_put(services *s, const actor *a, int64_t account_id, json_t *
         json_decref(after);
         return rc;
     }
+    limits eff = contract_effective_limits(&p, &c);
+    keycache_put_contract(s->keys, account_id, &eff, p.metered, c.timezone);
     *out = after;
     return 0;
 }

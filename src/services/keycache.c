@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/str.h"
 #include "domain/apikey.h"
 
 typedef struct entry {
@@ -18,6 +19,10 @@ typedef struct entry {
 typedef struct account_entry {
     int64_t id;
     account_status status;
+    bool has_contract;
+    limits limits;
+    bool metered;
+    char timezone[TIMEZONE_MAX_LEN + 1];
 } account_entry;
 
 struct keycache {
@@ -144,12 +149,21 @@ static void put_credential_locked(keycache *kc, const credential *c)
     }
 }
 
-static void put_account_locked(keycache *kc, int64_t id, account_status status)
+limits keycache_default_limits(void)
+{
+    return (limits){.mode = LIMIT_BLOCK,
+                    .rate_per_second = 50,
+                    .burst = 100,
+                    .credential_rate_per_second = 20,
+                    .credential_burst = 40};
+}
+
+static account_entry *put_account_locked(keycache *kc, int64_t id, account_status status)
 {
     account_entry *a = find_account(kc, id);
     if (a != NULL) {
         a->status = status;
-        return;
+        return a;
     }
     if (kc->naccounts == kc->capaccounts) {
         kc->capaccounts = kc->capaccounts ? kc->capaccounts * 2 : 64;
@@ -160,8 +174,28 @@ static void put_account_locked(keycache *kc, int64_t id, account_status status)
         kc->accounts[i] = kc->accounts[i - 1];
         i--;
     }
-    kc->accounts[i] = (account_entry){id, status};
+    kc->accounts[i] = (account_entry){.id = id, .status = status, .limits = keycache_default_limits(), .metered = true};
+    str_copy(kc->accounts[i].timezone, sizeof kc->accounts[i].timezone, "UTC");
     kc->naccounts++;
+    return &kc->accounts[i];
+}
+
+static void put_contract_locked(keycache *kc, int64_t account_id, const limits *l, bool metered, const char *tz)
+{
+    account_entry *a = find_account(kc, account_id);
+    if (a == NULL)
+        a = put_account_locked(kc, account_id, ACCOUNT_ACTIVE);
+    a->has_contract = true;
+    a->limits = *l;
+    a->metered = metered;
+    str_copy(a->timezone, sizeof a->timezone, tz);
+}
+
+void keycache_put_contract(keycache *kc, int64_t account_id, const limits *l, bool metered, const char *timezone)
+{
+    pthread_rwlock_wrlock(&kc->lock);
+    put_contract_locked(kc, account_id, l, metered, timezone);
+    pthread_rwlock_unlock(&kc->lock);
 }
 
 void keycache_put_credential(keycache *kc, const credential *c)
@@ -174,8 +208,47 @@ void keycache_put_credential(keycache *kc, const credential *c)
 void keycache_put_account(keycache *kc, int64_t account_id, account_status status)
 {
     pthread_rwlock_wrlock(&kc->lock);
-    put_account_locked(kc, account_id, status);
+    (void)put_account_locked(kc, account_id, status);
     pthread_rwlock_unlock(&kc->lock);
+}
+
+/* Every contract with its plan's limits applied. */
+static int load_contracts(keycache *fresh, store *st, app_err *err)
+{
+    enum { PAGE = 256 };
+    plan *plans = NULL;
+    size_t nplans = 0, n;
+    int64_t after = 0;
+    int rc = 0;
+    do {
+        plans = xrealloc(plans, (nplans + PAGE) * sizeof *plans);
+        if ((rc = store_plan_list(st, after, plans + nplans, PAGE, &n, err)) != 0)
+            goto out;
+        nplans += n;
+        if (n > 0)
+            after = plans[nplans - 1].id;
+    } while (n == PAGE);
+    contract *cs = xmalloc(PAGE * sizeof *cs);
+    after = 0;
+    do {
+        if ((rc = store_contract_list(st, after, cs, PAGE, &n, err)) != 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < nplans; j++) {
+                if (plans[j].id == cs[i].plan_id) {
+                    limits l = contract_effective_limits(&plans[j], &cs[i]);
+                    put_contract_locked(fresh, cs[i].account_id, &l, plans[j].metered, cs[i].timezone);
+                    break;
+                }
+            }
+        }
+        if (n > 0)
+            after = cs[n - 1].account_id;
+    } while (n == PAGE);
+    free(cs);
+out:
+    free(plans);
+    return rc;
 }
 
 int keycache_reload(keycache *kc, store *st, app_err *err)
@@ -191,7 +264,7 @@ int keycache_reload(keycache *kc, store *st, app_err *err)
         if ((rc = store_account_list(st, -1, after, accts, PAGE, &n, err)) != 0)
             goto out;
         for (size_t i = 0; i < n; i++)
-            put_account_locked(fresh, accts[i].id, accts[i].status);
+            (void)put_account_locked(fresh, accts[i].id, accts[i].status);
         if (n > 0)
             after = accts[n - 1].id;
     } while (n == PAGE);
@@ -204,6 +277,9 @@ int keycache_reload(keycache *kc, store *st, app_err *err)
         if (n > 0)
             after = creds[n - 1].id;
     } while (n == PAGE);
+
+    if ((rc = load_contracts(fresh, st, err)) != 0)
+        goto out;
 
     /* Swap the fresh view in, keeping last-used times not yet written. */
     pthread_rwlock_wrlock(&kc->lock);
@@ -270,6 +346,10 @@ int keycache_authenticate(keycache *kc, const uint8_t pepper[PEPPER_LEN], slice 
             out->account_id = e->cred.account_id;
             out->credential_id = e->cred.id;
             memcpy(out->key_id, e->cred.key_id, sizeof out->key_id);
+            out->has_contract = a->has_contract;
+            out->limits = a->limits;
+            out->metered = a->metered;
+            memcpy(out->timezone, a->timezone, sizeof out->timezone);
             /* Only move forward: a request that read the clock earlier may finish later. */
             int64_t prev = atomic_load(&e->last_used);
             while (prev < now_ms && !atomic_compare_exchange_weak(&e->last_used, &prev, now_ms))

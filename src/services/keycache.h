@@ -25,7 +25,14 @@ typedef struct principal {
     int64_t account_id;
     int64_t credential_id;
     char key_id[KEY_ID_LEN + 1];
+    bool has_contract; /* false: the defaults below apply and metered calls are refused */
+    limits limits;     /* the contract's effective limits */
+    bool metered;
+    char timezone[TIMEZONE_MAX_LEN + 1];
 } principal;
+
+/* The limits of an account without a contract (the plan defaults). */
+limits keycache_default_limits(void);
 
 keycache *keycache_new(void);
 void keycache_free(keycache *kc);
@@ -37,6 +44,8 @@ int keycache_reload(keycache *kc, store *st, app_err *err);
 void keycache_put_credential(keycache *kc, const credential *c);
 /* Records an account's status (after an admin change has been stored). */
 void keycache_put_account(keycache *kc, int64_t account_id, account_status status);
+/* Records an account's effective contract (after a contract change has been stored). */
+void keycache_put_contract(keycache *kc, int64_t account_id, const limits *l, bool metered, const char *timezone);
 
 /*
  * Authenticates the X-API-Key value `key` at `now_ms`: missing_api_key (key.ptr NULL),

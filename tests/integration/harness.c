@@ -54,6 +54,10 @@ void th_start(th_server *s, const th_opts *opts)
         parts.store = opts->store;
         parts.clock = opts->clock;
         s->cfg.demo = opts->demo;
+        if (opts->global_burst > 0) {
+            s->cfg.global_rate = 1;
+            s->cfg.global_burst = opts->global_burst;
+        }
     }
     app_err err;
     app_err_clear(&err);

@@ -277,9 +277,11 @@ Test(readyz, broken_store_is_503_store_unavailable)
     app_err_clear(&err);
     store *inner = store_sqlite_open(path, &err);
     cr_assert_not_null(inner);
-    /* The calls of start-up pass (migrate, change token, loading accounts and keys), later ones fail. */
-    th_opts o = {.store = store_faulty_new(inner, 4)};
+    /* Start-up goes well; then the store breaks. */
+    store *faulty = store_faulty_new(inner, -1);
+    th_opts o = {.store = faulty};
     th_start(&s, &o);
+    store_faulty_break(faulty);
     th_response r;
     th_request(&s, "GET", "/readyz", NULL, NULL, &r);
     assert_error(&r, 503, "store_unavailable");

@@ -1,8 +1,18 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
+
+static const char *const rl_scopes[] = {"global", "account", "credential", "auth_failure"};
+
+void api_metrics_register(api_env *env)
+{
+    env->metric_rate_limited =
+        metrics_family_register(env->metrics, "b2b_rate_limited_total", "B2B calls refused by a rate limit, by scope.",
+                                "scope", rl_scopes, RL_SCOPE_COUNT);
+}
 
 static int authorize_admin(api_env *env, http_ctx *ctx, app_err *err)
 {
@@ -20,15 +30,107 @@ static int authorize_admin(api_env *env, http_ctx *ctx, app_err *err)
     return 0;
 }
 
-/* The seed's require_authenticated_b2b_client: every /v1/b2b route goes through here. */
+static int64_t ceil_seconds(int64_t ns)
+{
+    return (ns + 999999999) / 1000000000;
+}
+
+/* The 429 of a rate limit: details, Retry-After, a metric and a log line. */
+static int refuse(api_env *env, http_ctx *ctx, rl_scope scope, gcra_policy p, const gcra_result *r, const char *key_id,
+                  app_err *err)
+{
+    int64_t retry = ceil_seconds(r->retry_after_ns);
+    if (retry < 1)
+        retry = 1;
+    app_err_set(err, APP_RATE_LIMITED, "Too many requests for the %s rate limit; retry in %lld s.",
+                rl_scope_name(scope), (long long)retry);
+    app_err_detail_str(err, "scope", rl_scope_name(scope));
+    app_err_detail_int(err, "limit", p.burst);
+    app_err_detail_int(err, "window_seconds", gcra_window_seconds(p));
+    app_err_detail_int(err, "retry_after_seconds", retry);
+    char v[24];
+    snprintf(v, sizeof v, "%lld", (long long)retry);
+    http_add_header(ctx, "retry-after", v);
+    metrics_family_add(env->metrics, env->metric_rate_limited, scope, 1);
+    log_write(env->log, LOG_WARN, "rate limited", "{s:s, s:s, s:s}", "request_id", http_request_id(ctx), "scope",
+              rl_scope_name(scope), "key_id", key_id ? key_id : "");
+    return APP_RATE_LIMITED;
+}
+
+/* A client address as a 64-bit id (FNV-1a of its text). */
+static uint64_t address_id(const char *ip)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *ip; ip++)
+        h = (h ^ (unsigned char)*ip) * 1099511628211ull;
+    return h;
+}
+
+/*
+ * RateLimit-Policy lists every policy that applies; RateLimit reports the one closest to its
+ * limit (the smallest share of its burst left). Names and meaning are in docs/openapi.yaml.
+ */
+static void rate_headers(http_ctx *ctx, const gcra_policy *p, const gcra_result *r, size_t n)
+{
+    char policy[256];
+    size_t o = 0;
+    size_t tightest = 0;
+    for (size_t i = 0; i < n; i++) {
+        o += (size_t)snprintf(policy + o, sizeof policy - o, "%s\"%s\";q=%lld;w=%lld", i ? ", " : "",
+                              rl_scope_name((rl_scope)i), (long long)p[i].burst, (long long)gcra_window_seconds(p[i]));
+        if (o >= sizeof policy)
+            o = sizeof policy - 1;
+        /* r[i].remaining / p[i].burst < r[t].remaining / p[t].burst, without division */
+        if (r[i].remaining * p[tightest].burst < r[tightest].remaining * p[i].burst)
+            tightest = i;
+    }
+    http_add_header(ctx, "ratelimit-policy", policy);
+    char rl[96];
+    snprintf(rl, sizeof rl, "\"%s\";r=%lld;t=%lld", rl_scope_name((rl_scope)tightest), (long long)r[tightest].remaining,
+             (long long)ceil_seconds(r[tightest].reset_ns));
+    http_add_header(ctx, "ratelimit", rl);
+}
+
+/*
+ * The seed's require_authenticated_b2b_client: every /v1/b2b route goes through here. Failed
+ * authentications are limited per client address first, so keys cannot be guessed at line rate;
+ * then the key, the account, and the global, account and credential rate limits, in that order.
+ */
 static int authorize_api_key(api_env *env, http_ctx *ctx, app_err *err)
 {
+    int64_t now_ns = clock_now_ms(env->clock) * 1000000;
+    uint64_t addr = address_id(http_peer(ctx));
+    gcra_result r = ratelimiter_peek(env->limiter, RL_AUTH_FAILURE, addr, env->auth_fail_policy, now_ns);
+    if (!r.allowed)
+        return refuse(env, ctx, RL_AUTH_FAILURE, env->auth_fail_policy, &r, NULL, err);
+
     slice key = {NULL, 0};
     http_header(ctx, "x-api-key", &key);
     principal *p = http_arena_alloc(ctx, sizeof *p);
     int rc = keycache_authenticate(env->services->keys, env->services->pepper, key, clock_now_ms(env->clock), p, err);
-    if (rc != 0)
+    if (rc != 0) {
+        if (app_code_status((app_code)rc) == 401)
+            ratelimiter_take(env->limiter, RL_AUTH_FAILURE, addr, env->auth_fail_policy, now_ns);
         return rc;
+    }
+
+    gcra_policy pol[3] = {
+        env->global_policy,
+        {p->limits.rate_per_second, p->limits.burst},
+        {p->limits.credential_rate_per_second, p->limits.credential_burst},
+    };
+    uint64_t ids[3] = {0, (uint64_t)p->account_id, (uint64_t)p->credential_id};
+    gcra_result res[3];
+    for (int i = 0; i < 3; i++) {
+        res[i] = ratelimiter_take(env->limiter, (rl_scope)i, ids[i], pol[i], now_ns);
+        if (!res[i].allowed) {
+            /* The request is refused: what earlier scopes took goes back. */
+            for (int j = 0; j < i; j++)
+                ratelimiter_refund(env->limiter, (rl_scope)j, ids[j], pol[j], now_ns);
+            return refuse(env, ctx, (rl_scope)i, pol[i], &res[i], p->key_id, err);
+        }
+    }
+    rate_headers(ctx, pol, res, 3);
     http_set_auth(ctx, p);
     return 0;
 }
