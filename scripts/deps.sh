@@ -5,7 +5,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-build=(cmake make gcc pkg-config libh2o-evloop-dev libjansson-dev libsqlite3-dev libsodium-dev)
+build=(cmake make gcc pkg-config libh2o-evloop-dev libjansson-dev libsqlite3-dev libsodium-dev libglib2.0-dev tzdata libswe-dev swe-basic-data)
 test=(clang-format libcriterion-dev libcurl4-openssl-dev sqlite3 python3)
 bench=(wrk nginx-light curl)
 

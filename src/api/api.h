@@ -8,8 +8,10 @@
 #include "http/http.h"
 #include "infra/metrics.h"
 #include "infra/store.h"
+#include "services/astrology.h"
 #include "services/ratelimit.h"
 #include "services/services.h"
+#include "services/usage.h"
 
 /* What handlers reach through http_app(): the services and the parts they need. Borrowed. */
 typedef struct api_env {
@@ -21,6 +23,8 @@ typedef struct api_env {
     bool admin_enabled;
     uint8_t admin_token_hash[HASH_LEN]; /* BLAKE2b of the admin token; the token itself is not kept */
     ratelimiter *limiter;
+    usage *usage;
+    astrology *astrology;
     gcra_policy global_policy;
     gcra_policy auth_fail_policy;
     int metric_rate_limited; /* b2b_rate_limited_total{scope} */
@@ -61,5 +65,14 @@ void api_admin_audit_list(http_ctx *ctx);
 
 /* b2b.c */
 void api_b2b_me(http_ctx *ctx);
+
+/* b2b_astrology.c */
+void api_b2b_astrology_weekly(http_ctx *ctx);
+
+/* b2b_usage.c */
+void api_b2b_usage_summary(http_ctx *ctx);
+void api_b2b_usage_history(http_ctx *ctx);
+void api_admin_usage_summary(http_ctx *ctx);
+void api_admin_usage_history(http_ctx *ctx);
 
 #endif

@@ -10,7 +10,10 @@ const http_route api_routes[] = {
     {"GET", "/metrics", api_ops_metrics, 0, HTTP_AUTH_NONE},
     {"GET", "/openapi.yaml", api_ops_openapi, 0, HTTP_AUTH_NONE},
 
+    {"GET", "/v1/b2b/astrology/weekly-by-sign", api_b2b_astrology_weekly, 0, HTTP_AUTH_API_KEY},
     {"GET", "/v1/b2b/me", api_b2b_me, 0, HTTP_AUTH_API_KEY},
+    {"GET", "/v1/b2b/usage/summary", api_b2b_usage_summary, 0, HTTP_AUTH_API_KEY},
+    {"GET", "/v1/b2b/usage/history", api_b2b_usage_history, 0, HTTP_AUTH_API_KEY},
 
     {"POST", "/v1/admin/accounts", api_admin_accounts_create, BODY_SMALL, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/accounts", api_admin_accounts_list, 0, HTTP_AUTH_ADMIN},
@@ -20,6 +23,8 @@ const http_route api_routes[] = {
     {"GET", "/v1/admin/accounts/{id}/contract", api_admin_contract_get, 0, HTTP_AUTH_ADMIN},
     {"POST", "/v1/admin/accounts/{id}/credentials", api_admin_credentials_issue, BODY_SMALL, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/accounts/{id}/credentials", api_admin_credentials_list, 0, HTTP_AUTH_ADMIN},
+    {"GET", "/v1/admin/accounts/{id}/usage", api_admin_usage_summary, 0, HTTP_AUTH_ADMIN},
+    {"GET", "/v1/admin/accounts/{id}/usage/history", api_admin_usage_history, 0, HTTP_AUTH_ADMIN},
     {"POST", "/v1/admin/credentials/{key_id}/rotate", api_admin_credentials_rotate, BODY_SMALL, HTTP_AUTH_ADMIN},
     {"DELETE", "/v1/admin/credentials/{key_id}", api_admin_credentials_revoke, 0, HTTP_AUTH_ADMIN},
     {"POST", "/v1/admin/plans", api_admin_plans_create, BODY_SMALL, HTTP_AUTH_ADMIN},

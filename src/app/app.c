@@ -16,7 +16,10 @@
 #include "http/http.h"
 #include "infra/metrics.h"
 #include "infra/secret_file.h"
+#include "infra/ephemeris.h"
+#include "infra/tzdb.h"
 #include "services/keycache.h"
+#include "services/usage.h"
 #include "services/services.h"
 
 struct app {
@@ -25,6 +28,10 @@ struct app {
     services services;
     keycache *keys;
     ratelimiter *limiter;
+    tzdb *tz;
+    usage *usage;
+    ephemeris eph;
+    astrology *astrology;
     metrics *metrics;
     char **route_labels;
     http_server *server;
@@ -122,6 +129,9 @@ static void *sync_main(void *arg)
         pthread_mutex_unlock(&a->sync_mu);
         pick_up_changes(a);
         flush_last_used(a);
+        app_err perr;
+        app_err_clear(&perr);
+        store_idem_purge(a->store, clock_now_ms(a->env.clock), &perr);
         pthread_mutex_lock(&a->sync_mu);
     }
     pthread_mutex_unlock(&a->sync_mu);
@@ -216,6 +226,21 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .auth_fail_policy = {cfg->auth_fail_rate, cfg->auth_fail_burst},
     };
     api_metrics_register(&a->env);
+    a->tz = tzdb_new();
+    a->env.usage = a->usage = usage_new(a->store, a->tz, clock, log, a->metrics);
+    if (usage_rebuild(a->usage, err) != 0)
+        goto fail;
+    if (ephemeris_init(&a->eph, cfg->ephemeris_path, err) != 0)
+        goto fail;
+    ephemeris_model model;
+    int probe = ephemeris_probe(&a->eph, &model, err);
+    ephemeris_thread_cleanup(); /* this thread computes nothing else */
+    if (probe != 0)
+        goto fail;
+    if (model != EPHEMERIS_MODEL_SWISS)
+        log_write(log, LOG_WARN, "ephemeris files not found: the Moshier model answers", "{s:s}", "path",
+                  cfg->ephemeris_path);
+    a->env.astrology = a->astrology = astrology_new(&a->eph, 64);
     if (admin_token(cfg, &a->env, err) != 0)
         goto fail;
     if (pthread_create(&a->sync_thread, NULL, sync_main, a) != 0) {
@@ -235,6 +260,7 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .metrics = a->metrics,
         .pool_threads = (unsigned)cfg->pool_threads,
         .authorize = api_authorize,
+        .pool_thread_exit = ephemeris_thread_cleanup, /* pool threads compute the weeks */
     };
     a->server = http_server_start(&opts, err);
     if (a->server == NULL)
@@ -268,6 +294,9 @@ void app_stop(app *a)
         pthread_mutex_unlock(&a->sync_mu);
         pthread_join(a->sync_thread, NULL);
     }
+    usage_free(a->usage); /* commits what is queued */
+    astrology_free(a->astrology);
+    tzdb_free(a->tz);
     if (a->keys != NULL && a->store != NULL)
         flush_last_used(a);
     keycache_free(a->keys);

@@ -62,6 +62,9 @@ static const struct option_def {
      CMD_SERVE, "failed API-key authentications per second and client address before 429"},
     {"auth-fail-burst", "STARMETER_AUTH_FAIL_BURST", OPT_INT, offsetof(app_config, auth_fail_burst), 0, 1, 1000000,
      "20", CMD_SERVE, "failed authentications a client address may make at once"},
+    {"ephemeris-path", "STARMETER_EPHEMERIS_PATH", OPT_STR, offsetof(app_config, ephemeris_path),
+     sizeof(((app_config *)0)->ephemeris_path), 0, 0, "/usr/share/libswe/ephe", CMD_SERVE,
+     "Swiss Ephemeris data files (Debian's swe-basic-data); without them the Moshier model answers"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

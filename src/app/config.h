@@ -30,6 +30,7 @@ typedef struct app_config {
     int64_t global_burst;
     int64_t auth_fail_rate; /* failed authentications per client address, per second */
     int64_t auth_fail_burst;
+    char ephemeris_path[256];
 } app_config;
 
 /* Sets every option to its default. */

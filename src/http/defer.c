@@ -23,6 +23,7 @@ struct http_pool {
     bool stopping;
     unsigned nthreads;
     pthread_t *threads;
+    void (*thread_exit)(void);
 };
 
 static void *pool_main(void *arg)
@@ -35,6 +36,8 @@ static void *pool_main(void *arg)
         job *j = p->head;
         if (j == NULL) { /* stopping and drained */
             pthread_mutex_unlock(&p->mu);
+            if (p->thread_exit != NULL)
+                p->thread_exit();
             return NULL;
         }
         p->head = j->next;
@@ -46,9 +49,10 @@ static void *pool_main(void *arg)
     }
 }
 
-http_pool *http__pool_start(unsigned threads)
+http_pool *http__pool_start(unsigned threads, void (*thread_exit)(void))
 {
     http_pool *p = xcalloc(1, sizeof *p);
+    p->thread_exit = thread_exit;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->nthreads = threads ? threads : 2;
@@ -92,6 +96,22 @@ void http__pool_submit(http_pool *p, http_ctx *ctx, h2o_multithread_receiver_t *
     p->tail = j;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+http_resume *http__resume_new(http_ctx *ctx, h2o_multithread_receiver_t *done_to, http_done_fn fn, void *arg)
+{
+    job *j = xcalloc(1, sizeof *j);
+    j->ctx = ctx;
+    j->done_to = done_to;
+    j->done = fn;
+    j->arg = arg;
+    return (http_resume *)j;
+}
+
+void http_resume_post(http_resume *token)
+{
+    job *j = (job *)token;
+    h2o_multithread_send_message(j->done_to, &j->msg);
 }
 
 void http__pool_on_done(h2o_linklist_t *messages)

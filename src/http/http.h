@@ -47,10 +47,11 @@ typedef struct http_server_opts {
     size_t max_body_hard;     /* bodies beyond this are refused by h2o itself before they are read */
     const http_route *routes; /* borrowed; must outlive the server */
     size_t nroutes;
-    void *app;             /* handed to handlers through http_app() */
-    const app_log *log;    /* borrowed */
-    metrics *metrics;      /* borrowed; built with the route paths as names */
-    unsigned pool_threads; /* threads running deferred work (http_defer); 0 means 2 */
+    void *app;                      /* handed to handlers through http_app() */
+    const app_log *log;             /* borrowed */
+    metrics *metrics;               /* borrowed; built with the route paths as names */
+    unsigned pool_threads;          /* threads running deferred work (http_defer); 0 means 2 */
+    void (*pool_thread_exit)(void); /* called by each pool thread as it ends (library cleanup), or NULL */
     /*
      * Decides whether the request may reach a route whose auth is not NONE: returns 0 (and may
      * attach what it learned with http_set_auth) or an error code with `err` filled.
@@ -82,6 +83,8 @@ slice http_path_param(const http_ctx *ctx, const char *name);
 bool http_header(const http_ctx *ctx, const char *name, slice *out);
 /* The first value of query parameter `name`, percent-decoded into the request arena. */
 bool http_query(http_ctx *ctx, const char *name, slice *out);
+/* The request target as sent: path and query string. */
+slice http_target(const http_ctx *ctx);
 /* The request body (empty when none). */
 slice http_body(const http_ctx *ctx);
 
@@ -101,6 +104,15 @@ const char *http_peer(http_ctx *ctx);
 typedef void (*http_work_fn)(void *arg);
 typedef void (*http_done_fn)(http_ctx *ctx, void *arg);
 void http_defer(http_ctx *ctx, http_work_fn work, http_done_fn done, void *arg);
+
+/*
+ * Parks the request until another thread calls http_resume_post: then `done(ctx, arg)` runs on
+ * the request's event-loop thread, where it must answer. For answers that wait on a writer
+ * (group commit). The token is freed by the resume.
+ */
+typedef struct http_resume http_resume;
+http_resume *http_suspend(http_ctx *ctx, http_done_fn done, void *arg);
+void http_resume_post(http_resume *token);
 
 /* ---- how handlers answer ---- */
 /* Adds a response header; both strings are copied into the request arena. */

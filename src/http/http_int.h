@@ -46,7 +46,7 @@ void http__request_id_new(char out[37], int64_t unix_ms);
 
 /* The worker pool behind http_defer. */
 typedef struct http_pool http_pool;
-http_pool *http__pool_start(unsigned threads);
+http_pool *http__pool_start(unsigned threads, void (*thread_exit)(void));
 /* Finishes queued work, then joins the threads and frees the pool. */
 void http__pool_stop(http_pool *pool);
 /* The loop-side half: call from the worker's receiver with the messages it got. */
@@ -54,6 +54,9 @@ void http__pool_on_done(h2o_linklist_t *messages);
 /* Queues a job for `ctx` (its worker must own a registered `done` receiver). */
 void http__pool_submit(http_pool *pool, http_ctx *ctx, h2o_multithread_receiver_t *done, http_work_fn work,
                        http_done_fn fn, void *arg);
+
+/* A resume token whose message comes back through the worker's `done` receiver. */
+http_resume *http__resume_new(http_ctx *ctx, h2o_multithread_receiver_t *done_to, http_done_fn fn, void *arg);
 
 /* Marks a dispatched request answered (its response is with h2o now). */
 void http__request_done(http_ctx *ctx);

@@ -19,7 +19,7 @@ static bool next_segment(slice *rest, slice *seg)
 
 static bool template_match(const char *tmpl, slice path, http_ctx *ctx)
 {
-    slice t = slice_make(tmpl, strlen(tmpl)), ts, ps;
+    slice t = slice_make(tmpl, strlen(tmpl)), ts = {NULL, 0}, ps = {NULL, 0};
     size_t nparams = 0;
     for (;;) {
         bool more_t = next_segment(&t, &ts), more_p = next_segment(&path, &ps);

@@ -258,6 +258,16 @@ void http_defer(http_ctx *ctx, http_work_fn work, http_done_fn done, void *arg)
     http__pool_submit(ctx->worker->srv->pool, ctx, &ctx->worker->done, work, done, arg);
 }
 
+http_resume *http_suspend(http_ctx *ctx, http_done_fn done, void *arg)
+{
+    return http__resume_new(ctx, &ctx->worker->done, done, arg);
+}
+
+slice http_target(const http_ctx *ctx)
+{
+    return slice_make(ctx->req->path.base, ctx->req->path.len);
+}
+
 slice http_body(const http_ctx *ctx)
 {
     return ctx->req->entity.base ? slice_make(ctx->req->entity.base, ctx->req->entity.len) : slice_make("", 0);
@@ -458,7 +468,7 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
         h2o_socket_read_start(w->listener, on_accept);
         w->fd = -1; /* the socket owns it now */
     }
-    srv->pool = http__pool_start(opts->pool_threads);
+    srv->pool = http__pool_start(opts->pool_threads, opts->pool_thread_exit);
     for (size_t i = 0; i < srv->nworkers; i++) {
         int prc = pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
         if (prc != 0) {

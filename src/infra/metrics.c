@@ -165,7 +165,10 @@ void metrics_render(metrics *m, buf *out)
         family *f = &m->families[i];
         buf_appendf(out, "# HELP %s %s\n# TYPE %s counter\n", f->name, f->help, f->name);
         for (size_t v = 0; v < f->nvalues; v++)
-            buf_appendf(out, "%s{%s=\"%s\"} %llu\n", f->name, f->label, f->values[v],
-                        (unsigned long long)load(&f->counts[v]));
+            if (f->label != NULL)
+                buf_appendf(out, "%s{%s=\"%s\"} %llu\n", f->name, f->label, f->values[v],
+                            (unsigned long long)load(&f->counts[v]));
+            else /* the values are whole label sets */
+                buf_appendf(out, "%s{%s} %llu\n", f->name, f->values[v], (unsigned long long)load(&f->counts[v]));
     }
 }

@@ -30,8 +30,8 @@ void metrics_count_error(metrics *m, app_code code);
 
 /*
  * A counter family with one label over a fixed set of values (all borrowed, static): e.g.
- * b2b_rate_limited_total{scope="account"}. Register at start-up, before any increment; returns
- * the family's id.
+ * b2b_rate_limited_total{scope="account"}. With `label` NULL, each value is a whole label set
+ * (`period="daily",mode="block"`). Register at start-up, before any increment; returns the id.
  */
 int metrics_family_register(metrics *m, const char *name, const char *help, const char *label,
                             const char *const *values, size_t nvalues);

@@ -2,6 +2,7 @@
 #ifndef STARMETER_INFRA_STORE_H
 #define STARMETER_INFRA_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,37 @@
  * Backends are safe to call from several threads.
  */
 typedef struct store store;
+
+/* A change to one daily usage row: added to (account, credential, date). */
+typedef struct usage_delta {
+    int64_t account_id;
+    int64_t credential_id;
+    char date[11]; /* YYYY-MM-DD, the contract's local date */
+    int64_t requests, overage, blocked;
+} usage_delta;
+
+/* The stored answer of an idempotent request. */
+typedef struct idem_record {
+    int64_t account_id;
+    char key[129];
+    uint8_t fingerprint[32];
+    int status;
+    char *body; /* owned by whoever filled the record; NUL-terminated */
+    size_t body_len;
+    int64_t expires_at;
+} idem_record;
+
+/* Sums of usage rows. */
+typedef struct usage_totals {
+    int64_t requests, overage, blocked;
+} usage_totals;
+
+/* One row of a per-day or per-credential listing. */
+typedef struct usage_row {
+    char date[11];
+    int64_t credential_id;
+    usage_totals t;
+} usage_row;
 
 /* Filters of the audit listing; zero values mean "any". */
 typedef struct audit_filter {
@@ -74,6 +106,23 @@ struct store_ops {
                       app_err *err);
     /* A value that changes whenever another connection or process commits (to reload caches). */
     int (*change_token)(store *self, int64_t *out, app_err *err);
+
+    /*
+     * One transaction for a batch of metered calls (group commit): the usage deltas, the answers
+     * of idempotent requests and the audit events of quota decisions. All or nothing.
+     */
+    int (*usage_apply)(store *self, const usage_delta *d, size_t nd, const idem_record *idem, size_t ni,
+                       audit_event *audit, size_t na, app_err *err);
+    /* Totals of an account's rows with from <= date <= to (credential_id < 0: every credential). */
+    int (*usage_sum)(store *self, int64_t account_id, int64_t credential_id, const char *from, const char *to,
+                     usage_totals *out, app_err *err);
+    /* Rows grouped by date (by_credential false) or by credential (true), from <= date <= to. */
+    int (*usage_rows)(store *self, int64_t account_id, int64_t credential_id, const char *from, const char *to,
+                      bool by_credential, usage_row *out, size_t cap, size_t *n, app_err *err);
+    /* The unexpired answer stored for (account, key); not_found if none. out->body is malloc'd. */
+    int (*idem_get)(store *self, int64_t account_id, const char *key, int64_t now_ms, idem_record *out, app_err *err);
+    /* Deletes expired idempotency answers. */
+    int (*idem_purge)(store *self, int64_t now_ms, app_err *err);
 };
 
 struct store {
@@ -183,6 +232,30 @@ static inline int store_change_token(store *s, int64_t *out, app_err *e)
 {
     return STORE_CALL(change_token, out, e);
 }
+static inline int store_usage_apply(store *s, const usage_delta *d, size_t nd, const idem_record *i, size_t ni,
+                                    audit_event *a, size_t na, app_err *e)
+{
+    return STORE_CALL(usage_apply, d, nd, i, ni, a, na, e);
+}
+static inline int store_usage_sum(store *s, int64_t account_id, int64_t credential_id, const char *from, const char *to,
+                                  usage_totals *o, app_err *e)
+{
+    return STORE_CALL(usage_sum, account_id, credential_id, from, to, o, e);
+}
+static inline int store_usage_rows(store *s, int64_t account_id, int64_t credential_id, const char *from,
+                                   const char *to, bool by_credential, usage_row *o, size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(usage_rows, account_id, credential_id, from, to, by_credential, o, cap, n, e);
+}
+static inline int store_idem_get(store *s, int64_t account_id, const char *key, int64_t now_ms, idem_record *o,
+                                 app_err *e)
+{
+    return STORE_CALL(idem_get, account_id, key, now_ms, o, e);
+}
+static inline int store_idem_purge(store *s, int64_t now_ms, app_err *e)
+{
+    return STORE_CALL(idem_purge, now_ms, e);
+}
 #undef STORE_CALL
 
 /*
@@ -198,7 +271,7 @@ store *store_sqlite_open(const char *path, app_err *err);
  * to reach error paths, as SQLite's own fault-injection tests do.
  */
 store *store_faulty_new(store *inner, int fail_after);
-/* Makes every later call of a faulty store fail (thread-safe). */
-void store_faulty_break(store *faulty);
+/* Makes every later call of a faulty store fail, or work again (thread-safe). */
+void store_faulty_break(store *faulty, bool broken);
 
 #endif

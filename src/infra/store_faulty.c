@@ -78,6 +78,20 @@ FORWARD(audit_list,
         (store * self, const audit_filter *f, int64_t after, audit_event *o, size_t cap, size_t *n, app_err *err),
         (s->inner, f, after, o, cap, n, err))
 FORWARD(change_token, (store * self, int64_t *out, app_err *err), (s->inner, out, err))
+FORWARD(usage_apply,
+        (store * self, const usage_delta *d, size_t nd, const idem_record *i, size_t ni, audit_event *a, size_t na,
+         app_err *err),
+        (s->inner, d, nd, i, ni, a, na, err))
+FORWARD(usage_sum,
+        (store * self, int64_t acc, int64_t cred, const char *from, const char *to, usage_totals *o, app_err *err),
+        (s->inner, acc, cred, from, to, o, err))
+FORWARD(usage_rows,
+        (store * self, int64_t acc, int64_t cred, const char *from, const char *to, bool by_cred, usage_row *o,
+         size_t cap, size_t *n, app_err *err),
+        (s->inner, acc, cred, from, to, by_cred, o, cap, n, err))
+FORWARD(idem_get, (store * self, int64_t acc, const char *key, int64_t now, idem_record *o, app_err *err),
+        (s->inner, acc, key, now, o, err))
+FORWARD(idem_purge, (store * self, int64_t now, app_err *err), (s->inner, now, err))
 #undef FORWARD
 
 static void faulty_close(store *self)
@@ -113,6 +127,11 @@ static const struct store_ops faulty_ops = {
     .credentials_touch = faulty_credentials_touch,
     .audit_list = faulty_audit_list,
     .change_token = faulty_change_token,
+    .usage_apply = faulty_usage_apply,
+    .usage_sum = faulty_usage_sum,
+    .usage_rows = faulty_usage_rows,
+    .idem_get = faulty_idem_get,
+    .idem_purge = faulty_idem_purge,
 };
 
 store *store_faulty_new(store *inner, int fail_after)
@@ -126,7 +145,7 @@ store *store_faulty_new(store *inner, int fail_after)
     return &s->super;
 }
 
-void store_faulty_break(store *faulty)
+void store_faulty_break(store *faulty, bool broken)
 {
-    atomic_store(&((faulty_store *)faulty)->broken, true);
+    atomic_store(&((faulty_store *)faulty)->broken, broken);
 }

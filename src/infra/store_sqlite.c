@@ -12,6 +12,7 @@
 #include "core/embedded.h"
 #include "core/hash.h"
 #include "core/mem.h"
+#include "core/mem.h"
 #include "core/str.h"
 #include "infra/store.h"
 
@@ -991,6 +992,198 @@ static int sqlite_audit_list(store *self, const audit_filter *f, int64_t after, 
     return rc;
 }
 
+/* ---- usage ---- */
+
+static const char SQL_USAGE_UPSERT[] =
+    "INSERT INTO enterprise_daily_usages(account_id, credential_id, usage_date, requests, overage, blocked) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(account_id, credential_id, usage_date) DO UPDATE SET "
+    "requests = requests + excluded.requests, overage = overage + excluded.overage, "
+    "blocked = blocked + excluded.blocked";
+static const char SQL_IDEM_INSERT[] =
+    "INSERT INTO idempotency(account_id, key, request_fingerprint, status, body, expires_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(account_id, key) DO UPDATE SET request_fingerprint = excluded.request_fingerprint, "
+    "status = excluded.status, body = excluded.body, expires_at = excluded.expires_at";
+static const char SQL_IDEM_GET[] = "SELECT request_fingerprint, status, body, expires_at FROM idempotency "
+                                   "WHERE account_id = ? AND key = ? AND expires_at > ?";
+static const char SQL_IDEM_PURGE[] = "DELETE FROM idempotency WHERE expires_at <= ?";
+static const char SQL_USAGE_SUM[] =
+    "SELECT coalesce(sum(requests), 0), coalesce(sum(overage), 0), coalesce(sum(blocked), 0) "
+    "FROM enterprise_daily_usages WHERE account_id = ?1 AND (?2 < 0 OR credential_id = ?2) "
+    "AND usage_date >= ?3 AND usage_date <= ?4";
+static const char SQL_USAGE_BY_DATE[] =
+    "SELECT usage_date, 0, sum(requests), sum(overage), sum(blocked) FROM enterprise_daily_usages "
+    "WHERE account_id = ?1 AND (?2 < 0 OR credential_id = ?2) AND usage_date >= ?3 AND usage_date <= ?4 "
+    "GROUP BY usage_date ORDER BY usage_date LIMIT ?5";
+static const char SQL_USAGE_BY_CRED[] =
+    "SELECT '', credential_id, sum(requests), sum(overage), sum(blocked) FROM enterprise_daily_usages "
+    "WHERE account_id = ?1 AND (?2 < 0 OR credential_id = ?2) AND usage_date >= ?3 AND usage_date <= ?4 "
+    "GROUP BY credential_id ORDER BY credential_id LIMIT ?5";
+
+static int sqlite_usage_apply(store *self, const usage_delta *d, size_t nd, const idem_record *idem, size_t ni,
+                              audit_event *audit, size_t na, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        if ((rc = tx_begin(s, err)) != 0)
+            break;
+        for (size_t i = 0; i < nd && rc == 0; i++) {
+            sqlite3_stmt *st = stmt(s, SQL_USAGE_UPSERT, err);
+            if (st == NULL) {
+                rc = APP_STORE_UNAVAILABLE;
+                break;
+            }
+            sqlite3_bind_int64(st, 1, d[i].account_id);
+            sqlite3_bind_int64(st, 2, d[i].credential_id);
+            sqlite3_bind_text(st, 3, d[i].date, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 4, d[i].requests);
+            sqlite3_bind_int64(st, 5, d[i].overage);
+            sqlite3_bind_int64(st, 6, d[i].blocked);
+            rc = exec_done(s, st, "apply usage", err);
+        }
+        for (size_t i = 0; i < ni && rc == 0; i++) {
+            sqlite3_stmt *st = stmt(s, SQL_IDEM_INSERT, err);
+            if (st == NULL) {
+                rc = APP_STORE_UNAVAILABLE;
+                break;
+            }
+            sqlite3_bind_int64(st, 1, idem[i].account_id);
+            sqlite3_bind_text(st, 2, idem[i].key, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 3, idem[i].fingerprint, 32, SQLITE_STATIC);
+            sqlite3_bind_int(st, 4, idem[i].status);
+            sqlite3_bind_blob(st, 5, idem[i].body, (int)idem[i].body_len, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 6, idem[i].expires_at);
+            rc = exec_done(s, st, "store idempotent answer", err);
+        }
+        for (size_t i = 0; i < na && rc == 0; i++)
+            rc = audit_append(s, &audit[i], err);
+        /* A failed batch is rolled back whole: no call of it is counted, none is answered 2xx. */
+        rc = tx_end(s, rc, err);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_usage_sum(store *self, int64_t account_id, int64_t credential_id, const char *from, const char *to,
+                            usage_totals *out, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_USAGE_SUM, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, account_id);
+        sqlite3_bind_int64(st, 2, credential_id);
+        sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            rc = fail(err, s->db, "sum usage");
+            break;
+        }
+        out->requests = sqlite3_column_int64(st, 0);
+        out->overage = sqlite3_column_int64(st, 1);
+        out->blocked = sqlite3_column_int64(st, 2);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_usage_rows(store *self, int64_t account_id, int64_t credential_id, const char *from, const char *to,
+                             bool by_credential, usage_row *out, size_t cap, size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, by_credential ? SQL_USAGE_BY_CRED : SQL_USAGE_BY_DATE, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, account_id);
+        sqlite3_bind_int64(st, 2, credential_id);
+        sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, (int64_t)cap);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+            usage_row *r = &out[(*n)++];
+            col_text(st, 0, r->date, sizeof r->date);
+            r->credential_id = sqlite3_column_int64(st, 1);
+            r->t.requests = sqlite3_column_int64(st, 2);
+            r->t.overage = sqlite3_column_int64(st, 3);
+            r->t.blocked = sqlite3_column_int64(st, 4);
+        }
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = fail(err, s->db, "list usage");
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_idem_get(store *self, int64_t account_id, const char *key, int64_t now_ms, idem_record *out,
+                           app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_IDEM_GET, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, account_id);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now_ms);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE) {
+            rc = app_err_set(err, APP_NOT_FOUND, "no stored answer");
+            break;
+        }
+        if (step != SQLITE_ROW) {
+            rc = fail(err, s->db, "get idempotent answer");
+            break;
+        }
+        memset(out, 0, sizeof *out);
+        out->account_id = account_id;
+        str_copy(out->key, sizeof out->key, key);
+        if (sqlite3_column_bytes(st, 0) == 32)
+            memcpy(out->fingerprint, sqlite3_column_blob(st, 0), 32);
+        out->status = sqlite3_column_int(st, 1);
+        out->body_len = (size_t)sqlite3_column_bytes(st, 2);
+        out->body = xmalloc(out->body_len + 1);
+        if (out->body_len)
+            memcpy(out->body, sqlite3_column_blob(st, 2), out->body_len);
+        out->body[out->body_len] = '\0';
+        out->expires_at = sqlite3_column_int64(st, 3);
+    } while (0);
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_idem_purge(store *self, int64_t now_ms, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = stmt(s, SQL_IDEM_PURGE, err);
+    if (st == NULL) {
+        rc = APP_STORE_UNAVAILABLE;
+    } else {
+        sqlite3_bind_int64(st, 1, now_ms);
+        rc = exec_done(s, st, "purge idempotent answers", err);
+    }
+    unlock(s);
+    return rc;
+}
+
 static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
 
 static int sqlite_change_token(store *self, int64_t *out, app_err *err)
@@ -1047,6 +1240,11 @@ static const struct store_ops sqlite_ops = {
     .credentials_touch = sqlite_credentials_touch,
     .audit_list = sqlite_audit_list,
     .change_token = sqlite_change_token,
+    .usage_apply = sqlite_usage_apply,
+    .usage_sum = sqlite_usage_sum,
+    .usage_rows = sqlite_usage_rows,
+    .idem_get = sqlite_idem_get,
+    .idem_purge = sqlite_idem_purge,
 };
 
 /* Creates the directory that will hold `path`, if any, like `mkdir -p "$(dirname path)"`. */

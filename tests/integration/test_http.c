@@ -281,7 +281,7 @@ Test(readyz, broken_store_is_503_store_unavailable)
     store *faulty = store_faulty_new(inner, -1);
     th_opts o = {.store = faulty};
     th_start(&s, &o);
-    store_faulty_break(faulty);
+    store_faulty_break(faulty, true);
     th_response r;
     th_request(&s, "GET", "/readyz", NULL, NULL, &r);
     assert_error(&r, 503, "store_unavailable");

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "domain/quota.h"
+
+int64_t quota_remaining(opt_i64 limit, int64_t used)
+{
+    if (!limit.present)
+        return -1;
+    return used >= limit.v ? 0 : limit.v - used;
+}
+
+int64_t quota_overage(opt_i64 limit, int64_t used)
+{
+    return limit.present && used > limit.v ? used - limit.v : 0;
+}
+
+const char *quota_period_name(quota_period p)
+{
+    return p == QUOTA_MONTHLY ? "monthly" : "daily";
+}
+
+/* One period's verdict on the next call. */
+static quota_outcome judge(const limits *l, opt_i64 limit, int64_t used)
+{
+    if (!limit.present || used + 1 <= limit.v)
+        return QUOTA_SERVE;
+    if (l->mode == LIMIT_BLOCK)
+        return QUOTA_BLOCK;
+    /* Overage mode: the call would be overage number (used + 1 - limit) of this period. */
+    if (l->overage_cap.present && used + 1 - limit.v > l->overage_cap.v)
+        return QUOTA_BLOCK;
+    return QUOTA_SERVE_OVERAGE;
+}
+
+quota_decision quota_decide(const limits *l, int64_t day_used, int64_t month_used)
+{
+    quota_outcome d = judge(l, l->daily_limit, day_used);
+    quota_outcome m = judge(l, l->monthly_limit, month_used);
+    quota_decision out = {.outcome = QUOTA_SERVE, .period = QUOTA_DAILY};
+    /* The stricter outcome wins; between equals, the period with less room left reports it. */
+    if (m > d || (m == d && m != QUOTA_SERVE &&
+                  quota_remaining(l->monthly_limit, month_used) < quota_remaining(l->daily_limit, day_used))) {
+        out.outcome = m;
+        out.period = QUOTA_MONTHLY;
+        out.limit = l->monthly_limit.v;
+        out.used = month_used;
+    } else if (d != QUOTA_SERVE) {
+        out.outcome = d;
+        out.period = QUOTA_DAILY;
+        out.limit = l->daily_limit.v;
+        out.used = day_used;
+    }
+    return out;
+}

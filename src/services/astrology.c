@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "services/astrology.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "domain/sky.h"
+#include "services/horoscope.h"
+
+typedef struct week_entry {
+    zodiac_week week;
+    ephemeris_model model;
+    unsigned long last_used;
+    char *text[ZODIAC_SIGN_COUNT][ZODIAC_LANG_COUNT]; /* owned, compact JSON */
+    size_t len[ZODIAC_SIGN_COUNT][ZODIAC_LANG_COUNT];
+} week_entry;
+
+struct astrology {
+    const ephemeris *eph;
+    pthread_mutex_t mu;      /* the cache */
+    pthread_mutex_t compute; /* one computation at a time: concurrent misses of a week wait for it */
+    week_entry *entries;
+    size_t n, cap;
+    unsigned long tick, computations;
+};
+
+astrology *astrology_new(const ephemeris *eph, size_t max_weeks)
+{
+    astrology *a = xcalloc(1, sizeof *a);
+    a->eph = eph;
+    a->cap = max_weeks ? max_weeks : 1;
+    a->entries = xcalloc(a->cap, sizeof *a->entries);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->compute, NULL);
+    return a;
+}
+
+static void entry_clear(week_entry *e)
+{
+    for (int s = 0; s < ZODIAC_SIGN_COUNT; s++)
+        for (int l = 0; l < ZODIAC_LANG_COUNT; l++)
+            free(e->text[s][l]);
+    memset(e, 0, sizeof *e);
+}
+
+void astrology_free(astrology *a)
+{
+    if (a == NULL)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        entry_clear(&a->entries[i]);
+    free(a->entries);
+    pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->compute);
+    free(a);
+}
+
+static week_entry *find(astrology *a, zodiac_week w)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->entries[i].week.year == w.year && a->entries[i].week.week == w.week)
+            return &a->entries[i];
+    return NULL;
+}
+
+char *astrology_cached(astrology *a, zodiac_week week, zodiac_sign sign, zodiac_lang lang,
+                       void *(*alloc)(void *ctx, size_t n), void *ctx, size_t *len, ephemeris_model *model)
+{
+    char *out = NULL;
+    pthread_mutex_lock(&a->mu);
+    week_entry *e = find(a, week);
+    if (e != NULL) {
+        e->last_used = ++a->tick;
+        *len = e->len[sign][lang];
+        *model = e->model;
+        out = alloc(ctx, *len);
+        memcpy(out, e->text[sign][lang], *len);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return out;
+}
+
+int astrology_compute(astrology *a, zodiac_week week, app_err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&a->compute);
+    pthread_mutex_lock(&a->mu);
+    bool cached = find(a, week) != NULL;
+    pthread_mutex_unlock(&a->mu);
+    if (cached)
+        goto out;
+
+    sky_week *sky = xmalloc(sizeof *sky);
+    ephemeris_run run;
+    ephemeris_run_init(&run, a->eph);
+    sky_ephemeris src = ephemeris_run_source(&run);
+    if ((rc = sky_week_compute(&src, zodiac_week_start(week), sky, err)) != 0) {
+        free(sky);
+        goto out;
+    }
+    week_entry fresh = {.week = week, .model = run.model};
+    for (int s = 0; s < ZODIAC_SIGN_COUNT && rc == 0; s++) {
+        for (int l = 0; l < ZODIAC_LANG_COUNT && rc == 0; l++) {
+            json_t *doc = horoscope_render(sky, week, (zodiac_sign)s, (zodiac_lang)l);
+            fresh.text[s][l] = doc ? json_dumps(doc, HOROSCOPE_DUMP_FLAGS) : NULL;
+            json_decref(doc);
+            if (fresh.text[s][l] == NULL)
+                rc = app_err_set(err, APP_INTERNAL_ERROR, "the horoscope could not be rendered");
+            else
+                fresh.len[s][l] = strlen(fresh.text[s][l]);
+        }
+    }
+    free(sky);
+    if (rc != 0) {
+        entry_clear(&fresh);
+        goto out;
+    }
+    pthread_mutex_lock(&a->mu);
+    week_entry *slot;
+    if (a->n < a->cap) {
+        slot = &a->entries[a->n++];
+    } else { /* evict the least recently used week */
+        slot = &a->entries[0];
+        for (size_t i = 1; i < a->n; i++)
+            if (a->entries[i].last_used < slot->last_used)
+                slot = &a->entries[i];
+        entry_clear(slot);
+    }
+    *slot = fresh;
+    slot->last_used = ++a->tick;
+    a->computations++;
+    pthread_mutex_unlock(&a->mu);
+out:
+    pthread_mutex_unlock(&a->compute);
+    return rc;
+}
+
+unsigned long astrology_computations(astrology *a)
+{
+    pthread_mutex_lock(&a->mu);
+    unsigned long n = a->computations;
+    pthread_mutex_unlock(&a->mu);
+    return n;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#ifndef STARMETER_SERVICES_REPORT_H
+#define STARMETER_SERVICES_REPORT_H
+
+/*
+ * Usage reports, computed from enterprise_daily_usages only (the source of truth): the account's
+ * day is the sum of its credentials' days, the month the sum of its days, cumulative the sum of
+ * all days since the contract started. The same documents answer the B2B and the admin routes.
+ */
+#include <jansson.h>
+
+#include "core/err.h"
+#include "services/services.h"
+#include "services/usage.h"
+
+#define HISTORY_MAX_DAYS 366
+
+int report_summary(services *s, usage *u, int64_t account_id, int64_t now_ms, json_t **out, app_err *err);
+
+/*
+ * One row per day from `from` to `to` (YYYY-MM-DD, inclusive; NULL: the last 30 days), zeros for
+ * days without calls; `key_id` (or NULL) restricts to one credential, which must belong to the
+ * account (forbidden otherwise).
+ */
+int report_history(services *s, usage *u, int64_t account_id, const char *from, const char *to, const char *key_id,
+                   int64_t now_ms, json_t **out, app_err *err);
+
+#endif

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Metering and contractual limits over HTTP: counted once, enforced exactly, shown consistently. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "integration/harness.h"
+
+static th_server srv;
+static app_clock tclock;
+static store *faulty;
+
+#define WEEKLY "/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2026-W47"
+
+static void setup(void)
+{
+    clock_test_init(&tclock, 1795000000000LL); /* 2026-11-18T11:06:40Z, a Wednesday */
+    char dir[256];
+    th_tmpdir(dir);
+    char db[300];
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    app_err err;
+    app_err_clear(&err);
+    faulty = store_faulty_new(store_sqlite_open(db, &err), -1);
+    th_opts o = {.clock = &tclock, .store = faulty, .dir = dir};
+    th_start(&srv, &o);
+    srv.keep_dir = false; /* removed at stop */
+}
+
+static void teardown(void)
+{
+    th_stop(&srv);
+}
+
+TestSuite(metering, .init = setup, .fini = teardown, .timeout = 120);
+
+static void admin_ok(const char *method, const char *path, const char *body)
+{
+    th_response r;
+    long st = th_admin(&srv, method, path, body, &r);
+    cr_assert(st == 200 || st == 201, "%s %s: %s", method, path, r.body);
+    th_response_free(&r);
+}
+
+/* A plan (body), an account on it in `tz`, and `n` keys; returns the account id. */
+static int64_t setup_account(const char *plan_body, const char *code, const char *tz, int n, char keys[][80])
+{
+    char path[128], body[160];
+    admin_ok("POST", "/v1/admin/plans", plan_body);
+    th_response r;
+    th_admin(&srv, "POST", "/v1/admin/accounts", "{\"name\":\"Acme\"}", &r);
+    int64_t id = json_integer_value(json_object_get(th_data(&r), "id"));
+    th_response_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/contract", (long long)id);
+    snprintf(body, sizeof body, "{\"plan_code\":\"%s\",\"timezone\":\"%s\"}", code, tz);
+    admin_ok("PUT", path, body);
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/credentials", (long long)id);
+    for (int i = 0; i < n; i++) {
+        th_admin(&srv, "POST", path, "{\"label\":\"k\"}", &r);
+        snprintf(keys[i], 80, "%s", json_string_value(json_object_get(th_data(&r), "api_key")));
+        th_response_free(&r);
+    }
+    return id;
+}
+
+static long get(const char *path, const char *key, th_response *r)
+{
+    return th_keyed(&srv, path, key, r);
+}
+
+static json_t *summary(const char *key, th_response *r)
+{
+    cr_assert_eq(get("/v1/b2b/usage/summary", key, r), 200, "%s", r->body);
+    return th_data(r);
+}
+
+static int64_t jint(json_t *o, const char *a, const char *b)
+{
+    return json_integer_value(json_object_get(json_object_get(o, a), b));
+}
+
+Test(metering, block_mode_refuses_exactly_past_the_limit)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"b3\",\"name\":\"B3\",\"daily_limit\":3,\"monthly_limit\":100}", "b3", "UTC", 1, keys);
+    th_response r;
+    for (int i = 1; i <= 3; i++) {
+        cr_assert_eq(get(WEEKLY, keys[0], &r), 200, "call %d: %s", i, r.body);
+        json_t *u = json_object_get(json_object_get(r.json, "meta"), "usage");
+        cr_assert_eq(jint(u, "daily", "used"), i);
+        cr_assert_eq(jint(u, "daily", "limit"), 3);
+        cr_assert_eq(jint(u, "daily", "remaining"), 3 - i);
+        cr_assert_eq(jint(u, "monthly", "used"), i);
+        char policy[256];
+        cr_assert(th_header(&r, "ratelimit-policy", policy, sizeof policy));
+        th_response_free(&r);
+    }
+    get(WEEKLY, keys[0], &r);
+    th_assert_error(&r, 429, "b2b_quota_exceeded");
+    json_t *d = json_object_get(json_object_get(r.json, "error"), "details");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "period")), "daily");
+    cr_assert_eq(json_integer_value(json_object_get(d, "limit")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(d, "used")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(d, "remaining")), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "resets_at")), "2026-11-19T00:00:00Z");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "mode")), "block");
+    th_response_free(&r);
+
+    json_t *s = summary(keys[0], &r);
+    cr_assert_eq(jint(s, "daily", "used"), 3);
+    cr_assert_eq(jint(s, "daily", "blocked"), 1);
+    cr_assert_eq(jint(s, "daily", "remaining"), 0);
+    cr_assert_eq(jint(s, "monthly", "used"), 3);
+    cr_assert_eq(jint(s, "cumulative", "used"), 3);
+    th_response_free(&r);
+
+    /* The first block of the day is an audit event. */
+    th_admin(&srv, "GET", "/v1/admin/audit?action=quota.block", NULL, &r);
+    cr_assert_eq(json_array_size(json_object_get(th_data(&r), "items")), 1, "%s", r.body);
+    th_response_free(&r);
+}
+
+Test(metering, overage_mode_serves_marks_and_caps)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"ov\",\"name\":\"Ov\",\"daily_limit\":2,\"limit_mode\":\"overage\",\"overage_cap\":1}",
+                  "ov", "UTC", 1, keys);
+    th_response r;
+    char h[16];
+    for (int i = 1; i <= 2; i++) {
+        cr_assert_eq(get(WEEKLY, keys[0], &r), 200);
+        cr_assert(!th_header(&r, "x-quota-overage", h, sizeof h));
+        th_response_free(&r);
+    }
+    cr_assert_eq(get(WEEKLY, keys[0], &r), 200, "%s", r.body);
+    cr_assert(th_header(&r, "x-quota-overage", h, sizeof h));
+    cr_assert_str_eq(h, "true");
+    th_response_free(&r);
+    get(WEEKLY, keys[0], &r);
+    th_assert_error(&r, 429, "b2b_quota_exceeded");
+    th_response_free(&r);
+    json_t *s = summary(keys[0], &r);
+    cr_assert_eq(jint(s, "daily", "used"), 3);
+    cr_assert_eq(jint(s, "daily", "overage"), 1);
+    cr_assert_eq(jint(s, "daily", "blocked"), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(s, "mode")), "overage");
+    th_response_free(&r);
+    th_request(&srv, "GET", "/metrics", NULL, NULL, &r);
+    cr_assert(strstr(r.body, "b2b_usage_events_total{outcome=\"served\"} 2\n"), "%s", r.body);
+    cr_assert(strstr(r.body, "b2b_usage_events_total{outcome=\"overage\"} 1\n"));
+    cr_assert(strstr(r.body, "b2b_usage_events_total{outcome=\"blocked\"} 1\n"));
+    cr_assert(strstr(r.body, "b2b_quota_exceeded_total{period=\"daily\",mode=\"overage\"} 2\n"));
+    th_response_free(&r);
+}
+
+Test(metering, the_day_resets_at_local_midnight)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"d1\",\"name\":\"D1\",\"daily_limit\":1}", "d1", "Europe/Paris", 1, keys);
+    clock_test_set(&tclock, 1795042740000LL); /* 2026-11-18T22:59:00Z = 23:59 in Paris */
+    th_response r;
+    cr_assert_eq(get(WEEKLY, keys[0], &r), 200);
+    th_response_free(&r);
+    get(WEEKLY, keys[0], &r);
+    th_assert_error(&r, 429, "b2b_quota_exceeded");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(json_object_get(r.json, "error"), "details"), "resets_at")),
+        "2026-11-18T23:00:00Z", "midnight in Paris");
+    th_response_free(&r);
+    clock_test_set(&tclock, 1795042801000LL); /* 23:00:01Z = 00:00:01 on the 19th in Paris */
+    cr_assert_eq(get(WEEKLY, keys[0], &r), 200, "%s", r.body);
+    th_response_free(&r);
+    json_t *s = summary(keys[0], &r);
+    cr_assert_eq(jint(s, "daily", "used"), 1);
+    cr_assert_eq(jint(s, "monthly", "used"), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(s, "daily"), "period_start")),
+                     "2026-11-18T23:00:00Z");
+    th_response_free(&r);
+    cr_assert_eq(get("/v1/b2b/usage/history?from=2026-11-17&to=2026-11-19", keys[0], &r), 200, "%s", r.body);
+    json_t *days = json_object_get(th_data(&r), "days");
+    cr_assert_eq(json_array_size(days), 3);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(days, 1), "requests")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(days, 1), "blocked")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(days, 2), "requests")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(days, 0), "requests")), 0, "a day without calls");
+    th_response_free(&r);
+}
+
+Test(metering, summary_history_and_credentials_add_up)
+{
+    char keys[3][80];
+    setup_account("{\"code\":\"big\",\"name\":\"Big\",\"daily_limit\":1000}", "big", "UTC", 3, keys);
+    th_response r;
+    int calls[3] = {4, 2, 0};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < calls[k]; i++) {
+            cr_assert_eq(get(WEEKLY, keys[k], &r), 200);
+            th_response_free(&r);
+        }
+    clock_test_advance(&tclock, 86400 * 1000);
+    cr_assert_eq(get(WEEKLY, keys[1], &r), 200);
+    th_response_free(&r);
+
+    json_t *s = summary(keys[0], &r);
+    cr_assert_eq(jint(s, "daily", "used"), 1);
+    cr_assert_eq(jint(s, "monthly", "used"), 7);
+    cr_assert_eq(jint(s, "cumulative", "used"), 7);
+    json_t *creds = json_object_get(s, "credentials");
+    cr_assert_eq(json_array_size(creds), 3);
+    int64_t month_sum = 0, day_sum = 0;
+    for (size_t i = 0; i < 3; i++) {
+        month_sum += jint(json_array_get(creds, i), "monthly", "used");
+        day_sum += jint(json_array_get(creds, i), "daily", "used");
+    }
+    cr_assert_eq(month_sum, 7, "credentials add up to the account's month");
+    cr_assert_eq(day_sum, 1);
+    cr_assert_eq(jint(json_array_get(creds, 2), "monthly", "used"), 0, "an unused key shows zeros");
+    th_response_free(&r);
+
+    cr_assert_eq(get("/v1/b2b/usage/history?from=2026-11-01&to=2026-11-30", keys[2], &r), 200, "%s", r.body);
+    cr_assert_eq(jint(th_data(&r), "totals", "requests"), 7, "history sums to the month");
+    cr_assert_eq(json_array_size(json_object_get(th_data(&r), "days")), 30);
+    th_response_free(&r);
+
+    /* Another account's key cannot be named. */
+    char other[1][80];
+    setup_account("{\"code\":\"o\",\"name\":\"O\"}", "o", "UTC", 1, other);
+    char path[200];
+    snprintf(path, sizeof path, "/v1/b2b/usage/history?credential=%.12s", keys[0] + 8);
+    get(path, other[0], &r);
+    th_assert_error(&r, 403, "forbidden");
+    th_response_free(&r);
+    get("/v1/b2b/usage/history?from=2025-01-01&to=2026-11-30", keys[0], &r);
+    th_assert_error(&r, 422, "validation_error");
+    th_response_free(&r);
+    get("/v1/b2b/usage/history?from=11/01/2026", keys[0], &r);
+    th_assert_error(&r, 422, "validation_error");
+    th_response_free(&r);
+}
+
+Test(metering, refusals_before_reservation_are_not_usage)
+{
+    char keys[1][80];
+    int64_t id = setup_account("{\"code\":\"n\",\"name\":\"N\",\"daily_limit\":5}", "n", "UTC", 1, keys);
+    th_response r;
+    get("/v1/b2b/astrology/weekly-by-sign?sign=ophiuchus", keys[0], &r);
+    th_assert_error(&r, 422, "validation_error");
+    th_response_free(&r);
+    get("/v1/b2b/astrology/weekly-by-sign?sign=leo&week=2026-W60&lang=de", keys[0], &r);
+    th_assert_error(&r, 422, "validation_error");
+    cr_assert_eq(
+        json_array_size(json_object_get(json_object_get(json_object_get(r.json, "error"), "details"), "fields")), 2);
+    th_response_free(&r);
+    get(WEEKLY, "sm_live_nope", &r);
+    th_assert_error(&r, 401, "invalid_api_key");
+    th_response_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld", (long long)id);
+    admin_ok("PATCH", path, "{\"status\":\"suspended\"}");
+    get(WEEKLY, keys[0], &r);
+    th_assert_error(&r, 403, "account_suspended");
+    th_response_free(&r);
+    admin_ok("PATCH", path, "{\"status\":\"active\"}");
+    json_t *s = summary(keys[0], &r);
+    cr_assert_eq(jint(s, "daily", "used"), 0);
+    cr_assert_eq(jint(s, "daily", "blocked"), 0);
+    th_response_free(&r);
+
+    /* An account without a contract cannot make metered calls. */
+    th_admin(&srv, "POST", "/v1/admin/accounts", "{\"name\":\"Bare\"}", &r);
+    int64_t bare = json_integer_value(json_object_get(th_data(&r), "id"));
+    th_response_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/credentials", (long long)bare);
+    th_admin(&srv, "POST", path, NULL, &r);
+    char bare_key[80];
+    snprintf(bare_key, sizeof bare_key, "%s", json_string_value(json_object_get(th_data(&r), "api_key")));
+    th_response_free(&r);
+    get(WEEKLY, bare_key, &r);
+    th_assert_error(&r, 403, "forbidden");
+    th_response_free(&r);
+}
+
+Test(metering, a_failed_commit_is_refunded_and_never_answered_2xx)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"f\",\"name\":\"F\",\"daily_limit\":2}", "f", "UTC", 1, keys);
+    th_response r;
+    cr_assert_eq(get(WEEKLY, keys[0], &r), 200); /* computes and caches the week */
+    th_response_free(&r);
+    store_faulty_break(faulty, true);
+    get(WEEKLY, keys[0], &r);
+    th_assert_error(&r, 503, "store_unavailable");
+    th_response_free(&r);
+    store_faulty_break(faulty, false);
+    /* The refused call gave its reservation back: one call is still allowed today. */
+    cr_assert_eq(get(WEEKLY, keys[0], &r), 200, "%s", r.body);
+    th_response_free(&r);
+    get(WEEKLY, keys[0], &r);
+    th_assert_error(&r, 429, "b2b_quota_exceeded");
+    th_response_free(&r);
+    json_t *s = summary(keys[0], &r);
+    cr_assert_eq(jint(s, "daily", "used"), 2);
+    th_response_free(&r);
+}
+
+Test(metering, an_idempotent_retry_is_served_once_and_counted_once)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"i\",\"name\":\"I\",\"daily_limit\":10}", "i", "UTC", 1, keys);
+    char hk[128];
+    snprintf(hk, sizeof hk, "X-API-Key: %s", keys[0]);
+    const char *h[] = {hk, "Idempotency-Key: order-2026-11-18-0001", NULL};
+    th_response a, b;
+    th_request(&srv, "GET", WEEKLY, h, NULL, &a);
+    cr_assert_eq(a.status, 200, "%s", a.body);
+    th_request(&srv, "GET", WEEKLY, h, NULL, &b);
+    cr_assert_eq(b.status, 200, "%s", b.body);
+    cr_assert_str_eq(a.body, b.body, "the stored answer, byte for byte");
+    char replayed[16];
+    cr_assert(th_header(&b, "idempotent-replayed", replayed, sizeof replayed));
+    th_response_free(&a);
+    th_response_free(&b);
+    /* Same key, another request: a conflict, not a silent replay. */
+    th_request(&srv, "GET", "/v1/b2b/astrology/weekly-by-sign?sign=leo&week=2026-W47", h, NULL, &a);
+    th_assert_error(&a, 409, "idempotency_conflict");
+    th_response_free(&a);
+    json_t *s = summary(keys[0], &a);
+    cr_assert_eq(jint(s, "daily", "used"), 1);
+    th_response_free(&a);
+}
+
+Test(metering, unmetered_plans_are_served_and_not_counted)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"int\",\"name\":\"Internal\",\"daily_limit\":1,\"metered\":false}", "int", "UTC", 1,
+                  keys);
+    th_response r;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(get(WEEKLY, keys[0], &r), 200, "%s", r.body);
+        cr_assert(json_is_false(json_object_get(json_object_get(json_object_get(r.json, "meta"), "usage"), "metered")));
+        th_response_free(&r);
+    }
+    json_t *s = summary(keys[0], &r);
+    cr_assert_eq(jint(s, "daily", "used"), 0);
+    th_response_free(&r);
+}
+
+static const char *hammer_key;
+static atomic_int served, refused, other;
+
+static void *hammer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        th_response r;
+        long st = get(WEEKLY, hammer_key, &r);
+        if (st == 200)
+            atomic_fetch_add(&served, 1);
+        else if (st == 429)
+            atomic_fetch_add(&refused, 1);
+        else
+            atomic_fetch_add(&other, 1);
+        th_response_free(&r);
+    }
+    return NULL;
+}
+
+Test(metering, sixty_four_connections_serve_exactly_the_limit)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"k\",\"name\":\"K\",\"daily_limit\":1000,\"rate_per_second\":1000000,"
+                  "\"burst\":1000000,\"credential_rate_per_second\":1000000,\"credential_burst\":1000000}",
+                  "k", "UTC", 1, keys);
+    th_response r;
+    get(WEEKLY, keys[0], &r); /* warms the week's cache: one call of the thousand */
+    cr_assert_eq(r.status, 200);
+    th_response_free(&r);
+    hammer_key = keys[0];
+    pthread_t t[64];
+    for (int i = 0; i < 64; i++)
+        pthread_create(&t[i], NULL, hammer, NULL);
+    for (int i = 0; i < 64; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(atomic_load(&other), 0);
+    cr_assert_eq(atomic_load(&served), 999, "with the warm-up call, exactly 1000 served");
+    cr_assert_eq(atomic_load(&refused), 64 * 20 - 999);
+    json_t *s = summary(keys[0], &r);
+    cr_assert_eq(jint(s, "daily", "used"), 1000);
+    cr_assert_eq(jint(s, "daily", "blocked"), 64 * 20 - 999);
+    th_response_free(&r);
+}
