@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "domain/period.h"
+#include "domain/quota.h"
+#include "infra/tzdb.h"
+
+static limits lim(opt_i64 day, opt_i64 month, limit_mode mode, opt_i64 cap)
+{
+    return (limits){.daily_limit = day, .monthly_limit = month, .mode = mode, .overage_cap = cap};
+}
+
+#define N opt_none()
+#define S(x) opt_some(x)
+
+Test(quota, decisions_over_a_table)
+{
+    static const struct {
+        opt_i64 day, month;
+        limit_mode mode;
+        opt_i64 cap;
+        int64_t day_used, month_used;
+        quota_outcome want;
+        quota_period period;
+    } cases[] = {
+        /* block: served up to the limit, refused from limit + 1 */
+        {{true, 10}, {false, 0}, LIMIT_BLOCK, {false, 0}, 0, 0, QUOTA_SERVE, QUOTA_DAILY},
+        {{true, 10}, {false, 0}, LIMIT_BLOCK, {false, 0}, 9, 9, QUOTA_SERVE, QUOTA_DAILY},
+        {{true, 10}, {false, 0}, LIMIT_BLOCK, {false, 0}, 10, 10, QUOTA_BLOCK, QUOTA_DAILY},
+        {{true, 0}, {false, 0}, LIMIT_BLOCK, {false, 0}, 0, 0, QUOTA_BLOCK, QUOTA_DAILY},
+        /* unlimited never blocks */
+        {{false, 0}, {false, 0}, LIMIT_BLOCK, {false, 0}, 1000000, 1000000, QUOTA_SERVE, QUOTA_DAILY},
+        /* the tighter decides: the month is full though the day is not */
+        {{true, 100}, {true, 50}, LIMIT_BLOCK, {false, 0}, 5, 50, QUOTA_BLOCK, QUOTA_MONTHLY},
+        {{true, 10}, {true, 1000}, LIMIT_BLOCK, {false, 0}, 10, 500, QUOTA_BLOCK, QUOTA_DAILY},
+        /* overage: served past the limit, marked */
+        {{true, 10}, {false, 0}, LIMIT_OVERAGE, {false, 0}, 10, 10, QUOTA_SERVE_OVERAGE, QUOTA_DAILY},
+        {{true, 10}, {false, 0}, LIMIT_OVERAGE, {false, 0}, 5000, 5000, QUOTA_SERVE_OVERAGE, QUOTA_DAILY},
+        /* overage with a cap: overage n is allowed while n <= cap */
+        {{true, 10}, {false, 0}, LIMIT_OVERAGE, {true, 3}, 12, 12, QUOTA_SERVE_OVERAGE, QUOTA_DAILY},
+        {{true, 10}, {false, 0}, LIMIT_OVERAGE, {true, 3}, 13, 13, QUOTA_BLOCK, QUOTA_DAILY},
+        {{true, 10}, {false, 0}, LIMIT_OVERAGE, {true, 0}, 10, 10, QUOTA_BLOCK, QUOTA_DAILY},
+        /* a capped month blocks even while the day is still within its limit */
+        {{true, 100}, {true, 20}, LIMIT_OVERAGE, {true, 2}, 3, 22, QUOTA_BLOCK, QUOTA_MONTHLY},
+        {{true, 100}, {true, 20}, LIMIT_OVERAGE, {true, 2}, 3, 21, QUOTA_SERVE_OVERAGE, QUOTA_MONTHLY},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        limits l = lim(cases[i].day, cases[i].month, cases[i].mode, cases[i].cap);
+        quota_decision d = quota_decide(&l, cases[i].day_used, cases[i].month_used);
+        cr_assert_eq(d.outcome, cases[i].want, "case %zu: outcome %d", i, d.outcome);
+        if (d.outcome != QUOTA_SERVE)
+            cr_assert_eq(d.period, cases[i].period, "case %zu: period", i);
+    }
+}
+
+Test(quota, remaining_and_overage_arithmetic)
+{
+    cr_assert_eq(quota_remaining(S(10), 3), 7);
+    cr_assert_eq(quota_remaining(S(10), 10), 0);
+    cr_assert_eq(quota_remaining(S(10), 15), 0);
+    cr_assert_eq(quota_remaining(N, 15), -1);
+    cr_assert_eq(quota_overage(S(10), 15), 5);
+    cr_assert_eq(quota_overage(S(10), 7), 0);
+    cr_assert_eq(quota_overage(N, 7), 0);
+}
+
+static tzdb *db;
+
+static period_zone zone(const char *name)
+{
+    period_zone z;
+    cr_assert(tzdb_zone(db, name, &z), "%s", name);
+    return z;
+}
+
+static void fini(void)
+{
+    tzdb_free(db);
+}
+
+static void init(void)
+{
+    db = tzdb_new();
+}
+
+TestSuite(period, .init = init, .fini = fini);
+
+Test(period, utc_day_and_month)
+{
+    period_zone z = {period_utc_offset, NULL};
+    periods p = period_at(z, 1795000000000LL); /* 2026-11-18T11:06:40Z */
+    char d[11];
+    period_date_format(p.today, d);
+    cr_assert_str_eq(d, "2026-11-18");
+    cr_assert_eq(p.day_start_ms, 1794960000000LL);
+    cr_assert_eq(p.day_end_ms, 1795046400000LL);
+    cr_assert_eq(p.month_start_ms, 1793491200000LL); /* 2026-11-01T00:00Z */
+    cr_assert_eq(p.month_end_ms, 1796083200000LL);   /* 2026-12-01T00:00Z */
+}
+
+Test(period, paris_local_midnight)
+{
+    period_zone z = zone("Europe/Paris");
+    /* 23:30 UTC on the 18th is 00:30 on the 19th in Paris (UTC+1 in November). */
+    periods p = period_at(z, 1795044600000LL);
+    char d[11];
+    period_date_format(p.today, d);
+    cr_assert_str_eq(d, "2026-11-19");
+    cr_assert_eq(p.day_start_ms, 1795042800000LL, "2026-11-18T23:00:00Z");
+    cr_assert_eq(p.day_end_ms - p.day_start_ms, 86400000LL);
+    cr_assert_eq(p.month_start_ms, 1793487600000LL, "2026-10-31T23:00:00Z");
+}
+
+Test(period, dst_days_have_23_and_25_hours)
+{
+    period_zone z = zone("Europe/Paris");
+    /* 2026-03-29: clocks go forward at 02:00 local. */
+    periods spring = period_at(z, 1774785600000LL); /* 2026-03-29T12:00Z */
+    cr_assert_eq(spring.day_end_ms - spring.day_start_ms, 23 * 3600000LL);
+    cr_assert_eq(spring.day_start_ms, 1774738800000LL, "2026-03-28T23:00:00Z");
+    /* 2026-10-25: clocks go back at 03:00 local. */
+    periods autumn = period_at(z, 1792929600000LL); /* 2026-10-25T12:00Z */
+    cr_assert_eq(autumn.day_end_ms - autumn.day_start_ms, 25 * 3600000LL);
+    /* March holds a 23-hour day: 31 * 24 - 1 hours. */
+    cr_assert_eq(spring.month_end_ms - spring.month_start_ms, (31 * 24 - 1) * 3600000LL);
+}
+
+Test(period, midnight_inside_a_dst_gap)
+{
+    /* America/Havana springs forward at midnight: 2026-03-08 00:00 does not exist there. */
+    period_zone z = zone("America/Havana");
+    local_date d = {2026, 3, 8};
+    int64_t start = period_local_midnight(z, d);
+    local_date back = period_local_date(z, start);
+    cr_assert(back.year == 2026 && back.month == 3 && back.day == 8);
+    local_date before = period_local_date(z, start - 1000);
+    cr_assert_eq(before.day, 7, "the instant before belongs to the previous day");
+}
+
+Test(period, dates_parse_and_format)
+{
+    local_date d;
+    cr_assert_eq(period_date_parse("2024-02-29", &d), 0);
+    cr_assert_eq(period_date_parse("2026-02-29", &d), -1);
+    cr_assert_eq(period_date_parse("2026-1-01", &d), -1);
+    cr_assert_eq(period_date_parse("2026-01-01x", &d), -1);
+    cr_assert_eq(period_date_days(period_date_from_days(20000)), 20000);
+    cr_assert(!tzdb_zone(db, "Mars/Olympus", &(period_zone){0}));
+}
