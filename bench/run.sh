@@ -21,7 +21,7 @@ nginx_port=18482
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -32,11 +32,38 @@ wait_http() {
   echo "bench: $1 did not come up" >&2; exit 1
 }
 
-# starmeter
-"$bin" serve --listen "127.0.0.1:$sm_port" --db "$work/bench.db" --threads "$server_threads" \
-  --log-level warn 2>"$work/starmeter.log" &
+# Accounts for the B2B scenarios, made with the CLI: one metered (counted, no limit reached), one on an
+# internal plan (metered: false). Rates are high so that no rate limit trips.
+db="$work/bench.db"
+admin() { "$bin" admin "$@" --db "$db"; }
+json_field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",]*\).*/\1/p" | head -n 1; }
+fast="--rate-per-second 1000000 --burst 10000000 --credential-rate-per-second 1000000 --credential-burst 10000000"
+# shellcheck disable=SC2086
+admin plan create --code metered --name Metered --daily-limit null --monthly-limit null $fast >/dev/null
+# shellcheck disable=SC2086
+admin plan create --code internal --name Internal --metered false $fast >/dev/null
+for plan in metered internal; do
+  id=$(admin account create --name "bench $plan" | json_field id)
+  admin contract set --account "$id" --plan-code "$plan" >/dev/null
+  admin key issue --account "$id" | json_field api_key >"$work/$plan.key"
+done
+metered_key=$(cat "$work/metered.key")
+internal_key=$(cat "$work/internal.key")
+
+# starmeter, and a second instance with rate limits off to measure their cost
+sm_port_norl=18483
+"$bin" serve --listen "127.0.0.1:$sm_port" --db "$db" --threads "$server_threads" --global-rate 100000000 \
+  --global-burst 100000000 --log-level warn 2>"$work/starmeter.log" &
+pids+=($!)
+"$bin" serve --listen "127.0.0.1:$sm_port_norl" --db "$db" --threads "$server_threads" --rate-limits 0 \
+  --log-level warn 2>"$work/starmeter-norl.log" &
 pids+=($!)
 wait_http "http://127.0.0.1:$sm_port/healthz"
+wait_http "http://127.0.0.1:$sm_port_norl/healthz"
+weekly="/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2026-W48"
+# Warm both week caches: the benchmark measures cached calls.
+curl -sf -o /dev/null -H "X-API-Key: $internal_key" "http://127.0.0.1:$sm_port$weekly"
+curl -sf -o /dev/null -H "X-API-Key: $internal_key" "http://127.0.0.1:$sm_port_norl$weekly"
 
 # The ceiling: nginx returning a fixed body of the size starmeter's /healthz returns.
 size=$(curl -s "http://127.0.0.1:$sm_port/healthz" | wc -c)
@@ -68,20 +95,23 @@ nginx -c "$work/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 wait_http "http://127.0.0.1:$nginx_port/"
 
-# name|url|extra wrk args — later capabilities add their scenarios here.
+# name|url|API key (or empty)
 scenarios=(
-  "nginx ceiling (same body size)|http://127.0.0.1:$nginx_port/healthz|"
+  "nginx ceiling (same body size as /healthz)|http://127.0.0.1:$nginx_port/healthz|"
   "starmeter GET /healthz|http://127.0.0.1:$sm_port/healthz|"
+  "weekly-by-sign cached, internal plan, rate limits off|http://127.0.0.1:$sm_port_norl$weekly|$internal_key"
+  "weekly-by-sign cached, internal plan, rate limits on|http://127.0.0.1:$sm_port$weekly|$internal_key"
+  "weekly-by-sign cached, metered plan (group commit)|http://127.0.0.1:$sm_port$weekly|$metered_key"
 )
-[ -f "$here/scenarios.sh" ] && source "$here/scenarios.sh"
 
 results="$work/results.tsv"
 : >"$results"
 for round in $(seq "$rounds"); do
   for s in "${scenarios[@]}"; do
-    IFS='|' read -r name url extra <<<"$s"
-    # shellcheck disable=SC2086
-    out=$(wrk -t"$wrk_threads" -c"$conns" -d"$duration" --latency $extra "$url")
+    IFS='|' read -r name url key <<<"$s"
+    hdr=()
+    [ -n "$key" ] && hdr=(-H "X-API-Key: $key")
+    out=$(wrk -t"$wrk_threads" -c"$conns" -d"$duration" --latency "${hdr[@]}" "$url")
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -109,5 +139,13 @@ awk -F'\t' -v rounds="$rounds" '
       n = order[i]; r = median(rps, n, c[n])
       printf "| %s%s | %.0f | %.3f | %.3f | %.2f |\n", n, (n in bad) ? " (errors: " bad[n] ")" : "", r,
              median(p50, n, c[n]), median(p99, n, c[n]), r / ceiling
+      med[i] = r
+    }
+    if (k >= 5) {
+      printf "\nSide by side (same run):\n"
+      printf "- rate limiting: limits on / off = %.2f\n", med[4] / med[3]
+      printf "- metering: metered / internal plan = %.2f\n", med[5] / med[4]
     }
   }' "$results"
+echo
+echo "Metered calls counted in the store during the run: $(sqlite3 "$db" 'SELECT coalesce(sum(requests),0) FROM enterprise_daily_usages' 2>/dev/null || echo '?')"

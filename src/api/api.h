@@ -22,7 +22,7 @@ typedef struct api_env {
     services *services;
     bool admin_enabled;
     uint8_t admin_token_hash[HASH_LEN]; /* BLAKE2b of the admin token; the token itself is not kept */
-    ratelimiter *limiter;
+    ratelimiter *limiter;               /* NULL: rate limits off (benchmarks) */
     usage *usage;
     astrology *astrology;
     gcra_policy global_policy;

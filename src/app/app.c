@@ -221,7 +221,7 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .log = log,
         .clock = clock,
         .services = &a->services,
-        .limiter = a->limiter = ratelimiter_new(),
+        .limiter = a->limiter = cfg->rate_limits ? ratelimiter_new() : NULL,
         .global_policy = {cfg->global_rate, cfg->global_burst},
         .auth_fail_policy = {cfg->auth_fail_rate, cfg->auth_fail_burst},
     };

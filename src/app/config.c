@@ -65,6 +65,8 @@ static const struct option_def {
     {"ephemeris-path", "STARMETER_EPHEMERIS_PATH", OPT_STR, offsetof(app_config, ephemeris_path),
      sizeof(((app_config *)0)->ephemeris_path), 0, 0, "/usr/share/libswe/ephe", CMD_SERVE,
      "Swiss Ephemeris data files (Debian's swe-basic-data); without them the Moshier model answers"},
+    {"rate-limits", "STARMETER_RATE_LIMITS", OPT_INT, offsetof(app_config, rate_limits), 0, 0, 1, "1", CMD_SERVE,
+     "1: enforce the global, account and credential rate limits; 0 only to measure their cost"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

@@ -31,6 +31,7 @@ typedef struct app_config {
     int64_t auth_fail_rate; /* failed authentications per client address, per second */
     int64_t auth_fail_burst;
     char ephemeris_path[256];
+    int64_t rate_limits; /* 0 turns the global, account and credential limits off (benchmarks only) */
 } app_config;
 
 /* Sets every option to its default. */

@@ -52,6 +52,9 @@ struct http_server {
     atomic_bool stopping;
     _Atomic unsigned grace_ms;
     http_pool *pool;
+    pthread_mutex_t ready_mu; /* start-up: loops report when they can take messages */
+    pthread_cond_t ready_cv;
+    size_t ready;
 };
 
 static void on_req_dispatch_error(http_ctx *ctx, app_code code);
@@ -345,13 +348,45 @@ static void drain_and_close(http_worker *w)
         h2o_evloop_run(w->ctx.loop, 10);
 }
 
+/*
+ * Everything a loop owns is created on the loop's own thread: h2o's socket buffers come from a
+ * thread-local prototype, so a socket made on another thread would allocate from that thread's
+ * recycler, unsafely, for its whole life.
+ */
+static void worker_init(http_worker *w)
+{
+    http_server *srv = w->srv;
+    h2o_context_init(&w->ctx, h2o_evloop_create(), &srv->config);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = srv->config.hosts;
+    w->queue = h2o_multithread_create_queue(w->ctx.loop);
+    h2o_multithread_register_receiver(w->queue, &w->wake, on_wake);
+    h2o_multithread_register_receiver(w->queue, &w->done, on_done);
+    w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = w;
+    h2o_socket_read_start(w->listener, on_accept);
+    w->fd = -1; /* the socket owns it now */
+    pthread_mutex_lock(&srv->ready_mu);
+    srv->ready++;
+    pthread_cond_broadcast(&srv->ready_cv);
+    pthread_mutex_unlock(&srv->ready_mu);
+}
+
 static void *worker_main(void *arg)
 {
     http_worker *w = arg;
     http_server *srv = w->srv;
+    worker_init(w);
     while (!atomic_load(&srv->stopping))
         h2o_evloop_run(w->ctx.loop, INT32_MAX);
     drain_and_close(w);
+    /* Torn down on the thread that made it, for the same reason it was made here. */
+    h2o_multithread_unregister_receiver(w->queue, &w->wake);
+    h2o_multithread_unregister_receiver(w->queue, &w->done);
+    h2o_multithread_destroy_queue(w->queue);
+    h2o_evloop_t *loop = w->ctx.loop;
+    h2o_context_dispose(&w->ctx);
+    h2o_evloop_destroy(loop);
     return NULL;
 }
 
@@ -425,6 +460,8 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
     for (size_t i = 0; i < srv->nworkers; i++)
         srv->workers[i].fd = -1;
     atomic_init(&srv->stopping, false);
+    pthread_mutex_init(&srv->ready_mu, NULL);
+    pthread_cond_init(&srv->ready_cv, NULL);
 
     h2o_config_init(&srv->config);
     srv->config.server_name = h2o_iovec_init(H2O_STRLIT(""));
@@ -454,19 +491,8 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
     ai = NULL;
 
     for (size_t i = 0; i < srv->nworkers; i++) {
-        http_worker *w = &srv->workers[i];
-        w->srv = srv;
-        h2o_linklist_init_anchor(&w->conns);
-        h2o_context_init(&w->ctx, h2o_evloop_create(), &srv->config);
-        w->accept_ctx.ctx = &w->ctx;
-        w->accept_ctx.hosts = srv->config.hosts;
-        w->queue = h2o_multithread_create_queue(w->ctx.loop);
-        h2o_multithread_register_receiver(w->queue, &w->wake, on_wake);
-        h2o_multithread_register_receiver(w->queue, &w->done, on_done);
-        w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
-        w->listener->data = w;
-        h2o_socket_read_start(w->listener, on_accept);
-        w->fd = -1; /* the socket owns it now */
+        srv->workers[i].srv = srv;
+        h2o_linklist_init_anchor(&srv->workers[i].conns);
     }
     srv->pool = http__pool_start(opts->pool_threads, opts->pool_thread_exit);
     for (size_t i = 0; i < srv->nworkers; i++) {
@@ -479,6 +505,10 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
         }
         srv->workers[i].started = true;
     }
+    pthread_mutex_lock(&srv->ready_mu);
+    while (srv->ready < srv->nworkers)
+        pthread_cond_wait(&srv->ready_cv, &srv->ready_mu);
+    pthread_mutex_unlock(&srv->ready_mu);
     return srv;
 
 fail:
@@ -519,20 +549,12 @@ void http_server_free(http_server *srv)
 {
     if (srv == NULL)
         return;
-    for (size_t i = 0; i < srv->nworkers; i++) {
-        http_worker *w = &srv->workers[i];
-        if (w->ctx.loop == NULL)
-            continue;
-        if (w->listener != NULL)
-            h2o_socket_close(w->listener);
-        h2o_multithread_unregister_receiver(w->queue, &w->wake);
-        h2o_multithread_unregister_receiver(w->queue, &w->done);
-        h2o_multithread_destroy_queue(w->queue);
-        h2o_evloop_t *loop = w->ctx.loop;
-        h2o_context_dispose(&w->ctx);
-        h2o_evloop_destroy(loop);
-    }
+    for (size_t i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].fd >= 0) /* a listener no loop took over */
+            close(srv->workers[i].fd);
     h2o_config_dispose(&srv->config);
+    pthread_mutex_destroy(&srv->ready_mu);
+    pthread_cond_destroy(&srv->ready_cv);
     free(srv->workers);
     free(srv->listen);
     free(srv);
