@@ -150,19 +150,29 @@ static void serve(http_ctx *ctx, metered_call *m)
     /* The whole body is built here (not by http_reply_data_raw) because an idempotent answer is
      * stored byte for byte. The request id is safe by construction: nothing needs escaping. */
     const char *rid = http_request_id(ctx);
-    size_t cap = data.len + meta.len + strlen(rid) + 64;
-    char *body = http_arena_alloc(ctx, cap);
-    int n = snprintf(body, cap, "{\"data\":%.*s,\"meta\":{%s,\"request_id\":\"%s\"}}", (int)data.len, data.ptr,
-                     meta.data ? meta.data : "\"usage\":{}", rid);
-    buf_cleanup(&meta);
-    if (n < 0 || (size_t)n >= cap) {
+    static const char open[] = "{\"data\":", mid[] = ",\"meta\":{", rid_key[] = ",\"request_id\":\"", close[] = "\"}}";
+    size_t ridlen = strlen(rid);
+    if (buf_failed(&meta) || meta.len == 0) {
+        buf_cleanup(&meta);
         usage_refund(m->env->usage, &m->ticket);
-        app_err_set(&err, APP_INTERNAL_ERROR, "answer too large");
+        app_err_set(&err, APP_INTERNAL_ERROR, "usage metadata could not be built");
         fail(ctx, m, &err);
         return;
     }
+    size_t n = sizeof open - 1 + data.len + sizeof mid - 1 + meta.len + sizeof rid_key - 1 + ridlen + sizeof close - 1;
+    char *body = http_arena_alloc(ctx, n), *p = body;
+#define PUT(src, len) (memcpy(p, (src), (len)), p += (len))
+    PUT(open, sizeof open - 1);
+    PUT(data.ptr, data.len);
+    PUT(mid, sizeof mid - 1);
+    PUT(meta.data, meta.len);
+    PUT(rid_key, sizeof rid_key - 1);
+    PUT(rid, ridlen);
+    PUT(close, sizeof close - 1);
+#undef PUT
+    buf_cleanup(&meta);
     m->body = body;
-    m->body_len = (size_t)n;
+    m->body_len = n;
     if (!m->ticket.counted && !m->idem) {
         /* Unmetered plan: nothing to commit. */
         http_reply_raw(ctx, 200, "application/json; charset=utf-8", m->body, m->body_len);
