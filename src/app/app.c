@@ -2,6 +2,7 @@
 #include "app/app.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <time.h>
 #include <sodium.h>
@@ -32,6 +33,7 @@ struct app {
     usage *usage;
     ephemeris eph;
     astrology *astrology;
+    http_static *web;
     metrics *metrics;
     char **route_labels;
     http_server *server;
@@ -262,6 +264,15 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .authorize = api_authorize,
         .pool_thread_exit = ephemeris_thread_cleanup, /* pool threads compute the weeks */
     };
+    struct stat web_st;
+    if (cfg->web_root[0] != '\0' && stat(cfg->web_root, &web_st) == 0 && S_ISDIR(web_st.st_mode)) {
+        a->web = http_static_load(cfg->web_root, err);
+        if (a->web == NULL)
+            goto fail;
+    } else {
+        log_write(log, LOG_INFO, "no panel: its files are not built", "{s:s}", "web_root", cfg->web_root);
+    }
+    opts.static_files = a->web;
     a->server = http_server_start(&opts, err);
     if (a->server == NULL)
         goto fail;
@@ -296,6 +307,7 @@ void app_stop(app *a)
     }
     usage_free(a->usage); /* commits what is queued */
     astrology_free(a->astrology);
+    http_static_free(a->web);
     tzdb_free(a->tz);
     if (a->keys != NULL && a->store != NULL)
         flush_last_used(a);

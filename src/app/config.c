@@ -67,6 +67,8 @@ static const struct option_def {
      "Swiss Ephemeris data files (Debian's swe-basic-data); without them the Moshier model answers"},
     {"rate-limits", "STARMETER_RATE_LIMITS", OPT_INT, offsetof(app_config, rate_limits), 0, 0, 1, "1", CMD_SERVE,
      "1: enforce the global, account and credential rate limits; 0 only to measure their cost"},
+    {"web-root", "STARMETER_WEB_ROOT", OPT_STR, offsetof(app_config, web_root), sizeof(((app_config *)0)->web_root), 0,
+     0, "./web/dist", CMD_SERVE, "the built usage panel, served at /; when missing, the panel is off"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

@@ -32,6 +32,7 @@ typedef struct app_config {
     int64_t auth_fail_burst;
     char ephemeris_path[256];
     int64_t rate_limits; /* 0 turns the global, account and credential limits off (benchmarks only) */
+    char web_root[1024]; /* the built panel; "" or a missing directory: no panel */
 } app_config;
 
 /* Sets every option to its default. */

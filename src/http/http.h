@@ -40,6 +40,13 @@ typedef struct http_route {
 
 typedef struct http_server http_server;
 
+/* The panel's static files, loaded into memory (see static.c). */
+typedef struct http_static http_static;
+/* Loads every regular file under `root` (which must hold index.html); NULL with `err` set. */
+http_static *http_static_load(const char *root, app_err *err);
+void http_static_free(http_static *st);
+size_t http_static_count(const http_static *st);
+
 typedef struct http_server_opts {
     const char *listen;       /* "host:port"; port 0 picks a free port (see http_server_port) */
     unsigned threads;         /* event loops, one per thread, each with its own SO_REUSEPORT listener */
@@ -57,6 +64,7 @@ typedef struct http_server_opts {
      * attach what it learned with http_set_auth) or an error code with `err` filled.
      */
     int (*authorize)(http_ctx *ctx, http_auth auth, app_err *err);
+    const http_static *static_files; /* the panel, served for GET paths no route matches; or NULL */
 } http_server_opts;
 
 /*

@@ -58,6 +58,9 @@ void http__pool_submit(http_pool *pool, http_ctx *ctx, h2o_multithread_receiver_
 /* A resume token whose message comes back through the worker's `done` receiver. */
 http_resume *http__resume_new(http_ctx *ctx, h2o_multithread_receiver_t *done_to, http_done_fn fn, void *arg);
 
+/* Serves `path` from the panel's files when one fits; false to let the caller answer 404. */
+bool http__static_serve(const http_static *st, http_ctx *ctx, slice method, slice path);
+
 /* Marks a dispatched request answered (its response is with h2o now). */
 void http__request_done(http_ctx *ctx);
 

@@ -104,7 +104,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (path_matched) {
             ctx->allow = h2o_strdup(&req->pool, allow, strlen(allow)).base;
             on_req_dispatch_error(ctx, APP_METHOD_NOT_ALLOWED);
-        } else {
+        } else if (!http__static_serve(srv->opts.static_files, ctx, method, path)) {
             on_req_dispatch_error(ctx, APP_NOT_FOUND);
         }
         return 0;

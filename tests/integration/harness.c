@@ -45,6 +45,7 @@ void th_start(th_server *s, const th_opts *opts)
     s->cfg.shutdown_grace_ms = 5000;
     s->cfg.sync_interval_ms = 100;
     snprintf(s->cfg.admin_token, sizeof s->cfg.admin_token, "%s", TH_ADMIN_TOKEN);
+    s->cfg.web_root[0] = '\0'; /* no panel unless a test asks */
     snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
     s->log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     cr_assert(s->log_fd >= 0);
@@ -54,6 +55,8 @@ void th_start(th_server *s, const th_opts *opts)
         parts.store = opts->store;
         parts.clock = opts->clock;
         s->cfg.demo = opts->demo;
+        if (opts->web_root != NULL)
+            snprintf(s->cfg.web_root, sizeof s->cfg.web_root, "%s", opts->web_root);
         if (opts->global_burst > 0) {
             s->cfg.global_rate = 1;
             s->cfg.global_burst = opts->global_burst;
