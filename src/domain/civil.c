@@ -38,7 +38,7 @@ unsigned civil_days_in_month(int64_t y, unsigned m)
     return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
-static bool digits(const char *s, size_t n, int *out)
+bool civil_digits(const char *s, size_t n, int *out)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
@@ -56,8 +56,8 @@ bool civil_parse_rfc3339(const char *s, size_t len, int64_t *unix_ms)
     if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
         s[16] != ':')
         return false;
-    if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) || !digits(s + 11, 2, &h) ||
-        !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &sec))
+    if (!civil_digits(s, 4, &y) || !civil_digits(s + 5, 2, &mo) || !civil_digits(s + 8, 2, &d) ||
+        !civil_digits(s + 11, 2, &h) || !civil_digits(s + 14, 2, &mi) || !civil_digits(s + 17, 2, &sec))
         return false;
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || (unsigned)d > civil_days_in_month(y, (unsigned)mo) || h > 23 ||
         mi > 59 || sec > 59)
@@ -81,7 +81,7 @@ bool civil_parse_rfc3339(const char *s, size_t len, int64_t *unix_ms)
         i++;
     } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
         int oh, om;
-        if (!digits(s + i + 1, 2, &oh) || !digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
+        if (!civil_digits(s + i + 1, 2, &oh) || !civil_digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
             return false;
         offset_min = (s[i] == '-' ? -1 : 1) * (oh * 60 + om);
         i += 6;

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Parses exactly `n` decimal digits of `s` (no sign, no space); false otherwise. */
+bool civil_digits(const char *s, size_t n, int *out);
+
 /* Days since 1970-01-01 of a civil date (month 1..12), valid for any year in int32 range. */
 int64_t civil_days_from_date(int64_t y, unsigned m, unsigned d);
 /* The civil date of a day count. */

@@ -105,16 +105,9 @@ int period_date_parse(const char *s, local_date *out)
 {
     if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
         return -1;
-    int v[3] = {0, 0, 0};
-    const int pos[3][2] = {{0, 4}, {5, 2}, {8, 2}};
-    for (int k = 0; k < 3; k++) {
-        for (int i = 0; i < pos[k][1]; i++) {
-            char c = s[pos[k][0] + i];
-            if (c < '0' || c > '9')
-                return -1;
-            v[k] = v[k] * 10 + (c - '0');
-        }
-    }
+    int v[3];
+    if (!civil_digits(s, 4, &v[0]) || !civil_digits(s + 5, 2, &v[1]) || !civil_digits(s + 8, 2, &v[2]))
+        return -1;
     if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || (unsigned)v[2] > civil_days_in_month(v[0], (unsigned)v[1]))
         return -1;
     *out = (local_date){v[0], (unsigned)v[1], (unsigned)v[2]};

@@ -99,24 +99,12 @@ unsigned zodiac_weeks_in_year(int64_t year)
     return (unsigned)((week1_monday(year + 1) - week1_monday(year)) / 7);
 }
 
-static bool two_or_four_digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
 bool zodiac_week_parse(slice s, zodiac_week *out)
 {
     int y, w;
     if (s.len != 8 || s.ptr[4] != '-' || s.ptr[5] != 'W')
         return false;
-    if (!two_or_four_digits(s.ptr, 4, &y) || !two_or_four_digits(s.ptr + 6, 2, &w))
+    if (!civil_digits(s.ptr, 4, &y) || !civil_digits(s.ptr + 6, 2, &w))
         return false;
     if (y < 1 || w < 1 || (unsigned)w > zodiac_weeks_in_year(y))
         return false;

@@ -16,7 +16,7 @@
 
 /* ---- representations ---- */
 
-static json_t *json_time(int64_t ms)
+json_t *services_json_time(int64_t ms)
 {
     char t[21];
     civil_format_rfc3339(ms, t);
@@ -25,7 +25,7 @@ static json_t *json_time(int64_t ms)
 
 static json_t *json_opt_time(opt_i64 v)
 {
-    return v.present ? json_time(v.v) : json_null();
+    return v.present ? services_json_time(v.v) : json_null();
 }
 
 static json_t *json_opt_int(opt_i64 v)
@@ -40,7 +40,7 @@ static const char *const cred_status_names[] = {"active", "revoked", NULL};
 static json_t *account_json(const account *a)
 {
     return json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)a->id, "name", a->name, "status",
-                     status_names[a->status], "created_at", json_time(a->created_at));
+                     status_names[a->status], "created_at", services_json_time(a->created_at));
 }
 
 static json_t *limits_json(const limits *l)
@@ -58,8 +58,8 @@ static json_t *plan_json(const plan *p)
     json_object_set_new(j, "code", json_string(p->code));
     json_object_set_new(j, "name", json_string(p->name));
     json_object_set_new(j, "metered", json_boolean(p->metered));
-    json_object_set_new(j, "created_at", json_time(p->created_at));
-    json_object_set_new(j, "updated_at", json_time(p->updated_at));
+    json_object_set_new(j, "created_at", services_json_time(p->created_at));
+    json_object_set_new(j, "updated_at", services_json_time(p->updated_at));
     return j;
 }
 
@@ -70,7 +70,7 @@ static json_t *credential_json(services *s, const credential *c)
         lu = c->last_used_at;
     return json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o, s:o}", "key_id", c->key_id, "account_id",
                      (json_int_t)c->account_id, "label", c->label, "status", cred_status_names[c->status], "created_at",
-                     json_time(c->created_at), "expires_at", json_opt_time(c->expires_at), "revoked_at",
+                     services_json_time(c->created_at), "expires_at", json_opt_time(c->expires_at), "revoked_at",
                      json_opt_time(c->revoked_at), "last_used_at", json_opt_time(lu));
 }
 
@@ -434,7 +434,7 @@ static json_t *contract_json(const contract *c, const plan *p)
     json_object_set_new(effective, "metered", json_boolean(p->metered));
     return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "account_id", (json_int_t)c->account_id, "plan_code",
                      p->code, "plan_name", p->name, "timezone", c->timezone, "overrides", ovr, "effective", effective,
-                     "starts_at", json_time(c->starts_at), "updated_at", json_time(c->updated_at));
+                     "starts_at", services_json_time(c->starts_at), "updated_at", services_json_time(c->updated_at));
 }
 
 int admin_contract_put(services *s, const actor *a, int64_t account_id, json_t *body, json_t **out, app_err *err)
@@ -700,9 +700,9 @@ static json_t *audit_json(const audit_event *e)
     hash_hex(e->hash, HASH_LEN, hash);
     json_t *details = json_loads(e->details, 0, NULL);
     return json_pack("{s:I, s:o, s:s, s:s, s:s, s:o, s:o, s:s?, s:s, s:s}", "seq", (json_int_t)e->seq, "at",
-                     json_time(e->at), "actor", e->actor, "action", e->action, "target", e->target, "account_id",
-                     json_opt_int(e->account_id), "details", details ? details : json_object(), "request_id",
-                     e->request_id[0] ? e->request_id : NULL, "prev_hash", prev, "hash", hash);
+                     services_json_time(e->at), "actor", e->actor, "action", e->action, "target", e->target,
+                     "account_id", json_opt_int(e->account_id), "details", details ? details : json_object(),
+                     "request_id", e->request_id[0] ? e->request_id : NULL, "prev_hash", prev, "hash", hash);
 }
 
 int admin_audit_list(services *s, const audit_filter *f, const page_req *page, json_t **out, app_err *err)

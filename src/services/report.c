@@ -8,13 +8,6 @@
 #include "domain/civil.h"
 #include "domain/quota.h"
 
-static json_t *json_time(int64_t ms)
-{
-    char t[21];
-    civil_format_rfc3339(ms, t);
-    return json_string(t);
-}
-
 static json_t *json_limit(opt_i64 v)
 {
     return v.present ? json_integer(v.v) : json_null();
@@ -23,10 +16,11 @@ static json_t *json_limit(opt_i64 v)
 static json_t *period_json(int64_t start_ms, int64_t end_ms, const usage_totals *t, opt_i64 limit)
 {
     int64_t remaining = quota_remaining(limit, t->requests);
-    return json_pack("{s:o, s:o, s:I, s:o, s:o, s:I, s:I, s:o}", "period_start", json_time(start_ms), "period_end",
-                     json_time(end_ms), "used", (json_int_t)t->requests, "limit", json_limit(limit), "remaining",
-                     remaining < 0 ? json_null() : json_integer(remaining), "overage", (json_int_t)t->overage,
-                     "blocked", (json_int_t)t->blocked, "resets_at", json_time(end_ms));
+    return json_pack("{s:o, s:o, s:I, s:o, s:o, s:I, s:I, s:o}", "period_start", services_json_time(start_ms),
+                     "period_end", services_json_time(end_ms), "used", (json_int_t)t->requests, "limit",
+                     json_limit(limit), "remaining", remaining < 0 ? json_null() : json_integer(remaining), "overage",
+                     (json_int_t)t->overage, "blocked", (json_int_t)t->blocked, "resets_at",
+                     services_json_time(end_ms));
 }
 
 static json_t *totals_json(const usage_totals *t)
@@ -91,8 +85,8 @@ int report_summary(services *s, usage *u, int64_t account_id, int64_t now_ms, js
             json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "key_id", creds[i].key_id, "label",
                                                   creds[i].label, "status",
                                                   creds[i].status == CREDENTIAL_REVOKED ? "revoked" : "active",
-                                                  "last_used_at", lu.present ? json_time(lu.v) : json_null(), "daily",
-                                                  totals_json(&d), "monthly", totals_json(&m)));
+                                                  "last_used_at", lu.present ? services_json_time(lu.v) : json_null(),
+                                                  "daily", totals_json(&d), "monthly", totals_json(&m)));
         }
     }
     free(creds);

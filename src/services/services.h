@@ -78,6 +78,9 @@ int b2b_me(services *s, const principal *p, json_t **out, app_err *err);
  */
 int services_seed_demo(services *s, const char *key_path, bool *created, app_err *err);
 
+/* Unix ms as an RFC 3339 JSON string ("2026-11-24T08:39:00Z"); a new reference. */
+json_t *services_json_time(int64_t ms);
+
 /* Validates an IANA time zone name against the system's tz database. */
 bool timezone_is_valid(const char *tz);
 
