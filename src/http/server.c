@@ -346,6 +346,11 @@ static void drain_and_close(http_worker *w)
     uint64_t hard = clock_mono_ns() + 2000000000u;
     while (loop_has_connections(w) && clock_mono_ns() < hard)
         h2o_evloop_run(w->ctx.loop, 10);
+    /* A request parked on the writer or the pool still holds a token that will post back to this
+     * loop's queue: the queue must outlive it, whatever the grace. The store's own timeouts bound
+     * this wait (a stalled commit fails and the request is answered 503). */
+    while (w->inflight > 0)
+        h2o_evloop_run(w->ctx.loop, 10);
 }
 
 /*
@@ -499,6 +504,11 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
         int prc = pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
         if (prc != 0) {
             app_err_set(err, APP_INTERNAL_ERROR, "cannot start thread: %s", strerror(prc));
+            /* The loops already started must have their queues before they can be told to stop. */
+            pthread_mutex_lock(&srv->ready_mu);
+            while (srv->ready < i)
+                pthread_cond_wait(&srv->ready_cv, &srv->ready_mu);
+            pthread_mutex_unlock(&srv->ready_mu);
             http_server_stop(srv, 0);
             http_server_free(srv);
             return NULL;

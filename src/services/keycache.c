@@ -27,6 +27,9 @@ typedef struct account_entry {
 
 struct keycache {
     pthread_rwlock_t lock;
+    /* Bumped by every change made here, so a reload that read the store before a change cannot
+     * swap in a view without it. Read and written under the lock. */
+    unsigned long generation;
     entry **entries; /* owned */
     size_t nentries, capentries;
     size_t *index; /* open addressing over entries by key_id; SIZE_MAX is empty */
@@ -122,6 +125,7 @@ void keycache_free(keycache *kc)
 /* With the write lock held. */
 static void put_credential_locked(keycache *kc, const credential *c)
 {
+    kc->generation++;
     entry *e = find(kc, c->key_id);
     if (e != NULL) {
         int64_t lu = atomic_load(&e->last_used);
@@ -160,6 +164,7 @@ limits keycache_default_limits(void)
 
 static account_entry *put_account_locked(keycache *kc, int64_t id, account_status status)
 {
+    kc->generation++;
     account_entry *a = find_account(kc, id);
     if (a != NULL) {
         a->status = status;
@@ -182,6 +187,7 @@ static account_entry *put_account_locked(keycache *kc, int64_t id, account_statu
 
 static void put_contract_locked(keycache *kc, int64_t account_id, const limits *l, bool metered, const char *tz)
 {
+    kc->generation++;
     account_entry *a = find_account(kc, account_id);
     if (a == NULL)
         a = put_account_locked(kc, account_id, ACCOUNT_ACTIVE);
@@ -251,8 +257,24 @@ out:
     return rc;
 }
 
+static int reload_once(keycache *kc, store *st, bool *swapped, app_err *err);
+
 int keycache_reload(keycache *kc, store *st, app_err *err)
 {
+    for (int attempt = 0; attempt < 5; attempt++) {
+        bool swapped = false;
+        int rc = reload_once(kc, st, &swapped, err);
+        if (rc != 0 || swapped)
+            return rc;
+    }
+    return app_err_set(err, APP_INTERNAL_ERROR, "the key cache kept changing during its reload; retrying later");
+}
+
+static int reload_once(keycache *kc, store *st, bool *swapped, app_err *err)
+{
+    pthread_rwlock_rdlock(&kc->lock);
+    unsigned long gen = kc->generation;
+    pthread_rwlock_unlock(&kc->lock);
     enum { PAGE = 256 };
     credential *creds = xmalloc(PAGE * sizeof *creds);
     account *accts = xmalloc(PAGE * sizeof *accts);
@@ -283,6 +305,11 @@ int keycache_reload(keycache *kc, store *st, app_err *err)
 
     /* Swap the fresh view in, keeping last-used times not yet written. */
     pthread_rwlock_wrlock(&kc->lock);
+    if (kc->generation != gen) { /* changed here meanwhile: this view may miss it, read again */
+        pthread_rwlock_unlock(&kc->lock);
+        goto out;
+    }
+    *swapped = true;
     for (size_t i = 0; i < kc->nentries; i++) {
         entry *old = kc->entries[i];
         entry *e = find(fresh, old->cred.key_id);
@@ -303,6 +330,7 @@ int keycache_reload(keycache *kc, store *st, app_err *err)
     kc->accounts = fresh->accounts;
     kc->naccounts = fresh->naccounts;
     kc->capaccounts = fresh->capaccounts;
+    kc->generation++;
     pthread_rwlock_unlock(&kc->lock);
     fresh->entries = tmp.entries;
     fresh->nentries = tmp.nentries;

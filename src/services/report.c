@@ -16,10 +16,12 @@ static json_t *json_limit(opt_i64 v)
 static json_t *period_json(int64_t start_ms, int64_t end_ms, const usage_totals *t, opt_i64 limit)
 {
     int64_t remaining = quota_remaining(limit, t->requests);
+    /* DESIGN.md section 5: a period's overage is max(used - limit, 0), derived rather than summed
+     * from the column (a call is overage of the month while the day is within its own limit). */
     return json_pack("{s:o, s:o, s:I, s:o, s:o, s:I, s:I, s:o}", "period_start", services_json_time(start_ms),
                      "period_end", services_json_time(end_ms), "used", (json_int_t)t->requests, "limit",
                      json_limit(limit), "remaining", remaining < 0 ? json_null() : json_integer(remaining), "overage",
-                     (json_int_t)t->overage, "blocked", (json_int_t)t->blocked, "resets_at",
+                     (json_int_t)quota_overage(limit, t->requests), "blocked", (json_int_t)t->blocked, "resets_at",
                      services_json_time(end_ms));
 }
 
@@ -33,7 +35,7 @@ static json_t *totals_json(const usage_totals *t)
 static int load_contract(services *s, int64_t account_id, account *acc, contract *c, plan *p, app_err *err)
 {
     int rc = store_account_get(s->store, account_id, acc, err);
-    if (rc == 0 && store_contract_get(s->store, account_id, c, err) != 0)
+    if (rc == 0 && (rc = store_contract_get(s->store, account_id, c, err)) == APP_NOT_FOUND)
         return app_err_set(err, APP_NOT_FOUND, "account %lld has no contract", (long long)account_id);
     if (rc == 0)
         rc = store_plan_get(s->store, c->plan_id, p, err);
@@ -119,11 +121,9 @@ int report_history(services *s, usage *u, int64_t account_id, const char *from, 
     if (rc != 0)
         return rc;
     local_date today = usage_periods(u, c.timezone, now_ms).today;
-    local_date f, t;
-    if (to == NULL)
-        t = today;
-    else if (period_date_parse(to, &t) != 0)
-        app_err_field(err, "to", "must be a date YYYY-MM-DD");
+    local_date f = today, t = today;
+    if (to != NULL && period_date_parse(to, &t) != 0)
+        return app_err_field(err, "to", "must be a date YYYY-MM-DD");
     if (from == NULL)
         f = period_date_from_days(period_date_days(to ? t : today) - 29);
     else if (period_date_parse(from, &f) != 0)
@@ -139,8 +139,8 @@ int report_history(services *s, usage *u, int64_t account_id, const char *from, 
     int64_t cred_id = -1;
     if (key_id != NULL) {
         credential cr;
-        if (store_credential_get(s->store, key_id, &cr, NULL) != 0)
-            return app_err_set(err, APP_NOT_FOUND, "no credential %s", key_id);
+        if ((rc = store_credential_get(s->store, key_id, &cr, err)) != 0)
+            return rc;
         if (cr.account_id != account_id)
             return app_err_set(err, APP_FORBIDDEN, NULL);
         cred_id = cr.id;

@@ -17,6 +17,7 @@
 /* Today's and this month's counts of one account. */
 typedef struct acct {
     int64_t account_id;
+    int64_t last_ms; /* the latest instant decided: time never runs backwards for a counter */
     int64_t day_key, month_key;
     int64_t day_used, month_used;
     bool day_block_seen, month_block_seen, day_overage_seen, month_overage_seen;
@@ -35,6 +36,8 @@ typedef struct item {
     idem_record idem; /* body owned */
     bool has_audit;
     audit_event *audit; /* owned */
+    unsigned audit_flag;
+    int64_t day_key, month_key;
     usage_done_fn done;
     void *arg;
 } item;
@@ -77,12 +80,17 @@ periods usage_periods(usage *u, const char *timezone, int64_t now_ms)
 }
 
 /* The account's counters, created at zero, rolled over to the current periods. Shard locked. */
-static acct *acct_of(shard *sh, int64_t id, const periods *p)
+static acct *acct_find(shard *sh, int64_t id)
 {
-    acct *a = NULL;
     for (size_t i = 0; i < sh->n; i++)
         if (sh->accts[i].account_id == id)
-            a = &sh->accts[i];
+            return &sh->accts[i];
+    return NULL;
+}
+
+static acct *acct_of(shard *sh, int64_t id, const periods *p)
+{
+    acct *a = acct_find(sh, id);
     if (a == NULL) {
         if (sh->n == sh->cap) {
             sh->cap = sh->cap ? sh->cap * 2 : 16;
@@ -94,12 +102,14 @@ static acct *acct_of(shard *sh, int64_t id, const periods *p)
         a->day_key = p->day_key;
         a->month_key = p->month_key;
     }
-    if (a->day_key != p->day_key) {
+    /* Only forward: a call that read the clock before midnight but arrives after one that read it
+     * after must not reset the new day's count. */
+    if (p->day_key > a->day_key) {
         a->day_key = p->day_key;
         a->day_used = 0;
         a->day_block_seen = a->day_overage_seen = false;
     }
-    if (a->month_key != p->month_key) {
+    if (p->month_key > a->month_key) {
         a->month_key = p->month_key;
         a->month_used = 0;
         a->month_block_seen = a->month_overage_seen = false;
@@ -107,10 +117,24 @@ static acct *acct_of(shard *sh, int64_t id, const periods *p)
     return a;
 }
 
+enum { SEEN_DAY_BLOCK = 1, SEEN_MONTH_BLOCK, SEEN_DAY_OVERAGE, SEEN_MONTH_OVERAGE };
+
+static bool *seen_flag(acct *a, unsigned flag)
+{
+    switch (flag) {
+    case SEEN_DAY_BLOCK: return &a->day_block_seen;
+    case SEEN_MONTH_BLOCK: return &a->month_block_seen;
+    case SEEN_DAY_OVERAGE: return &a->day_overage_seen;
+    default: return &a->month_overage_seen;
+    }
+}
+
 static shard *shard_of(usage *u, int64_t account_id)
 {
     return &u->shards[(uint64_t)account_id % NSHARDS];
 }
+
+static void audit_dropped(usage *u, int64_t account_id, int64_t day_key, int64_t month_key, unsigned flag);
 
 /* ---- the writer ---- */
 
@@ -169,6 +193,17 @@ static void write_batch(usage *u, item *batch)
         log_write(u->log, LOG_ERROR, "usage commit failed", "{s:s, s:I}", "error", err.message, "calls", (json_int_t)n);
     while (batch) {
         item *next = batch->next;
+        if (rc == 0) { /* counted once it is in the store */
+            const usage_delta *dl = &batch->delta;
+            if (dl->requests > dl->overage)
+                metrics_family_add(u->m, u->metric_events, 0, (uint64_t)(dl->requests - dl->overage));
+            if (dl->overage > 0)
+                metrics_family_add(u->m, u->metric_events, 1, (uint64_t)dl->overage);
+            if (dl->blocked > 0)
+                metrics_family_add(u->m, u->metric_events, 2, (uint64_t)dl->blocked);
+        } else if (batch->has_audit) {
+            audit_dropped(u, batch->delta.account_id, batch->day_key, batch->month_key, batch->audit_flag);
+        }
         if (batch->done)
             batch->done(batch->arg, rc);
         free_item(batch);
@@ -332,28 +367,30 @@ int usage_reserve(usage *u, const principal *p, int64_t now_ms, usage_ticket *t,
         return 0; /* an internal plan: served, never counted */
     view->metered = true;
 
-    periods per = usage_periods(u, p->timezone, now_ms);
     shard *sh = shard_of(u, p->account_id);
     pthread_mutex_lock(&sh->mu);
-    acct *a = acct_of(sh, p->account_id, &per);
+    acct *a = acct_find(sh, p->account_id);
+    if (a != NULL && a->last_ms > now_ms)
+        now_ms = a->last_ms;
+    periods per = usage_periods(u, p->timezone, now_ms);
+    a = acct_of(sh, p->account_id, &per);
+    a->last_ms = now_ms;
     quota_decision d = quota_decide(&p->limits, a->day_used, a->month_used);
     audit_event *audit = NULL;
+    unsigned audit_flag = 0;
     if (d.outcome == QUOTA_BLOCK) {
-        bool *seen = d.period == QUOTA_DAILY ? &a->day_block_seen : &a->month_block_seen;
-        if (!*seen) {
-            *seen = true;
-            audit = quota_audit(p, "quota.block", &d, now_ms);
-        }
+        audit_flag = d.period == QUOTA_DAILY ? SEEN_DAY_BLOCK : SEEN_MONTH_BLOCK;
     } else {
         a->day_used++;
         a->month_used++;
-        if (d.outcome == QUOTA_SERVE_OVERAGE) {
-            bool *seen = d.period == QUOTA_DAILY ? &a->day_overage_seen : &a->month_overage_seen;
-            if (!*seen) {
-                *seen = true;
-                audit = quota_audit(p, "quota.overage", &d, now_ms);
-            }
-        }
+        if (d.outcome == QUOTA_SERVE_OVERAGE)
+            audit_flag = d.period == QUOTA_DAILY ? SEEN_DAY_OVERAGE : SEEN_MONTH_OVERAGE;
+    }
+    if (audit_flag != 0 && !*seen_flag(a, audit_flag)) {
+        *seen_flag(a, audit_flag) = true;
+        audit = quota_audit(p, d.outcome == QUOTA_BLOCK ? "quota.block" : "quota.overage", &d, now_ms);
+    } else {
+        audit_flag = 0;
     }
     view->day_used = a->day_used;
     view->month_used = a->month_used;
@@ -368,10 +405,10 @@ int usage_reserve(usage *u, const principal *p, int64_t now_ms, usage_ticket *t,
     t->month_key = per.month_key;
     period_date_format(per.today, t->date);
     t->overage = d.outcome == QUOTA_SERVE_OVERAGE;
+    t->audit_flag = audit_flag;
 
     size_t exceeded_slot = (d.period == QUOTA_MONTHLY ? 2 : 0) + (p->limits.mode == LIMIT_OVERAGE ? 1 : 0);
     if (d.outcome == QUOTA_BLOCK) {
-        metrics_family_add(u->m, u->metric_events, 2, 1);
         metrics_family_add(u->m, u->metric_exceeded, exceeded_slot, 1);
         t->counted = false;
         t->blocked = true;
@@ -405,8 +442,24 @@ int usage_reserve(usage *u, const principal *p, int64_t now_ms, usage_ticket *t,
     return 0;
 }
 
+/* An audit event that will not be written: the next decision of the period writes it instead. */
+static void audit_dropped(usage *u, int64_t account_id, int64_t day_key, int64_t month_key, unsigned flag)
+{
+    if (flag == 0)
+        return;
+    shard *sh = shard_of(u, account_id);
+    pthread_mutex_lock(&sh->mu);
+    acct *a = acct_find(sh, account_id);
+    bool daily = flag == SEEN_DAY_BLOCK || flag == SEEN_DAY_OVERAGE;
+    if (a != NULL && (daily ? a->day_key == day_key : a->month_key == month_key))
+        *seen_flag(a, flag) = false;
+    pthread_mutex_unlock(&sh->mu);
+}
+
 void usage_refund(usage *u, usage_ticket *t)
 {
+    if (t->audit != NULL)
+        audit_dropped(u, t->account_id, t->day_key, t->month_key, t->audit_flag);
     free(t->audit); /* a call not served leaves no overage to audit */
     t->audit = NULL;
     if (!t->counted)
@@ -437,6 +490,9 @@ void usage_commit(usage *u, usage_ticket *t, const idem_record *idem, usage_done
     memcpy(it->delta.date, t->date, sizeof t->date);
     it->has_audit = t->audit != NULL;
     it->audit = t->audit;
+    it->audit_flag = t->audit_flag;
+    it->day_key = t->day_key;
+    it->month_key = t->month_key;
     t->audit = NULL;
     if (idem != NULL) {
         it->has_idem = true;
@@ -447,8 +503,6 @@ void usage_commit(usage *u, usage_ticket *t, const idem_record *idem, usage_done
     }
     it->done = done;
     it->arg = arg;
-    if (t->counted)
-        metrics_family_add(u->m, u->metric_events, t->overage ? 1 : 0, 1);
     enqueue(u, it);
 }
 

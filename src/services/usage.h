@@ -30,6 +30,7 @@ typedef struct usage_ticket {
     bool counted;              /* false for unmetered plans and refusals: nothing to refund */
     bool blocked;              /* refused by a limit: usage_commit records it as blocked */
     struct audit_event *audit; /* the first block or overage of a period; owned, handed to usage_commit */
+    unsigned audit_flag;       /* which first it was, to be forgotten if the audit is dropped */
     int64_t account_id, credential_id;
     int64_t day_key, month_key;
     char date[11];

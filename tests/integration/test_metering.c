@@ -393,3 +393,22 @@ Test(metering, sixty_four_connections_serve_exactly_the_limit)
     cr_assert_eq(jint(s, "daily", "blocked"), 64 * 20 - 999);
     th_response_free(&r);
 }
+
+Test(metering, period_overage_is_derived_from_used_and_the_limit)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"mo\",\"name\":\"Mo\",\"daily_limit\":100,\"monthly_limit\":2,"
+                  "\"limit_mode\":\"overage\"}",
+                  "mo", "UTC", 1, keys);
+    th_response r;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(get(WEEKLY, keys[0], &r), 200);
+        th_response_free(&r);
+    }
+    json_t *s = summary(keys[0], &r);
+    cr_assert_eq(jint(s, "daily", "used"), 3);
+    cr_assert_eq(jint(s, "daily", "overage"), 0, "the day is within its own limit");
+    cr_assert_eq(jint(s, "monthly", "overage"), 1);
+    cr_assert_eq(jint(s, "cumulative", "overage"), 1, "the calls billed as overage");
+    th_response_free(&r);
+}

@@ -1,0 +1,419 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: AGPL-3.0-or-later
+// End-to-end test of the usage panel: the real C server (serving web/dist with --web-root) and
+// Debian's Chromium driven by playwright-core. Run from web/ with `npm run e2e`.
+//
+// Environment:
+//   STARMETER_BIN  the server binary (default ../build/starmeter relative to web/)
+//   WEB_DIST       the built panel (default web/dist; run `npm run build` first)
+//   CHROMIUM_BIN   the browser (default /usr/bin/chromium)
+//   E2E_STATIC_FALLBACK=1  only while the server has no --web-root: serve WEB_DIST from node and
+//                  proxy /v1 and /healthz to the server (for developing the panel, never for CI)
+//   E2E_KEEP_TMP=1 keep the temporary directory (database, server log) for inspection
+//
+// Prints one "ok - ..." line per step and closes with "e2e: N passed, N failed".
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const webDir = path.resolve(here, '../../web');
+// playwright-core is installed in web/node_modules, not beside this file.
+const requireFromWeb = createRequire(path.join(webDir, 'package.json'));
+const { chromium } = requireFromWeb('playwright-core');
+
+const BIN = process.env.STARMETER_BIN
+  ? path.resolve(process.env.STARMETER_BIN)
+  : path.resolve(webDir, '../build/starmeter');
+const WEB_DIST = path.resolve(process.env.WEB_DIST ?? path.join(webDir, 'dist'));
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+const SCREENSHOT = path.join(webDir, 'test-results', 'usage.png');
+const STEP_TIMEOUT_MS = 15_000;
+const DAILY_LIMIT = 5;
+
+let passed = 0;
+let failed = 0;
+const ok = (msg) => {
+  passed += 1;
+  console.log(`ok - ${msg}`);
+};
+
+class E2EError extends Error {}
+const fail = (msg) => {
+  throw new E2EError(msg);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function run(cmd, args, { timeout = 20_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new E2EError(`${path.basename(cmd)} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+      } else {
+        resolve({ stdout, stderr });
+      }
+    });
+  });
+}
+
+async function cli(args) {
+  const { stdout } = await run(BIN, args);
+  try {
+    const json = JSON.parse(stdout);
+    return json && typeof json === 'object' && 'data' in json ? json.data : json;
+  } catch {
+    return fail(`starmeter ${args.join(' ')} did not print JSON:\n${stdout}`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForHealthz(base, serverProc, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (serverProc.exitCode !== null) fail(`the server exited early with code ${serverProc.exitCode}`);
+    try {
+      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1_000) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = e.message;
+    }
+    await sleep(100);
+  }
+  fail(`${base}/healthz did not answer within ${timeoutMs} ms (${last})`);
+}
+
+/** Polls until fn() returns true; anything else it returns is what it saw, shown on timeout. */
+async function eventually(what, fn, timeoutMs = STEP_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last === true) return;
+    } catch (e) {
+      last = e.message;
+    }
+    if (Date.now() > deadline) fail(`timed out waiting for ${what} (last seen: ${JSON.stringify(last)})`);
+    await sleep(150);
+  }
+}
+
+async function textOf(locator) {
+  return ((await locator.textContent({ timeout: 2_000 })) ?? '').replace(/\s+/g, ' ').trim();
+}
+
+async function expectText(locator, expected, what) {
+  await eventually(`${what} to be "${expected}"`, async () => {
+    const seen = await textOf(locator);
+    return seen === expected ? true : seen;
+  });
+  ok(`${what} is "${expected}"`);
+}
+
+/** Serves WEB_DIST and proxies /v1 and /healthz: only for E2E_STATIC_FALLBACK. */
+function startStaticProxy(port, apiPort) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname.startsWith('/v1/') || url.pathname === '/healthz') {
+      const up = http.request(
+        { host: '127.0.0.1', port: apiPort, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => {
+        res.writeHead(502);
+        res.end();
+      });
+      req.pipe(up);
+      return;
+    }
+    let file = path.join(WEB_DIST, path.normalize(decodeURIComponent(url.pathname)));
+    if (!file.startsWith(WEB_DIST) || !existsSync(file) || statSync(file).isDirectory()) {
+      file = path.join(WEB_DIST, 'index.html');
+    }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test
+
+const state = { server: null, serverLog: [], context: null, proxy: null, tmp: null };
+
+async function main() {
+  if (!existsSync(BIN)) fail(`no server binary at ${BIN}: build it (cmake --build build) or set STARMETER_BIN`);
+  if (!existsSync(path.join(WEB_DIST, 'index.html')))
+    fail(`no built panel at ${WEB_DIST}/index.html: run "npm run build" in web/ first, or set WEB_DIST`);
+  if (!existsSync(CHROMIUM)) fail(`no browser at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_BIN`);
+
+  const { stdout: serveHelp } = await run(BIN, ['serve', '--help']).catch(() => ({ stdout: '' }));
+  const hasWebRoot = serveHelp.includes('--web-root');
+  const fallback = !hasWebRoot && process.env.E2E_STATIC_FALLBACK === '1';
+  if (!hasWebRoot && !fallback) {
+    fail(
+      `${BIN} has no "serve --web-root" option yet, so it cannot serve the panel. ` +
+        'Rebuild the server with it (or, only while developing the panel, set E2E_STATIC_FALLBACK=1).',
+    );
+  }
+
+  state.tmp = mkdtempSync(path.join(os.tmpdir(), 'starmeter-e2e-'));
+  const db = path.join(state.tmp, 'db', 'starmeter.db');
+
+  // Bootstrap through the CLI: a plan of 5 calls a day in block mode, an account, its contract, a key.
+  await cli(['admin', 'plan', 'create', '--code', 'e2e', '--name', 'E2E', '--daily-limit', String(DAILY_LIMIT), '--db', db]);
+  const account = await cli(['admin', 'account', 'create', '--name', 'E2E Corp', '--db', db]);
+  if (!account?.id) fail(`account create printed no id: ${JSON.stringify(account)}`);
+  await cli(['admin', 'contract', 'set', '--account', String(account.id), '--plan-code', 'e2e', '--db', db]);
+  const issued = await cli(['admin', 'key', 'issue', '--account', String(account.id), '--label', 'e2e', '--db', db]);
+  const apiKey = issued?.api_key;
+  if (typeof apiKey !== 'string' || apiKey === '') fail(`key issue printed no api_key: ${JSON.stringify(issued)}`);
+  ok(`bootstrapped account ${account.id} with plan e2e (daily limit ${DAILY_LIMIT}, block) and key ${issued.key_id}`);
+
+  const apiPort = await freePort();
+  const serveArgs = ['serve', '--listen', `127.0.0.1:${apiPort}`, '--db', db, '--log-level', 'warn'];
+  if (hasWebRoot) serveArgs.push('--web-root', WEB_DIST);
+  state.server = spawn(BIN, serveArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  for (const s of [state.server.stdout, state.server.stderr]) {
+    s.on('data', (d) => {
+      state.serverLog.push(String(d));
+      if (state.serverLog.length > 200) state.serverLog.shift();
+    });
+  }
+  const apiBase = `http://127.0.0.1:${apiPort}`;
+  await waitForHealthz(apiBase, state.server);
+  let base = apiBase;
+  if (fallback) {
+    const webPort = await freePort();
+    state.proxy = await startStaticProxy(webPort, apiPort);
+    base = `http://127.0.0.1:${webPort}`;
+    console.log(`# E2E_STATIC_FALLBACK: the panel is served by node on ${base}, not by the server`);
+  }
+  ok(`server up on ${apiBase}${hasWebRoot ? ` serving ${WEB_DIST}` : ''}`);
+
+  const call = async () => {
+    const res = await fetch(`${apiBase}/v1/b2b/astrology/weekly-by-sign?sign=aries`, {
+      headers: { 'X-API-Key': apiKey },
+    });
+    const body = await res.json().catch(() => null);
+    return { status: res.status, body };
+  };
+
+  // Browser: Debian's Chromium, a fresh profile, nothing but this origin reachable.
+  const profile = path.join(state.tmp, 'chromium-profile');
+  mkdirSync(profile);
+  state.context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    locale: 'en-US',
+    viewport: { width: 1280, height: 900 },
+    timeout: 30_000,
+  });
+  const page = state.context.pages()[0] ?? (await state.context.newPage());
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const pageErrors = [];
+  const offOrigin = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const origin = new URL(base).origin;
+  await state.context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${origin}/`) || url.startsWith('data:')) return route.continue();
+    offOrigin.push(url);
+    return route.abort();
+  });
+
+  // 1. Sign in.
+  await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+  await page.getByRole('heading', { level: 1, name: /API usage/ }).waitFor();
+  ok('the panel loads from the server at /');
+  await page.getByLabel('API key', { exact: true }).fill(apiKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  if (page.url().includes(apiKey) || page.url().includes(encodeURIComponent(apiKey))) fail('the API key is in the URL');
+
+  // 2. Empty state with a first-call command, key masked.
+  const empty = page.getByTestId('empty-state');
+  await empty.waitFor();
+  const firstCall = await textOf(page.getByTestId('first-call'));
+  if (!firstCall.includes('curl') || !firstCall.includes('/v1/b2b/astrology/weekly-by-sign') || !firstCall.includes('X-API-Key'))
+    fail(`the first-call command is incomplete: ${firstCall}`);
+  if (firstCall.includes(apiKey.split('_').pop())) fail('the first-call command shows the key unmasked');
+  ok('empty state says "No calls yet" with a curl command and the key masked');
+  await expectText(page.getByTestId('daily-used'), '0', 'today used (empty)');
+  await expectText(page.getByTestId('daily-limit'), String(DAILY_LIMIT), 'today limit');
+
+  // 3. Three calls from node, then a reload: 3 of 5 used.
+  for (let i = 1; i <= 3; i += 1) {
+    const r = await call();
+    if (r.status !== 200) fail(`metered call ${i} answered ${r.status}: ${JSON.stringify(r.body)}`);
+  }
+  ok('3 metered calls answered 200');
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await page.getByTestId('usage-view').waitFor();
+  await expectText(page.getByTestId('daily-used'), '3', 'today used after 3 calls');
+  await expectText(page.getByTestId('daily-remaining'), '2', 'today remaining');
+  const gauge = page.getByRole('progressbar', { name: /Today/ });
+  const now = await gauge.getAttribute('aria-valuenow');
+  const max = await gauge.getAttribute('aria-valuemax');
+  if (now !== '3' || max !== String(DAILY_LIMIT)) fail(`today's progressbar is ${now}/${max}, expected 3/${DAILY_LIMIT}`);
+  ok(`today's progressbar says 3 of ${DAILY_LIMIT} (${await gauge.getAttribute('aria-valuetext')})`);
+  if (await empty.isVisible()) fail('the empty state is still shown after calls were made');
+  ok('the key survived the reload in sessionStorage and the empty state is gone');
+
+  // 4. Calls until refused: block mode refuses the 6th.
+  let refusedAt = 0;
+  for (let i = 4; i <= DAILY_LIMIT + 3; i += 1) {
+    const r = await call();
+    if (r.status === 429) {
+      if (r.body?.error?.code !== 'b2b_quota_exceeded') fail(`call ${i}: 429 with code ${r.body?.error?.code}`);
+      refusedAt = i;
+      break;
+    }
+    if (r.status !== 200) fail(`metered call ${i} answered ${r.status}: ${JSON.stringify(r.body)}`);
+  }
+  if (refusedAt !== DAILY_LIMIT + 1) fail(`expected the call ${DAILY_LIMIT + 1} to be refused, got ${refusedAt || 'none'}`);
+  ok(`call ${refusedAt} refused with 429 b2b_quota_exceeded`);
+
+  // 5. Refetch (the Refresh button): the exceeded, "danger" state.
+  await page.getByRole('button', { name: /^Refresh/ }).click();
+  await expectText(page.getByTestId('daily-used'), String(DAILY_LIMIT), 'today used at the limit');
+  await expectText(page.getByTestId('daily-remaining'), '0', 'today remaining at the limit');
+  await expectText(page.getByTestId('daily-blocked'), '1', 'today blocked');
+  await eventually('the daily gauge to be "danger"', async () => {
+    const level = await gauge.getAttribute('data-level');
+    return level === 'danger' ? true : level;
+  });
+  const status = await textOf(page.getByTestId('daily').getByTestId('gauge-status'));
+  if (!/Limit reached/.test(status)) fail(`the daily status reads "${status}", expected "Limit reached"`);
+  await page.getByText(/New calls are refused \(HTTP 429\)/).waitFor();
+  ok(`today's gauge is "danger" with the text "${status}" and the block-mode explanation`);
+  await page.getByTestId('history-chart').waitFor();
+  await page.getByTestId('history-chart').locator('.recharts-bar-rectangle').first().waitFor();
+  ok('the 30-day bar chart is drawn');
+  const rows = await page.getByTestId('credentials-table').locator('tbody tr').count();
+  if (rows !== 1) fail(`the credentials table has ${rows} rows, expected 1`);
+  ok('the credentials table lists the key');
+
+  mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  ok(`screenshot saved to ${SCREENSHOT}`);
+
+  // 6. Language switch.
+  await page.getByLabel('Language', { exact: true }).selectOption('fr');
+  await page.getByRole('heading', { level: 2, name: 'Aujourd’hui' }).waitFor();
+  await page.getByLabel('Langue', { exact: true }).selectOption('en');
+  await page.getByRole('heading', { level: 2, name: 'Today' }).waitFor();
+  ok('the language switch turns the panel to French and back');
+
+  // 7. The key is in sessionStorage only, never localStorage; sign-out forgets it.
+  const storage = await page.evaluate(() => ({
+    local: JSON.stringify({ ...window.localStorage }),
+    session: JSON.stringify({ ...window.sessionStorage }),
+  }));
+  if (storage.local.includes(apiKey) || storage.local !== '{}') fail(`localStorage is not empty: ${storage.local}`);
+  if (!storage.session.includes(apiKey)) fail('the key is not in sessionStorage while signed in');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByTestId('signed-out').waitFor();
+  await page.getByLabel('API key', { exact: true }).waitFor();
+  const after = await page.evaluate(() => JSON.stringify({ ...window.sessionStorage }) + JSON.stringify({ ...window.localStorage }));
+  if (after.includes(apiKey)) fail('the key is still stored after sign-out');
+  ok('sign-out returns to the sign-in form and forgets the key');
+
+  // 8. A refused key: the standardized error with its code and request_id.
+  await page.getByLabel('API key', { exact: true }).fill('sm_live_nosuchkey_0000000000000000');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('session-ended').waitFor();
+  await expectText(page.getByTestId('error-code'), 'invalid_api_key', 'the error code');
+  const rid = await textOf(page.getByTestId('error-request-id'));
+  if (!/^[A-Za-z0-9._:-]{8,64}$/.test(rid)) fail(`no request id shown for the 401 (got "${rid}")`);
+  ok(`a wrong key comes back to sign-in with invalid_api_key and request ID ${rid}`);
+
+  if (pageErrors.length) fail(`JavaScript errors on the page: ${pageErrors.join(' | ')}`);
+  if (offOrigin.length) fail(`the page tried to load from another origin: ${offOrigin.join(', ')}`);
+  ok('no JavaScript error and nothing loaded from another origin');
+}
+
+async function cleanup() {
+  if (state.context) {
+    await state.context.close().catch(() => {});
+    state.context = null;
+  }
+  if (state.proxy) {
+    state.proxy.closeAllConnections?.();
+    await new Promise((r) => state.proxy.close(() => r()));
+    state.proxy = null;
+  }
+  const srv = state.server;
+  if (srv && srv.exitCode === null && srv.signalCode === null) {
+    const exited = new Promise((r) => srv.once('exit', r));
+    srv.kill('SIGTERM');
+    const done = await Promise.race([exited.then(() => true), sleep(12_000).then(() => false)]);
+    if (!done) {
+      console.error('# the server ignored SIGTERM for 12 s; killing it');
+      srv.kill('SIGKILL');
+      await exited;
+    }
+  }
+  state.server = null;
+  if (state.tmp) {
+    if (process.env.E2E_KEEP_TMP === '1') console.log(`# kept ${state.tmp}`);
+    else rmSync(state.tmp, { recursive: true, force: true });
+  }
+}
+
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    interrupted = true;
+    console.error(`# ${sig}: cleaning up`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+const started = Date.now();
+try {
+  await main();
+} catch (e) {
+  failed += 1;
+  console.error(`not ok - ${e instanceof E2EError ? e.message : (e?.stack ?? e)}`);
+  if (state.serverLog.length) console.error(`# server log (last lines):\n${state.serverLog.join('').split('\n').slice(-30).join('\n')}`);
+} finally {
+  if (!interrupted) await cleanup();
+}
+console.log(`e2e: ${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+process.exit(failed > 0 ? 1 : 0);
