@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 TEST_BUILD ?= build-test
 
-.PHONY: all build run test bench deps format clean
+.PHONY: all build run test bench deps format clean web web-test
 
 all: build
 
@@ -17,8 +17,13 @@ build: deps
 	cmake --build $(BUILD) -j$(JOBS)
 
 # Serves on 127.0.0.1:8080 with ./data/starmeter.db, the demo account and an admin token.
-run: build
+run: build web
 	scripts/run.sh $(BUILD)/starmeter
+
+# The usage panel (web/): installed from the lockfile, built into web/dist, served by starmeter at /.
+web:
+	scripts/deps.sh web
+	cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build
 
 # Installs what is missing, builds under ASan+UBSan, runs every test.
 test:
@@ -27,6 +32,15 @@ test:
 	cmake --build $(TEST_BUILD) -j$(JOBS)
 	scripts/check-format.sh
 	cd $(TEST_BUILD) && ctest --output-on-failure -j$(JOBS)
+	$(MAKE) web-test
+
+# The panel's lint, type check, unit tests, build, and end-to-end test in Chromium against the
+# server of the test build.
+web-test:
+	scripts/deps.sh web
+	cd web && npm ci --no-audit --no-fund
+	cd web && npm run lint && npm run typecheck && npm test && npm run build
+	cd web && STARMETER_BIN=../$(TEST_BUILD)/starmeter WEB_DIST=dist ASAN_OPTIONS=detect_leaks=0 npm run e2e
 
 bench: build
 	scripts/deps.sh bench
@@ -36,4 +50,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) web/dist web/node_modules

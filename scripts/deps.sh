@@ -8,6 +8,7 @@ set -euo pipefail
 build=(cmake make gcc pkg-config libh2o-evloop-dev libjansson-dev libsqlite3-dev libsodium-dev libglib2.0-dev tzdata libswe-dev swe-basic-data)
 test=(clang-format libcriterion-dev libcurl4-openssl-dev sqlite3 python3)
 bench=(wrk nginx-light curl sqlite3)
+web=(chromium)
 
 want=()
 [ $# -eq 0 ] && set -- build
@@ -16,7 +17,13 @@ for group in "$@"; do
     build) want+=("${build[@]}") ;;
     test)  want+=("${build[@]}" "${test[@]}") ;;
     bench) want+=("${build[@]}" "${bench[@]}") ;;
-    *) echo "deps.sh: unknown group '$group' (build, test, bench)" >&2; exit 2 ;;
+    web)   want+=("${web[@]}")
+           # The panel needs Node.js 20 or later with npm (vite 7); the machine image provides it.
+           if ! node -e 'process.exit(parseInt(process.versions.node) >= 20 ? 0 : 1)' 2>/dev/null; then
+             echo "deps.sh: the panel needs Node.js >= 20 with npm on the PATH" >&2
+             exit 1
+           fi ;;
+    *) echo "deps.sh: unknown group '$group' (build, test, bench, web)" >&2; exit 2 ;;
   esac
 done
 

@@ -165,7 +165,7 @@ function startStaticProxy(port, apiPort) {
 // ---------------------------------------------------------------------------------------------
 // The test
 
-const state = { server: null, serverLog: [], context: null, proxy: null, tmp: null };
+const state = { server: null, serverLog: [], context: null, page: null, proxy: null, tmp: null };
 
 async function main() {
   if (!existsSync(BIN)) fail(`no server binary at ${BIN}: build it (cmake --build build) or set STARMETER_BIN`);
@@ -241,11 +241,17 @@ async function main() {
       '--disable-component-update',
       '--disable-sync',
     ],
+    // This script owns the signals: it stops the server too, then exits.
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
     locale: 'en-US',
+    reducedMotion: 'reduce', // no gauge transition half-way in the screenshot
     viewport: { width: 1280, height: 900 },
     timeout: 30_000,
   });
   const page = state.context.pages()[0] ?? (await state.context.newPage());
+  state.page = page;
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   const pageErrors = [];
   const offOrigin = [];
@@ -369,6 +375,7 @@ async function main() {
 }
 
 async function cleanup() {
+  state.page = null;
   if (state.context) {
     await state.context.close().catch(() => {});
     state.context = null;
@@ -396,12 +403,37 @@ async function cleanup() {
   }
 }
 
+async function reportFailure() {
+  if (state.page) {
+    // What the person would have seen: any alert on the page, and a screenshot.
+    const alerts = await state.page
+      .locator('[role=alert]')
+      .allTextContents()
+      .catch(() => []);
+    if (alerts.length) console.error(`# alerts on the page: ${alerts.map((a) => a.replace(/\s+/g, ' ').trim()).join(' | ')}`);
+    const shot = path.join(webDir, 'test-results', 'usage-failure.png');
+    mkdirSync(path.dirname(shot), { recursive: true });
+    await state.page
+      .screenshot({ path: shot, fullPage: true, timeout: 5_000 })
+      .then(() => console.error(`# failure screenshot: ${shot}`))
+      .catch(() => {});
+  }
+  if (state.serverLog.length) {
+    console.error(`# server log (last lines):\n${state.serverLog.join('').split('\n').slice(-30).join('\n')}`);
+  }
+}
+
+// One cleanup, however many paths ask for it (the end of the test, SIGINT, SIGTERM).
+let cleaning = null;
+const cleanupOnce = () => (cleaning ??= cleanup().catch((e) => console.error(`# cleanup: ${e?.message ?? e}`)));
+
 let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    if (interrupted) return;
     interrupted = true;
-    console.error(`# ${sig}: cleaning up`);
-    cleanup().finally(() => process.exit(130));
+    console.error(`# ${sig}: stopping the browser and the server`);
+    cleanupOnce().finally(() => process.exit(130));
   });
 }
 
@@ -410,10 +442,12 @@ try {
   await main();
 } catch (e) {
   failed += 1;
-  console.error(`not ok - ${e instanceof E2EError ? e.message : (e?.stack ?? e)}`);
-  if (state.serverLog.length) console.error(`# server log (last lines):\n${state.serverLog.join('').split('\n').slice(-30).join('\n')}`);
+  if (!interrupted) {
+    console.error(`not ok - ${e instanceof E2EError ? e.message : (e?.stack ?? e)}`);
+    await reportFailure();
+  }
 } finally {
-  if (!interrupted) await cleanup();
+  await cleanupOnce();
 }
 console.log(`e2e: ${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-process.exit(failed > 0 ? 1 : 0);
+process.exit(interrupted ? 130 : failed > 0 ? 1 : 0);

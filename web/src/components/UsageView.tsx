@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { lazy, Suspense, useEffect, useId } from 'react';
+import { ApiError, fetchHistory, fetchSummary } from '../api';
+import { useI18n } from '../i18n';
+import type { UsageSummary } from '../types';
+import { historyRange, isEmptyAccount } from '../usage';
+import { CredentialsTable } from './CredentialsTable';
+import { EmptyState } from './EmptyState';
+import { ErrorNotice } from './ErrorNotice';
+import { PeriodCard } from './PeriodCard';
+import { SkeletonBlock, UsageSkeleton } from './Skeleton';
+
+// recharts is most of the bundle: load it after the figures are on screen.
+const HistoryChart = lazy(() => import('./HistoryChart'));
+
+export const summaryKey = ['usage', 'summary'] as const;
+
+function HistorySkeleton() {
+  const i18n = useI18n();
+  return (
+    <section className="card" aria-busy="true" data-testid="history-skeleton">
+      <p role="status" className="visually-hidden">
+        {i18n.t('historyLoading')}
+      </p>
+      <SkeletonBlock height="1.25rem" width="25%" />
+      <SkeletonBlock height="14rem" />
+    </section>
+  );
+}
+
+function ContractCard({ s }: { s: UsageSummary }) {
+  const i18n = useI18n();
+  const headingId = useId();
+  return (
+    <section className="card" aria-labelledby={headingId} data-testid="contract">
+      <h2 id={headingId}>{s.account.name}</h2>
+      <dl className="facts">
+        <div>
+          <dt>{i18n.t('plan')}</dt>
+          <dd data-testid="plan-name">
+            {s.plan.name} <span className="muted">({s.plan.code})</span>
+          </dd>
+        </div>
+        <div>
+          <dt>{i18n.t('mode')}</dt>
+          <dd data-testid="plan-mode">
+            <span className={`pill pill--${s.mode}`}>{i18n.t(s.mode === 'block' ? 'mode_block' : 'mode_overage')}</span>
+          </dd>
+        </div>
+        {s.mode === 'overage' && (
+          <div>
+            <dt>{i18n.t('overageCap')}</dt>
+            <dd data-testid="overage-cap">
+              {s.overage_cap === null || s.overage_cap === undefined ? i18n.t('noOverageCap') : i18n.number(s.overage_cap)}
+            </dd>
+          </div>
+        )}
+        <div>
+          <dt>{i18n.t('timezone')}</dt>
+          <dd>{s.timezone}</dd>
+        </div>
+      </dl>
+      {!s.metered && <p className="notice notice--info">{i18n.t('notMetered')}</p>}
+    </section>
+  );
+}
+
+function CumulativeCard({ s }: { s: UsageSummary }) {
+  const i18n = useI18n();
+  const headingId = useId();
+  return (
+    <section className="card" aria-labelledby={headingId} data-testid="cumulative">
+      <h2 id={headingId}>{i18n.t('cumulativeTitle')}</h2>
+      <p className="muted">{i18n.t('cumulativeSince', { date: i18n.day(s.cumulative.since, 'long') })}</p>
+      <dl className="stats">
+        <div className="stat stat--main">
+          <dt>{i18n.t('totalUsed')}</dt>
+          <dd>{i18n.number(s.cumulative.used)}</dd>
+        </div>
+        <div className="stat">
+          <dt>{i18n.t('totalOverage')}</dt>
+          <dd>{i18n.number(s.cumulative.overage)}</dd>
+        </div>
+        <div className="stat">
+          <dt>{i18n.t('totalBlocked')}</dt>
+          <dd>{i18n.number(s.cumulative.blocked)}</dd>
+        </div>
+      </dl>
+    </section>
+  );
+}
+
+export function UsageView({ apiKey, onUnauthorized }: { apiKey: string; onUnauthorized: (e: ApiError) => void }) {
+  const i18n = useI18n();
+
+  const summaryQ = useQuery({
+    queryKey: summaryKey,
+    queryFn: ({ signal }) => fetchSummary(apiKey, signal),
+  });
+  const s = summaryQ.data;
+  const range = s ? historyRange(s) : null;
+  const historyQ = useQuery({
+    queryKey: ['usage', 'history', range?.from, range?.to],
+    queryFn: ({ signal }) => fetchHistory(apiKey, range!.from, range!.to, signal),
+    enabled: range !== null,
+    placeholderData: keepPreviousData,
+  });
+
+  // A refused key (revoked, expired...) ends the session: back to sign-in with the reason.
+  const unauthorizedQ = [summaryQ, historyQ].find((q) => q.error instanceof ApiError && q.error.isUnauthorized);
+  const unauthorized = unauthorizedQ ? (unauthorizedQ.error as ApiError) : null;
+  useEffect(() => {
+    if (unauthorized) onUnauthorized(unauthorized);
+  }, [unauthorized, onUnauthorized]);
+
+  const refresh = () => {
+    void summaryQ.refetch();
+    if (range) void historyQ.refetch();
+  };
+
+  if (!s) {
+    if (summaryQ.error && !unauthorized) {
+      return (
+        <div className="usage">
+          <ErrorNotice error={summaryQ.error} onRetry={refresh} />
+        </div>
+      );
+    }
+    return <UsageSkeleton />;
+  }
+
+  const fetching = summaryQ.isFetching || historyQ.isFetching;
+  const refreshError = summaryQ.error ?? historyQ.error;
+
+  return (
+    <div className="usage" data-testid="usage-view">
+      <div className="toolbar">
+        <p className="muted toolbar__status" data-testid="updated-at">
+          {i18n.t('updatedAt', { time: i18n.time(new Date(summaryQ.dataUpdatedAt)) })} · {i18n.t('autoRefresh')}
+        </p>
+        <button type="button" className="button button--secondary" onClick={refresh} aria-disabled={fetching || undefined}>
+          {fetching ? i18n.t('refreshing') : i18n.t('refresh')}
+        </button>
+      </div>
+
+      {refreshError && !unauthorized && (
+        <ErrorNotice error={refreshError} timeZone={s.timezone} stale onRetry={refresh} />
+      )}
+
+      {isEmptyAccount(s) && <EmptyState apiKey={apiKey} />}
+
+      <ContractCard s={s} />
+
+      <div className="grid-2">
+        <PeriodCard title={i18n.t('today')} period={s.daily} mode={s.mode} timeZone={s.timezone} testId="daily" />
+        <PeriodCard title={i18n.t('thisMonth')} period={s.monthly} mode={s.mode} timeZone={s.timezone} testId="monthly" />
+      </div>
+
+      {historyQ.data ? (
+        <Suspense fallback={<HistorySkeleton />}>
+          <HistoryChart history={historyQ.data} />
+        </Suspense>
+      ) : historyQ.error ? null : (
+        <HistorySkeleton />
+      )}
+
+      <CredentialsTable credentials={s.credentials} timeZone={s.timezone} />
+      <CumulativeCard s={s} />
+    </div>
+  );
+}
