@@ -236,6 +236,26 @@ static void unlock(sqlite_store *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Takes the connection and returns the prepared `sql`; NULL (connection still taken) on failure. */
+static sqlite3_stmt *locked_stmt(sqlite_store *s, const char *sql, app_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    return stmt(s, sql, err);
+}
+
+typedef void (*row_fn)(sqlite3_stmt *st, void *out);
+
+/* Steps a bound statement, filling up to `cap` elements of `size` bytes with `row`. */
+static int collect(sqlite_store *s, sqlite3_stmt *st, row_fn row, void *out, size_t size, size_t cap, size_t *n,
+                   const char *what, app_err *err)
+{
+    int step;
+    *n = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+        row(st, (char *)out + (*n)++ * size);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : fail(err, s->db, what);
+}
+
 static const char SQL_AUDIT_LAST[] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
 static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit_events(seq, at, actor, action, target, account_id, details, request_id, prev_hash, hash) "
@@ -293,8 +313,9 @@ static const char *account_status_text(account_status st)
     return st == ACCOUNT_SUSPENDED ? "suspended" : "active";
 }
 
-static void row_account(sqlite3_stmt *st, account *a)
+static void row_account(sqlite3_stmt *st, void *out)
 {
+    account *a = out;
     a->id = sqlite3_column_int64(st, 0);
     col_text(st, 1, a->name, sizeof a->name);
     const char *status = (const char *)sqlite3_column_text(st, 2);
@@ -361,25 +382,16 @@ static int sqlite_account_list(store *self, int status, int64_t after, account *
                                app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
+    sqlite3_stmt *st = locked_stmt(s, SQL_ACCOUNT_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
     *n = 0;
-    pthread_mutex_lock(&s->mu);
-    do {
-        sqlite3_stmt *st = stmt(s, SQL_ACCOUNT_LIST, err);
-        if (st == NULL) {
-            rc = APP_STORE_UNAVAILABLE;
-            break;
-        }
+    if (st != NULL) {
         sqlite3_bind_int64(st, 1, after);
         sqlite3_bind_int(st, 2, status);
         sqlite3_bind_int(st, 3, status);
         sqlite3_bind_int64(st, 4, (int64_t)cap);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
-            row_account(st, &out[(*n)++]);
-        if (step != SQLITE_ROW && step != SQLITE_DONE)
-            rc = fail(err, s->db, "list accounts");
-    } while (0);
+        rc = collect(s, st, row_account, out, sizeof *out, cap, n, "list accounts", err);
+    }
     unlock(s);
     return rc;
 }
@@ -432,8 +444,9 @@ static const char *mode_text(limit_mode m)
     return m == LIMIT_OVERAGE ? "overage" : "block";
 }
 
-static void row_plan(sqlite3_stmt *st, plan *p)
+static void row_plan(sqlite3_stmt *st, void *out)
 {
+    plan *p = out;
     memset(p, 0, sizeof *p);
     p->id = sqlite3_column_int64(st, 0);
     col_text(st, 1, p->code, sizeof p->code);
@@ -539,23 +552,14 @@ static int sqlite_plan_get_by_code(store *self, const char *code, plan *out, app
 static int sqlite_plan_list(store *self, int64_t after, plan *out, size_t cap, size_t *n, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
+    sqlite3_stmt *st = locked_stmt(s, SQL_PLAN_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
     *n = 0;
-    pthread_mutex_lock(&s->mu);
-    do {
-        sqlite3_stmt *st = stmt(s, SQL_PLAN_LIST, err);
-        if (st == NULL) {
-            rc = APP_STORE_UNAVAILABLE;
-            break;
-        }
+    if (st != NULL) {
         sqlite3_bind_int64(st, 1, after);
         sqlite3_bind_int64(st, 2, (int64_t)cap);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
-            row_plan(st, &out[(*n)++]);
-        if (step != SQLITE_ROW && step != SQLITE_DONE)
-            rc = fail(err, s->db, "list plans");
-    } while (0);
+        rc = collect(s, st, row_plan, out, sizeof *out, cap, n, "list plans", err);
+    }
     unlock(s);
     return rc;
 }
@@ -658,8 +662,9 @@ static int sqlite_contract_put(store *self, const contract *c, audit_event *audi
     return rc;
 }
 
-static void row_contract(sqlite3_stmt *st, contract *out)
+static void row_contract(sqlite3_stmt *st, void *dst)
 {
+    contract *out = dst;
     memset(out, 0, sizeof *out);
     out->account_id = sqlite3_column_int64(st, 0);
     out->plan_id = sqlite3_column_int64(st, 1);
@@ -724,23 +729,14 @@ static int sqlite_contract_get(store *self, int64_t account_id, contract *out, a
 static int sqlite_contract_list(store *self, int64_t after, contract *out, size_t cap, size_t *n, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
+    sqlite3_stmt *st = locked_stmt(s, SQL_CONTRACT_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
     *n = 0;
-    pthread_mutex_lock(&s->mu);
-    do {
-        sqlite3_stmt *st = stmt(s, SQL_CONTRACT_LIST, err);
-        if (st == NULL) {
-            rc = APP_STORE_UNAVAILABLE;
-            break;
-        }
+    if (st != NULL) {
         sqlite3_bind_int64(st, 1, after);
         sqlite3_bind_int64(st, 2, (int64_t)cap);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
-            row_contract(st, &out[(*n)++]);
-        if (step != SQLITE_ROW && step != SQLITE_DONE)
-            rc = fail(err, s->db, "list contracts");
-    } while (0);
+        rc = collect(s, st, row_contract, out, sizeof *out, cap, n, "list contracts", err);
+    }
     unlock(s);
     return rc;
 }
@@ -759,8 +755,9 @@ static const char SQL_CRED_UPDATE[] =
 static const char SQL_CRED_TOUCH[] =
     "UPDATE credentials SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?";
 
-static void row_credential(sqlite3_stmt *st, credential *c)
+static void row_credential(sqlite3_stmt *st, void *out)
 {
+    credential *c = out;
     memset(c, 0, sizeof *c);
     c->id = sqlite3_column_int64(st, 0);
     c->account_id = sqlite3_column_int64(st, 1);
@@ -855,25 +852,16 @@ static int sqlite_credential_list(store *self, int64_t account_id, int64_t after
                                   size_t *n, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
+    sqlite3_stmt *st = locked_stmt(s, SQL_CRED_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
     *n = 0;
-    pthread_mutex_lock(&s->mu);
-    do {
-        sqlite3_stmt *st = stmt(s, SQL_CRED_LIST, err);
-        if (st == NULL) {
-            rc = APP_STORE_UNAVAILABLE;
-            break;
-        }
+    if (st != NULL) {
         sqlite3_bind_int64(st, 1, after);
         sqlite3_bind_int64(st, 2, account_id);
         sqlite3_bind_int64(st, 3, account_id);
         sqlite3_bind_int64(st, 4, (int64_t)cap);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
-            row_credential(st, &out[(*n)++]);
-        if (step != SQLITE_ROW && step != SQLITE_DONE)
-            rc = fail(err, s->db, "list credentials");
-    } while (0);
+        rc = collect(s, st, row_credential, out, sizeof *out, cap, n, "list credentials", err);
+    }
     unlock(s);
     return rc;
 }
@@ -948,19 +936,32 @@ static const char SQL_AUDIT_LIST[] =
     "WHERE seq > ? AND (?2 IS NULL OR account_id = ?2) AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR at >= ?4) "
     "AND (?5 IS NULL OR at < ?5) ORDER BY seq LIMIT ?6";
 
+static void row_audit(sqlite3_stmt *st, void *out)
+{
+    audit_event *e = out;
+    memset(e, 0, sizeof *e);
+    e->seq = sqlite3_column_int64(st, 0);
+    e->at = sqlite3_column_int64(st, 1);
+    col_text(st, 2, e->actor, sizeof e->actor);
+    col_text(st, 3, e->action, sizeof e->action);
+    col_text(st, 4, e->target, sizeof e->target);
+    e->account_id = col_opt(st, 5);
+    col_text(st, 6, e->details, sizeof e->details);
+    col_text(st, 7, e->request_id, sizeof e->request_id);
+    if (sqlite3_column_bytes(st, 8) == HASH_LEN)
+        memcpy(e->prev_hash, sqlite3_column_blob(st, 8), HASH_LEN);
+    if (sqlite3_column_bytes(st, 9) == HASH_LEN)
+        memcpy(e->hash, sqlite3_column_blob(st, 9), HASH_LEN);
+}
+
 static int sqlite_audit_list(store *self, const audit_filter *f, int64_t after, audit_event *out, size_t cap, size_t *n,
                              app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
+    sqlite3_stmt *st = locked_stmt(s, SQL_AUDIT_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
     *n = 0;
-    pthread_mutex_lock(&s->mu);
-    do {
-        sqlite3_stmt *st = stmt(s, SQL_AUDIT_LIST, err);
-        if (st == NULL) {
-            rc = APP_STORE_UNAVAILABLE;
-            break;
-        }
+    if (st != NULL) {
         sqlite3_bind_int64(st, 1, after);
         bind_opt(st, 2, f ? f->account_id : opt_none());
         if (f && f->action)
@@ -968,26 +969,8 @@ static int sqlite_audit_list(store *self, const audit_filter *f, int64_t after, 
         bind_opt(st, 4, f ? f->from_ms : opt_none());
         bind_opt(st, 5, f ? f->to_ms : opt_none());
         sqlite3_bind_int64(st, 6, (int64_t)cap);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
-            audit_event *e = &out[(*n)++];
-            memset(e, 0, sizeof *e);
-            e->seq = sqlite3_column_int64(st, 0);
-            e->at = sqlite3_column_int64(st, 1);
-            col_text(st, 2, e->actor, sizeof e->actor);
-            col_text(st, 3, e->action, sizeof e->action);
-            col_text(st, 4, e->target, sizeof e->target);
-            e->account_id = col_opt(st, 5);
-            col_text(st, 6, e->details, sizeof e->details);
-            col_text(st, 7, e->request_id, sizeof e->request_id);
-            if (sqlite3_column_bytes(st, 8) == HASH_LEN)
-                memcpy(e->prev_hash, sqlite3_column_blob(st, 8), HASH_LEN);
-            if (sqlite3_column_bytes(st, 9) == HASH_LEN)
-                memcpy(e->hash, sqlite3_column_blob(st, 9), HASH_LEN);
-        }
-        if (step != SQLITE_ROW && step != SQLITE_DONE)
-            rc = fail(err, s->db, "list audit events");
-    } while (0);
+        rc = collect(s, st, row_audit, out, sizeof *out, cap, n, "list audit events", err);
+    }
     unlock(s);
     return rc;
 }
@@ -1093,36 +1076,31 @@ static int sqlite_usage_sum(store *self, int64_t account_id, int64_t credential_
     return rc;
 }
 
+static void row_usage(sqlite3_stmt *st, void *out)
+{
+    usage_row *r = out;
+    col_text(st, 0, r->date, sizeof r->date);
+    r->credential_id = sqlite3_column_int64(st, 1);
+    r->t.requests = sqlite3_column_int64(st, 2);
+    r->t.overage = sqlite3_column_int64(st, 3);
+    r->t.blocked = sqlite3_column_int64(st, 4);
+}
+
 static int sqlite_usage_rows(store *self, int64_t account_id, int64_t credential_id, const char *from, const char *to,
                              bool by_credential, usage_row *out, size_t cap, size_t *n, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
+    sqlite3_stmt *st = locked_stmt(s, by_credential ? SQL_USAGE_BY_CRED : SQL_USAGE_BY_DATE, err);
+    int rc = APP_STORE_UNAVAILABLE;
     *n = 0;
-    pthread_mutex_lock(&s->mu);
-    do {
-        sqlite3_stmt *st = stmt(s, by_credential ? SQL_USAGE_BY_CRED : SQL_USAGE_BY_DATE, err);
-        if (st == NULL) {
-            rc = APP_STORE_UNAVAILABLE;
-            break;
-        }
+    if (st != NULL) {
         sqlite3_bind_int64(st, 1, account_id);
         sqlite3_bind_int64(st, 2, credential_id);
         sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, (int64_t)cap);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
-            usage_row *r = &out[(*n)++];
-            col_text(st, 0, r->date, sizeof r->date);
-            r->credential_id = sqlite3_column_int64(st, 1);
-            r->t.requests = sqlite3_column_int64(st, 2);
-            r->t.overage = sqlite3_column_int64(st, 3);
-            r->t.blocked = sqlite3_column_int64(st, 4);
-        }
-        if (step != SQLITE_ROW && step != SQLITE_DONE)
-            rc = fail(err, s->db, "list usage");
-    } while (0);
+        rc = collect(s, st, row_usage, out, sizeof *out, cap, n, "list usage", err);
+    }
     unlock(s);
     return rc;
 }
