@@ -256,6 +256,31 @@ static int collect(sqlite_store *s, sqlite3_stmt *st, row_fn row, void *out, siz
     return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : fail(err, s->db, what);
 }
 
+/*
+ * A write: takes the connection and opens a transaction (write_begin), then appends the change's
+ * audit event, commits or rolls back, and releases the connection (write_end), so that a change
+ * and its audit record are one transaction on every path.
+ */
+static int write_begin(sqlite_store *s, app_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = tx_begin(s, err);
+    if (rc != 0)
+        unlock(s);
+    return rc;
+}
+
+static int audit_append(sqlite_store *s, audit_event *ev, app_err *err);
+
+static int write_end(sqlite_store *s, int rc, audit_event *audit, app_err *err)
+{
+    if (rc == 0)
+        rc = audit_append(s, audit, err);
+    rc = tx_end(s, rc, err);
+    unlock(s);
+    return rc;
+}
+
 static const char SQL_AUDIT_LAST[] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
 static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit_events(seq, at, actor, action, target, account_id, details, request_id, prev_hash, hash) "
@@ -326,14 +351,13 @@ static void row_account(sqlite3_stmt *st, void *out)
 static int sqlite_account_create(store *self, account *io, audit_event *audit, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
     do {
-        if ((rc = tx_begin(s, err)) != 0)
-            break;
         sqlite3_stmt *st = stmt(s, SQL_ACCOUNT_INSERT, err);
         if (st == NULL) {
-            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            rc = APP_STORE_UNAVAILABLE;
             break;
         }
         sqlite3_bind_text(st, 1, io->name, -1, SQLITE_STATIC);
@@ -346,12 +370,9 @@ static int sqlite_account_create(store *self, account *io, audit_event *audit, a
                 audit->account_id = opt_some(io->id);
                 snprintf(audit->target, sizeof audit->target, "account:%lld", (long long)io->id);
             }
-            rc = audit_append(s, audit, err);
         }
-        rc = tx_end(s, rc, err);
     } while (0);
-    unlock(s);
-    return rc;
+    return write_end(s, rc, audit, err);
 }
 
 static int sqlite_account_get(store *self, int64_t id, account *out, app_err *err)
@@ -399,14 +420,13 @@ static int sqlite_account_list(store *self, int status, int64_t after, account *
 static int sqlite_account_set_status(store *self, int64_t id, account_status status, audit_event *audit, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
     do {
-        if ((rc = tx_begin(s, err)) != 0)
-            break;
         sqlite3_stmt *st = stmt(s, SQL_ACCOUNT_STATUS, err);
         if (st == NULL) {
-            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            rc = APP_STORE_UNAVAILABLE;
             break;
         }
         sqlite3_bind_text(st, 1, account_status_text(status), -1, SQLITE_STATIC);
@@ -414,12 +434,8 @@ static int sqlite_account_set_status(store *self, int64_t id, account_status sta
         rc = exec_done(s, st, "update account", err);
         if (rc == 0 && sqlite3_changes(s->db) == 0)
             rc = app_err_set(err, APP_NOT_FOUND, "account %lld not found", (long long)id);
-        if (rc == 0)
-            rc = audit_append(s, audit, err);
-        rc = tx_end(s, rc, err);
     } while (0);
-    unlock(s);
-    return rc;
+    return write_end(s, rc, audit, err);
 }
 
 /* ---- plans ---- */
@@ -482,14 +498,13 @@ static void bind_plan_limits(sqlite3_stmt *st, int first, const plan *p)
 static int sqlite_plan_create(store *self, plan *io, audit_event *audit, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
     do {
-        if ((rc = tx_begin(s, err)) != 0)
-            break;
         sqlite3_stmt *st = stmt(s, SQL_PLAN_INSERT, err);
         if (st == NULL) {
-            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            rc = APP_STORE_UNAVAILABLE;
             break;
         }
         sqlite3_bind_text(st, 1, io->code, -1, SQLITE_STATIC);
@@ -504,12 +519,9 @@ static int sqlite_plan_create(store *self, plan *io, audit_event *audit, app_err
             rc = fail(err, s->db, "create plan");
         if (rc == 0) {
             io->id = sqlite3_last_insert_rowid(s->db);
-            rc = audit_append(s, audit, err);
         }
-        rc = tx_end(s, rc, err);
     } while (0);
-    unlock(s);
-    return rc;
+    return write_end(s, rc, audit, err);
 }
 
 static int plan_get_by(sqlite_store *s, const char *sql, int64_t id, const char *code, plan *out, app_err *err)
@@ -567,14 +579,13 @@ static int sqlite_plan_list(store *self, int64_t after, plan *out, size_t cap, s
 static int sqlite_plan_update(store *self, const plan *p, audit_event *audit, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
     do {
-        if ((rc = tx_begin(s, err)) != 0)
-            break;
         sqlite3_stmt *st = stmt(s, SQL_PLAN_UPDATE, err);
         if (st == NULL) {
-            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            rc = APP_STORE_UNAVAILABLE;
             break;
         }
         sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
@@ -584,12 +595,8 @@ static int sqlite_plan_update(store *self, const plan *p, audit_event *audit, ap
         rc = exec_done(s, st, "update plan", err);
         if (rc == 0 && sqlite3_changes(s->db) == 0)
             rc = app_err_set(err, APP_NOT_FOUND, "plan %lld not found", (long long)p->id);
-        if (rc == 0)
-            rc = audit_append(s, audit, err);
-        rc = tx_end(s, rc, err);
     } while (0);
-    unlock(s);
-    return rc;
+    return write_end(s, rc, audit, err);
 }
 
 /* ---- contracts ---- */
@@ -623,14 +630,13 @@ static int sqlite_contract_put(store *self, const contract *c, audit_event *audi
 {
     sqlite_store *s = (sqlite_store *)self;
     const limits *o = &c->overrides;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
     do {
-        if ((rc = tx_begin(s, err)) != 0)
-            break;
         sqlite3_stmt *st = stmt(s, SQL_CONTRACT_PUT, err);
         if (st == NULL) {
-            rc = tx_end(s, APP_STORE_UNAVAILABLE, err);
+            rc = APP_STORE_UNAVAILABLE;
             break;
         }
         sqlite3_bind_int64(st, 1, c->account_id);
@@ -654,12 +660,8 @@ static int sqlite_contract_put(store *self, const contract *c, audit_event *audi
         bind_opt(st, 16, c->ends_at);
         sqlite3_bind_int64(st, 17, c->updated_at);
         rc = exec_done(s, st, "put contract", err);
-        if (rc == 0)
-            rc = audit_append(s, audit, err);
-        rc = tx_end(s, rc, err);
     } while (0);
-    unlock(s);
-    return rc;
+    return write_end(s, rc, audit, err);
 }
 
 static void row_contract(sqlite3_stmt *st, void *dst)
@@ -810,18 +812,13 @@ static int update_credential(sqlite_store *s, const credential *c, app_err *err)
 static int sqlite_credential_create(store *self, credential *io, audit_event *audit, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
     do {
-        if ((rc = tx_begin(s, err)) != 0)
-            break;
         rc = insert_credential(s, io, err);
-        if (rc == 0)
-            rc = audit_append(s, audit, err);
-        rc = tx_end(s, rc, err);
     } while (0);
-    unlock(s);
-    return rc;
+    return write_end(s, rc, audit, err);
 }
 
 static int sqlite_credential_get(store *self, const char *key_id, credential *out, app_err *err)
@@ -869,64 +866,49 @@ static int sqlite_credential_list(store *self, int64_t account_id, int64_t after
 static int sqlite_credential_update(store *self, const credential *c, audit_event *audit, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
     do {
-        if ((rc = tx_begin(s, err)) != 0)
-            break;
         rc = update_credential(s, c, err);
-        if (rc == 0)
-            rc = audit_append(s, audit, err);
-        rc = tx_end(s, rc, err);
     } while (0);
-    unlock(s);
-    return rc;
+    return write_end(s, rc, audit, err);
 }
 
 static int sqlite_credential_rotate(store *self, const credential *old, credential *fresh, audit_event *audit,
                                     app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
     do {
-        if ((rc = tx_begin(s, err)) != 0)
-            break;
         rc = update_credential(s, old, err);
         if (rc == 0)
             rc = insert_credential(s, fresh, err);
-        if (rc == 0)
-            rc = audit_append(s, audit, err);
-        rc = tx_end(s, rc, err);
     } while (0);
-    unlock(s);
-    return rc;
+    return write_end(s, rc, audit, err);
 }
 
 static int sqlite_credentials_touch(store *self, const int64_t *ids, const int64_t *at, size_t n, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
     if (n == 0)
         return 0;
-    pthread_mutex_lock(&s->mu);
-    do {
-        if ((rc = tx_begin(s, err)) != 0)
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *st = stmt(s, SQL_CRED_TOUCH, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
             break;
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            sqlite3_stmt *st = stmt(s, SQL_CRED_TOUCH, err);
-            if (st == NULL) {
-                rc = APP_STORE_UNAVAILABLE;
-                break;
-            }
-            sqlite3_bind_int64(st, 1, at[i]);
-            sqlite3_bind_int64(st, 2, ids[i]);
-            rc = exec_done(s, st, "touch credential", err);
         }
-        rc = tx_end(s, rc, err);
-    } while (0);
-    unlock(s);
-    return rc;
+        sqlite3_bind_int64(st, 1, at[i]);
+        sqlite3_bind_int64(st, 2, ids[i]);
+        rc = exec_done(s, st, "touch credential", err);
+    }
+    return write_end(s, rc, NULL, err);
 }
 
 /* ---- audit ---- */
