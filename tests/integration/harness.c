@@ -111,6 +111,9 @@ void th_assert_error(const th_response *r, long status, const char *code)
     char rid[128];
     cr_assert(th_header(r, "x-request-id", rid, sizeof rid));
     cr_assert_str_eq(json_string_value(json_object_get(e, "request_id")), rid);
+    cr_assert_eq(json_object_size(r->json), 1, "only \"error\" at the top level");
+    char ct[128];
+    cr_assert(th_header(r, "content-type", ct, sizeof ct) && strstr(ct, "application/json") != NULL);
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *userdata)

@@ -73,7 +73,7 @@ char *th_raw(th_server *s, const char *bytes, size_t len, int timeout_ms);
 long th_admin(th_server *s, const char *method, const char *path, const char *body, th_response *out);
 /* GET path with X-API-Key: key. */
 long th_keyed(th_server *s, const char *path, const char *key, th_response *out);
-/* Asserts an error envelope with `code` and the given status. */
+/* Asserts the error envelope: status, code, message, details, request_id equal to the header, JSON. */
 void th_assert_error(const th_response *r, long status, const char *code);
 /* The "data" member of a success body. */
 json_t *th_data(const th_response *r);

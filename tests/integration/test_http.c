@@ -26,25 +26,6 @@ static const char *jstr(json_t *root, const char *path1, const char *path2)
     return json_string_value(v);
 }
 
-/* Asserts the error envelope: code, status, a message, details object, and request_id = header. */
-static void assert_error(const th_response *r, long status, const char *code)
-{
-    cr_assert_eq(r->status, status, "status %ld, body %s", r->status, r->body);
-    cr_assert_not_null(r->json, "body is not JSON: %s", r->body);
-    json_t *e = json_object_get(r->json, "error");
-    cr_assert(json_is_object(e), "no error object: %s", r->body);
-    cr_assert_str_eq(json_string_value(json_object_get(e, "code")), code);
-    cr_assert(json_string_length(json_object_get(e, "message")) > 0);
-    cr_assert(json_is_object(json_object_get(e, "details")));
-    char rid[128];
-    cr_assert(th_header(r, "x-request-id", rid, sizeof rid));
-    cr_assert_str_eq(json_string_value(json_object_get(e, "request_id")), rid);
-    cr_assert_eq(json_object_size(r->json), 1, "only \"error\" at the top level");
-    char ct[128];
-    cr_assert(th_header(r, "content-type", ct, sizeof ct));
-    cr_assert(strstr(ct, "application/json") != NULL);
-}
-
 Test(http, healthz_has_success_envelope_and_request_id)
 {
     th_response r;
@@ -79,7 +60,7 @@ Test(http, safe_caller_request_id_is_echoed)
     const char *h[] = {"X-Request-Id: trace-42.abc:XYZ_1", NULL};
     th_response r;
     th_request(&srv, "GET", "/nope", h, NULL, &r);
-    assert_error(&r, 404, "not_found");
+    th_assert_error(&r, 404, "not_found");
     char rid[128];
     th_header(&r, "x-request-id", rid, sizeof rid);
     cr_assert_str_eq(rid, "trace-42.abc:XYZ_1");
@@ -109,10 +90,10 @@ Test(http, unknown_route_is_404_envelope)
 {
     th_response r;
     th_request(&srv, "GET", "/nope", NULL, NULL, &r);
-    assert_error(&r, 404, "not_found");
+    th_assert_error(&r, 404, "not_found");
     th_response_free(&r);
     th_request(&srv, "DELETE", "/v1/does/not/exist?x=1", NULL, NULL, &r);
-    assert_error(&r, 404, "not_found");
+    th_assert_error(&r, 404, "not_found");
     th_response_free(&r);
 }
 
@@ -120,7 +101,7 @@ Test(http, wrong_method_is_405_with_allow)
 {
     th_response r;
     th_request(&srv, "POST", "/healthz", NULL, "", &r);
-    assert_error(&r, 405, "method_not_allowed");
+    th_assert_error(&r, 405, "method_not_allowed");
     char allow[64];
     cr_assert(th_header(&r, "allow", allow, sizeof allow));
     cr_assert_str_eq(allow, "GET");
@@ -132,7 +113,7 @@ Test(http, body_over_route_limit_is_413_envelope)
     const char *h[] = {"Content-Type: application/json", NULL};
     th_response r;
     th_request(&srv, "GET", "/healthz", h, "{\"too\":\"much\"}", &r);
-    assert_error(&r, 413, "payload_too_large");
+    th_assert_error(&r, 413, "payload_too_large");
     th_response_free(&r);
 }
 
@@ -155,7 +136,7 @@ Test(http, header_block_over_limit_is_431)
     const char *h[] = {hdr, NULL};
     th_response r;
     th_request(&srv, "GET", "/healthz", h, NULL, &r);
-    assert_error(&r, 431, "request_header_fields_too_large");
+    th_assert_error(&r, 431, "request_header_fields_too_large");
     th_response_free(&r);
     free(hdr);
 }
@@ -284,7 +265,7 @@ Test(readyz, broken_store_is_503_store_unavailable)
     store_faulty_break(faulty, true);
     th_response r;
     th_request(&s, "GET", "/readyz", NULL, NULL, &r);
-    assert_error(&r, 503, "store_unavailable");
+    th_assert_error(&r, 503, "store_unavailable");
     cr_assert(strstr(r.body, "injected") == NULL, "internal detail leaked: %s", r.body);
     th_response_free(&r);
     th_request(&s, "GET", "/healthz", NULL, NULL, &r);
