@@ -333,12 +333,15 @@ int app_serve(const app_config *cfg)
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* Request lines go through a ring drained by a log thread: no event loop waits on stderr. */
+    log_async_start(&log, 0);
 
     app_err err;
     app_err_clear(&err);
     app *a = app_start(cfg, NULL, &log, &err);
     if (a == NULL) {
         log_write(&log, LOG_ERROR, "cannot start", "{s:s, s:s}", "code", app_code_name(err.code), "error", err.message);
+        log_close(&log);
         return 1;
     }
     int sig = 0;
@@ -346,6 +349,7 @@ int app_serve(const app_config *cfg)
     log_write(&log, LOG_INFO, "stopping", "{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
     app_stop(a);
     log_write(&log, LOG_INFO, "stopped", NULL);
+    log_close(&log);
     return 0;
 }
 

@@ -5,7 +5,8 @@
 /*
  * The IANA time-zone database (the system's tzdata, through GLib's GTimeZone), behind the pure
  * period_zone interface of domain/period.h. Zones are loaded once by name and kept for the life
- * of the tzdb; lookups are safe from any thread.
+ * of the tzdb; lookups are safe from any thread, and a zone already loaded is found without a lock
+ * (only loading a new one takes the tzdb's mutex).
  */
 #include <stdbool.h>
 

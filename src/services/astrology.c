@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,18 +14,23 @@
 typedef struct week_entry {
     zodiac_week week;
     ephemeris_model model;
-    unsigned long last_used;
+    _Atomic unsigned long last_used;                  /* written by hits under the read lock */
     char *text[ZODIAC_SIGN_COUNT][ZODIAC_LANG_COUNT]; /* owned, compact JSON */
     size_t len[ZODIAC_SIGN_COUNT][ZODIAC_LANG_COUNT];
 } week_entry;
 
 struct astrology {
     const ephemeris *eph;
-    pthread_mutex_t mu;      /* the cache */
+    /*
+     * The cache. Hits share it (read lock) and copy their bytes side by side; only inserting a
+     * computed week takes it exclusively, for a few stores. Writers go first, so a stream of
+     * hits cannot hold a new week out.
+     */
+    pthread_rwlock_t mu;
     pthread_mutex_t compute; /* one computation at a time: concurrent misses of a week wait for it */
     week_entry *entries;
     size_t n, cap;
-    unsigned long tick, computations;
+    _Atomic unsigned long tick, computations;
 };
 
 astrology *astrology_new(const ephemeris *eph, size_t max_weeks)
@@ -33,7 +39,11 @@ astrology *astrology_new(const ephemeris *eph, size_t max_weeks)
     a->eph = eph;
     a->cap = max_weeks ? max_weeks : 1;
     a->entries = xcalloc(a->cap, sizeof *a->entries);
-    pthread_mutex_init(&a->mu, NULL);
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&a->mu, &attr);
+    pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&a->compute, NULL);
     return a;
 }
@@ -53,7 +63,7 @@ void astrology_free(astrology *a)
     for (size_t i = 0; i < a->n; i++)
         entry_clear(&a->entries[i]);
     free(a->entries);
-    pthread_mutex_destroy(&a->mu);
+    pthread_rwlock_destroy(&a->mu);
     pthread_mutex_destroy(&a->compute);
     free(a);
 }
@@ -70,16 +80,18 @@ char *astrology_cached(astrology *a, zodiac_week week, zodiac_sign sign, zodiac_
                        void *(*alloc)(void *ctx, size_t n), void *ctx, size_t *len, ephemeris_model *model)
 {
     char *out = NULL;
-    pthread_mutex_lock(&a->mu);
+    pthread_rwlock_rdlock(&a->mu);
     week_entry *e = find(a, week);
     if (e != NULL) {
-        e->last_used = ++a->tick;
+        /* Recency only orders evictions: relaxed counts are enough. */
+        atomic_store_explicit(&e->last_used, atomic_fetch_add_explicit(&a->tick, 1, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         *len = e->len[sign][lang];
         *model = e->model;
         out = alloc(ctx, *len);
         memcpy(out, e->text[sign][lang], *len);
     }
-    pthread_mutex_unlock(&a->mu);
+    pthread_rwlock_unlock(&a->mu);
     return out;
 }
 
@@ -87,9 +99,9 @@ int astrology_compute(astrology *a, zodiac_week week, app_err *err)
 {
     int rc = 0;
     pthread_mutex_lock(&a->compute);
-    pthread_mutex_lock(&a->mu);
+    pthread_rwlock_rdlock(&a->mu);
     bool cached = find(a, week) != NULL;
-    pthread_mutex_unlock(&a->mu);
+    pthread_rwlock_unlock(&a->mu);
     if (cached)
         goto out;
 
@@ -118,7 +130,7 @@ int astrology_compute(astrology *a, zodiac_week week, app_err *err)
         entry_clear(&fresh);
         goto out;
     }
-    pthread_mutex_lock(&a->mu);
+    pthread_rwlock_wrlock(&a->mu);
     week_entry *slot;
     if (a->n < a->cap) {
         slot = &a->entries[a->n++];
@@ -130,9 +142,10 @@ int astrology_compute(astrology *a, zodiac_week week, app_err *err)
         entry_clear(slot);
     }
     *slot = fresh;
-    slot->last_used = ++a->tick;
-    a->computations++;
-    pthread_mutex_unlock(&a->mu);
+    atomic_store_explicit(&slot->last_used, atomic_fetch_add_explicit(&a->tick, 1, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->computations, 1, memory_order_relaxed);
+    pthread_rwlock_unlock(&a->mu);
 out:
     pthread_mutex_unlock(&a->compute);
     return rc;
@@ -140,8 +153,5 @@ out:
 
 unsigned long astrology_computations(astrology *a)
 {
-    pthread_mutex_lock(&a->mu);
-    unsigned long n = a->computations;
-    pthread_mutex_unlock(&a->mu);
-    return n;
+    return atomic_load_explicit(&a->computations, memory_order_relaxed);
 }

@@ -2,6 +2,8 @@
 #include "services/ratelimit.h"
 
 #include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,14 @@ typedef struct shard {
 } shard;
 
 struct ratelimiter {
-    shard shards[NSHARDS];
+    /*
+     * The global bucket (RL_GLOBAL, id 0) is taken by every call: it is one atomic TAT updated by
+     * compare-and-swap rather than a shard, so callers never queue on a mutex. A CAS that loses
+     * recomputes from the TAT that won, so decisions are those of some serial order, as under a
+     * lock. Its own cache line keeps the shards' traffic off it.
+     */
+    alignas(64) _Atomic int64_t global_tat;
+    alignas(64) shard shards[NSHARDS];
 };
 
 static const char *const scope_names[RL_SCOPE_COUNT] = {"global", "account", "credential", "auth_failure"};
@@ -45,7 +54,12 @@ static uint64_t mix(rl_scope scope, uint64_t id)
 
 ratelimiter *ratelimiter_new(void)
 {
-    ratelimiter *rl = xcalloc(1, sizeof *rl);
+    /* The struct asks for cache-line alignment, which malloc does not promise. */
+    ratelimiter *rl = aligned_alloc(alignof(ratelimiter), sizeof *rl);
+    if (rl == NULL)
+        abort();
+    memset(rl, 0, sizeof *rl);
+    atomic_init(&rl->global_tat, 0);
     for (int i = 0; i < NSHARDS; i++) {
         pthread_mutex_init(&rl->shards[i].mu, NULL);
         rl->shards[i].cap = 16;
@@ -115,8 +129,40 @@ static slot *find(shard *sh, uint64_t key, bool create, int64_t now_ns)
     return &sh->slots[i];
 }
 
+static bool is_global(rl_scope scope, uint64_t id)
+{
+    return scope == RL_GLOBAL && id == 0;
+}
+
+static gcra_result global_take(ratelimiter *rl, gcra_policy p, int64_t now_ns)
+{
+    int64_t seen = atomic_load_explicit(&rl->global_tat, memory_order_relaxed);
+    for (;;) {
+        int64_t tat = seen;
+        gcra_result r = gcra_take(&tat, now_ns, p);
+        /* Refused leaves the TAT as it was: nothing to publish, and the decision stands for `seen`. */
+        if (!r.allowed || atomic_compare_exchange_weak_explicit(&rl->global_tat, &seen, tat, memory_order_relaxed,
+                                                                memory_order_relaxed))
+            return r;
+    }
+}
+
+static void global_refund(ratelimiter *rl, gcra_policy p, int64_t now_ns)
+{
+    int64_t seen = atomic_load_explicit(&rl->global_tat, memory_order_relaxed);
+    for (;;) {
+        int64_t tat = seen;
+        gcra_refund(&tat, now_ns, p);
+        if (atomic_compare_exchange_weak_explicit(&rl->global_tat, &seen, tat, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
 gcra_result ratelimiter_take(ratelimiter *rl, rl_scope scope, uint64_t id, gcra_policy p, int64_t now_ns)
 {
+    if (is_global(scope, id))
+        return global_take(rl, p, now_ns);
     uint64_t key = mix(scope, id);
     shard *sh = &rl->shards[key % NSHARDS];
     pthread_mutex_lock(&sh->mu);
@@ -127,6 +173,12 @@ gcra_result ratelimiter_take(ratelimiter *rl, rl_scope scope, uint64_t id, gcra_
 
 void ratelimiter_refund(ratelimiter *rl, rl_scope scope, uint64_t id, gcra_policy p, int64_t now_ns)
 {
+    if (is_global(scope, id)) {
+        /* As for a shard: a key never taken has nothing to give back. */
+        if (atomic_load_explicit(&rl->global_tat, memory_order_relaxed) != 0)
+            global_refund(rl, p, now_ns);
+        return;
+    }
     uint64_t key = mix(scope, id);
     shard *sh = &rl->shards[key % NSHARDS];
     pthread_mutex_lock(&sh->mu);
@@ -138,6 +190,10 @@ void ratelimiter_refund(ratelimiter *rl, rl_scope scope, uint64_t id, gcra_polic
 
 gcra_result ratelimiter_peek(ratelimiter *rl, rl_scope scope, uint64_t id, gcra_policy p, int64_t now_ns)
 {
+    if (is_global(scope, id)) {
+        int64_t tat = atomic_load_explicit(&rl->global_tat, memory_order_relaxed);
+        return gcra_take(&tat, now_ns, p);
+    }
     uint64_t key = mix(scope, id);
     shard *sh = &rl->shards[key % NSHARDS];
     pthread_mutex_lock(&sh->mu);
@@ -149,7 +205,8 @@ gcra_result ratelimiter_peek(ratelimiter *rl, rl_scope scope, uint64_t id, gcra_
 
 size_t ratelimiter_size(ratelimiter *rl)
 {
-    size_t n = 0;
+    /* The global bucket counts as a key once taken, as it did when it lived in a shard. */
+    size_t n = atomic_load_explicit(&rl->global_tat, memory_order_relaxed) != 0;
     for (int i = 0; i < NSHARDS; i++) {
         pthread_mutex_lock(&rl->shards[i].mu);
         n += rl->shards[i].used;

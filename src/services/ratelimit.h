@@ -7,6 +7,8 @@
  * mutex apiece, so a decision is exact under concurrency (two threads never both take the last
  * call) and threads rarely meet. No timers: a shard that fills up first drops its idle keys
  * (buckets full again), so memory follows the number of keys active in the last window.
+ * The global bucket (RL_GLOBAL, id 0), which every call takes, is a single atomic number updated by
+ * compare-and-swap instead: just as exact, without a lock for every thread to meet on.
  */
 #include <stddef.h>
 #include <stdint.h>
