@@ -11,7 +11,7 @@
 #include "services/astrology.h"
 #include "services/ratelimit.h"
 #include "services/services.h"
-#include "services/usage.h"
+#include "services/metering.h"
 
 /* What handlers reach through http_app(): the services and the parts they need. Borrowed. */
 typedef struct api_env {
@@ -23,12 +23,15 @@ typedef struct api_env {
     bool admin_enabled;
     uint8_t admin_token_hash[HASH_LEN]; /* BLAKE2b of the admin token; the token itself is not kept */
     ratelimiter *limiter;               /* NULL: rate limits off (benchmarks) */
-    usage *usage;
+    metering *metering;
     astrology *astrology;
     gcra_policy global_policy;
     gcra_policy auth_fail_policy;
     int metric_rate_limited; /* b2b_rate_limited_total{scope} */
 } api_env;
+
+/* How the metering service parks calls and resumes them on their loop (metered.c). */
+extern const metering_host api_metering_host;
 
 /* Registers the metrics the API counts (call once, before serving). */
 void api_metrics_register(api_env *env);

@@ -20,7 +20,8 @@
 #include "infra/ephemeris.h"
 #include "infra/tzdb.h"
 #include "services/keycache.h"
-#include "services/usage.h"
+#include "infra/counters.h"
+#include "services/metering.h"
 #include "services/services.h"
 
 struct app {
@@ -30,7 +31,8 @@ struct app {
     keycache *keys;
     ratelimiter *limiter;
     tzdb *tz;
-    usage *usage;
+    counters *counters;
+    metering *metering;
     ephemeris eph;
     astrology *astrology;
     http_static *web;
@@ -173,6 +175,12 @@ static int admin_token(const app_config *cfg, api_env *env, app_err *err)
     return 0;
 }
 
+/* Each event loop hands the metered calls of an iteration to the writer in one go. */
+static void on_loop_iteration(void *metering_)
+{
+    metering_loop_flush(metering_);
+}
+
 app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log, app_err *err)
 {
     static const app_parts none = {0};
@@ -229,8 +237,20 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
     };
     api_metrics_register(&a->env);
     a->tz = tzdb_new();
-    a->env.usage = a->usage = usage_new(a->store, a->tz, clock, log, a->metrics);
-    if (usage_rebuild(a->usage, err) != 0)
+    a->counters = counters_local_new(clock);
+    char journal_dir[1100];
+    snprintf(journal_dir, sizeof journal_dir, "%s-usage", cfg->db);
+    metering_opts mopts = {.store = a->store,
+                           .counters = a->counters,
+                           .tz = a->tz,
+                           .clock = clock,
+                           .log = log,
+                           .metrics = a->metrics,
+                           .host = &api_metering_host,
+                           .durability = cfg->durability ? METERING_DURABLE_FSYNC : METERING_DURABLE_PROCESS,
+                           .journal_dir = journal_dir};
+    a->env.metering = a->metering = metering_new(&mopts, err);
+    if (a->metering == NULL || metering_start(a->metering, err) != 0)
         goto fail;
     if (ephemeris_init(&a->eph, cfg->ephemeris_path, err) != 0)
         goto fail;
@@ -263,6 +283,8 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .pool_threads = (unsigned)cfg->pool_threads,
         .authorize = api_authorize,
         .pool_thread_exit = ephemeris_thread_cleanup, /* pool threads compute the weeks */
+        .loop_hook = on_loop_iteration,
+        .loop_hook_arg = a->metering,
     };
     struct stat web_st;
     if (cfg->web_root[0] != '\0' && stat(cfg->web_root, &web_st) == 0 && S_ISDIR(web_st.st_mode)) {
@@ -305,7 +327,8 @@ void app_stop(app *a)
         pthread_mutex_unlock(&a->sync_mu);
         pthread_join(a->sync_thread, NULL);
     }
-    usage_free(a->usage); /* commits what is queued */
+    metering_free(a->metering); /* commits and syncs what is queued */
+    counters_free(a->counters);
     astrology_free(a->astrology);
     http_static_free(a->web);
     tzdb_free(a->tz);

@@ -9,7 +9,7 @@
 
 #include "core/str.h"
 
-typedef enum opt_type { OPT_STR, OPT_INT, OPT_LOG_LEVEL, OPT_FLAG } opt_type;
+typedef enum opt_type { OPT_STR, OPT_INT, OPT_LOG_LEVEL, OPT_FLAG, OPT_DURABILITY } opt_type;
 
 /* One table of options (as Redis's config.c): the parser, the help and the docs all read it. */
 static const struct option_def {
@@ -69,6 +69,10 @@ static const struct option_def {
      "1: enforce the global, account and credential rate limits; 0 only to measure their cost"},
     {"web-root", "STARMETER_WEB_ROOT", OPT_STR, offsetof(app_config, web_root), sizeof(((app_config *)0)->web_root), 0,
      0, "./web/dist", CMD_SERVE, "the built usage panel, served at /; when missing, the panel is off"},
+    {"durability", "STARMETER_DURABILITY", OPT_DURABILITY, offsetof(app_config, durability), 0, 0, 1, "process",
+     CMD_SERVE,
+     "process: a metered answer leaves once its count survives a crash of the process, fsynced within 5 ms; "
+     "fsync: once it is fsynced (survives power loss)"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -88,6 +92,13 @@ static int set_value(app_config *cfg, const struct option_def *o, const char *va
         if (!str_to_i64(slice_make(value, strlen(value)), o->min, o->max, &v))
             return app_err_field(err, o->name, "%s: must be an integer from %lld to %lld", source, (long long)o->min,
                                  (long long)o->max);
+        memcpy(field, &v, sizeof v);
+        return 0;
+    }
+    case OPT_DURABILITY: {
+        int64_t v = strcmp(value, "process") == 0 ? 0 : strcmp(value, "fsync") == 0 ? 1 : -1;
+        if (v < 0)
+            return app_err_field(err, o->name, "%s: must be process or fsync", source);
         memcpy(field, &v, sizeof v);
         return 0;
     }

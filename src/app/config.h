@@ -33,6 +33,8 @@ typedef struct app_config {
     char ephemeris_path[256];
     int64_t rate_limits; /* 0 turns the global, account and credential limits off (benchmarks only) */
     char web_root[1024]; /* the built panel; "" or a missing directory: no panel */
+    int64_t durability;  /* 0: a count survives a crash of the process before its answer leaves,
+                            and power loss within METERING_SYNC_DELAY_MS; 1 (fsync): power loss too */
 } app_config;
 
 /* Sets every option to its default. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/mem.h"
 #include "http/http_int.h"
@@ -9,6 +10,7 @@
 typedef struct job {
     h2o_multithread_message_t msg;
     struct job *next;
+    struct job *chain; /* more resumes of the same loop, delivered with this one's message */
     http_ctx *ctx;
     h2o_multithread_receiver_t *done_to;
     http_work_fn work;
@@ -114,12 +116,44 @@ void http_resume_post(http_resume *token)
     h2o_multithread_send_message(j->done_to, &j->msg);
 }
 
+void http_resume_post_all(http_resume *const *tokens, size_t n)
+{
+    /* Chains each loop's tokens behind the first of them, then sends one message per loop. A
+     * batch holds the calls of a handful of loops, so the quadratic grouping stays small. */
+    job *heads[16];
+    size_t nheads = 0;
+    for (size_t i = 0; i < n; i++) {
+        job *j = (job *)tokens[i];
+        j->chain = NULL;
+        size_t h = 0;
+        while (h < nheads && heads[h]->done_to != j->done_to)
+            h++;
+        if (h < nheads) {
+            j->chain = heads[h]->chain;
+            heads[h]->chain = j;
+            continue;
+        }
+        if (nheads == sizeof heads / sizeof heads[0]) { /* more loops than that: send this group now */
+            h2o_multithread_send_message(heads[0]->done_to, &heads[0]->msg);
+            memmove(heads, heads + 1, (nheads - 1) * sizeof heads[0]);
+            nheads--;
+        }
+        heads[nheads++] = j;
+    }
+    for (size_t h = 0; h < nheads; h++)
+        h2o_multithread_send_message(heads[h]->done_to, &heads[h]->msg);
+}
+
 void http__pool_on_done(h2o_linklist_t *messages)
 {
     while (!h2o_linklist_is_empty(messages)) {
         job *j = H2O_STRUCT_FROM_MEMBER(job, msg.link, messages->next);
         h2o_linklist_unlink(&j->msg.link);
-        j->done(j->ctx, j->arg);
-        free(j);
+        while (j != NULL) {
+            job *next = j->chain;
+            j->done(j->ctx, j->arg);
+            free(j);
+            j = next;
+        }
     }
 }

@@ -65,6 +65,12 @@ typedef struct http_server_opts {
      */
     int (*authorize)(http_ctx *ctx, http_auth auth, app_err *err);
     const http_static *static_files; /* the panel, served for GET paths no route matches; or NULL */
+    /*
+     * Called on each event-loop thread after every iteration of its loop, with `loop_hook_arg`:
+     * where work gathered during the iteration is handed on in one go. Or NULL.
+     */
+    void (*loop_hook)(void *arg);
+    void *loop_hook_arg;
 } http_server_opts;
 
 /*
@@ -121,10 +127,22 @@ void http_defer(http_ctx *ctx, http_work_fn work, http_done_fn done, void *arg);
 typedef struct http_resume http_resume;
 http_resume *http_suspend(http_ctx *ctx, http_done_fn done, void *arg);
 void http_resume_post(http_resume *token);
+/*
+ * Posts `n` tokens at once, from any thread: the tokens of one event loop travel in one message
+ * (one wake-up of that loop), however many there are.
+ */
+void http_resume_post_all(http_resume *const *tokens, size_t n);
 
 /* ---- how handlers answer ---- */
 /* Adds a response header; both strings are copied into the request arena. */
 void http_add_header(http_ctx *ctx, const char *name, const char *value);
+/*
+ * The success envelope {"data": data, "meta": {meta_members, "request_id"}} as bytes in the
+ * request arena: `data` is one JSON value, `meta_members` the members of an object without its
+ * braces (`"usage":{...}`), or empty. For answers that are kept (an idempotent answer is stored
+ * byte for byte) before they are sent with http_reply_raw.
+ */
+slice http_envelope(http_ctx *ctx, slice data, slice meta_members);
 /*
  * Sends {"data": data, "meta": {...meta, "request_id"}}; steals both references (meta may be
  * NULL).

@@ -119,20 +119,19 @@ static char *dump_to_arena(http_ctx *ctx, const json_t *j, size_t *len)
  * h2o itself. The parts are valid JSON from jansson; the request id is safe by construction
  * (UUIDv7, or a caller id checked against [A-Za-z0-9._:-]), so nothing here needs escaping.
  */
-void http_reply_data_raw(http_ctx *ctx, int status, const char *data, size_t data_len, const char *meta_members,
-                         size_t meta_len)
+slice http_envelope(http_ctx *ctx, slice data, slice meta_members)
 {
     static const char open[] = "{\"data\":", mid[] = ",\"meta\":{", rid[] = "\"request_id\":\"", close[] = "\"}}";
-    size_t idlen = strlen(ctx->request_id);
-    size_t total = sizeof open - 1 + data_len + sizeof mid - 1 + (meta_len ? meta_len + 1 : 0) + sizeof rid - 1 +
+    size_t idlen = strlen(ctx->request_id), meta_len = meta_members.len;
+    size_t total = sizeof open - 1 + data.len + sizeof mid - 1 + (meta_len ? meta_len + 1 : 0) + sizeof rid - 1 +
                    idlen + sizeof close - 1;
     char *out = h2o_mem_alloc_pool(&ctx->req->pool, total), *p = out;
 #define PUT(src, n) (memcpy(p, (src), (n)), p += (n))
     PUT(open, sizeof open - 1);
-    PUT(data, data_len);
+    PUT(data.ptr, data.len);
     PUT(mid, sizeof mid - 1);
     if (meta_len) {
-        PUT(meta_members, meta_len);
+        PUT(meta_members.ptr, meta_len);
         *p++ = ',';
     }
     PUT(rid, sizeof rid - 1);
@@ -140,7 +139,14 @@ void http_reply_data_raw(http_ctx *ctx, int status, const char *data, size_t dat
     PUT(close, sizeof close - 1);
 #undef PUT
     assert((size_t)(p - out) == total);
-    send_bytes(ctx, status, "application/json; charset=utf-8", out, total, APP_OK);
+    return slice_make(out, total);
+}
+
+void http_reply_data_raw(http_ctx *ctx, int status, const char *data, size_t data_len, const char *meta_members,
+                         size_t meta_len)
+{
+    slice body = http_envelope(ctx, slice_make(data, data_len), slice_make(meta_members, meta_len));
+    send_bytes(ctx, status, "application/json; charset=utf-8", body.ptr, body.len, APP_OK);
 }
 
 void http_reply_data(http_ctx *ctx, int status, json_t *data, json_t *meta)

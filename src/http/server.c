@@ -324,6 +324,14 @@ static bool loop_has_connections(http_worker *w)
     return !h2o_linklist_is_empty(&w->ctx.http1._conns) || !h2o_linklist_is_empty(&w->ctx.http2._conns);
 }
 
+/* One iteration of the loop, then the hook that hands on what the iteration gathered. */
+static void loop_run(http_worker *w, int32_t max_wait_ms)
+{
+    h2o_evloop_run(w->ctx.loop, max_wait_ms);
+    if (w->srv->opts.loop_hook != NULL)
+        w->srv->opts.loop_hook(w->srv->opts.loop_hook_arg);
+}
+
 static void drain_and_close(http_worker *w)
 {
     http_server *srv = w->srv;
@@ -333,24 +341,24 @@ static void drain_and_close(http_worker *w)
     w->ctx.shutdown_requested = 1;
     uint64_t deadline = clock_mono_ns() + (uint64_t)atomic_load(&srv->grace_ms) * 1000000u;
     while (w->inflight > 0 && clock_mono_ns() < deadline)
-        h2o_evloop_run(w->ctx.loop, 10);
+        loop_run(w, 10);
     /* Idle connections wait on their read timeouts: make those expire now. */
     w->ctx.http1.req_timeout.timeout = 0;
     w->ctx.http2.idle_timeout.timeout = 0;
     while (loop_has_connections(w) && clock_mono_ns() < deadline)
-        h2o_evloop_run(w->ctx.loop, 10);
+        loop_run(w, 10);
     /* Past the grace period (a client that does not read, a request still running): shut the
      * sockets down so h2o sees them fail and tears the connections down itself. */
     for (h2o_linklist_t *n = w->conns.next; n != &w->conns; n = n->next)
         shutdown(h2o_socket_get_fd(H2O_STRUCT_FROM_MEMBER(tracked_conn, link, n)->sock), SHUT_RDWR);
     uint64_t hard = clock_mono_ns() + 2000000000u;
     while (loop_has_connections(w) && clock_mono_ns() < hard)
-        h2o_evloop_run(w->ctx.loop, 10);
+        loop_run(w, 10);
     /* A request parked on the writer or the pool still holds a token that will post back to this
      * loop's queue: the queue must outlive it, whatever the grace. The store's own timeouts bound
      * this wait (a stalled commit fails and the request is answered 503). */
     while (w->inflight > 0)
-        h2o_evloop_run(w->ctx.loop, 10);
+        loop_run(w, 10);
 }
 
 /*
@@ -383,7 +391,7 @@ static void *worker_main(void *arg)
     http_server *srv = w->srv;
     worker_init(w);
     while (!atomic_load(&srv->stopping))
-        h2o_evloop_run(w->ctx.loop, INT32_MAX);
+        loop_run(w, INT32_MAX);
     drain_and_close(w);
     /* Torn down on the thread that made it, for the same reason it was made here. */
     h2o_multithread_unregister_receiver(w->queue, &w->wake);

@@ -37,6 +37,32 @@ typedef struct idem_record {
     int64_t expires_at;
 } idem_record;
 
+/* How far one usage journal segment is folded into the ledger (bytes from its start). */
+typedef struct journal_mark {
+    char segment[64]; /* the segment's file name */
+    int64_t offset;
+} journal_mark;
+
+/*
+ * One transaction of metered calls (group commit): usage deltas, answers of idempotent requests,
+ * audit events of quota decisions, and how far usage journals are folded. Borrowed.
+ * durable true: the batch is on stable storage when usage_apply returns (it survives a power
+ * loss). durable false: it survives a crash of the process (kill -9) when usage_apply returns,
+ * and a power loss only after the next `sync` (or the next durable write) returns; the caller
+ * bounds that interval by calling `sync` periodically.
+ */
+typedef struct usage_batch {
+    const usage_delta *deltas;
+    size_t ndeltas;
+    const idem_record *idem;
+    size_t nidem;
+    audit_event *audits; /* the store fills seq, prev_hash and hash */
+    size_t naudits;
+    const journal_mark *marks;
+    size_t nmarks;
+    bool durable;
+} usage_batch;
+
 /* Sums of usage rows. */
 typedef struct usage_totals {
     int64_t requests, overage, blocked;
@@ -56,6 +82,12 @@ typedef struct audit_filter {
     opt_i64 from_ms;    /* at >= from */
     opt_i64 to_ms;      /* at < to */
 } audit_filter;
+
+/* Sizes of the store's files, for /metrics. */
+typedef struct store_stats {
+    int64_t wal_bytes; /* the write-ahead log (0 when the backend has none) */
+    int64_t db_bytes;  /* the database file */
+} store_stats;
 
 /*
  * Mutating calls take an optional audit event (NULL for none) that is appended, hash-chained, in
@@ -107,12 +139,8 @@ struct store_ops {
     /* A value that changes whenever another connection or process commits (to reload caches). */
     int (*change_token)(store *self, int64_t *out, app_err *err);
 
-    /*
-     * One transaction for a batch of metered calls (group commit): the usage deltas, the answers
-     * of idempotent requests and the audit events of quota decisions. All or nothing.
-     */
-    int (*usage_apply)(store *self, const usage_delta *d, size_t nd, const idem_record *idem, size_t ni,
-                       audit_event *audit, size_t na, app_err *err);
+    /* Applies a batch in one transaction, all or nothing; every other write is durable. */
+    int (*usage_apply)(store *self, const usage_batch *b, app_err *err);
     /* Totals of an account's rows with from <= date <= to (credential_id < 0: every credential). */
     int (*usage_sum)(store *self, int64_t account_id, int64_t credential_id, const char *from, const char *to,
                      usage_totals *out, app_err *err);
@@ -123,6 +151,22 @@ struct store_ops {
     int (*idem_get)(store *self, int64_t account_id, const char *key, int64_t now_ms, idem_record *out, app_err *err);
     /* Deletes expired idempotency answers. */
     int (*idem_purge)(store *self, int64_t now_ms, app_err *err);
+
+    /*
+     * Makes every transaction committed so far durable (an fsync of the log). Costs no system
+     * call when nothing was committed with durable false since the last sync. Safe to call from
+     * any thread; it waits for a commit in progress.
+     */
+    int (*sync)(store *self, app_err *err);
+    /*
+     * Fills *out with the sizes of the store's files. Never waits for the store's other calls
+     * (it reads the file system, not the database), so /metrics can call it at any time.
+     */
+    int (*stats)(store *self, store_stats *out, app_err *err);
+    /* How far the usage journal segment `segment` is folded (0 when the store has no mark). */
+    int (*journal_mark)(store *self, const char *segment, int64_t *offset, app_err *err);
+    /* Forgets a segment's mark (the segment is gone). */
+    int (*journal_forget)(store *self, const char *segment, app_err *err);
 };
 
 struct store {
@@ -232,10 +276,9 @@ static inline int store_change_token(store *s, int64_t *out, app_err *e)
 {
     return STORE_CALL(change_token, out, e);
 }
-static inline int store_usage_apply(store *s, const usage_delta *d, size_t nd, const idem_record *i, size_t ni,
-                                    audit_event *a, size_t na, app_err *e)
+static inline int store_usage_apply(store *s, const usage_batch *b, app_err *e)
 {
-    return STORE_CALL(usage_apply, d, nd, i, ni, a, na, e);
+    return STORE_CALL(usage_apply, b, e);
 }
 static inline int store_usage_sum(store *s, int64_t account_id, int64_t credential_id, const char *from, const char *to,
                                   usage_totals *o, app_err *e)
@@ -255,6 +298,22 @@ static inline int store_idem_get(store *s, int64_t account_id, const char *key, 
 static inline int store_idem_purge(store *s, int64_t now_ms, app_err *e)
 {
     return STORE_CALL(idem_purge, now_ms, e);
+}
+static inline int store_sync(store *s, app_err *e)
+{
+    return STORE_CALL(sync, e);
+}
+static inline int store_stats_get(store *s, store_stats *o, app_err *e)
+{
+    return STORE_CALL(stats, o, e);
+}
+static inline int store_journal_mark(store *s, const char *segment, int64_t *offset, app_err *e)
+{
+    return STORE_CALL(journal_mark, segment, offset, e);
+}
+static inline int store_journal_forget(store *s, const char *segment, app_err *e)
+{
+    return STORE_CALL(journal_forget, segment, e);
 }
 #undef STORE_CALL
 

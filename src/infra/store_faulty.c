@@ -78,10 +78,7 @@ FORWARD(audit_list,
         (store * self, const audit_filter *f, int64_t after, audit_event *o, size_t cap, size_t *n, app_err *err),
         (s->inner, f, after, o, cap, n, err))
 FORWARD(change_token, (store * self, int64_t *out, app_err *err), (s->inner, out, err))
-FORWARD(usage_apply,
-        (store * self, const usage_delta *d, size_t nd, const idem_record *i, size_t ni, audit_event *a, size_t na,
-         app_err *err),
-        (s->inner, d, nd, i, ni, a, na, err))
+FORWARD(usage_apply, (store * self, const usage_batch *b, app_err *err), (s->inner, b, err))
 FORWARD(usage_sum,
         (store * self, int64_t acc, int64_t cred, const char *from, const char *to, usage_totals *o, app_err *err),
         (s->inner, acc, cred, from, to, o, err))
@@ -92,7 +89,17 @@ FORWARD(usage_rows,
 FORWARD(idem_get, (store * self, int64_t acc, const char *key, int64_t now, idem_record *o, app_err *err),
         (s->inner, acc, key, now, o, err))
 FORWARD(idem_purge, (store * self, int64_t now, app_err *err), (s->inner, now, err))
+FORWARD(sync, (store * self, app_err *err), (s->inner, err))
+FORWARD(journal_mark, (store * self, const char *segment, int64_t *offset, app_err *err),
+        (s->inner, segment, offset, err))
+FORWARD(journal_forget, (store * self, const char *segment, app_err *err), (s->inner, segment, err))
 #undef FORWARD
+
+/* Always forwarded: sizes of files are observation, not a store operation a test wants to fail. */
+static int faulty_stats(store *self, store_stats *out, app_err *err)
+{
+    return store_stats_get(((faulty_store *)self)->inner, out, err);
+}
 
 static void faulty_close(store *self)
 {
@@ -128,10 +135,14 @@ static const struct store_ops faulty_ops = {
     .audit_list = faulty_audit_list,
     .change_token = faulty_change_token,
     .usage_apply = faulty_usage_apply,
+    .journal_mark = faulty_journal_mark,
+    .journal_forget = faulty_journal_forget,
     .usage_sum = faulty_usage_sum,
     .usage_rows = faulty_usage_rows,
     .idem_get = faulty_idem_get,
     .idem_purge = faulty_idem_purge,
+    .sync = faulty_sync,
+    .stats = faulty_stats,
 };
 
 store *store_faulty_new(store *inner, int fail_after)

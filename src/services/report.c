@@ -42,7 +42,7 @@ static int load_contract(services *s, int64_t account_id, account *acc, contract
     return rc;
 }
 
-int report_summary(services *s, usage *u, int64_t account_id, int64_t now_ms, json_t **out, app_err *err)
+int report_summary(services *s, metering *meter, int64_t account_id, int64_t now_ms, json_t **out, app_err *err)
 {
     account acc;
     contract c;
@@ -51,11 +51,12 @@ int report_summary(services *s, usage *u, int64_t account_id, int64_t now_ms, js
     if (rc != 0)
         return rc;
     limits l = contract_effective_limits(&p, &c);
-    periods per = usage_periods(u, c.timezone, now_ms);
+    metering_settle(meter); /* every call answered so far is in the rows read below */
+    periods per = metering_periods(meter, c.timezone, now_ms);
     char today[11], first[11], since[11];
     period_date_format(per.today, today);
     period_date_format((local_date){per.today.year, per.today.month, 1}, first);
-    local_date start = usage_periods(u, c.timezone, c.starts_at).today;
+    local_date start = metering_periods(meter, c.timezone, c.starts_at).today;
     period_date_format(start, since);
 
     usage_totals day, month, all;
@@ -111,7 +112,7 @@ int report_summary(services *s, usage *u, int64_t account_id, int64_t now_ms, js
     return 0;
 }
 
-int report_history(services *s, usage *u, int64_t account_id, const char *from, const char *to, const char *key_id,
+int report_history(services *s, metering *m, int64_t account_id, const char *from, const char *to, const char *key_id,
                    int64_t now_ms, json_t **out, app_err *err)
 {
     account acc;
@@ -120,7 +121,8 @@ int report_history(services *s, usage *u, int64_t account_id, const char *from, 
     int rc = load_contract(s, account_id, &acc, &c, &p, err);
     if (rc != 0)
         return rc;
-    local_date today = usage_periods(u, c.timezone, now_ms).today;
+    metering_settle(m); /* every call answered so far is in the rows read below */
+    local_date today = metering_periods(m, c.timezone, now_ms).today;
     local_date f = today, t = today;
     if (to != NULL && period_date_parse(to, &t) != 0)
         return app_err_field(err, "to", "must be a date YYYY-MM-DD");

@@ -11,18 +11,18 @@
 
 #include "core/err.h"
 #include "services/services.h"
-#include "services/usage.h"
+#include "services/metering.h"
 
 #define HISTORY_MAX_DAYS 366
 
-int report_summary(services *s, usage *u, int64_t account_id, int64_t now_ms, json_t **out, app_err *err);
+int report_summary(services *s, metering *m, int64_t account_id, int64_t now_ms, json_t **out, app_err *err);
 
 /*
  * One row per day from `from` to `to` (YYYY-MM-DD, inclusive; NULL: the last 30 days), zeros for
  * days without calls; `key_id` (or NULL) restricts to one credential, which must belong to the
  * account (forbidden otherwise).
  */
-int report_history(services *s, usage *u, int64_t account_id, const char *from, const char *to, const char *key_id,
+int report_history(services *s, metering *m, int64_t account_id, const char *from, const char *to, const char *key_id,
                    int64_t now_ms, json_t **out, app_err *err);
 
 #endif

@@ -55,6 +55,7 @@ void th_start(th_server *s, const th_opts *opts)
         parts.store = opts->store;
         parts.clock = opts->clock;
         s->cfg.demo = opts->demo;
+        s->cfg.durability = opts->durability;
         if (opts->web_root != NULL)
             snprintf(s->cfg.web_root, sizeof s->cfg.web_root, "%s", opts->web_root);
         if (opts->global_burst > 0) {

@@ -30,6 +30,7 @@ typedef struct th_opts {
     const char *dir;        /* optional: reuse this directory (a restart); it is then not removed */
     int64_t global_burst;   /* optional: the global rate-limit burst (rate 1/s) */
     const char *web_root;   /* optional: the panel's files */
+    int durability;         /* optional: 1 for --durability fsync */
 } th_opts;
 
 /* The admin token every test server accepts, and its Authorization header. */

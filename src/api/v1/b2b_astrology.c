@@ -13,8 +13,8 @@ typedef struct weekly {
     zodiac_sign sign;
     zodiac_lang lang;
     int compute_rc;
-    app_err compute_err;
-    char *text; /* the cached answer once found, in the arena */
+    app_err *compute_err; /* a miss only: the error struct stays out of the hit path's arena */
+    char *text;           /* the cached answer once found, in the arena */
     size_t len;
     ephemeris_model model;
 } weekly;
@@ -25,13 +25,15 @@ static void *arena(void *ctx, size_t n)
 }
 
 /* The answer from the cache, which validation (or the computation before it) has filled. */
-static int handle(http_ctx *ctx, void *state, slice *data, slice *meta, app_err *err)
+static int handle(http_ctx *ctx, void *state, slice *data, slice *meta, const char **why)
 {
     weekly *w = state;
     if (w->text == NULL)
         w->text = astrology_cached(w->env->astrology, w->week, w->sign, w->lang, arena, ctx, &w->len, &w->model);
-    if (w->text == NULL) /* evicted between the computation and now: rare, and not the caller's fault */
-        return app_err_set(err, APP_INTERNAL_ERROR, "the week left the cache before it could be served");
+    if (w->text == NULL) { /* evicted between the computation and now: rare, and not the caller's fault */
+        *why = "the week left the cache before it could be served";
+        return APP_INTERNAL_ERROR;
+    }
     *data = slice_make(w->text, w->len);
     *meta = w->model == EPHEMERIS_MODEL_SWISS ? SLICE_LIT("\"ephemeris\":\"swiss_ephemeris\"")
                                               : SLICE_LIT("\"ephemeris\":\"moshier\"");
@@ -41,18 +43,18 @@ static int handle(http_ctx *ctx, void *state, slice *data, slice *meta, app_err 
 static void compute_run(void *arg)
 {
     weekly *w = arg;
-    app_err_clear(&w->compute_err);
-    w->compute_rc = astrology_compute(w->env->astrology, w->week, &w->compute_err);
+    app_err_clear(w->compute_err);
+    w->compute_rc = astrology_compute(w->env->astrology, w->week, w->compute_err);
 }
 
 static void compute_done(http_ctx *ctx, void *arg)
 {
     weekly *w = arg;
     if (w->compute_rc != 0) {
-        http_reply_error(ctx, &w->compute_err);
+        http_reply_error(ctx, w->compute_err);
         return;
     }
-    api_metered(ctx, NULL, handle, w);
+    api_metered(ctx, handle, w);
 }
 
 static const char signs_allowed[] =
@@ -95,8 +97,9 @@ void api_b2b_astrology_weekly(http_ctx *ctx)
     /* A hit continues at once; a miss computes the week on the pool, off the event loop. */
     w->text = astrology_cached(w->env->astrology, w->week, w->sign, w->lang, arena, ctx, &w->len, &w->model);
     if (w->text != NULL) {
-        api_metered(ctx, NULL, handle, w);
+        api_metered(ctx, handle, w);
         return;
     }
+    w->compute_err = http_arena_alloc(ctx, sizeof *w->compute_err);
     http_defer(ctx, compute_run, compute_done, w);
 }

@@ -24,10 +24,10 @@ static void run(void *arg)
     report_job *j = arg;
     int64_t now = clock_now_ms(j->env->clock);
     if (j->history)
-        j->rc = report_history(j->env->services, j->env->usage, j->account_id, j->has_from ? j->from : NULL,
+        j->rc = report_history(j->env->services, j->env->metering, j->account_id, j->has_from ? j->from : NULL,
                                j->has_to ? j->to : NULL, j->has_key ? j->key_id : NULL, now, &j->out, &j->err);
     else
-        j->rc = report_summary(j->env->services, j->env->usage, j->account_id, now, &j->out, &j->err);
+        j->rc = report_summary(j->env->services, j->env->metering, j->account_id, now, &j->out, &j->err);
 }
 
 static void done(http_ctx *ctx, void *arg)

@@ -3,24 +3,21 @@
 #define STARMETER_API_METERED_H
 
 /*
- * The life of a metered call, after authentication and rate limits: validate the input (a
- * refusal here is not usage), replay a stored answer for a known Idempotency-Key, reserve the
- * call against the contract, produce the answer, commit the count (group commit) and only then
- * answer. A reserved call that is not answered 2xx is refunded.
+ * A metered route as HTTP: reads the Idempotency-Key header, hands the call to the metering
+ * service (services/metering.h, where its whole life is), renders the answer through http's
+ * envelope builder with meta.usage, and answers with the quota headers or the error envelope.
+ * Handlers validate their input first: a refusal there is not usage.
  */
 #include "api/api.h"
 
-typedef struct metered_call metered_call;
-
-/* Checks the request; 0 or an error (validation_error...). Runs on the event loop. */
-typedef int (*metered_validate_fn)(http_ctx *ctx, void *state, app_err *err);
 /*
  * Produces the `data` of the answer as JSON bytes (static, cached or in the arena) and optional
- * extra `meta` members (without braces, or NULL); 0 or an error (the call is then refunded).
+ * extra `meta` members (without braces), once the call is reserved. 0, or an error code with
+ * *why a static sentence for the log (the call is then refunded).
  */
-typedef int (*metered_handle_fn)(http_ctx *ctx, void *state, slice *data, slice *meta_members, app_err *err);
+typedef int (*metered_handle_fn)(http_ctx *ctx, void *state, slice *data, slice *meta_members, const char **why);
 
-/* Runs a metered call; `state` (in the request arena) is handed to both callbacks. */
-void api_metered(http_ctx *ctx, metered_validate_fn validate, metered_handle_fn handle, void *state);
+/* Runs a metered call; `state` (in the request arena) is handed to `handle`. */
+void api_metered(http_ctx *ctx, metered_handle_fn handle, void *state);
 
 #endif

@@ -56,6 +56,15 @@ void api_ops_metrics(http_ctx *ctx)
     buf b;
     buf_init(&b, 4u << 20);
     metrics_render(env->metrics, &b);
+    /* From the file system, never waiting on the store; a failed stat leaves the gauge out. */
+    store_stats ss;
+    app_err serr;
+    app_err_clear(&serr);
+    if (store_stats_get(env->store, &ss, &serr) == 0)
+        buf_appendf(&b,
+                    "# HELP store_wal_bytes Size of the store's write-ahead log file, in bytes.\n"
+                    "# TYPE store_wal_bytes gauge\nstore_wal_bytes %lld\n",
+                    (long long)ss.wal_bytes);
     if (buf_failed(&b)) {
         buf_cleanup(&b);
         http_reply_code(ctx, APP_INTERNAL_ERROR);

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#ifndef STARMETER_INFRA_COUNTERS_H
+#define STARMETER_INFRA_COUNTERS_H
+
+/*
+ * The counters that decide a metered call: per account, the calls served in the current day and
+ * month of the contract's time zone. A reservation is the contract's decision (domain/quota.c)
+ * and the increment that goes with it, made atomically, so in block mode exactly `limit` calls
+ * pass however many callers ask at once. The ledger (the store's enterprise_daily_usages) records
+ * what was served; the counters only decide, and are seeded from the ledger at start.
+ *
+ * A table of function pointers like store.h, so a shared implementation (Redis, for several
+ * nodes) plugs in without touching the metering service: its decision may come later, from a
+ * round trip, which is why reserve answers through a callback. The in-process implementation
+ * (counters_local_new) decides in memory and calls back before reserve returns.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "domain/model.h"
+#include "domain/period.h"
+#include "domain/quota.h"
+
+typedef struct counters counters;
+
+/* What a reservation asks: whose call, under which limits, in which time zone. Borrowed. */
+typedef struct counters_req {
+    int64_t account_id;
+    const limits *limits;
+    period_zone zone; /* the contract's zone; its periods are computed at the counters' own clock */
+} counters_req;
+
+/* The first refusal or the first overage of a period: the one quota decision that is audited. */
+typedef enum counters_first {
+    COUNTERS_FIRST_NONE = 0,
+    COUNTERS_FIRST_DAY_BLOCK,
+    COUNTERS_FIRST_MONTH_BLOCK,
+    COUNTERS_FIRST_DAY_OVERAGE,
+    COUNTERS_FIRST_MONTH_OVERAGE,
+} counters_first;
+
+/* The answer to a reservation. */
+typedef struct counters_decision {
+    int rc;                       /* 0, or an error code (the counters cannot be reached): nothing reserved */
+    quota_decision d;             /* serve, serve as overage, or block, and the period that decided */
+    bool reserved;                /* a call was counted: end it with counters_commit or counters_refund */
+    counters_first first;         /* this decision is the first of its kind in its period */
+    int64_t now_ms;               /* the instant decided (never earlier than an earlier decision's) */
+    periods p;                    /* the day and month it was decided in */
+    int64_t day_used, month_used; /* after this decision */
+} counters_decision;
+
+/* Receives a decision; `dec` is borrowed for the duration of the call. */
+typedef void (*counters_decided_fn)(void *arg, const counters_decision *dec);
+
+/* An account's counts as the counters hold them. */
+typedef struct counters_usage {
+    int64_t day_used, month_used; /* reserved calls included */
+    int64_t inflight;             /* reserved, neither committed nor refunded yet */
+} counters_usage;
+
+/* An account's standing in periods `p`, as the ledger records it. */
+typedef struct counters_seed_row {
+    int64_t account_id;
+    periods p;
+    int64_t day_used, month_used;    /* calls served, overage included */
+    bool day_blocked, month_blocked; /* a refusal is already recorded in the period */
+    bool day_overage, month_overage; /* an overage is already recorded in the period */
+} counters_seed_row;
+
+struct counters_ops {
+    const char *name;
+    /*
+     * Decides the next call of req->account_id and reserves it when it is served. Calls `decided`
+     * exactly once: before returning, or later on the calling thread's event loop.
+     */
+    void (*reserve)(counters *self, const counters_req *req, counters_decided_fn decided, void *arg);
+    /* The reserved call was served and its count is in the ledger. */
+    void (*commit)(counters *self, int64_t account_id, const counters_decision *dec);
+    /*
+     * The decision did not stand: the reserved call was not served (its count is given back, in
+     * the periods it was reserved in only), and a `first` decision was not recorded (the next
+     * decision of its kind in that period is the first again).
+     */
+    void (*refund)(counters *self, int64_t account_id, const counters_decision *dec);
+    /* The account's counts at the counters' clock, in `zone` (zero for an unknown account). */
+    int (*read)(counters *self, int64_t account_id, period_zone zone, counters_usage *out, app_err *err);
+    /* Sets an account's counts from the ledger (at start, or when the counters lost them). */
+    void (*seed)(counters *self, const counters_seed_row *row);
+    /* Frees the counters; NULL does nothing. */
+    void (*free)(counters *self);
+};
+
+struct counters {
+    const struct counters_ops *ops;
+};
+
+static inline void counters_reserve(counters *c, const counters_req *req, counters_decided_fn decided, void *arg)
+{
+    c->ops->reserve(c, req, decided, arg);
+}
+static inline void counters_commit(counters *c, int64_t account_id, const counters_decision *dec)
+{
+    c->ops->commit(c, account_id, dec);
+}
+static inline void counters_refund(counters *c, int64_t account_id, const counters_decision *dec)
+{
+    c->ops->refund(c, account_id, dec);
+}
+static inline int counters_read(counters *c, int64_t account_id, period_zone zone, counters_usage *out, app_err *err)
+{
+    return c->ops->read(c, account_id, zone, out, err);
+}
+static inline void counters_seed(counters *c, const counters_seed_row *row)
+{
+    c->ops->seed(c, row);
+}
+static inline void counters_free(counters *c)
+{
+    if (c != NULL)
+        c->ops->free(c);
+}
+
+/*
+ * The in-process counters: sharded by account, each shard an open-addressing table under its own
+ * mutex, decisions made and called back before counters_reserve returns. Time comes from `clock`
+ * (borrowed; a test clock in tests) and never runs backwards for an account. The caller owns the
+ * result (counters_free).
+ */
+counters *counters_local_new(const app_clock *clock);
+
+#endif

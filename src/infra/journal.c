@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "infra/journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "core/str.h"
+
+/*
+ * A record on disk, 48 bytes: an 8-byte keyed hash (SipHash) of the 40 bytes that follow, then
+ * account, credential and day (int64), requests, overage, blocked (int32) and a magic number, in
+ * the machine's byte order (a journal is replayed by the machine that wrote it).
+ */
+#define RECORD_SIZE 48
+#define RECORD_MAGIC 0x314a4d53u /* "SMJ1" */
+/* A segment moves on past this size, so folded files can be removed while a loop keeps appending. */
+#define SEGMENT_MAX (4 * 1024 * 1024)
+#define SUFFIX ".journal"
+
+/* The hash only tells a torn record from a whole one; the key needs no secrecy. */
+static const unsigned char record_key[crypto_shorthash_KEYBYTES] = "starmeter-usage!";
+
+struct journal {
+    char *dir;
+    int dir_fd;
+    pthread_mutex_t mu;      /* the list of segments */
+    pthread_mutex_t sync_mu; /* one journal_sync at a time (segments' `synced`) */
+    journal_segment *head, *tail;
+    unsigned long seq;
+    _Atomic bool dir_dirty; /* a segment was created since the directory was last fsynced */
+};
+
+struct journal_leftover {
+    int fd;
+    int64_t size;
+};
+
+static void encode(const journal_entry *e, unsigned char out[RECORD_SIZE])
+{
+    unsigned char *p = out + 8;
+    uint32_t magic = RECORD_MAGIC;
+    memcpy(p, &e->account_id, 8);
+    memcpy(p + 8, &e->credential_id, 8);
+    memcpy(p + 16, &e->day, 8);
+    memcpy(p + 24, &e->requests, 4);
+    memcpy(p + 28, &e->overage, 4);
+    memcpy(p + 32, &e->blocked, 4);
+    memcpy(p + 36, &magic, 4);
+    crypto_shorthash(out, p, RECORD_SIZE - 8, record_key);
+}
+
+static bool decode(const unsigned char in[RECORD_SIZE], journal_entry *e)
+{
+    unsigned char check[crypto_shorthash_BYTES];
+    const unsigned char *p = in + 8;
+    uint32_t magic;
+    crypto_shorthash(check, p, RECORD_SIZE - 8, record_key);
+    memcpy(&magic, p + 36, 4);
+    if (sodium_memcmp(check, in, sizeof check) != 0 || magic != RECORD_MAGIC)
+        return false;
+    memcpy(&e->account_id, p, 8);
+    memcpy(&e->credential_id, p + 8, 8);
+    memcpy(&e->day, p + 16, 8);
+    memcpy(&e->requests, p + 24, 4);
+    memcpy(&e->overage, p + 28, 4);
+    memcpy(&e->blocked, p + 32, 4);
+    return true;
+}
+
+static int io_fail(app_err *err, const char *what, const char *name)
+{
+    return app_err_set(err, APP_STORE_UNAVAILABLE, "usage journal: %s %s: %s", what, name, strerror(errno));
+}
+
+journal *journal_open(const char *dir, app_err *err)
+{
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        io_fail(err, "cannot create", dir);
+        return NULL;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        io_fail(err, "cannot open", dir);
+        return NULL;
+    }
+    journal *j = xcalloc(1, sizeof *j);
+    j->dir = xstrdup(dir);
+    j->dir_fd = dfd;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_mutex_init(&j->sync_mu, NULL);
+    return j;
+}
+
+void journal_close(journal *j)
+{
+    if (j == NULL)
+        return;
+    for (journal_segment *s = j->head, *next; s; s = next) {
+        next = s->next;
+        close(s->fd);
+        free(s);
+    }
+    close(j->dir_fd);
+    pthread_mutex_destroy(&j->mu);
+    pthread_mutex_destroy(&j->sync_mu);
+    free(j->dir);
+    free(j);
+}
+
+/* Creates, locks and lists a new segment. */
+static journal_segment *segment_new(journal *j, app_err *err)
+{
+    journal_segment *s = xcalloc(1, sizeof *s);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    pthread_mutex_lock(&j->mu);
+    unsigned long seq = ++j->seq;
+    pthread_mutex_unlock(&j->mu);
+    /* Time first, so a listing sorts them in order of creation. */
+    snprintf(s->name, sizeof s->name, "%013lld-%d-%lu" SUFFIX, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+             (int)getpid(), seq);
+    s->fd = openat(j->dir_fd, s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (s->fd < 0) {
+        io_fail(err, "cannot create", s->name);
+        free(s);
+        return NULL;
+    }
+    if (flock(s->fd, LOCK_EX | LOCK_NB) != 0) { /* new and exclusive: cannot be held elsewhere */
+        io_fail(err, "cannot lock", s->name);
+        close(s->fd);
+        unlinkat(j->dir_fd, s->name, 0);
+        free(s);
+        return NULL;
+    }
+    atomic_init(&s->end, 0);
+    atomic_init(&s->sealed, false);
+    pthread_mutex_lock(&j->mu);
+    if (j->tail)
+        j->tail->next = s;
+    else
+        j->head = s;
+    j->tail = s;
+    pthread_mutex_unlock(&j->mu);
+    atomic_store(&j->dir_dirty, true);
+    return s;
+}
+
+int journal_append(journal *j, journal_segment **seg, const journal_entry *e, size_t n, app_err *err)
+{
+    if (*seg != NULL && atomic_load_explicit(&(*seg)->end, memory_order_relaxed) >= SEGMENT_MAX) {
+        atomic_store(&(*seg)->sealed, true);
+        *seg = NULL;
+    }
+    if (*seg == NULL && (*seg = segment_new(j, err)) == NULL)
+        return APP_STORE_UNAVAILABLE;
+    journal_segment *s = *seg;
+    unsigned char small[8 * RECORD_SIZE], *bytes = n <= 8 ? small : xmalloc(n * RECORD_SIZE);
+    for (size_t i = 0; i < n; i++)
+        encode(&e[i], bytes + i * RECORD_SIZE);
+    /* Only this thread appends to the segment: its end is ours to read without ordering. */
+    int64_t at = atomic_load_explicit(&s->end, memory_order_relaxed);
+    size_t len = n * RECORD_SIZE, done = 0;
+    int rc = 0;
+    while (done < len) {
+        ssize_t w = pwrite(s->fd, bytes + done, len - done, at + (off_t)done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            rc = io_fail(err, "cannot write", s->name);
+            /* Nothing half-written may be folded or replayed: cut back to the last whole record. */
+            if (ftruncate(s->fd, at) != 0)
+                atomic_store(&s->sealed, true), *seg = NULL; /* never append after garbage */
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (bytes != small)
+        free(bytes);
+    if (rc == 0) /* release: a reader that sees the new end sees the bytes */
+        atomic_store_explicit(&s->end, at + (int64_t)len, memory_order_release);
+    return rc;
+}
+
+size_t journal_segments(journal *j, journal_segment **out, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&j->mu);
+    for (journal_segment *s = j->head; s && n < cap; s = s->next)
+        out[n++] = s;
+    pthread_mutex_unlock(&j->mu);
+    return n;
+}
+
+/* Reads whole records of fd from `from` to `end`, stopping at a torn one. */
+static int read_records(int fd, const char *name, int64_t from, int64_t end, journal_entry *out, size_t cap, size_t *n,
+                        int64_t *next, app_err *err)
+{
+    *n = 0;
+    *next = from;
+    int64_t avail = (end - from) / RECORD_SIZE;
+    size_t want = avail < (int64_t)cap ? (size_t)avail : cap;
+    if (want == 0)
+        return 0;
+    unsigned char *buf = xmalloc(want * RECORD_SIZE);
+    size_t got = 0, len = want * RECORD_SIZE;
+    while (got < len) {
+        ssize_t r = pread(fd, buf + got, len - got, from + (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int rc = io_fail(err, "cannot read", name);
+            free(buf);
+            return rc;
+        }
+        if (r == 0) /* the file is shorter than its end says (a leftover's torn tail) */
+            break;
+        got += (size_t)r;
+    }
+    size_t k = 0;
+    while (k < got / RECORD_SIZE && decode(buf + k * RECORD_SIZE, &out[k]))
+        k++;
+    free(buf);
+    *n = k;
+    *next = from + (int64_t)k * RECORD_SIZE;
+    return 0;
+}
+
+int journal_read(journal_segment *seg, int64_t from, journal_entry *out, size_t cap, size_t *n, int64_t *next,
+                 app_err *err)
+{
+    int64_t end = atomic_load_explicit(&seg->end, memory_order_acquire);
+    int rc = read_records(seg->fd, seg->name, from, end, out, cap, n, next, err);
+    if (rc == 0 && *n < cap && *next < end) /* a record this process wrote whole does not verify */
+        return app_err_set(err, APP_STORE_UNAVAILABLE, "usage journal: %s: damaged record at byte %lld", seg->name,
+                           (long long)*next);
+    return rc;
+}
+
+static int sync_locked(journal *j, bool *synced, app_err *err);
+
+int journal_sync(journal *j, bool *synced, app_err *err)
+{
+    pthread_mutex_lock(&j->sync_mu);
+    int rc = sync_locked(j, synced, err);
+    pthread_mutex_unlock(&j->sync_mu);
+    return rc;
+}
+
+static int sync_locked(journal *j, bool *synced, app_err *err)
+{
+    *synced = false;
+    if (atomic_exchange(&j->dir_dirty, false) && fsync(j->dir_fd) != 0) {
+        atomic_store(&j->dir_dirty, true);
+        return io_fail(err, "cannot sync", j->dir);
+    }
+    journal_segment *segs[64];
+    size_t n;
+    int rc = 0;
+    int64_t done = 0;
+    /* In batches of 64: a journal holds a couple of segments per event loop. */
+    do {
+        n = 0;
+        pthread_mutex_lock(&j->mu);
+        int64_t k = 0;
+        for (journal_segment *s = j->head; s && n < 64; s = s->next)
+            if (k++ >= done)
+                segs[n++] = s;
+        pthread_mutex_unlock(&j->mu);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            int64_t end = atomic_load_explicit(&segs[i]->end, memory_order_acquire);
+            if (end <= segs[i]->synced)
+                continue;
+            if (fdatasync(segs[i]->fd) != 0)
+                rc = io_fail(err, "cannot sync", segs[i]->name);
+            else {
+                segs[i]->synced = end;
+                *synced = true;
+            }
+        }
+        done += (int64_t)n;
+    } while (n == 64 && rc == 0);
+    return rc;
+}
+
+void journal_retire(journal *j, journal_segment *seg)
+{
+    pthread_mutex_lock(&j->sync_mu); /* a sync in progress may hold the segment */
+    pthread_mutex_lock(&j->mu);
+    journal_segment **pp = &j->head, *prev = NULL;
+    while (*pp && *pp != seg) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp == seg) {
+        *pp = seg->next;
+        if (j->tail == seg)
+            j->tail = prev;
+    }
+    pthread_mutex_unlock(&j->mu);
+    pthread_mutex_unlock(&j->sync_mu);
+    unlinkat(j->dir_fd, seg->name, 0);
+    atomic_store(&j->dir_dirty, true);
+    close(seg->fd);
+    free(seg);
+}
+
+int journal_leftover_read(journal_leftover *lo, int64_t from, journal_entry *out, size_t cap, size_t *n, int64_t *next,
+                          app_err *err)
+{
+    return read_records(lo->fd, "leftover", from, lo->size, out, cap, n, next, err);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int journal_recover(journal *j, journal_leftover_fn fn, void *arg, app_err *err)
+{
+    int dfd = dup(j->dir_fd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (d == NULL) {
+        if (dfd >= 0)
+            close(dfd);
+        return io_fail(err, "cannot list", j->dir);
+    }
+    rewinddir(d);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    size_t slen = strlen(SUFFIX);
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len <= slen || strcmp(de->d_name + len - slen, SUFFIX) != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            names = xrealloc(names, cap * sizeof *names);
+        }
+        names[n++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof *names, name_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) {
+            journal_leftover lo = {.fd = openat(j->dir_fd, names[i], O_RDONLY | O_CLOEXEC)};
+            struct stat sb;
+            if (lo.fd < 0) {
+                rc = io_fail(err, "cannot open", names[i]);
+            } else if (flock(lo.fd, LOCK_EX | LOCK_NB) != 0) {
+                close(lo.fd); /* a live process writes it: not ours to replay */
+            } else if (fstat(lo.fd, &sb) != 0) {
+                rc = io_fail(err, "cannot stat", names[i]);
+                close(lo.fd);
+            } else {
+                lo.size = (int64_t)sb.st_size;
+                rc = fn(arg, names[i], &lo, err);
+                if (rc == 0) {
+                    unlinkat(j->dir_fd, names[i], 0);
+                    atomic_store(&j->dir_dirty, true);
+                }
+                close(lo.fd);
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}

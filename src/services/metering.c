@@ -1,0 +1,1026 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "services/metering.h"
+
+#include <assert.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/mem.h"
+#include "core/str.h"
+#include "domain/civil.h"
+#include "infra/journal.h"
+
+#define BATCH_MAX 4096
+/* Journal records folded into the ledger per transaction. */
+#define FOLD_MAX 8192
+#define IDEM_TTL_MS (24LL * 3600 * 1000)
+
+/* Where a parked call is, so metering_continue knows what comes next. */
+typedef enum call_stage {
+    STAGE_NONE = 0,
+    STAGE_LOOKUP,         /* the stored answer of an Idempotency-Key */
+    STAGE_COMMIT,         /* a served call committed to the ledger with its answer or audit event */
+    STAGE_RECORD_REFUSAL, /* a refusal committed to the ledger with its audit event */
+    STAGE_SYNC,           /* a journaled call or refusal waiting for the fsync (fsync durability) */
+} call_stage;
+
+/*
+ * One metered call. It lives in the caller's request arena (host->alloc) and so do the answer and
+ * the audit event it carries: the request is parked while the writer reads them, so nothing is
+ * copied or freed on the way to the store and back.
+ */
+struct metering_call {
+    metering *m;
+    metering_request req;
+    struct metering_call *next; /* in a queue to the writer */
+    call_stage stage;
+    void *token; /* the host's resume token while parked */
+    counters_decision dec;
+    bool decided; /* dec holds a decision of the counters (to commit or refund) */
+    metering_view view;
+    slice body;
+    usage_delta delta;
+    audit_event *audit; /* the first refusal or overage of a period, or NULL */
+    bool store_answer;  /* an idempotent answer to store with the count */
+    idem_record found;  /* the writer's lookup; body malloc'd by the store */
+    int rc;             /* the writer's result */
+    bool journaled;     /* the count is written in the journal (it will be folded) */
+    app_err *err;       /* the call's failure, allocated when there is one */
+};
+
+struct metering {
+    metering_opts o;
+    int metric_events, metric_exceeded;
+    journal *j; /* NULL: every count goes through a ledger commit */
+
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv, idle_cv;
+    metering_call *head, *tail;
+    bool stopping, writing;
+    int64_t settle_asked, settle_done; /* metering_settle's requests, and the last one served */
+    pthread_cond_t fold_cv;            /* wakes the folder (a settle, a stop) */
+    bool folder_stopping;
+    atomic_bool store_unsynced; /* a ledger commit was made without fsync since the last sync */
+    pthread_t writer, folder;
+    bool started;
+
+    pthread_mutex_t imu; /* idempotency keys being served now */
+    struct idem_claim {
+        int64_t account_id;
+        char key[METERING_IDEM_KEY_MAX + 1];
+    } * claims;
+    size_t nclaims, capclaims;
+};
+
+/* What one event-loop thread queued for the writer during the current iteration. */
+static _Thread_local struct {
+    metering *m;
+    metering_call *head, *tail;
+} loop_batch;
+
+/* The journal segment this thread appends to. */
+static _Thread_local struct {
+    metering *m;
+    journal_segment *seg;
+} loop_journal;
+
+static const char *const outcomes[] = {"served", "overage", "blocked"};
+static const char *const exceeded[] = {"period=\"daily\",mode=\"block\"", "period=\"daily\",mode=\"overage\"",
+                                       "period=\"monthly\",mode=\"block\"", "period=\"monthly\",mode=\"overage\""};
+
+static period_zone zone_of(metering *m, const char *timezone)
+{
+    period_zone z = {period_utc_offset, NULL};
+    if (timezone != NULL && strcmp(timezone, "UTC") != 0 && !tzdb_zone(m->o.tz, timezone, &z))
+        z = (period_zone){period_utc_offset, NULL};
+    return z;
+}
+
+periods metering_periods(metering *m, const char *timezone, int64_t now_ms)
+{
+    return period_at(zone_of(m, timezone), now_ms);
+}
+
+/* ---- idempotency keys in flight ---- */
+
+static bool idem_claim(metering *m, int64_t account_id, const char *key)
+{
+    bool ok = true;
+    pthread_mutex_lock(&m->imu);
+    for (size_t i = 0; i < m->nclaims && ok; i++)
+        if (m->claims[i].account_id == account_id && strcmp(m->claims[i].key, key) == 0)
+            ok = false;
+    if (ok) {
+        if (m->nclaims == m->capclaims) {
+            m->capclaims = m->capclaims ? m->capclaims * 2 : 16;
+            m->claims = xrealloc(m->claims, m->capclaims * sizeof *m->claims);
+        }
+        m->claims[m->nclaims].account_id = account_id;
+        str_copy(m->claims[m->nclaims].key, sizeof m->claims[0].key, key);
+        m->nclaims++;
+    }
+    pthread_mutex_unlock(&m->imu);
+    return ok;
+}
+
+static void idem_release(metering *m, int64_t account_id, const char *key)
+{
+    pthread_mutex_lock(&m->imu);
+    for (size_t i = 0; i < m->nclaims; i++) {
+        if (m->claims[i].account_id == account_id && strcmp(m->claims[i].key, key) == 0) {
+            m->claims[i] = m->claims[--m->nclaims];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->imu);
+}
+
+/* ---- the end of a call ---- */
+
+static app_err *call_err(metering_call *c)
+{
+    if (c->err == NULL) {
+        c->err = c->m->o.host->alloc(c->req.caller, sizeof *c->err);
+        app_err_clear(c->err);
+    }
+    return c->err;
+}
+
+static void finish(metering_call *c, int status, bool replayed)
+{
+    if (c->req.has_idem)
+        idem_release(c->m, c->req.who->account_id, c->req.idem_key);
+    metering_result res = {
+        .status = status, .err = status ? NULL : c->err, .body = c->body, .replayed = replayed, .view = c->view};
+    c->req.done(&c->req, &res);
+}
+
+/* Ends the call with the error already in c->err. */
+static void fail(metering_call *c)
+{
+    finish(c, 0, false);
+}
+
+static void fail_code(metering_call *c, app_code code, const char *message)
+{
+    app_err_set(call_err(c), code, "%s", message);
+    fail(c);
+}
+
+/* ---- the hand-off to the writer ---- */
+
+static void push(metering *m, metering_call *head, metering_call *tail)
+{
+    pthread_mutex_lock(&m->qmu);
+    if (m->tail)
+        m->tail->next = head;
+    else
+        m->head = head;
+    m->tail = tail;
+    pthread_cond_signal(&m->qcv);
+    pthread_mutex_unlock(&m->qmu);
+}
+
+/* Parks the call and queues it for the writer: in this loop's batch, or at once off a loop. */
+static void park_for_writer(metering_call *c, call_stage stage)
+{
+    metering *m = c->m;
+    c->stage = stage;
+    c->next = NULL;
+    c->token = m->o.host->park(c->req.caller, c);
+    if (loop_batch.m != m) {
+        push(m, c, c);
+        return;
+    }
+    if (loop_batch.tail)
+        loop_batch.tail->next = c;
+    else
+        loop_batch.head = c;
+    loop_batch.tail = c;
+}
+
+void metering_loop_flush(metering *m)
+{
+    if (loop_batch.m != m) {
+        /* This thread is an event loop from now on: its calls travel in batches. */
+        loop_batch.m = m;
+        loop_batch.head = loop_batch.tail = NULL;
+        return;
+    }
+    if (loop_batch.head == NULL)
+        return;
+    push(m, loop_batch.head, loop_batch.tail);
+    loop_batch.head = loop_batch.tail = NULL;
+}
+
+/* ---- the writer ---- */
+
+static int delta_cmp(const void *a, const void *b)
+{
+    const usage_delta *x = a, *y = b;
+    if (x->account_id != y->account_id)
+        return x->account_id < y->account_id ? -1 : 1;
+    if (x->credential_id != y->credential_id)
+        return x->credential_id < y->credential_id ? -1 : 1;
+    return strcmp(x->date, y->date);
+}
+
+/* Sorts and sums the deltas of the same row; returns how many rows remain. */
+static size_t deltas_merge(usage_delta *d, size_t nd)
+{
+    qsort(d, nd, sizeof *d, delta_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < nd; i++) {
+        if (k > 0 && delta_cmp(&d[k - 1], &d[i]) == 0) {
+            d[k - 1].requests += d[i].requests;
+            d[k - 1].overage += d[i].overage;
+            d[k - 1].blocked += d[i].blocked;
+        } else {
+            d[k++] = d[i];
+        }
+    }
+    return k;
+}
+
+static void count_outcomes(metering *m, const usage_delta *dl)
+{
+    if (dl->requests > dl->overage)
+        metrics_family_add(m->o.metrics, m->metric_events, 0, (uint64_t)(dl->requests - dl->overage));
+    if (dl->overage > 0)
+        metrics_family_add(m->o.metrics, m->metric_events, 1, (uint64_t)dl->overage);
+    if (dl->blocked > 0)
+        metrics_family_add(m->o.metrics, m->metric_events, 2, (uint64_t)dl->blocked);
+}
+
+/* The journal record of a call's count. */
+static journal_entry entry_of(const metering_call *c)
+{
+    return (journal_entry){.account_id = c->delta.account_id,
+                           .credential_id = c->delta.credential_id,
+                           .day = c->dec.p.day_key,
+                           .requests = (int32_t)c->delta.requests,
+                           .overage = (int32_t)c->delta.overage,
+                           .blocked = (int32_t)c->delta.blocked};
+}
+
+static bool durable_commits(const metering *m)
+{
+    return m->o.durability == METERING_DURABLE_FSYNC;
+}
+
+/*
+ * One batch of parked calls: the idempotency lookups; then every count, stored answer and audit
+ * event in one transaction (the deltas summed per row); one fsync of the journal for the calls
+ * that wait on it; then one resume for all.
+ */
+static void write_batch(metering *m, metering_call *batch, size_t n)
+{
+    usage_delta *d = xcalloc(n, sizeof *d);
+    idem_record *idem = xcalloc(n, sizeof *idem);
+    audit_event *audits = xcalloc(n, sizeof *audits);
+    void **tokens = xcalloc(n, sizeof *tokens);
+    size_t nd = 0, ni = 0, na = 0, nwrites = 0, nsyncs = 0;
+    int64_t now = clock_now_ms(m->o.clock);
+    for (metering_call *c = batch; c; c = c->next) {
+        if (c->stage == STAGE_SYNC) {
+            nsyncs++;
+            continue;
+        }
+        if (c->stage == STAGE_LOOKUP) {
+            app_err err;
+            app_err_clear(&err);
+            c->rc = store_idem_get(m->o.store, c->req.who->account_id, c->req.idem_key, now, &c->found, &err);
+            if (c->rc != 0 && c->rc != APP_NOT_FOUND)
+                log_write(m->o.log, LOG_ERROR, "idempotency lookup failed", "{s:s}", "error", err.message);
+            continue;
+        }
+        nwrites++;
+        if (c->store_answer) {
+            idem_record *r = &idem[ni++];
+            *r = (idem_record){.account_id = c->req.who->account_id,
+                               .status = 200,
+                               .body = (char *)c->body.ptr,
+                               .body_len = c->body.len,
+                               .expires_at = now + IDEM_TTL_MS};
+            str_copy(r->key, sizeof r->key, c->req.idem_key);
+            memcpy(r->fingerprint, c->req.fingerprint, 32);
+        }
+        if (c->audit != NULL)
+            audits[na++] = *c->audit;
+        if (c->delta.requests != 0 || c->delta.blocked != 0)
+            d[nd++] = c->delta;
+    }
+    int rc = 0, sync_rc = 0;
+    if (nwrites > 0) {
+        app_err err;
+        app_err_clear(&err);
+        usage_batch ub = {.deltas = d,
+                          .ndeltas = deltas_merge(d, nd),
+                          .idem = idem,
+                          .nidem = ni,
+                          .audits = audits,
+                          .naudits = na,
+                          .durable = durable_commits(m)};
+        rc = store_usage_apply(m->o.store, &ub, &err);
+        if (rc != 0)
+            log_write(m->o.log, LOG_ERROR, "usage commit failed", "{s:s, s:I}", "error", err.message, "calls",
+                      (json_int_t)nwrites);
+        else if (!ub.durable)
+            atomic_store(&m->store_unsynced, true);
+    }
+    if (nsyncs > 0) {
+        app_err err;
+        app_err_clear(&err);
+        journal_entry *je = xmalloc(nsyncs * sizeof *je);
+        size_t k = 0;
+        for (metering_call *c = batch; c; c = c->next)
+            if (c->stage == STAGE_SYNC)
+                je[k++] = entry_of(c);
+        if (loop_journal.m != m) { /* the writer's own segment */
+            loop_journal.m = m;
+            loop_journal.seg = NULL;
+        }
+        bool any, appended = (sync_rc = journal_append(m->j, &loop_journal.seg, je, k, &err)) == 0;
+        if (appended)
+            for (metering_call *c = batch; c; c = c->next)
+                c->journaled |= c->stage == STAGE_SYNC;
+        if (sync_rc != 0 || (sync_rc = journal_sync(m->j, &any, &err)) != 0)
+            log_write(m->o.log, LOG_ERROR, appended ? "usage journal sync failed" : "usage journal append failed",
+                      "{s:s}", "error", err.message);
+        free(je);
+    }
+    /* Nothing of a call may be touched once its token is posted: its loop may free it at once. */
+    size_t nt = 0;
+    for (metering_call *c = batch, *next; c; c = next) {
+        next = c->next;
+        if (c->stage == STAGE_SYNC)
+            c->rc = sync_rc;
+        else if (c->stage != STAGE_LOOKUP) {
+            c->rc = rc;
+            if (rc == 0)
+                count_outcomes(m, &c->delta);
+        }
+        tokens[nt++] = c->token;
+    }
+    m->o.host->resume(tokens, nt);
+    free(tokens);
+    free(d);
+    free(idem);
+    free(audits);
+}
+
+/*
+ * Folds what the event loops appended to the journal since the last fold into the ledger: the
+ * counts summed per row, in one transaction with how far each segment is folded, so that a
+ * replay after a crash starts where the ledger stops. Returns 0 or the store's error (the same
+ * records are folded again next time).
+ */
+static int fold(metering *m)
+{
+    journal_segment *segs[256];
+    size_t ns = journal_segments(m->j, segs, 256);
+    journal_entry *e = xmalloc(FOLD_MAX * sizeof *e);
+    usage_delta *d = xmalloc(FOLD_MAX * sizeof *d);
+    journal_mark marks[256];
+    int64_t next[256];
+    int rc = 0;
+    bool more = true;
+    while (more && rc == 0) {
+        size_t ne = 0, nm = 0;
+        more = false;
+        for (size_t i = 0; i < ns && rc == 0; i++) {
+            size_t got;
+            app_err err;
+            app_err_clear(&err);
+            if ((rc = journal_read(segs[i], segs[i]->folded, e + ne, FOLD_MAX - ne, &got, &next[i], &err)) != 0) {
+                log_write(m->o.log, LOG_ERROR, "usage journal read failed", "{s:s}", "error", err.message);
+                break;
+            }
+            if (got == 0)
+                continue;
+            for (size_t k = ne; k < ne + got; k++) {
+                d[k] = (usage_delta){.account_id = e[k].account_id,
+                                     .credential_id = e[k].credential_id,
+                                     .requests = e[k].requests,
+                                     .overage = e[k].overage,
+                                     .blocked = e[k].blocked};
+                period_date_format(period_date_from_days(e[k].day), d[k].date);
+            }
+            ne += got;
+            str_copy(marks[nm].segment, sizeof marks[nm].segment, segs[i]->name);
+            marks[nm++].offset = next[i];
+            if (ne == FOLD_MAX) {
+                more = true; /* the rest waits for the next round */
+                break;
+            }
+        }
+        if (rc != 0 || ne == 0)
+            break;
+        for (size_t k = 0; k < ne; k++)
+            count_outcomes(m, &d[k]); /* before the merge: one count per call */
+        app_err err;
+        app_err_clear(&err);
+        usage_batch ub = {.deltas = d, .ndeltas = deltas_merge(d, ne), .marks = marks, .nmarks = nm};
+        if ((rc = store_usage_apply(m->o.store, &ub, &err)) != 0) {
+            log_write(m->o.log, LOG_ERROR, "usage journal fold failed", "{s:s, s:I}", "error", err.message, "calls",
+                      (json_int_t)ne);
+            break;
+        }
+        atomic_store(&m->store_unsynced, true);
+        for (size_t i = 0, k = 0; i < ns && k < nm; i++)
+            if (strcmp(segs[i]->name, marks[k].segment) == 0)
+                segs[i]->folded = marks[k++].offset;
+    }
+    free(e);
+    free(d);
+    return rc;
+}
+
+/*
+ * Makes what was committed and appended so far durable: the journal's segments, then the ledger's
+ * commits made without fsync. Then removes the segments no loop appends to any more, now that
+ * their counts are durably in the ledger (`all`: every segment, at the end).
+ */
+static void sync_all(metering *m, bool all)
+{
+    app_err err;
+    app_err_clear(&err);
+    bool any;
+    if (m->j != NULL && journal_sync(m->j, &any, &err) != 0) {
+        log_write(m->o.log, LOG_ERROR, "usage journal sync failed", "{s:s}", "error", err.message);
+        return;
+    }
+    if (atomic_exchange(&m->store_unsynced, false) && store_sync(m->o.store, &err) != 0) {
+        atomic_store(&m->store_unsynced, true);
+        log_write(m->o.log, LOG_ERROR, "usage sync failed", "{s:s}", "error", err.message);
+        return;
+    }
+    if (m->j == NULL)
+        return;
+    journal_segment *segs[256];
+    size_t ns = journal_segments(m->j, segs, 256);
+    for (size_t i = 0; i < ns; i++) {
+        int64_t end = atomic_load(&segs[i]->end);
+        if (!(all || atomic_load(&segs[i]->sealed)) || segs[i]->folded < end)
+            continue;
+        char name[JOURNAL_NAME_MAX];
+        str_copy(name, sizeof name, segs[i]->name);
+        journal_retire(m->j, segs[i]);
+        if (store_journal_forget(m->o.store, name, &err) != 0)
+            log_write(m->o.log, LOG_WARN, "usage journal mark not removed", "{s:s}", "error", err.message);
+    }
+}
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(clock_mono_ns() / 1000000u);
+}
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    int64_t ns = ts->tv_nsec + (ms > 0 ? ms : 0) * 1000000;
+    ts->tv_sec += ns / 1000000000;
+    ts->tv_nsec = ns % 1000000000;
+}
+
+/* Commits whatever was parked while the previous batch was committing, in one batch. */
+static void *writer_main(void *arg)
+{
+    metering *m = arg;
+    pthread_mutex_lock(&m->qmu);
+    for (;;) {
+        if (m->head == NULL) {
+            if (m->stopping)
+                break;
+            pthread_cond_wait(&m->qcv, &m->qmu);
+            continue;
+        }
+        metering_call *batch = m->head, *last = batch;
+        size_t n = 1;
+        while (last->next && n < BATCH_MAX) {
+            last = last->next;
+            n++;
+        }
+        m->head = last->next;
+        if (m->head == NULL)
+            m->tail = NULL;
+        last->next = NULL;
+        m->writing = true;
+        pthread_mutex_unlock(&m->qmu);
+        write_batch(m, batch, n);
+        pthread_mutex_lock(&m->qmu);
+        m->writing = false;
+        pthread_cond_broadcast(&m->idle_cv);
+    }
+    pthread_mutex_unlock(&m->qmu);
+    return NULL;
+}
+
+/*
+ * Every METERING_SYNC_DELAY_MS, or when metering_settle asks, folds the journal into the ledger;
+ * on the period, also makes everything so far durable, whether or not calls keep coming. Its own
+ * thread, so that this work never delays the answers the writer resumes.
+ */
+static void *folder_main(void *arg)
+{
+    metering *m = arg;
+    int64_t tick_due = mono_ms() + METERING_SYNC_DELAY_MS;
+    pthread_mutex_lock(&m->qmu);
+    for (;;) {
+        bool settle = m->settle_asked > m->settle_done;
+        bool tick = mono_ms() >= tick_due;
+        if (!settle && !tick) {
+            if (m->folder_stopping)
+                break;
+            struct timespec ts;
+            deadline_in(&ts, tick_due - mono_ms());
+            pthread_cond_timedwait(&m->fold_cv, &m->qmu, &ts);
+            continue;
+        }
+        int64_t asked = m->settle_asked;
+        pthread_mutex_unlock(&m->qmu);
+        if (m->j != NULL)
+            fold(m);
+        if (tick) {
+            sync_all(m, false);
+            tick_due = mono_ms() + METERING_SYNC_DELAY_MS;
+        }
+        pthread_mutex_lock(&m->qmu);
+        if (settle)
+            m->settle_done = asked;
+        pthread_cond_broadcast(&m->idle_cv);
+    }
+    pthread_mutex_unlock(&m->qmu);
+    /* The loops and the writer are done: fold the last appends, make everything durable, and
+     * remove the journal. */
+    if (m->j != NULL)
+        fold(m);
+    sync_all(m, true);
+    return NULL;
+}
+
+void metering_flush(metering *m)
+{
+    pthread_mutex_lock(&m->qmu);
+    while (m->head != NULL || m->writing)
+        pthread_cond_wait(&m->idle_cv, &m->qmu);
+    pthread_mutex_unlock(&m->qmu);
+}
+
+void metering_settle(metering *m)
+{
+    pthread_mutex_lock(&m->qmu);
+    int64_t ticket = ++m->settle_asked;
+    pthread_cond_signal(&m->fold_cv);
+    while (m->settle_done < ticket)
+        pthread_cond_wait(&m->idle_cv, &m->qmu);
+    pthread_mutex_unlock(&m->qmu);
+}
+
+/* ---- life cycle ---- */
+
+metering *metering_new(const metering_opts *opts, app_err *err)
+{
+    journal *j = NULL;
+    if (opts->journal_dir != NULL && (j = journal_open(opts->journal_dir, err)) == NULL)
+        return NULL;
+    metering *m = xcalloc(1, sizeof *m);
+    m->o = *opts;
+    m->j = j;
+    m->metric_events = metrics_family_register(m->o.metrics, "b2b_usage_events_total",
+                                               "Metered calls by outcome: served within limits, served as "
+                                               "overage, or blocked.",
+                                               "outcome", outcomes, 3);
+    m->metric_exceeded =
+        metrics_family_register(m->o.metrics, "b2b_quota_exceeded_total",
+                                "Calls past a contractual limit, by period and mode.", NULL, exceeded, 4);
+    pthread_mutex_init(&m->qmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the sync delay must not follow wall-clock jumps */
+    pthread_cond_init(&m->qcv, &ca);
+    pthread_cond_init(&m->fold_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&m->store_unsynced, false);
+    pthread_cond_init(&m->idle_cv, NULL);
+    pthread_mutex_init(&m->imu, NULL);
+    return m;
+}
+
+void metering_free(metering *m)
+{
+    if (m == NULL)
+        return;
+    if (m->started) {
+        pthread_mutex_lock(&m->qmu);
+        m->stopping = true;
+        pthread_cond_signal(&m->qcv);
+        pthread_mutex_unlock(&m->qmu);
+        pthread_join(m->writer, NULL);
+        pthread_mutex_lock(&m->qmu);
+        m->folder_stopping = true;
+        pthread_cond_signal(&m->fold_cv);
+        pthread_mutex_unlock(&m->qmu);
+        pthread_join(m->folder, NULL);
+    }
+    journal_close(m->j);
+    pthread_mutex_destroy(&m->qmu);
+    pthread_cond_destroy(&m->qcv);
+    pthread_cond_destroy(&m->fold_cv);
+    pthread_cond_destroy(&m->idle_cv);
+    pthread_mutex_destroy(&m->imu);
+    free(m->claims);
+    free(m);
+}
+
+/* A segment a crashed process left: its records past the ledger's mark, folded, durably. */
+static int replay_leftover(void *arg, const char *name, journal_leftover *lo, app_err *err)
+{
+    metering *m = arg;
+    int64_t from = 0;
+    int rc = store_journal_mark(m->o.store, name, &from, err);
+    journal_entry *e = xmalloc(FOLD_MAX * sizeof *e);
+    usage_delta *d = xmalloc(FOLD_MAX * sizeof *d);
+    int64_t replayed = 0;
+    for (size_t n = FOLD_MAX; rc == 0 && n == FOLD_MAX;) {
+        int64_t next;
+        if ((rc = journal_leftover_read(lo, from, e, FOLD_MAX, &n, &next, err)) != 0 || n == 0)
+            break;
+        for (size_t k = 0; k < n; k++) {
+            d[k] = (usage_delta){.account_id = e[k].account_id,
+                                 .credential_id = e[k].credential_id,
+                                 .requests = e[k].requests,
+                                 .overage = e[k].overage,
+                                 .blocked = e[k].blocked};
+            period_date_format(period_date_from_days(e[k].day), d[k].date);
+        }
+        journal_mark mark = {.offset = next};
+        str_copy(mark.segment, sizeof mark.segment, name);
+        usage_batch ub = {.deltas = d, .ndeltas = deltas_merge(d, n), .marks = &mark, .nmarks = 1, .durable = true};
+        if ((rc = store_usage_apply(m->o.store, &ub, err)) == 0) {
+            replayed += (int64_t)n;
+            from = next;
+        }
+    }
+    free(e);
+    free(d);
+    if (rc == 0) {
+        if (replayed > 0)
+            log_write(m->o.log, LOG_WARN, "usage journal replayed", "{s:s, s:I}", "segment", name, "records",
+                      (json_int_t)replayed);
+        app_err ferr;
+        app_err_clear(&ferr);
+        store_journal_forget(m->o.store, name, &ferr); /* a stray mark costs a row, nothing else */
+    }
+    return rc;
+}
+
+int metering_start(metering *m, app_err *err)
+{
+    if (m->j != NULL && journal_recover(m->j, replay_leftover, m, err) != 0)
+        return err->code;
+    enum { PAGE = 256 };
+    contract *cs = xmalloc(PAGE * sizeof *cs);
+    int64_t after = 0, now = clock_now_ms(m->o.clock);
+    size_t n;
+    int rc = 0;
+    do {
+        if ((rc = store_contract_list(m->o.store, after, cs, PAGE, &n, err)) != 0)
+            break;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            counters_seed_row row = {.account_id = cs[i].account_id, .p = metering_periods(m, cs[i].timezone, now)};
+            char today[11], first[11];
+            period_date_format(row.p.today, today);
+            period_date_format((local_date){row.p.today.year, row.p.today.month, 1}, first);
+            usage_totals day, month;
+            if ((rc = store_usage_sum(m->o.store, cs[i].account_id, -1, today, today, &day, err)) != 0 ||
+                (rc = store_usage_sum(m->o.store, cs[i].account_id, -1, first, today, &month, err)) != 0)
+                break;
+            row.day_used = day.requests;
+            row.month_used = month.requests;
+            row.day_blocked = day.blocked > 0;
+            row.month_blocked = month.blocked > 0;
+            row.day_overage = day.overage > 0;
+            row.month_overage = month.overage > 0;
+            counters_seed(m->o.counters, &row);
+        }
+        if (n > 0)
+            after = cs[n - 1].account_id;
+    } while (n == PAGE && rc == 0);
+    free(cs);
+    if (rc != 0)
+        return rc;
+    if (pthread_create(&m->writer, NULL, writer_main, m) != 0)
+        return app_err_set(err, APP_INTERNAL_ERROR, "cannot start the usage writer");
+    if (pthread_create(&m->folder, NULL, folder_main, m) != 0) {
+        pthread_mutex_lock(&m->qmu);
+        m->stopping = true;
+        pthread_cond_signal(&m->qcv);
+        pthread_mutex_unlock(&m->qmu);
+        pthread_join(m->writer, NULL);
+        return app_err_set(err, APP_INTERNAL_ERROR, "cannot start the usage folder");
+    }
+    m->started = true;
+    return 0;
+}
+
+/* ---- the call ---- */
+
+static const char *mode_name(const limits *l)
+{
+    return l->mode == LIMIT_OVERAGE ? "overage" : "block";
+}
+
+/* The audit event of the first refusal or overage of a period, in the call's arena. */
+static audit_event *quota_audit(metering_call *c, const char *action)
+{
+    const principal *p = c->req.who;
+    const quota_decision *d = &c->dec.d;
+    audit_event *ev = c->m->o.host->alloc(c->req.caller, sizeof *ev);
+    memset(ev, 0, sizeof *ev);
+    ev->at = c->dec.now_ms;
+    str_copy(ev->actor, sizeof ev->actor, "system");
+    str_copy(ev->action, sizeof ev->action, action);
+    snprintf(ev->target, sizeof ev->target, "account:%lld", (long long)p->account_id);
+    ev->account_id = opt_some(p->account_id);
+    json_t *details =
+        json_pack("{s:s, s:I, s:I, s:s, s:s}", "period", quota_period_name(d->period), "limit", (json_int_t)d->limit,
+                  "used", (json_int_t)d->used, "mode", mode_name(&p->limits), "key_id", p->key_id);
+    size_t len = details ? json_dumpb(details, ev->details, sizeof ev->details - 1, JSON_COMPACT) : 0;
+    if (len == 0 || len >= sizeof ev->details)
+        len = 0; /* cannot happen with these bounded values; an empty object keeps the event valid */
+    ev->details[len] = '\0';
+    if (len == 0)
+        str_copy(ev->details, sizeof ev->details, "{}");
+    json_decref(details);
+    return ev;
+}
+
+static void delta_init(metering_call *c)
+{
+    c->delta = (usage_delta){.account_id = c->req.who->account_id, .credential_id = c->req.who->credential_id};
+    period_date_format(c->dec.p.today, c->delta.date);
+}
+
+typedef enum journaled { NOT_JOURNALED, JOURNALED, JOURNALED_LATER } journaled;
+
+/*
+ * The common call's count goes to the journal. With process durability, to this thread's segment:
+ * one write, no hand-off, answered now (JOURNALED; or answered 503 at once if the write failed).
+ * With fsync durability it is parked for the writer, which appends and fsyncs the batch before it
+ * resumes it (JOURNALED_LATER). NOT_JOURNALED without a journal: the ledger commit counts it.
+ */
+static journaled journal_count(metering_call *c)
+{
+    metering *m = c->m;
+    if (m->j == NULL)
+        return NOT_JOURNALED;
+    if (durable_commits(m)) {
+        /* The writer appends the whole batch to its own segment: one write, one fsync for all. */
+        park_for_writer(c, STAGE_SYNC);
+        return JOURNALED_LATER;
+    }
+    if (loop_journal.m != m) {
+        loop_journal.m = m;
+        loop_journal.seg = NULL;
+    }
+    journal_entry e = entry_of(c);
+    app_err jerr;
+    app_err_clear(&jerr);
+    if (journal_append(m->j, &loop_journal.seg, &e, 1, &jerr) != 0) {
+        log_write(m->o.log, LOG_ERROR, "usage journal append failed", "{s:s}", "error", jerr.message);
+        c->rc = APP_STORE_UNAVAILABLE;
+        c->stage = STAGE_SYNC;
+        metering_continue(c); /* answered 503 as a failed commit is */
+        return JOURNALED_LATER;
+    }
+    return JOURNALED;
+}
+
+/* Renders the decided call's answer and queues its count (and stored answer) for the writer. */
+static void serve(metering_call *c)
+{
+    metering *m = c->m;
+    const char *why = NULL;
+    app_err *err = NULL;
+    int rc = c->req.render(&c->req, &c->view, &c->body, &why);
+    if (rc != 0) {
+        err = call_err(c);
+        app_err_set(err, (app_code)rc, "%s", why ? why : "the answer could not be produced");
+        if (c->decided)
+            counters_refund(m->o.counters, c->req.who->account_id, &c->dec);
+        fail(c);
+        return;
+    }
+    if (!c->decided && !c->req.has_idem) {
+        finish(c, 200, false); /* an internal plan: nothing to record */
+        return;
+    }
+    if (c->decided) {
+        delta_init(c);
+        c->delta.requests = 1;
+        c->delta.overage = c->dec.d.outcome == QUOTA_SERVE_OVERAGE ? 1 : 0;
+        if (c->dec.first != COUNTERS_FIRST_NONE)
+            c->audit = quota_audit(c, "quota.overage");
+    }
+    c->store_answer = c->req.has_idem;
+    journaled how = c->audit == NULL && !c->store_answer && c->decided ? journal_count(c) : NOT_JOURNALED;
+    if (how == JOURNALED) {
+        counters_commit(m->o.counters, c->req.who->account_id, &c->dec);
+        finish(c, 200, false);
+    }
+    if (how == NOT_JOURNALED)
+        park_for_writer(c, STAGE_COMMIT);
+}
+
+/* A refusal: answered once it is recorded as blocked (or not, if the store failed: it stands). */
+static void refuse(metering_call *c)
+{
+    metering *m = c->m;
+    const principal *p = c->req.who;
+    const quota_decision *d = &c->dec.d;
+    int64_t reset = d->period == QUOTA_DAILY ? c->dec.p.day_end_ms : c->dec.p.month_end_ms;
+    char resets_at[21];
+    civil_format_rfc3339(reset, resets_at);
+    log_write(m->o.log, LOG_WARN, "quota exceeded", "{s:I, s:s, s:s, s:I, s:I, s:s}", "account_id",
+              (json_int_t)p->account_id, "key_id", p->key_id, "period", quota_period_name(d->period), "limit",
+              (json_int_t)d->limit, "used", (json_int_t)d->used, "mode", mode_name(&p->limits));
+    app_err *err = call_err(c);
+    app_err_set(err, APP_B2B_QUOTA_EXCEEDED, "The %s limit of %lld calls is reached; it resets at %s.",
+                quota_period_name(d->period), (long long)d->limit, resets_at);
+    app_err_detail_str(err, "period", quota_period_name(d->period));
+    app_err_detail_int(err, "limit", d->limit);
+    app_err_detail_int(err, "used", d->used);
+    app_err_detail_int(err, "remaining", 0);
+    app_err_detail_str(err, "resets_at", resets_at);
+    app_err_detail_str(err, "mode", mode_name(&p->limits));
+    if (p->limits.mode == LIMIT_OVERAGE && p->limits.overage_cap.present)
+        app_err_detail_int(err, "overage_cap", p->limits.overage_cap.v);
+    delta_init(c);
+    c->delta.blocked = 1;
+    if (c->dec.first != COUNTERS_FIRST_NONE)
+        c->audit = quota_audit(c, "quota.block");
+    journaled how = c->audit == NULL ? journal_count(c) : NOT_JOURNALED;
+    if (how == JOURNALED)
+        fail(c);
+    if (how == NOT_JOURNALED)
+        park_for_writer(c, STAGE_RECORD_REFUSAL);
+}
+
+static void on_decided(void *arg, const counters_decision *dec)
+{
+    metering_call *c = arg;
+    metering *m = c->m;
+    const principal *p = c->req.who;
+    if (dec->rc != 0) {
+        fail_code(c, (app_code)dec->rc, "the usage counters cannot be reached");
+        return;
+    }
+    c->dec = *dec;
+    c->decided = dec->reserved;
+    c->view = (metering_view){.metered = true,
+                              .limits = p->limits,
+                              .day_used = dec->day_used,
+                              .month_used = dec->month_used,
+                              .day_reset_ms = dec->p.day_end_ms,
+                              .month_reset_ms = dec->p.month_end_ms,
+                              .overage = dec->d.outcome == QUOTA_SERVE_OVERAGE};
+    if (dec->d.outcome != QUOTA_SERVE) {
+        size_t slot = (dec->d.period == QUOTA_MONTHLY ? 2 : 0) + (p->limits.mode == LIMIT_OVERAGE ? 1 : 0);
+        metrics_family_add(m->o.metrics, m->metric_exceeded, slot, 1);
+    }
+    if (dec->d.outcome == QUOTA_BLOCK) {
+        refuse(c);
+        return;
+    }
+    if (dec->d.outcome == QUOTA_SERVE_OVERAGE)
+        log_write(m->o.log, LOG_INFO, "overage", "{s:I, s:s, s:s, s:I, s:I}", "account_id", (json_int_t)p->account_id,
+                  "key_id", p->key_id, "period", quota_period_name(dec->d.period), "limit", (json_int_t)dec->d.limit,
+                  "used", (json_int_t)dec->d.used);
+    serve(c);
+}
+
+/* Decides the call: an internal plan is served uncounted; a metered one asks the counters. */
+static void decide(metering_call *c)
+{
+    const principal *p = c->req.who;
+    if (!p->metered) {
+        c->view = (metering_view){.metered = false, .limits = p->limits};
+        serve(c);
+        return;
+    }
+    counters_req creq = {.account_id = p->account_id, .limits = &p->limits, .zone = zone_of(c->m, p->timezone)};
+    counters_reserve(c->m->o.counters, &creq, on_decided, c);
+}
+
+static void after_lookup(metering_call *c)
+{
+    if (c->rc == APP_NOT_FOUND) {
+        decide(c);
+        return;
+    }
+    if (c->rc != 0) {
+        fail_code(c, (app_code)c->rc, "idempotency lookup failed");
+        return;
+    }
+    bool same = sodium_memcmp(c->found.fingerprint, c->req.fingerprint, 32) == 0;
+    if (same) {
+        /* The stored answer, byte for byte: served once, counted once. */
+        char *body = c->m->o.host->alloc(c->req.caller, c->found.body_len ? c->found.body_len : 1);
+        memcpy(body, c->found.body, c->found.body_len);
+        c->body = slice_make(body, c->found.body_len);
+    }
+    free(c->found.body);
+    c->found.body = NULL;
+    if (!same) {
+        app_err_set(call_err(c), APP_IDEMPOTENCY_CONFLICT, NULL);
+        fail(c);
+        return;
+    }
+    finish(c, 200, true);
+}
+
+static void after_commit(metering_call *c)
+{
+    metering *m = c->m;
+    if (c->rc != 0) {
+        /* Not in the ledger: not counted, not served. */
+        if (c->decided)
+            counters_refund(m->o.counters, c->req.who->account_id, &c->dec);
+        fail_code(c, APP_STORE_UNAVAILABLE, "usage could not be recorded");
+        return;
+    }
+    if (c->decided)
+        counters_commit(m->o.counters, c->req.who->account_id, &c->dec);
+    finish(c, 200, false);
+}
+
+static void after_refusal(metering_call *c)
+{
+    if (c->rc != 0 && c->dec.first != COUNTERS_FIRST_NONE) /* the audit was not written: the next one is first */
+        counters_refund(c->m->o.counters, c->req.who->account_id, &c->dec);
+    fail(c);
+}
+
+/* A call whose count was to be journaled: its append and fsync came back (or failed). */
+static void after_sync(metering_call *c)
+{
+    metering *m = c->m;
+    if (c->delta.blocked) {
+        fail(c); /* the refusal stands either way */
+        return;
+    }
+    if (c->rc != 0) {
+        if (!c->journaled) /* the append failed: not counted anywhere */
+            counters_refund(m->o.counters, c->req.who->account_id, &c->dec);
+        else /* written, not known durable: it will be folded, but no 2xx leaves without its fsync */
+            counters_commit(m->o.counters, c->req.who->account_id, &c->dec);
+        fail_code(c, APP_STORE_UNAVAILABLE, "usage could not be recorded");
+        return;
+    }
+    counters_commit(m->o.counters, c->req.who->account_id, &c->dec);
+    finish(c, 200, false);
+}
+
+void metering_continue(metering_call *c)
+{
+    call_stage stage = c->stage;
+    c->stage = STAGE_NONE;
+    switch (stage) {
+    case STAGE_LOOKUP: after_lookup(c); break;
+    case STAGE_COMMIT: after_commit(c); break;
+    case STAGE_RECORD_REFUSAL: after_refusal(c); break;
+    case STAGE_SYNC: after_sync(c); break;
+    default: assert(!"a call resumed that was not parked");
+    }
+}
+
+void metering_run(metering *m, const metering_request *req)
+{
+    metering_call *c = m->o.host->alloc(req->caller, sizeof *c);
+    memset(c, 0, sizeof *c);
+    c->m = m;
+    c->req = *req;
+    if (!req->who->has_contract) {
+        c->req.has_idem = false; /* nothing claimed yet */
+        fail_code(c, APP_FORBIDDEN, "This account has no contract yet; ask your account manager.");
+        return;
+    }
+    if (!req->has_idem) {
+        decide(c);
+        return;
+    }
+    if (!idem_claim(m, req->who->account_id, req->idem_key)) {
+        c->req.has_idem = false; /* the claim is another request's */
+        fail_code(c, APP_IDEMPOTENCY_CONFLICT, "A request with this Idempotency-Key is still being served.");
+        return;
+    }
+    park_for_writer(c, STAGE_LOOKUP);
+}
