@@ -375,6 +375,19 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
     free(audits);
 }
 
+/* The ledger rows journal records add to. */
+static void deltas_of_entries(const journal_entry *e, size_t n, usage_delta *d)
+{
+    for (size_t k = 0; k < n; k++) {
+        d[k] = (usage_delta){.account_id = e[k].account_id,
+                             .credential_id = e[k].credential_id,
+                             .requests = e[k].requests,
+                             .overage = e[k].overage,
+                             .blocked = e[k].blocked};
+        period_date_format(period_date_from_days(e[k].day), d[k].date);
+    }
+}
+
 /*
  * Folds what the event loops appended to the journal since the last fold into the ledger: the
  * counts summed per row, in one transaction with how far each segment is folded, so that a
@@ -404,14 +417,7 @@ static int fold(metering *m)
             }
             if (got == 0)
                 continue;
-            for (size_t k = ne; k < ne + got; k++) {
-                d[k] = (usage_delta){.account_id = e[k].account_id,
-                                     .credential_id = e[k].credential_id,
-                                     .requests = e[k].requests,
-                                     .overage = e[k].overage,
-                                     .blocked = e[k].blocked};
-                period_date_format(period_date_from_days(e[k].day), d[k].date);
-            }
+            deltas_of_entries(e + ne, got, d + ne);
             ne += got;
             str_copy(marks[nm].segment, sizeof marks[nm].segment, segs[i]->name);
             marks[nm++].offset = next[i];
@@ -653,14 +659,7 @@ static int replay_leftover(void *arg, const char *name, journal_leftover *lo, ap
         int64_t next;
         if ((rc = journal_leftover_read(lo, from, e, FOLD_MAX, &n, &next, err)) != 0 || n == 0)
             break;
-        for (size_t k = 0; k < n; k++) {
-            d[k] = (usage_delta){.account_id = e[k].account_id,
-                                 .credential_id = e[k].credential_id,
-                                 .requests = e[k].requests,
-                                 .overage = e[k].overage,
-                                 .blocked = e[k].blocked};
-            period_date_format(period_date_from_days(e[k].day), d[k].date);
-        }
+        deltas_of_entries(e, n, d);
         journal_mark mark = {.offset = next};
         str_copy(mark.segment, sizeof mark.segment, name);
         usage_batch ub = {.deltas = d, .ndeltas = deltas_merge(d, n), .marks = &mark, .nmarks = 1, .durable = true};
