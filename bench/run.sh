@@ -1,47 +1,90 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: AGPL-3.0-or-later
-# The benchmark runner: starts starmeter and an nginx ceiling on loopback, loads each with wrk
-# (keep-alive, a second process), rounds interleaved so both see the same machine, and prints
-# requests/s, latency percentiles and each scenario's ratio to the ceiling.
+# The benchmark runner. On loopback it starts:
+#   - starmeter (default durability) on a fresh database holding a metered account and an account on
+#     an internal plan (metered: false), both with rate limits far above the load;
+#   - a second starmeter with --durability fsync on its own copy of that database (same accounts and
+#     keys; two processes writing one SQLite file would contend), when the binary has the flag;
+#   - optionally a third starmeter with --rate-limits 0 on a third copy (RATE_LIMITS_OFF=1);
+#   - nginx serving the very bytes of the metered answer of the route, with the same content type.
+# wrk (keep-alive, a second process) loads every scenario at each connection count, rounds
+# interleaved so that all see the same machine; the table gives the median of the rounds, each
+# row's ratio to nginx at the same connection count, and the ratios the metering targets. The
+# store's count of metered calls is checked against the 2xx wrk saw. Then, unless FOOTPRINT=0, the
+# memory of a server on a database of FP_ACCOUNTS accounts and FP_KEYS keys (bench/populate.sh):
+# start-up time and VmRSS, before and after metered traffic.
 #
 # Usage: bench/run.sh path/to/starmeter
-# Environment: ROUNDS (3), DURATION (5s), CONNECTIONS (64), WRK_THREADS (1), SERVER_THREADS (2)
+# Environment: ROUNDS (3), DURATION (5s), CONNECTIONS ("64 8"), WRK_THREADS (1), SERVER_THREADS (2),
+#              RATE_LIMITS_OFF (1: also the internal plan with rate limits off, at the first count),
+#              FOOTPRINT (1), FP_ACCOUNTS (10000), FP_KEYS (100000), FP_TRAFFIC_KEYS (20),
+#              FP_DURATION (DURATION), PORT_BASE (18581: six ports from there), KEEP_WORK (0: 1 keeps the
+#              temporary directory with the databases, logs and nginx.conf)
 set -euo pipefail
 
 bin=${1:?usage: bench/run.sh path/to/starmeter}
 rounds=${ROUNDS:-3}
 duration=${DURATION:-5s}
-conns=${CONNECTIONS:-64}
+read -r -a conns_list <<<"${CONNECTIONS:-64 8}"
 wrk_threads=${WRK_THREADS:-1}
 server_threads=${SERVER_THREADS:-2}
+norl=${RATE_LIMITS_OFF:-1}
+footprint=${FOOTPRINT:-1}
+fp_accounts=${FP_ACCOUNTS:-10000}
+fp_keys=${FP_KEYS:-100000}
+fp_traffic_keys=${FP_TRAFFIC_KEYS:-20}
+fp_duration=${FP_DURATION:-$duration}
 here=$(cd "$(dirname "$0")" && pwd)
+port_base=${PORT_BASE:-18581}
+sm_port=$port_base
+nginx_port=$((port_base + 1))
+sm_port_norl=$((port_base + 2))
+sm_port_fsync=$((port_base + 3))
+fp_port=$((port_base + 4))
+fp_populate_port=$((port_base + 5))
+for p in $(seq "$port_base" $((port_base + 5))); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "bench: port $p is in use (another benchmark?); set PORT_BASE to a free range of 6 ports" >&2
+    exit 1
+  fi
+done
 work=$(mktemp -d /tmp/starmeter-bench-XXXXXX)
-sm_port=18481
-nginx_port=18482
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true
   wait 2>/dev/null || true
-  rm -rf "$work"
+  [ "${KEEP_WORK:-0}" = 1 ] && echo "bench: kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 
-wait_http() {
-  for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "bench: $1 did not come up" >&2; exit 1
+wait_http() { # url [log file to show if it does not come up]
+  for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done
+  echo "bench: $1 did not come up" >&2
+  [ -n "${2:-}" ] && tail -n 20 "$2" >&2
+  exit 1
 }
-
-# Accounts for the B2B scenarios, made with the CLI: one metered (counted, no limit reached), one on an
-# internal plan (metered: false). Rates are high so that no rate limit trips.
-db="$work/bench.db"
-admin() { "$bin" admin "$@" --db "$db"; }
 json_field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",]*\).*/\1/p" | head -n 1; }
-fast="--rate-per-second 1000000 --burst 10000000 --credential-rate-per-second 1000000 --credential-burst 10000000"
-# shellcheck disable=SC2086
-admin plan create --code metered --name Metered --daily-limit null --monthly-limit null $fast >/dev/null
-# shellcheck disable=SC2086
-admin plan create --code internal --name Internal --metered false $fast >/dev/null
+stored_calls() { sqlite3 "$1" 'SELECT coalesce(sum(requests),0) FROM enterprise_daily_usages' 2>/dev/null || echo '?'; }
+rss_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
+serve_common=(--threads "$server_threads" --log-level warn --global-rate 100000000 --global-burst 100000000)
+
+# Does this binary know --durability? (The fsync scenario is skipped otherwise, with a note.)
+serve_help=$("$bin" serve --help 2>&1 || true)
+has_fsync=0
+grep -q -- '--durability' <<<"$serve_help" && has_fsync=1
+
+# The accounts, made with the CLI: one metered (counted, no daily or monthly limit), one on an
+# internal plan (metered: false). Rate limits are far above the load so that none trips.
+mkdir -p "$work/db" "$work/db-fsync" "$work/db-norl"
+db="$work/db/bench.db"
+db_fsync="$work/db-fsync/bench.db"
+db_norl="$work/db-norl/bench.db"
+admin() { "$bin" admin "$@" --db "$db"; }
+fast=(--rate-per-second 1000000 --burst 10000000 --credential-rate-per-second 1000000 --credential-burst 10000000)
+admin plan create --code metered --name Metered --daily-limit null --monthly-limit null "${fast[@]}" >/dev/null
+admin plan create --code internal --name Internal --metered false --daily-limit null --monthly-limit null "${fast[@]}" \
+  >/dev/null
 for plan in metered internal; do
   id=$(admin account create --name "bench $plan" | json_field id)
   admin contract set --account "$id" --plan-code "$plan" >/dev/null
@@ -49,27 +92,54 @@ for plan in metered internal; do
 done
 metered_key=$(cat "$work/metered.key")
 internal_key=$(cat "$work/internal.key")
+# The other servers' databases: copies made before any server runs, with the same pepper, so the
+# same keys authenticate on all (each process has its own file, ledger and usage journal).
+for copy in "$db_fsync" "$db_norl"; do
+  sqlite3 "$db" ".backup '$copy'"
+  cp "$work/db/pepper" "$(dirname "$copy")/pepper"
+done
 
-# starmeter, and a second instance with rate limits off to measure their cost
-sm_port_norl=18483
-"$bin" serve --listen "127.0.0.1:$sm_port" --db "$db" --threads "$server_threads" --global-rate 100000000 \
-  --global-burst 100000000 --log-level warn 2>"$work/starmeter.log" &
+"$bin" serve --listen "127.0.0.1:$sm_port" --db "$db" "${serve_common[@]}" 2>"$work/starmeter.log" &
 pids+=($!)
-"$bin" serve --listen "127.0.0.1:$sm_port_norl" --db "$db" --threads "$server_threads" --rate-limits 0 \
-  --log-level warn 2>"$work/starmeter-norl.log" &
-pids+=($!)
-wait_http "http://127.0.0.1:$sm_port/healthz"
-wait_http "http://127.0.0.1:$sm_port_norl/healthz"
+sm_pid=$!
+if [ "$has_fsync" = 1 ]; then
+  "$bin" serve --listen "127.0.0.1:$sm_port_fsync" --db "$db_fsync" "${serve_common[@]}" --durability fsync \
+    2>"$work/starmeter-fsync.log" &
+  pids+=($!)
+  fsync_pid=$!
+fi
+if [ "$norl" = 1 ]; then
+  "$bin" serve --listen "127.0.0.1:$sm_port_norl" --db "$db_norl" "${serve_common[@]}" --rate-limits 0 \
+    2>"$work/starmeter-norl.log" &
+  pids+=($!)
+fi
+wait_http "http://127.0.0.1:$sm_port/healthz" "$work/starmeter.log"
+[ "$has_fsync" = 1 ] && wait_http "http://127.0.0.1:$sm_port_fsync/healthz" "$work/starmeter-fsync.log"
+[ "$norl" = 1 ] && wait_http "http://127.0.0.1:$sm_port_norl/healthz" "$work/starmeter-norl.log"
+small_rss_kb=$(rss_kb "$sm_pid" VmRSS)
+small_hwm_kb=$(rss_kb "$sm_pid" VmHWM)
+
 weekly="/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2026-W48"
-# Warm both week caches: the benchmark measures cached calls.
-curl -sf -o /dev/null -H "X-API-Key: $internal_key" "http://127.0.0.1:$sm_port$weekly"
-curl -sf -o /dev/null -H "X-API-Key: $internal_key" "http://127.0.0.1:$sm_port_norl$weekly"
+# Warm the week caches with the internal key (not counted): the benchmark measures cached calls.
+for p in $sm_port $sm_port_fsync $sm_port_norl; do
+  curl -sf -o /dev/null -H "X-API-Key: $internal_key" "http://127.0.0.1:$p$weekly" 2>/dev/null || true
+done
 
-# The ceiling: nginx returning a fixed body of the size starmeter's /healthz returns.
-size=$(curl -s "http://127.0.0.1:$sm_port/healthz" | wc -c)
-body=$(printf '{"data":{"status":"ok"},"meta":{"request_id":"%s"}}' "$(head -c 200 /dev/zero | tr '\0' x)")
-body=${body:0:$((size - 3))}'"}}'
-mkdir -p "$work/nginx"
+# nginx serves the exact bytes of one metered answer of the route (this call is counted: 1 metered
+# call on the first server), with its content type and its other response headers (fixed values).
+mkdir -p "$work/nginx" "$work/www"
+# nginx's workers may run as another user (www-data when started as root): let them reach the body.
+chmod 711 "$work"
+chmod 755 "$work/www"
+curl -sf -D "$work/answer.headers" -o "$work/www/weekly.json" -H "X-API-Key: $metered_key" \
+  "http://127.0.0.1:$sm_port$weekly"
+chmod 644 "$work/www/weekly.json"
+extra_metered=1
+ctype=$(awk -F': ' 'tolower($1) == "content-type" {sub(/\r$/, "", $2); print $2}' "$work/answer.headers")
+extra_headers=$(tr -d '\r' <"$work/answer.headers" | awk -F': ' -v q="'" '
+  NR > 1 && NF >= 2 && tolower($1) !~ /^(date|connection|content-length|content-type|server|transfer-encoding)$/ &&
+  index($0, q) == 0 && index($0, "\\") == 0 && index($0, "$") == 0 {
+    name = $1; sub(/^[^:]*: /, ""); printf "      add_header %s %s%s%s;\n", name, q, $0, q }')
 cat >"$work/nginx.conf" <<NGINX
 worker_processes $server_threads;
 pid $work/nginx.pid;
@@ -81,71 +151,192 @@ http {
   client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
   uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
   keepalive_requests 1000000;
+  # a 4.5 KB body: reading it (cached descriptor) and one writev beats sendfile on loopback by ~30%;
+  # nginx cannot hold it in a "return" string (a configuration token is at most 4 KB)
+  sendfile off;
+  open_file_cache max=16 inactive=3600s;
+  open_file_cache_valid 3600s;
+  server_tokens off;
   server {
     listen 127.0.0.1:$nginx_port reuseport;
     location / {
-      default_type "application/json; charset=utf-8";
-      add_header X-Request-Id 01a20cc5-2b6e-7686-9da9-8855c310d177;
-      return 200 '$body';
+      root $work/www;
+      types { }
+      default_type "$ctype";
+      etag off;
+      if_modified_since off;
+$extra_headers
+      try_files /weekly.json =404;
     }
   }
 }
 NGINX
 nginx -c "$work/nginx.conf" -p "$work/nginx" &
 pids+=($!)
-wait_http "http://127.0.0.1:$nginx_port/"
+wait_http "http://127.0.0.1:$nginx_port/" "$work/nginx/error.log"
+curl -sf -o "$work/nginx.body" "http://127.0.0.1:$nginx_port$weekly"
+cmp -s "$work/nginx.body" "$work/www/weekly.json" || { echo "bench: nginx does not serve the same bytes" >&2; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{content_type}' "http://127.0.0.1:$nginx_port$weekly")" = "$ctype" ] ||
+  { echo "bench: nginx does not answer the same content type" >&2; exit 1; }
+body_bytes=$(wc -c <"$work/www/weekly.json")
 
-# name|url|API key (or empty)
-scenarios=(
-  "nginx ceiling (same body size as /healthz)|http://127.0.0.1:$nginx_port/healthz|"
-  "starmeter GET /healthz|http://127.0.0.1:$sm_port/healthz|"
-  "weekly-by-sign cached, internal plan, rate limits off|http://127.0.0.1:$sm_port_norl$weekly|$internal_key"
-  "weekly-by-sign cached, internal plan, rate limits on|http://127.0.0.1:$sm_port$weekly|$internal_key"
-  "weekly-by-sign cached, metered plan (group commit)|http://127.0.0.1:$sm_port$weekly|$metered_key"
+# tag|name|url|API key (or empty)
+scenarios=("nginx|nginx, same bytes as the metered answer|http://127.0.0.1:$nginx_port$weekly|")
+[ "$norl" = 1 ] && scenarios+=("norl|starmeter, internal plan (unmetered), rate limits off|http://127.0.0.1:$sm_port_norl$weekly|$internal_key")
+scenarios+=(
+  "unmetered|starmeter, internal plan (unmetered)|http://127.0.0.1:$sm_port$weekly|$internal_key"
+  "metered|starmeter, metered, default durability|http://127.0.0.1:$sm_port$weekly|$metered_key"
 )
+[ "$has_fsync" = 1 ] && scenarios+=("fsync|starmeter, metered, --durability fsync|http://127.0.0.1:$sm_port_fsync$weekly|$metered_key")
 
 results="$work/results.tsv"
 : >"$results"
 for round in $(seq "$rounds"); do
-  for s in "${scenarios[@]}"; do
-    IFS='|' read -r name url key <<<"$s"
-    hdr=()
-    [ -n "$key" ] && hdr=(-H "X-API-Key: $key")
-    out=$(wrk -t"$wrk_threads" -c"$conns" -d"$duration" --latency "${hdr[@]}" "$url")
-    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    errs=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors/ {print "sock"}' <<<"$out" | tr '\n' ' ')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$rps" "$p50" "$p99" "${errs:-}" >>"$results"
-    echo "round $round: $name: $rps req/s p50 $p50 p99 $p99 ${errs:-}" >&2
+  for c in "${conns_list[@]}"; do
+    for s in "${scenarios[@]}"; do
+      IFS='|' read -r tag name url key <<<"$s"
+      # rate limits off only at the first connection count: it is the cheap, optional row
+      [ "$tag" = norl ] && [ "$c" != "${conns_list[0]}" ] && continue
+      hdr=()
+      [ -n "$key" ] && hdr=(-H "X-API-Key: $key")
+      out=$(wrk -t"$wrk_threads" -c"$c" -d"$duration" --latency "${hdr[@]}" "$url")
+      rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+      p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+      p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+      reqs=$(awk '/ requests in / {print $1}' <<<"$out")
+      non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")
+      sock=$(awk '/Socket errors:/ {$1 = $2 = ""; gsub(/^ +/, ""); gsub(/ /, "_"); print}' <<<"$out")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tag" "$name" "$c" "$round" "$rps" "$p50" "$p99" \
+        "$reqs" "${non2xx:-0}" "${sock:-}" >>"$results"
+      echo "round $round, $c conns: $name: $rps req/s p50 $p50 p99 $p99 (${reqs} requests, non-2xx ${non2xx:-0}${sock:+, socket errors $sock})" >&2
+    done
   done
 done
 
-# Median per scenario (rounds are few; the median keeps one noisy round from deciding).
-awk -F'\t' -v rounds="$rounds" '
+echo "$(date -u +%F), $(. /etc/os-release && echo "$PRETTY_NAME"), $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), shared by wrk and the servers."
+echo "Settings: ROUNDS=$rounds DURATION=$duration CONNECTIONS=\"${conns_list[*]}\" WRK_THREADS=$wrk_threads SERVER_THREADS=$server_threads; $("$bin" version 2>/dev/null | head -n 1)"
+echo "Response: GET $weekly, $body_bytes bytes, $ctype; nginx serves the same bytes."
+[ "$has_fsync" = 1 ] || echo "Note: this binary has no --durability flag: the fsync scenario is skipped."
+echo
+# Median per scenario and connection count (rounds are few; the median keeps one noisy round from
+# deciding); ratios are between medians of the same run.
+awk -F'\t' -v rounds="$rounds" -v has_fsync="$has_fsync" -v c1="${conns_list[0]}" -v c2="${conns_list[1]:-0}" '
   function to_ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-  { n = $1; if (!(n in seen)) { order[++k] = n; seen[n] = 1 }
-    c[n]++; rps[n, c[n]] = $3; p50[n, c[n]] = to_ms($4); p99[n, c[n]] = to_ms($5); if ($6 != "") bad[n] = $6 }
-  function median(arr, n, cnt,   i, j, t, v) {
-    for (i = 1; i <= cnt; i++) v[i] = arr[n, i]
+  function median(arr, key, cnt,   i, j, t, v) {
+    for (i = 1; i <= cnt; i++) v[i] = arr[key, i]
     for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
     return (cnt % 2) ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
   }
+  { key = $1 SUBSEP $3
+    if (!(key in seen)) { order[++k] = key; seen[key] = 1; name[key] = $2; tag[key] = $1; conns[key] = $3 }
+    n = ++cnt[key]; rps[key, n] = $5; p50[key, n] = to_ms($6); p99[key, n] = to_ms($7)
+    if ($9 > 0) bad[key] = bad[key] " non-2xx " $9
+    if ($10 != "" && $10 !~ /^connect_0,_read_0,_write_0,_timeout_0$/) bad[key] = bad[key] " socket " $10 }
+  function ratio(a, ca, b, cb) { return ((a, ca) in med && (b, cb) in med) ? sprintf("**%.2f**", med[a, ca] / med[b, cb]) : "n/a" }
   END {
-    ceiling = median(rps, order[1], c[order[1]])
-    printf "| scenario | requests/s (median of %d) | p50 ms | p99 ms | ratio to ceiling |\n", rounds
-    printf "| --- | ---: | ---: | ---: | ---: |\n"
+    for (i = 1; i <= k; i++) med[tag[order[i]], conns[order[i]]] = median(rps, order[i], cnt[order[i]])
+    printf "| scenario | connections | requests/s (median of %d) | p50 ms | p99 ms | ratio to nginx |\n", rounds
+    printf "| --- | ---: | ---: | ---: | ---: | ---: |\n"
     for (i = 1; i <= k; i++) {
-      n = order[i]; r = median(rps, n, c[n])
-      printf "| %s%s | %.0f | %.3f | %.3f | %.2f |\n", n, (n in bad) ? " (errors: " bad[n] ")" : "", r,
-             median(p50, n, c[n]), median(p99, n, c[n]), r / ceiling
-      med[i] = r
+      key = order[i]; r = med[tag[key], conns[key]]; ng = med["nginx", conns[key]]
+      printf "| %s%s | %d | %.0f | %.3f | %.3f | %.2f |\n", name[key], (key in bad) ? " (errors:" bad[key] ")" : "",
+             conns[key], r, median(p50, key, cnt[key]), median(p99, key, cnt[key]), ng ? r / ng : 0
     }
-    if (k >= 5) {
-      printf "\nSide by side (same run):\n"
-      printf "- rate limiting: limits on / off = %.2f\n", med[4] / med[3]
-      printf "- metering: metered / internal plan = %.2f\n", med[5] / med[4]
-    }
+    printf "\nSide by side (ratios of medians, same run):\n\n"
+    printf "- metered / unmetered: %s at %d connections, %s at %d\n", ratio("metered", c1, "unmetered", c1), c1, ratio("metered", c2, "unmetered", c2), c2
+    printf "- metered / nginx at %d connections: %s (at %d: %s)\n", c1, ratio("metered", c1, "nginx", c1), c2, ratio("metered", c2, "nginx", c2)
+    if (has_fsync) {
+      printf "- fsync-metered / unmetered at %d connections: %s (at %d: %s)\n", c1, ratio("fsync", c1, "unmetered", c1), c2, ratio("fsync", c2, "unmetered", c2)
+      printf "- fsync-metered / metered at %d connections: %s (at %d: %s)\n", c1, ratio("fsync", c1, "metered", c1), c2, ratio("fsync", c2, "metered", c2)
+    } else printf "- fsync-metered: skipped, this binary has no --durability flag\n"
+    if (("norl", c1) in med) printf "- rate limiting, unmetered, limits on / off at %d connections: %s\n", c1, ratio("unmetered", c1, "norl", c1)
   }' "$results"
+
+# Every 2xx wrk saw on a metered scenario must be on the books (answers in flight when wrk stops
+# are counted by the server but not by wrk, hence >=). The store is read twice: while the server
+# runs (the ledger, into which the usage journal is folded every few ms), and after a clean stop
+# (SIGTERM: the server folds what it holds); the check is on the second.
+seen_2xx() { awk -F'\t' -v t="$1" '$1 == t {s += $8 - $9} END {print s + 0}' "$results"; }
+stop_server() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+check_count() { # label db live-count seen
+  local stored
+  stored=$(stored_calls "$2")
+  if [ "$stored" != '?' ] && [ "$stored" -ge "$4" ]; then
+    echo "- $1: $4 2xx answered; stored: $3 while running, $stored after a clean stop: OK"
+  else
+    echo "- $1: $4 2xx answered; stored: $3 while running, $stored after a clean stop: MISSING CALLS"
+    count_failed=1
+  fi
+}
+count_failed=0
+sleep 0.1
+live=$(stored_calls "$db")
+[ "$has_fsync" = 1 ] && live_fsync=$(stored_calls "$db_fsync")
+stop_server "$sm_pid"
+[ "$has_fsync" = 1 ] && stop_server "$fsync_pid"
 echo
-echo "Metered calls counted in the store during the run: $(sqlite3 "$db" 'SELECT coalesce(sum(requests),0) FROM enterprise_daily_usages' 2>/dev/null || echo '?')"
+echo "Metered calls in the store (SUM(requests) of enterprise_daily_usages), against the 2xx answered (wrk's count, plus the one answer fetched for nginx):"
+echo
+check_count "starmeter (default durability)" "$db" "$live" $(($(seen_2xx metered) + extra_metered))
+[ "$has_fsync" = 1 ] && check_count "starmeter --durability fsync" "$db_fsync" "$live_fsync" "$(seen_2xx fsync)"
+
+# Memory with many accounts and keys: a database made through the admin API by bench/populate.sh,
+# plus FP_TRAFFIC_KEYS accounts with one key each (CLI) to load it with metered calls.
+if [ "$footprint" = 1 ]; then
+  # the throughput servers and nginx stop first, so that the populating server gets the machine
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true
+  wait 2>/dev/null || true
+  pids=()
+  echo >&2
+  mkdir -p "$work/fp"
+  fp_db="$work/fp/bench.db"
+  t0=$(date +%s%N)
+  PORT=$fp_populate_port CONNECTIONS=${POPULATE_CONNECTIONS:-8} SERVER_THREADS=$server_threads PLAN_CODE=bench \
+    "$here/populate.sh" "$bin" "$fp_db" "$fp_accounts" "$fp_keys" >&2
+  populate_s=$(( ($(date +%s%N) - t0) / 1000000 ))
+  : >"$work/fp.keys"
+  for i in $(seq "$fp_traffic_keys"); do
+    id=$("$bin" admin account create --name "bench traffic $i" --db "$fp_db" | json_field id)
+    "$bin" admin contract set --account "$id" --plan-code bench --db "$fp_db" >/dev/null
+    "$bin" admin key issue --account "$id" --db "$fp_db" | json_field api_key >>"$work/fp.keys"
+  done
+  accounts_total=$(sqlite3 "$fp_db" 'SELECT count(*) FROM accounts')
+  keys_total=$(sqlite3 "$fp_db" 'SELECT count(*) FROM credentials')
+  db_mb=$(du -sm "$work/fp" | cut -f1)
+  t0=$(date +%s%N)
+  "$bin" serve --listen "127.0.0.1:$fp_port" --db "$fp_db" "${serve_common[@]}" 2>"$work/starmeter-fp.log" &
+  fp_pid=$!
+  pids+=("$fp_pid")
+  for _ in $(seq 6000); do curl -sf -o /dev/null "http://127.0.0.1:$fp_port/healthz" && break; sleep 0.01; done
+  curl -sf -o /dev/null "http://127.0.0.1:$fp_port/healthz" || { echo "bench: the footprint server did not come up" >&2; exit 1; }
+  startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  rss_start=$(rss_kb "$fp_pid" VmRSS)
+  hwm_start=$(rss_kb "$fp_pid" VmHWM)
+  out=$(wrk -t"$wrk_threads" -c"${conns_list[0]}" -d"$fp_duration" -s "$here/keys.lua" \
+    "http://127.0.0.1:$fp_port$weekly" -- "$work/fp.keys")
+  fp_rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  fp_2xx=$(awk '/ requests in / {r = $1} /Non-2xx or 3xx responses:/ {n = $5} END {print r - n}' <<<"$out")
+  rss_after=$(rss_kb "$fp_pid" VmRSS)
+  hwm_after=$(rss_kb "$fp_pid" VmHWM)
+  sleep 0.1
+  fp_live=$(stored_calls "$fp_db")
+  stop_server "$fp_pid"
+  echo
+  echo "Footprint: $accounts_total accounts, $keys_total keys (bench/populate.sh: $fp_accounts accounts and" \
+    "$fp_keys keys through the admin API in $(awk -v m="$populate_s" 'BEGIN {printf "%.1f", m / 1000}') s;" \
+    "database $db_mb MB):"
+  echo
+  echo "| server | start-up to /healthz | VmRSS | VmHWM (peak) |"
+  echo "| --- | ---: | ---: | ---: |"
+  awk -v kb="$small_rss_kb" -v hwm="$small_hwm_kb" \
+    'BEGIN {printf "| 2 accounts, 2 keys (the throughput server), at start | | %.1f MB | %.1f MB |\n", kb / 1024, hwm / 1024}'
+  awk -v kb="$rss_start" -v hwm="$hwm_start" -v ms="$startup_ms" -v a="$accounts_total" -v k="$keys_total" \
+    'BEGIN {printf "| %d accounts, %d keys, at start | %d ms | %.1f MB | %.1f MB |\n", a, k, ms, kb / 1024, hwm / 1024}'
+  awk -v kb="$rss_after" -v hwm="$hwm_after" -v d="$fp_duration" -v c="${conns_list[0]}" -v n="$fp_traffic_keys" \
+    -v r="$fp_rps" 'BEGIN {printf "| the same, after %s of metered calls (%d connections, %d keys round robin, %.0f req/s) | | %.1f MB | %.1f MB |\n", d, c, n, r, kb / 1024, hwm / 1024}'
+  echo
+  check_count "footprint server" "$fp_db" "$fp_live" "$fp_2xx"
+fi
+echo "bench: done in $SECONDS s" >&2
+exit "$count_failed"
