@@ -25,13 +25,14 @@ web:
 	scripts/deps.sh web
 	cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build
 
-# Installs what is missing, builds under ASan+UBSan, runs every test.
+# Installs what is missing, builds under ASan+UBSan, runs every test (the store's on SQLite and on a
+# private PostgreSQL that scripts/test-c.sh starts and stops).
 test:
 	scripts/deps.sh test
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARMETER_SANITIZE=ON -DSTARMETER_TESTS=ON >/dev/null
 	cmake --build $(TEST_BUILD) -j$(JOBS)
 	scripts/check-format.sh
-	cd $(TEST_BUILD) && ctest --output-on-failure -j$(JOBS)
+	scripts/test-c.sh $(TEST_BUILD)
 	$(MAKE) web-test
 
 # The panel's lint, type check, unit tests, build, and end-to-end test in Chromium against the

@@ -70,9 +70,16 @@ static char **make_route_labels(void)
     return labels;
 }
 
+store *app_store_open(const app_config *cfg, app_err *err)
+{
+    if (config_store_is_postgres(cfg))
+        return store_pg_open(cfg->store, (unsigned)cfg->store_connections, err);
+    return store_sqlite_open(config_sqlite_path(cfg), err);
+}
+
 static store *open_and_migrate(const app_config *cfg, store *given, const app_log *log, app_err *err)
 {
-    store *st = given ? given : store_sqlite_open(cfg->db, err);
+    store *st = given ? given : app_store_open(cfg, err);
     int applied = 0;
     if (st == NULL)
         return NULL;
@@ -239,7 +246,7 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
     a->tz = tzdb_new();
     a->counters = counters_local_new(clock);
     char journal_dir[1100];
-    snprintf(journal_dir, sizeof journal_dir, "%s-usage", cfg->db);
+    config_journal_dir(cfg, journal_dir, sizeof journal_dir);
     metering_opts mopts = {.store = a->store,
                            .counters = a->counters,
                            .tz = a->tz,
@@ -382,7 +389,7 @@ int app_migrate(const app_config *cfg)
     log_init(&log, cfg->log_level, STDERR_FILENO);
     app_err err;
     app_err_clear(&err);
-    store *st = store_sqlite_open(cfg->db, &err);
+    store *st = app_store_open(cfg, &err);
     int applied = 0, version = 0;
     if (st == NULL || store_migrate(st, &applied, &err) != 0 || store_schema_version(st, &version, &err) != 0) {
         log_write(&log, LOG_ERROR, "migration failed", "{s:s, s:s}", "code", app_code_name(err.code), "error",

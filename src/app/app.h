@@ -14,7 +14,7 @@ typedef struct app app;
 
 /* What a caller may supply instead of what `cfg` says; every member is optional (NULL). */
 typedef struct app_parts {
-    store *store;           /* owned by the app once passed; default: SQLite at cfg->db */
+    store *store;           /* owned by the app once passed; default: app_store_open(cfg) */
     const app_clock *clock; /* borrowed; default: the system clock */
 } app_parts;
 
@@ -27,6 +27,12 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
 uint16_t app_port(const app *a);
 /* Stops serving (in-flight requests finish), closes the store and frees everything. NULL is a no-op. */
 void app_stop(app *a);
+
+/*
+ * Opens the store `cfg` asks for (--store, else SQLite at --db), without migrating. NULL with
+ * `err` set when it cannot; the caller owns the result (store_close).
+ */
+store *app_store_open(const app_config *cfg, app_err *err);
 
 /* Loads or creates the pepper and readies `sv` over `st` (borrowed), for the server and the CLI. */
 struct services;

@@ -10,13 +10,14 @@
 
 #include "app/app.h"
 #include "app/config.h"
+#include "core/mem.h"
 #include "core/str.h"
 #include "domain/civil.h"
 #include "services/keycache.h"
 #include "services/services.h"
 
 static const char usage_text[] =
-    "Usage: starmeter admin <resource> <verb> [--field value]... [--db PATH] [--pepper-file PATH]\n\n"
+    "Usage: starmeter admin <resource> <verb> [--field value]... [--db PATH] [--store URI] [--pepper-file PATH]\n\n"
     "  account create --name NAME\n"
     "  account list [--status active|suspended] [--limit N] [--cursor C]\n"
     "  account get|suspend|activate --id ID\n"
@@ -62,34 +63,46 @@ static int parse(int argc, char **argv, cli_args *a)
     app_err err;
     int help;
     app_err_clear(&err);
-    config_parse(&a->cfg, CMD_ADMIN, 0, NULL, &help, &err); /* the environment */
     a->fields = json_object();
+    /* --db, --store, --pepper-file...: the configuration, read like serve's (after the environment);
+     * every other --name value is a field of the request document. */
+    char **opts = xcalloc((size_t)argc + 1, sizeof *opts);
+    int nopts = 0;
     for (int i = 0; i < argc; i++) {
         if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
             fprintf(stderr, "starmeter admin: expected --name value, got '%s'\n", argv[i]);
+            free(opts);
             return 2;
         }
         const char *name = argv[i] + 2, *value = argv[++i];
-        if (strcmp(name, "db") == 0) {
-            str_copy(a->cfg.db, sizeof a->cfg.db, value);
-        } else if (strcmp(name, "pepper-file") == 0) {
-            str_copy(a->cfg.pepper_file, sizeof a->cfg.pepper_file, value);
-        } else {
-            char key[64];
-            if (str_copy(key, sizeof key, name) < 0) {
-                fprintf(stderr, "starmeter admin: option name too long: %s\n", name);
-                return 2;
-            }
-            for (char *p = key; *p; p++)
-                if (*p == '-')
-                    *p = '_';
-            json_t *v = value_json(value);
-            if (v == NULL) {
-                fprintf(stderr, "starmeter admin: --%s: not valid UTF-8\n", name);
-                return 2;
-            }
-            json_object_set_new(a->fields, key, v);
+        if (config_is_option(name, CMD_ADMIN)) {
+            opts[nopts++] = argv[i - 1];
+            opts[nopts++] = argv[i];
+            continue;
         }
+        char key[64];
+        if (str_copy(key, sizeof key, name) < 0) {
+            fprintf(stderr, "starmeter admin: option name too long: %s\n", name);
+            free(opts);
+            return 2;
+        }
+        for (char *p = key; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        json_t *v = value_json(value);
+        if (v == NULL) {
+            fprintf(stderr, "starmeter admin: --%s: not valid UTF-8\n", name);
+            free(opts);
+            return 2;
+        }
+        json_object_set_new(a->fields, key, v);
+    }
+    int rc = config_parse(&a->cfg, CMD_ADMIN, nopts, opts, &help, &err);
+    free(opts);
+    if (rc != 0) {
+        for (size_t i = 0; i < err.nfields; i++)
+            fprintf(stderr, "starmeter admin: --%s: %s\n", err.fields[i].field, err.fields[i].issue);
+        return 2;
     }
     return 0;
 }
@@ -300,7 +313,7 @@ int cli_admin(int argc, char **argv)
     log_init(&log, LOG_WARN, STDERR_FILENO);
     app_err err;
     app_err_clear(&err);
-    store *st = store_sqlite_open(a.cfg.db, &err);
+    store *st = app_store_open(&a.cfg, &err);
     int applied;
     services sv;
     keycache *keys = keycache_new();
@@ -329,7 +342,7 @@ int cli_admin(int argc, char **argv)
 int cli_audit(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "verify") != 0) {
-        fprintf(stderr, "Usage: starmeter audit verify [--db PATH]\n");
+        fprintf(stderr, "Usage: starmeter audit verify [--db PATH | --store URI]\n");
         return 2;
     }
     app_config cfg;
@@ -338,12 +351,12 @@ int cli_audit(int argc, char **argv)
     config_defaults(&cfg);
     app_err_clear(&err);
     if (config_parse(&cfg, CMD_AUDIT, argc - 1, argv + 1, &help, &err) != 0 || help) {
-        fprintf(stderr, "Usage: starmeter audit verify [--db PATH]\n");
+        fprintf(stderr, "Usage: starmeter audit verify [--db PATH | --store URI]\n");
         return help ? 0 : 2;
     }
     if (sodium_init() < 0)
         return 3;
-    store *st = store_sqlite_open(cfg.db, &err);
+    store *st = app_store_open(&cfg, &err);
     int applied;
     if (st == NULL || store_migrate(st, &applied, &err) != 0) {
         fprintf(stderr, "error: %s: %s\n", app_code_name(err.code), err.message);

@@ -29,6 +29,14 @@ static const struct option_def {
     {"db", "STARMETER_DB", OPT_STR, offsetof(app_config, db), sizeof(((app_config *)0)->db), 0, 0,
      "./data/starmeter.db", CMD_SERVE | CMD_MIGRATE | CMD_ADMIN | CMD_AUDIT,
      "SQLite database file (created with its directory)"},
+    {"store", "STARMETER_STORE", OPT_STR, offsetof(app_config, store), sizeof(((app_config *)0)->store), 0, 0, "",
+     CMD_SERVE | CMD_MIGRATE | CMD_ADMIN | CMD_AUDIT,
+     "the store: sqlite:PATH, or a PostgreSQL URI postgres://user@host:port/db; default SQLite at --db"},
+    {"store-connections", "STARMETER_STORE_CONNECTIONS", OPT_INT, offsetof(app_config, store_connections), 0, 1, 64,
+     "4", CMD_SERVE | CMD_MIGRATE | CMD_ADMIN | CMD_AUDIT, "PostgreSQL connections this process keeps open"},
+    {"journal-dir", "STARMETER_JOURNAL_DIR", OPT_STR, offsetof(app_config, journal_dir),
+     sizeof(((app_config *)0)->journal_dir), 0, 0, "", CMD_SERVE,
+     "the usage journal (counts written before their answers leave); default <db>-usage beside the database"},
     {"pepper-file", "STARMETER_PEPPER_FILE", OPT_STR, offsetof(app_config, pepper_file),
      sizeof(((app_config *)0)->pepper_file), 0, 0, "", CMD_SERVE | CMD_ADMIN,
      "key-hashing pepper (32 random bytes, created mode 0600 on first start); default <db dir>/pepper"},
@@ -168,6 +176,10 @@ int config_parse(app_config *cfg, unsigned command, int argc, char **argv, int *
         }
         set_value(cfg, o, value, "flag", err);
     }
+    if (cfg->store[0] != '\0' && strncmp(cfg->store, "sqlite:", 7) != 0 && !config_store_is_postgres(cfg))
+        app_err_field(err, "store", "must be sqlite:PATH or a PostgreSQL URI (postgres://user@host:port/db)");
+    else if (strcmp(cfg->store, "sqlite:") == 0)
+        app_err_field(err, "store", "sqlite: needs a path");
     return err->code == APP_OK ? 0 : err->code;
 }
 
@@ -197,6 +209,29 @@ void config_pepper_path(const app_config *cfg, char *out, size_t cap)
         snprintf(out, cap, "%s", cfg->pepper_file);
     else
         config_data_path(cfg, "pepper", out, cap);
+}
+
+bool config_is_option(const char *name, unsigned command)
+{
+    return find(name, strlen(name), command) != NULL;
+}
+
+bool config_store_is_postgres(const app_config *cfg)
+{
+    return strncmp(cfg->store, "postgres://", 11) == 0 || strncmp(cfg->store, "postgresql://", 13) == 0;
+}
+
+const char *config_sqlite_path(const app_config *cfg)
+{
+    return strncmp(cfg->store, "sqlite:", 7) == 0 ? cfg->store + 7 : cfg->db;
+}
+
+void config_journal_dir(const app_config *cfg, char *out, size_t cap)
+{
+    if (cfg->journal_dir[0] != '\0')
+        snprintf(out, cap, "%s", cfg->journal_dir);
+    else
+        snprintf(out, cap, "%s-usage", config_sqlite_path(cfg));
 }
 
 unsigned config_threads(const app_config *cfg)

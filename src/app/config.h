@@ -2,6 +2,7 @@
 #ifndef STARMETER_APP_CONFIG_H
 #define STARMETER_APP_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -31,10 +32,13 @@ typedef struct app_config {
     int64_t auth_fail_rate; /* failed authentications per client address, per second */
     int64_t auth_fail_burst;
     char ephemeris_path[256];
-    int64_t rate_limits; /* 0 turns the global, account and credential limits off (benchmarks only) */
-    char web_root[1024]; /* the built panel; "" or a missing directory: no panel */
-    int64_t durability;  /* 0: a count survives a crash of the process before its answer leaves,
-                            and power loss within METERING_SYNC_DELAY_MS; 1 (fsync): power loss too */
+    int64_t rate_limits;       /* 0 turns the global, account and credential limits off (benchmarks only) */
+    char web_root[1024];       /* the built panel; "" or a missing directory: no panel */
+    char store[1024];          /* "" (SQLite at `db`), "sqlite:PATH", or a postgres:// URI */
+    int64_t store_connections; /* PostgreSQL connections per process */
+    char journal_dir[1024];    /* the usage journal; "" means <db>-usage */
+    int64_t durability;        /* 0: a count survives a crash of the process before its answer leaves,
+                                  and power loss within METERING_SYNC_DELAY_MS; 1 (fsync): power loss too */
 } app_config;
 
 /* Sets every option to its default. */
@@ -54,6 +58,16 @@ void config_print_help(FILE *out, unsigned command);
 void config_pepper_path(const app_config *cfg, char *out, size_t cap);
 /* A file beside the database ("demo.key"), into out[cap]. */
 void config_data_path(const app_config *cfg, const char *name, char *out, size_t cap);
+
+/* Whether `name` ("db", without dashes) is an option of `command`. */
+bool config_is_option(const char *name, unsigned command);
+
+/* Whether `cfg` asks for PostgreSQL (--store postgres://... or postgresql://...). */
+bool config_store_is_postgres(const app_config *cfg);
+/* The SQLite database file `cfg` asks for: --store sqlite:PATH, else --db. */
+const char *config_sqlite_path(const app_config *cfg);
+/* The usage journal's directory, resolving "" to <sqlite path>-usage, into out[cap]. */
+void config_journal_dir(const app_config *cfg, char *out, size_t cap);
 
 /* The number of event-loop threads `cfg` asks for, resolving 0 to the number of cores. */
 unsigned config_threads(const app_config *cfg);

@@ -15,6 +15,10 @@ typedef struct embedded_file {
 extern const embedded_file embedded_migrations_sqlite[];
 extern const size_t embedded_migrations_sqlite_count;
 
+/* Numbered PostgreSQL migrations, sorted by name: the same schema as SQLite's. */
+extern const embedded_file embedded_migrations_postgres[];
+extern const size_t embedded_migrations_postgres_count;
+
 /* docs/openapi.yaml, the API contract. */
 extern const embedded_file embedded_openapi[];
 extern const size_t embedded_openapi_count;

@@ -325,12 +325,20 @@ static inline int store_journal_forget(store *s, const char *segment, app_err *e
 store *store_sqlite_open(const char *path, app_err *err);
 
 /*
+ * Connects to PostgreSQL at `conninfo` (a libpq connection URI or key=value string) with a pool of
+ * `connections` connections (0 means 4). Does not migrate. Returns NULL with `err` set
+ * (store_unavailable, the password never in the message) when the server cannot be reached; the
+ * caller owns the result and releases it with store_close.
+ */
+store *store_pg_open(const char *conninfo, unsigned connections, app_err *err);
+
+/*
  * A fault-injecting wrapper: forwards to `inner` (which it owns) until `fail_after` calls have
  * passed, then fails every call with store_unavailable. fail_after < 0 never fails. Used by tests
  * to reach error paths, as SQLite's own fault-injection tests do.
  */
 store *store_faulty_new(store *inner, int fail_after);
-/* Makes every later call of a faulty store fail, or work again (thread-safe). */
+/* Makes every later call of a faulty store fail, or work again, fail_after included (thread-safe). */
 void store_faulty_break(store *faulty, bool broken);
 
 #endif

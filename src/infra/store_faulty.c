@@ -9,17 +9,17 @@
 typedef struct faulty_store {
     store super;
     store *inner;
-    int fail_after;
+    atomic_int fail_after; /* < 0: only `broken` fails calls */
     atomic_int calls;
     atomic_bool broken;
 } faulty_store;
 
 static bool should_fail(faulty_store *s, app_err *err)
 {
-    int n = atomic_fetch_add(&s->calls, 1);
-    if (!atomic_load(&s->broken) && (s->fail_after < 0 || n < s->fail_after))
+    int n = atomic_fetch_add(&s->calls, 1), after = atomic_load(&s->fail_after);
+    if (!atomic_load(&s->broken) && (after < 0 || n < after))
         return false;
-    app_err_set(err, APP_STORE_UNAVAILABLE, "injected store fault after %d calls", s->fail_after);
+    app_err_set(err, APP_STORE_UNAVAILABLE, "injected store fault after %d calls", after);
     return true;
 }
 
@@ -150,7 +150,7 @@ store *store_faulty_new(store *inner, int fail_after)
     faulty_store *s = xcalloc(1, sizeof *s);
     s->super.ops = &faulty_ops;
     s->inner = inner;
-    s->fail_after = fail_after;
+    atomic_init(&s->fail_after, fail_after);
     atomic_init(&s->calls, 0);
     atomic_init(&s->broken, false);
     return &s->super;
@@ -158,5 +158,8 @@ store *store_faulty_new(store *inner, int fail_after)
 
 void store_faulty_break(store *faulty, bool broken)
 {
-    atomic_store(&((faulty_store *)faulty)->broken, broken);
+    faulty_store *s = (faulty_store *)faulty;
+    if (!broken) /* working again means past the fail_after count too */
+        atomic_store(&s->fail_after, -1);
+    atomic_store(&s->broken, broken);
 }

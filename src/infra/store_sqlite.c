@@ -243,8 +243,9 @@ static int exec_done(sqlite_store *s, sqlite3_stmt *st, const char *what, app_er
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         return 0;
+    /* The library's text names tables and columns: it stays out of the message a client sees. */
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
-        return app_err_set(err, APP_VALIDATION_ERROR, "%s violates a constraint: %s", what, sqlite3_errmsg(s->db));
+        return app_err_set(err, APP_VALIDATION_ERROR, "%s violates a constraint of the data model", what);
     return fail(err, s->db, what);
 }
 
@@ -858,6 +859,8 @@ static int insert_credential(sqlite_store *s, credential *io, app_err *err)
     sqlite3_bind_int64(st, 6, io->created_at);
     bind_opt(st, 7, io->expires_at);
     int rc = exec_done(s, st, "create credential", err);
+    if (rc == APP_VALIDATION_ERROR && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+        rc = app_err_field(err, "key_id", "a credential with key_id \"%s\" already exists", io->key_id);
     if (rc == 0)
         io->id = sqlite3_last_insert_rowid(s->db);
     return rc;

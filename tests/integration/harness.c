@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -14,6 +15,27 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+
+void th_pg_new_database(char *out, size_t cap)
+{
+    static int counter;
+    const char *base = getenv("STARMETER_TEST_PG");
+    cr_assert(base != NULL && base[0] != '\0',
+              "STARMETER_TEST_PG is not set: run `make test`, or scripts/test-c.sh BUILD_DIR, which start PostgreSQL");
+    PGconn *c = PQconnectdb(base);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "PostgreSQL at STARMETER_TEST_PG: %s", PQerrorMessage(c));
+    char name[64], sql[128];
+    snprintf(name, sizeof name, "th_%d_%d", (int)getpid(), ++counter);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    /* The test URIs end with the database name after the last '/' (no query string). */
+    const char *slash = strrchr(base, '/');
+    cr_assert_not_null(slash);
+    snprintf(out, cap, "%.*s/%s", (int)(slash - base), base, name);
+}
 
 void th_tmpdir(char dir[256])
 {

@@ -82,6 +82,13 @@ json_t *th_data(const th_response *r);
 /* Reads a whole file (owned, NUL-terminated) or NULL. */
 char *th_read_file(const char *path, size_t *len);
 
+/*
+ * Creates a fresh, empty database on the private PostgreSQL whose URI `make test` puts in
+ * STARMETER_TEST_PG (scripts/test-c.sh) and writes its URI into out[cap]. Fails the test with a
+ * clear message when the variable is not set.
+ */
+void th_pg_new_database(char *out, size_t cap);
+
 /* Creates a fresh temporary directory under /tmp into dir[256]. */
 void th_tmpdir(char dir[256]);
 /* rm -rf dir. */

@@ -2,6 +2,7 @@
 /* Start, stop and the built binary, run as a user runs it. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <libpq-fe.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -210,7 +211,8 @@ Test(binary, unusable_listen_address_fails_with_exit_1)
 }
 
 /* Runs `starmeter admin ...` on db and returns its parsed JSON output (owned). */
-static json_t *cli_json(const char *db, const char *const *words)
+/* `starmeter admin WORDS --db DB [--store STORE]`, its output parsed. */
+static json_t *cli_json_on(const char *db, const char *store_uri, const char *const *words)
 {
     const char *args[32] = {"starmeter", "admin"};
     size_t n = 2;
@@ -218,6 +220,10 @@ static json_t *cli_json(const char *db, const char *const *words)
         args[n++] = words[i];
     args[n++] = "--db";
     args[n++] = db;
+    if (store_uri != NULL) {
+        args[n++] = "--store";
+        args[n++] = store_uri;
+    }
     args[n] = NULL;
     char *out;
     int rc = run_to_end(args, &out);
@@ -226,6 +232,11 @@ static json_t *cli_json(const char *db, const char *const *words)
     cr_assert_not_null(j, "not JSON: %s", out);
     free(out);
     return j;
+}
+
+static json_t *cli_json(const char *db, const char *const *words)
+{
+    return cli_json_on(db, NULL, words);
 }
 
 Test(binary, cli_bootstraps_and_a_running_server_sees_its_changes, .timeout = 90)
@@ -333,26 +344,69 @@ static void *crash_load(void *arg)
     return NULL;
 }
 
-/* Loads a spawned server with `durability` from 8 connections, kills it, and counts the store. */
-static void sigkill_under_load(const char *durability)
+/* The metered calls the store counts: SQLite's file, or PostgreSQL's database. */
+static long long stored_requests(const char *db, const char *pg)
 {
-    char dir[256], db[300];
+    const char *sql = "SELECT coalesce(sum(requests), 0) FROM enterprise_daily_usages";
+    long long n = -1;
+    if (pg != NULL) {
+        PGconn *c = PQconnectdb(pg);
+        cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+        PGresult *r = PQexec(c, sql);
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+        n = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        PQfinish(c);
+        return n;
+    }
+    sqlite3 *raw;
+    cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(raw, sql, -1, &st, NULL);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return n;
+}
+
+/*
+ * Loads a spawned server with `durability` from 8 connections, kills it, restarts it (which
+ * replays its journal) and counts the store: SQLite, or PostgreSQL when `postgres`.
+ */
+static void sigkill_under_load(const char *durability, bool postgres)
+{
+    char dir[256], db[300], pg[512] = "";
     th_tmpdir(dir);
     snprintf(db, sizeof db, "%s/starmeter.db", dir);
-    json_decref(cli_json(db, (const char *[]){"plan", "create", "--code", "load", "--name", "Load", "--rate-per-second",
-                                              "1000000", "--burst", "1000000", "--credential-rate-per-second",
-                                              "1000000", "--credential-burst", "1000000", NULL}));
-    json_t *acc = cli_json(db, (const char *[]){"account", "create", "--name", "Load Corp", NULL});
+    if (postgres)
+        th_pg_new_database(pg, sizeof pg);
+    const char *store_uri = postgres ? pg : NULL;
+    json_decref(cli_json_on(db, store_uri,
+                            (const char *[]){"plan", "create", "--code", "load", "--name", "Load", "--rate-per-second",
+                                             "1000000", "--burst", "1000000", "--credential-rate-per-second", "1000000",
+                                             "--credential-burst", "1000000", NULL}));
+    json_t *acc = cli_json_on(db, store_uri, (const char *[]){"account", "create", "--name", "Load Corp", NULL});
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(acc, "id")));
     json_decref(acc);
-    json_decref(cli_json(db, (const char *[]){"contract", "set", "--account", id, "--plan-code", "load", NULL}));
-    json_t *key = cli_json(db, (const char *[]){"key", "issue", "--account", id, NULL});
+    json_decref(
+        cli_json_on(db, store_uri, (const char *[]){"contract", "set", "--account", id, "--plan-code", "load", NULL}));
+    json_t *key = cli_json_on(db, store_uri, (const char *[]){"key", "issue", "--account", id, NULL});
     snprintf(crash_key, sizeof crash_key, "%s", json_string_value(json_object_get(key, "api_key")));
     json_decref(key);
 
-    const char *args[] = {"starmeter", "serve",        "--listen", "127.0.0.1:0", "--db",
-                          db,          "--durability", durability, NULL};
+    const char *args[] = {"starmeter",
+                          "serve",
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--db",
+                          db,
+                          "--durability",
+                          durability,
+                          postgres ? "--store" : NULL,
+                          pg,
+                          NULL};
     int fd;
     pid_t pid = spawn(args, &fd);
     char *out = read_until(fd, "\"msg\":\"listening\"", 20000);
@@ -400,14 +454,7 @@ static void sigkill_under_load(const char *durability)
         leftovers += de->d_name[0] != '.';
     closedir(jd);
     cr_assert_eq(leftovers, 0, "the journal is folded and removed at a clean stop");
-    sqlite3 *raw;
-    cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(raw, "SELECT coalesce(sum(requests), 0) FROM enterprise_daily_usages", -1, &st, NULL);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    long long stored = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(raw);
+    long long stored = stored_requests(db, store_uri);
     cr_assert_geq(stored, ok, "every 2xx is in the store: %lld stored, %d answered", stored, ok);
     cr_assert_leq(stored, ok + CONNS, "at most one in-flight call per connection more: %lld stored, %d answered",
                   stored, ok);
@@ -416,10 +463,108 @@ static void sigkill_under_load(const char *durability)
 
 Test(binary, sigkill_under_load_loses_no_served_call, .timeout = 120)
 {
-    sigkill_under_load("process");
+    sigkill_under_load("process", false);
 }
 
 Test(binary, sigkill_under_load_loses_no_served_call_with_fsync, .timeout = 120)
 {
-    sigkill_under_load("fsync");
+    sigkill_under_load("fsync", false);
+}
+
+Test(binary, sigkill_under_load_loses_no_served_call_on_postgres, .timeout = 120)
+{
+    sigkill_under_load("process", true);
+}
+
+/* Starts `starmeter serve` with `args` and points a client at it. */
+static pid_t serve_on(const char *const *args, int *fd, th_server *client)
+{
+    pid_t pid = spawn(args, fd);
+    char *out = read_until(*fd, "\"msg\":\"listening\"", 20000);
+    const char *p = strstr(out, "\"port\":");
+    cr_assert_not_null(p, "%s", out);
+    memset(client, 0, sizeof *client);
+    snprintf(client->base_url, sizeof client->base_url, "http://127.0.0.1:%d", atoi(p + 7));
+    free(out);
+    return pid;
+}
+
+Test(binary, two_processes_on_one_postgres_database_share_keys_and_rows, .timeout = 90)
+{
+    char dir[256], db[300], pg[512];
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    th_pg_new_database(pg, sizeof pg);
+    json_decref(cli_json_on(
+        db, pg, (const char *[]){"plan", "create", "--code", "two", "--name", "Two", "--daily-limit", "1000", NULL}));
+    json_t *acc = cli_json_on(db, pg, (const char *[]){"account", "create", "--name", "Two Nodes", NULL});
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(acc, "id")));
+    json_decref(acc);
+    json_decref(cli_json_on(db, pg, (const char *[]){"contract", "set", "--account", id, "--plan-code", "two", NULL}));
+    json_t *key = cli_json_on(db, pg, (const char *[]){"key", "issue", "--account", id, NULL});
+    char api_key[80], key_id[16];
+    snprintf(api_key, sizeof api_key, "%s", json_string_value(json_object_get(key, "api_key")));
+    snprintf(key_id, sizeof key_id, "%s", json_string_value(json_object_get(key, "key_id")));
+    json_decref(key);
+
+    /* Two nodes: their own journals (as on two machines), one database, one pepper. */
+    char jb[320];
+    snprintf(jb, sizeof jb, "%s/node-b-usage", dir);
+    setenv("STARMETER_ADMIN_TOKEN", TH_ADMIN_TOKEN, 1);
+    const char *a_args[] = {"starmeter", "serve", "--listen",           "127.0.0.1:0", "--db", db,
+                            "--store",   pg,      "--sync-interval-ms", "250",         NULL};
+    const char *b_args[] = {"starmeter", "serve", "--listen",           "127.0.0.1:0", "--db",          db,
+                            "--store",   pg,      "--sync-interval-ms", "250",         "--journal-dir", jb,
+                            NULL};
+    int fa, fb;
+    th_server a, b;
+    pid_t pa = serve_on(a_args, &fa, &a), pb = serve_on(b_args, &fb, &b);
+    unsetenv("STARMETER_ADMIN_TOKEN");
+    const char *weekly = "/v1/b2b/astrology/weekly-by-sign?sign=leo&week=2026-W47";
+    th_response r;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(th_keyed(&a, weekly, api_key, &r), 200, "%s", r.body);
+        th_response_free(&r);
+        cr_assert_eq(th_keyed(&b, weekly, api_key, &r), 200, "%s", r.body);
+        th_response_free(&r);
+    }
+    /* Both nodes' counts land in the same rows: node A's summary shows its own calls at once and
+     * node B's once B has folded them (every 5 ms). */
+    json_int_t used = 0;
+    for (int i = 0; i < 200 && used != 6; i++) {
+        cr_assert_eq(th_keyed(&a, "/v1/b2b/usage/summary", api_key, &r), 200, "%s", r.body);
+        used = json_integer_value(json_object_get(json_object_get(th_data(&r), "daily"), "used"));
+        th_response_free(&r);
+        if (used != 6)
+            usleep(10000);
+    }
+    cr_assert_eq(used, 6);
+
+    /* A revoke through node A is refused by node B within a second. */
+    char path[64];
+    snprintf(path, sizeof path, "/v1/admin/credentials/%s", key_id);
+    cr_assert_eq(th_admin(&a, "DELETE", path, NULL, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    uint64_t start = clock_mono_ns();
+    long status = 0;
+    while (status != 401 && clock_mono_ns() - start < 3000000000u) {
+        th_keyed(&b, "/v1/b2b/me", api_key, &r);
+        status = r.status;
+        th_response_free(&r);
+        if (status != 401)
+            usleep(20000);
+    }
+    double took_ms = (double)(clock_mono_ns() - start) / 1e6;
+    cr_assert_eq(status, 401, "node B never saw the revoke");
+    cr_assert_lt(took_ms, 1000.0, "node B refused the revoked key only after %.0f ms", took_ms);
+
+    kill(pa, SIGTERM);
+    kill(pb, SIGTERM);
+    cr_assert_eq(wait_exit(pa, 15000), 0);
+    cr_assert_eq(wait_exit(pb, 15000), 0);
+    close(fa);
+    close(fb);
+    cr_assert_eq(stored_requests(db, pg), 6);
+    th_rmdir(dir);
 }

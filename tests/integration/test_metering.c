@@ -16,9 +16,15 @@ static store *faulty;
 
 #define WEEKLY "/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2026-W47"
 
-/* Built twice: with the default durability, and with fsync (integration_test_metering_fsync). */
+/*
+ * Built three times: with the default durability on SQLite, with fsync (integration_test_metering_fsync),
+ * and on PostgreSQL (integration_test_metering_postgres).
+ */
 #ifndef TEST_DURABILITY
 #define TEST_DURABILITY 0
+#endif
+#ifndef TEST_POSTGRES
+#define TEST_POSTGRES 0
 #endif
 
 static void setup(void)
@@ -30,7 +36,16 @@ static void setup(void)
     snprintf(db, sizeof db, "%s/starmeter.db", dir);
     app_err err;
     app_err_clear(&err);
-    faulty = store_faulty_new(store_sqlite_open(db, &err), -1);
+    store *inner;
+    if (TEST_POSTGRES) {
+        char uri[512];
+        th_pg_new_database(uri, sizeof uri);
+        inner = store_pg_open(uri, 4, &err);
+    } else {
+        inner = store_sqlite_open(db, &err);
+    }
+    cr_assert_not_null(inner, "%s", err.message);
+    faulty = store_faulty_new(inner, -1);
     th_opts o = {.clock = &tclock, .store = faulty, .dir = dir, .durability = TEST_DURABILITY};
     th_start(&srv, &o);
     srv.keep_dir = false; /* removed at stop */

@@ -1,0 +1,1771 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include <assert.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/embedded.h"
+#include "core/hash.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "infra/store.h"
+
+/*
+ * The store on PostgreSQL, the same contract as store_sqlite.c (the reference: same ordering,
+ * cursors, caps, error mapping and audit chain). A small pool of connections, each used by one
+ * thread at a time; statements are prepared lazily per connection, all with bound parameters.
+ * Results are read in text format (bytea decoded with PQunescapeBytea), so that a column's exact
+ * integer width never matters to the reader.
+ */
+
+/* Advisory lock keys ("stmmig", "stmaud" in ASCII): one for migrators, one for the audit chain. */
+#define LOCK_MIGRATE INT64_C(0x73746d6d6967)
+#define LOCK_AUDIT INT64_C(0x73746d617564)
+/* A default for conninfo strings that set none: an unreachable server fails fast, not after minutes. */
+#define CONNECT_TIMEOUT_S "5"
+#define DEFAULT_CONNECTIONS 4
+/* Bound on the text arrays of one usage batch (the deltas' columns). */
+#define ARRAY_MAX_BYTES (64u * 1024 * 1024)
+
+enum stmt_id {
+    Q_PING,
+    Q_LOCK,
+    Q_MIG_EXISTS,
+    Q_MIG_VERSION,
+    Q_MIG_INSERT,
+    Q_ACCOUNT_INSERT,
+    Q_ACCOUNT_GET,
+    Q_ACCOUNT_LIST,
+    Q_ACCOUNT_STATUS,
+    Q_PLAN_INSERT,
+    Q_PLAN_UPDATE,
+    Q_PLAN_GET,
+    Q_PLAN_GET_CODE,
+    Q_PLAN_LIST,
+    Q_CONTRACT_PUT,
+    Q_CONTRACT_GET,
+    Q_CONTRACT_LIST,
+    Q_CRED_INSERT,
+    Q_CRED_GET,
+    Q_CRED_LIST,
+    Q_CRED_UPDATE,
+    Q_CRED_LOCK,
+    Q_CRED_TOUCH,
+    Q_AUDIT_LAST,
+    Q_AUDIT_INSERT,
+    Q_AUDIT_LIST,
+    Q_USAGE_UPSERT,
+    Q_IDEM_INSERT,
+    Q_IDEM_GET,
+    Q_IDEM_PURGE,
+    Q_USAGE_SUM,
+    Q_USAGE_BY_DATE,
+    Q_USAGE_BY_CRED,
+    Q_MARK_PUT,
+    Q_MARK_GET,
+    Q_MARK_DELETE,
+    Q_TOKEN_GET,
+    Q_TOKEN_BUMP,
+    Q_DB_SIZE,
+    Q_TXID,
+    Q_COUNT
+};
+
+#define PLAN_COLS                                                                                                      \
+    "id, code, name, daily_limit, monthly_limit, limit_mode, overage_cap, rate_per_second, burst, "                    \
+    "credential_rate_per_second, credential_burst, metered, created_at, updated_at"
+#define CONTRACT_COLS                                                                                                  \
+    "account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, limit_mode, "                \
+    "overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, timezone, "   \
+    "starts_at, ends_at, updated_at"
+#define CRED_COLS "id, account_id, key_id, secret_hash, label, status, created_at, expires_at, revoked_at, last_used_at"
+#define USAGE_FILTER                                                                                                   \
+    "FROM enterprise_daily_usages WHERE account_id = $1 AND ($2::bigint < 0 OR credential_id = $2) "                   \
+    "AND usage_date >= $3 AND usage_date <= $4 "
+
+static const char *const SQL[Q_COUNT] = {
+    [Q_PING] = "SELECT 1",
+    [Q_LOCK] = "SELECT pg_advisory_xact_lock($1::bigint)",
+    [Q_MIG_EXISTS] = "SELECT to_regclass('schema_migrations') IS NOT NULL",
+    [Q_MIG_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
+    [Q_MIG_INSERT] = "INSERT INTO schema_migrations(version, name, applied_at) VALUES ($1, $2, $3)",
+    [Q_ACCOUNT_INSERT] = "INSERT INTO accounts(name, status, created_at) VALUES ($1, $2, $3) RETURNING id",
+    [Q_ACCOUNT_GET] = "SELECT id, name, status, created_at FROM accounts WHERE id = $1",
+    [Q_ACCOUNT_LIST] = "SELECT id, name, status, created_at FROM accounts WHERE id > $1 AND ($2::int < 0 OR "
+                       "status = CASE $2::int WHEN 1 THEN 'suspended' ELSE 'active' END) ORDER BY id LIMIT $3",
+    [Q_ACCOUNT_STATUS] = "UPDATE accounts SET status = $1 WHERE id = $2",
+    [Q_PLAN_INSERT] =
+        "INSERT INTO plans(code, name, daily_limit, monthly_limit, limit_mode, overage_cap, rate_per_second, burst, "
+        "credential_rate_per_second, credential_burst, metered, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    [Q_PLAN_UPDATE] =
+        "UPDATE plans SET name = $1, daily_limit = $2, monthly_limit = $3, limit_mode = $4, overage_cap = $5, "
+        "rate_per_second = $6, burst = $7, credential_rate_per_second = $8, credential_burst = $9, metered = $10, "
+        "updated_at = $11 WHERE id = $12",
+    [Q_PLAN_GET] = "SELECT " PLAN_COLS " FROM plans WHERE id = $1",
+    [Q_PLAN_GET_CODE] = "SELECT " PLAN_COLS " FROM plans WHERE code = $1",
+    [Q_PLAN_LIST] = "SELECT " PLAN_COLS " FROM plans WHERE id > $1 ORDER BY id LIMIT $2",
+    [Q_CONTRACT_PUT] =
+        "INSERT INTO contracts(account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, "
+        "limit_mode, overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, "
+        "credential_burst, timezone, starts_at, ends_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+        "ON CONFLICT (account_id) DO UPDATE SET plan_id = excluded.plan_id, daily_limit = excluded.daily_limit, "
+        "daily_limit_set = excluded.daily_limit_set, monthly_limit = excluded.monthly_limit, "
+        "monthly_limit_set = excluded.monthly_limit_set, limit_mode = excluded.limit_mode, "
+        "overage_cap = excluded.overage_cap, overage_cap_set = excluded.overage_cap_set, "
+        "rate_per_second = excluded.rate_per_second, burst = excluded.burst, "
+        "credential_rate_per_second = excluded.credential_rate_per_second, "
+        "credential_burst = excluded.credential_burst, timezone = excluded.timezone, "
+        "ends_at = excluded.ends_at, updated_at = excluded.updated_at",
+    [Q_CONTRACT_GET] = "SELECT " CONTRACT_COLS " FROM contracts WHERE account_id = $1",
+    [Q_CONTRACT_LIST] = "SELECT " CONTRACT_COLS " FROM contracts WHERE account_id > $1 ORDER BY account_id LIMIT $2",
+    [Q_CRED_INSERT] = "INSERT INTO credentials(account_id, key_id, secret_hash, label, status, created_at, expires_at) "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    [Q_CRED_GET] = "SELECT " CRED_COLS " FROM credentials WHERE key_id = $1",
+    [Q_CRED_LIST] = "SELECT " CRED_COLS " FROM credentials WHERE id > $1 AND ($2::bigint < 0 OR account_id = $2) "
+                    "ORDER BY id LIMIT $3",
+    [Q_CRED_UPDATE] = "UPDATE credentials SET status = $1, label = $2, expires_at = $3, revoked_at = $4 WHERE id = $5",
+    /*
+     * Rows locked in id order first: two nodes touching the same keys never deadlock. NO KEY
+     * UPDATE is what the UPDATE takes anyway; unlike FOR UPDATE it lets usage upserts (whose
+     * foreign key takes KEY SHARE on the credential) proceed meanwhile.
+     */
+    [Q_CRED_LOCK] = "SELECT id FROM credentials WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+    /* Grouped, so that an id given twice raises last_used_at to the larger time, as the loop of SQLite does. */
+    [Q_CRED_TOUCH] = "UPDATE credentials c SET last_used_at = greatest(coalesce(c.last_used_at, 0), t.at) "
+                     "FROM (SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::bigint[]) AS u(id, at) "
+                     "GROUP BY id) AS t WHERE c.id = t.id",
+    [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit_events(seq, at, actor, action, target, account_id, details, request_id, "
+                       "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    [Q_AUDIT_LIST] = "SELECT seq, at, actor, action, target, account_id, details, request_id, prev_hash, hash "
+                     "FROM audit_events WHERE seq > $1 AND ($2::bigint IS NULL OR account_id = $2) "
+                     "AND ($3::text IS NULL OR action = $3) AND ($4::bigint IS NULL OR at >= $4) "
+                     "AND ($5::bigint IS NULL OR at < $5) ORDER BY seq LIMIT $6",
+    /*
+     * The batch's deltas in one statement. Grouped, because ON CONFLICT DO UPDATE may not touch a
+     * row twice in one statement (the same row given twice in a batch); ordered, so that batches
+     * of several processes lock shared rows in the same order and cannot deadlock.
+     */
+    [Q_USAGE_UPSERT] =
+        "INSERT INTO enterprise_daily_usages(account_id, credential_id, usage_date, requests, overage, blocked) "
+        "SELECT a, c, d, sum(r)::bigint, sum(o)::bigint, sum(b)::bigint "
+        "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+        "AS t(a, c, d, r, o, b) GROUP BY a, c, d ORDER BY a, c, d "
+        "ON CONFLICT (account_id, credential_id, usage_date) DO UPDATE SET "
+        "requests = enterprise_daily_usages.requests + excluded.requests, "
+        "overage = enterprise_daily_usages.overage + excluded.overage, "
+        "blocked = enterprise_daily_usages.blocked + excluded.blocked",
+    [Q_IDEM_INSERT] = "INSERT INTO idempotency(account_id, key, request_fingerprint, status, body, expires_at) "
+                      "VALUES ($1, $2, $3, $4, $5, $6) "
+                      "ON CONFLICT (account_id, key) DO UPDATE SET request_fingerprint = excluded.request_fingerprint, "
+                      "status = excluded.status, body = excluded.body, expires_at = excluded.expires_at",
+    [Q_IDEM_GET] = "SELECT request_fingerprint, status, body, expires_at FROM idempotency "
+                   "WHERE account_id = $1 AND key = $2 AND expires_at > $3",
+    [Q_IDEM_PURGE] = "DELETE FROM idempotency WHERE expires_at <= $1",
+    [Q_USAGE_SUM] = "SELECT coalesce(sum(requests), 0)::bigint, coalesce(sum(overage), 0)::bigint, "
+                    "coalesce(sum(blocked), 0)::bigint " USAGE_FILTER,
+    [Q_USAGE_BY_DATE] =
+        "SELECT usage_date, 0, sum(requests)::bigint, sum(overage)::bigint, sum(blocked)::bigint " USAGE_FILTER
+        "GROUP BY usage_date ORDER BY usage_date LIMIT $5",
+    [Q_USAGE_BY_CRED] =
+        "SELECT '', credential_id, sum(requests)::bigint, sum(overage)::bigint, sum(blocked)::bigint " USAGE_FILTER
+        "GROUP BY credential_id ORDER BY credential_id LIMIT $5",
+    [Q_MARK_PUT] = "INSERT INTO usage_journal_marks(segment, folded_bytes) VALUES ($1, $2) "
+                   "ON CONFLICT (segment) DO UPDATE SET folded_bytes = excluded.folded_bytes",
+    [Q_MARK_GET] = "SELECT folded_bytes FROM usage_journal_marks WHERE segment = $1",
+    [Q_MARK_DELETE] = "DELETE FROM usage_journal_marks WHERE segment = $1",
+    [Q_TOKEN_GET] = "SELECT v FROM change_token WHERE id = 1",
+    /* Transactional, like the change: also announced to listeners at commit (LISTEN starmeter_change). */
+    [Q_TOKEN_BUMP] = "WITH t AS (UPDATE change_token SET v = v + 1 WHERE id = 1 RETURNING v) "
+                     "SELECT pg_notify('starmeter_change', v::text) FROM t",
+    [Q_DB_SIZE] = "SELECT pg_database_size(current_database())",
+    [Q_TXID] = "SELECT pg_catalog.txid_current()",
+};
+
+_Static_assert(Q_COUNT <= 64, "the prepared set of a connection is a 64-bit mask");
+
+/* One pooled connection: used by one thread at a time (between checkout and checkin). */
+typedef struct pg_conn {
+    PGconn *conn;      /* NULL until first used (the first one is connected by open) */
+    uint64_t prepared; /* bit i: SQL[i] is prepared on this session as "sm<i>" */
+    bool busy;
+    /* The last failed statement was a unique violation (for messages that name the value). */
+    bool unique_violation;
+} pg_conn;
+
+typedef struct pg_store {
+    store super;
+    char *conninfo;
+    char *password; /* from conninfo, to redact it from any library message; NULL if none */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pg_conn *conns;
+    unsigned nconns;
+    /* A commit made with synchronous_commit=off that no sync has covered yet. */
+    atomic_bool unsynced;
+    /* The database size last read by stats, answered again when the pool is all busy. */
+    _Atomic int64_t db_bytes;
+} pg_store;
+
+/* ---- errors ---- */
+
+/*
+ * Copies a libpq message for the operator's log: trailing newline dropped, and the password
+ * replaced wherever it appears. libpq does not print passwords in its messages today; this keeps
+ * it so if a message ever quotes the conninfo.
+ */
+static void redact(const pg_store *s, const char *msg, char *out, size_t cap)
+{
+    size_t o = 0, plen = s->password ? strlen(s->password) : 0;
+    if (cap == 0)
+        return;
+    for (const char *p = msg ? msg : ""; *p && o + 1 < cap;) {
+        if (plen > 0 && strncmp(p, s->password, plen) == 0) {
+            for (const char *r = "***"; *r && o + 1 < cap; r++)
+                out[o++] = *r;
+            p += plen;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    while (o > 0 && (out[o - 1] == '\n' || out[o - 1] == ' '))
+        o--;
+    out[o] = '\0';
+}
+
+/* A unique constraint and the field a caller names for it (SQLite's store names these too). */
+static const struct {
+    const char *constraint, *field, *what;
+} UNIQUE_FIELDS[] = {
+    {"plans_code_key", "code", "a plan with this code already exists"},
+    {"credentials_key_id_key", "key_id", "a credential with this key_id already exists"},
+};
+
+/*
+ * Translates a failed result into a table code: integrity violations (SQLSTATE class 23) and bad
+ * values (class 22) are the caller's, validation_error; everything else (connection lost, server
+ * shutting down, serialization, a missing table) is store_unavailable with a message for the log.
+ */
+static int map_error(pg_store *s, pg_conn *c, const PGresult *res, const char *what, app_err *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char msg[200];
+    redact(s, primary ? primary : PQerrorMessage(c->conn), msg, sizeof msg);
+    c->unique_violation = false;
+    if (state != NULL && strcmp(state, "23505") == 0) {
+        c->unique_violation = true;
+        const char *name = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+        for (size_t i = 0; name != NULL && i < sizeof UNIQUE_FIELDS / sizeof UNIQUE_FIELDS[0]; i++)
+            if (strcmp(name, UNIQUE_FIELDS[i].constraint) == 0)
+                return app_err_field(err, UNIQUE_FIELDS[i].field, "%s", UNIQUE_FIELDS[i].what);
+        return app_err_set(err, APP_VALIDATION_ERROR, "%s violates a constraint: %s", what, msg);
+    }
+    if (state != NULL && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))
+        return app_err_set(err, APP_VALIDATION_ERROR, "%s violates a constraint: %s", what, msg);
+    return app_err_set(err, APP_STORE_UNAVAILABLE, "postgres %s failed: %s (%s)", what, msg,
+                       state ? state : "no sqlstate");
+}
+
+/* ---- parameters (text, except bytea in binary) ---- */
+
+#define MAX_PARAMS 20
+
+typedef struct params {
+    int n;
+    const char *v[MAX_PARAMS];
+    int len[MAX_PARAMS];
+    int fmt[MAX_PARAMS];
+    char num[MAX_PARAMS][24];
+} params;
+
+static void p_i64(params *p, int64_t x)
+{
+    assert(p->n < MAX_PARAMS);
+    snprintf(p->num[p->n], sizeof p->num[0], "%lld", (long long)x);
+    p->v[p->n] = p->num[p->n];
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 0;
+}
+
+static void p_null(params *p)
+{
+    assert(p->n < MAX_PARAMS);
+    p->v[p->n] = NULL;
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 0;
+}
+
+static void p_opt(params *p, opt_i64 x)
+{
+    if (x.present)
+        p_i64(p, x.v);
+    else
+        p_null(p);
+}
+
+/* Borrows `t` (NUL-terminated; NULL binds SQL NULL) until the statement has run. */
+static void p_text(params *p, const char *t)
+{
+    assert(p->n < MAX_PARAMS);
+    p->v[p->n] = t;
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 0;
+}
+
+/* Borrows `len` bytes for a bytea parameter, sent in binary (no escaping, no copy). */
+static void p_bytes(params *p, const void *bytes, size_t len)
+{
+    assert(p->n < MAX_PARAMS && len <= INT32_MAX);
+    /* A zero-length binary value still needs a non-NULL pointer, or it would be SQL NULL. */
+    p->v[p->n] = len ? (const char *)bytes : "";
+    p->len[p->n] = (int)len;
+    p->fmt[p->n++] = 1;
+}
+
+/* ---- result columns ---- */
+
+static int64_t col_i64(const PGresult *r, int row, int col)
+{
+    const char *t = PQgetvalue(r, row, col);
+    int64_t v = 0;
+    /* The server's own decimal text: it parses, unless the column was not an integer (then 0). */
+    if (!str_to_i64(slice_make(t, strlen(t)), INT64_MIN, INT64_MAX, &v))
+        v = 0;
+    return v;
+}
+
+static opt_i64 col_opt(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? opt_none() : opt_some(col_i64(r, row, col));
+}
+
+static void col_text(const PGresult *r, int row, int col, char *out, size_t cap)
+{
+    str_copy(out, cap, PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+static bool col_is(const PGresult *r, int row, int col, const char *text)
+{
+    return !PQgetisnull(r, row, col) && strcmp(PQgetvalue(r, row, col), text) == 0;
+}
+
+/*
+ * Decodes a bytea column (text output, hex or escape format). Returns a buffer the caller frees
+ * with PQfreemem, or NULL for SQL NULL or a decoding failure; *len is its size.
+ */
+static unsigned char *col_bytea(const PGresult *r, int row, int col, size_t *len)
+{
+    *len = 0;
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    return PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
+}
+
+/* Copies a bytea column of exactly `n` bytes into out; leaves out untouched otherwise. */
+static void col_fixed(const PGresult *r, int row, int col, uint8_t *out, size_t n)
+{
+    size_t len;
+    unsigned char *b = col_bytea(r, row, col, &len);
+    if (b != NULL && len == n)
+        memcpy(out, b, n);
+    PQfreemem(b);
+}
+
+/* ---- connections ---- */
+
+static void on_notice(void *arg, const char *message)
+{
+    /* Notices ("relation already exists, skipping") are not errors; libpq would print them to stderr. */
+    (void)arg;
+    (void)message;
+}
+
+static PGconn *connect_one(pg_store *s)
+{
+    /*
+     * Processed in order, the last value of a keyword wins: our defaults come first, then the
+     * caller's conninfo (expanded from "dbname"), so the caller can override every one of them.
+     */
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const vals[] = {CONNECT_TIMEOUT_S, "starmeter", s->conninfo, NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (conn != NULL)
+        PQsetNoticeProcessor(conn, on_notice, NULL);
+    return conn;
+}
+
+static int conn_fail(pg_store *s, PGconn *conn, const char *what, app_err *err)
+{
+    char msg[200];
+    redact(s, conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof msg);
+    return app_err_set(err, APP_STORE_UNAVAILABLE, "postgres %s failed: %s", what, msg);
+}
+
+static void checkin(pg_store *s, pg_conn *c)
+{
+    pthread_mutex_lock(&s->mu);
+    c->busy = false;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Takes a free slot of the pool, waiting for one if `wait`; NULL when none is free and !wait. */
+static pg_conn *take_slot(pg_store *s, bool wait)
+{
+    pg_conn *c = NULL;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        for (unsigned i = 0; i < s->nconns && c == NULL; i++)
+            if (!s->conns[i].busy)
+                c = &s->conns[i];
+        if (c != NULL || !wait)
+            break;
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    if (c != NULL)
+        c->busy = true;
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+/*
+ * Makes a taken slot's connection usable. A connection found broken (the server restarted, a
+ * backend was terminated) is reset here, so the store recovers by itself once the server is back:
+ * at worst the call that met the broken connection failed. On failure the slot is released and
+ * `err` set (store_unavailable).
+ */
+static int make_ready(pg_store *s, pg_conn *c, app_err *err)
+{
+    /*
+     * A terminated backend sends its farewell and closes the socket while we are idle: reading
+     * what is pending (libpq's socket is non-blocking, this never waits) notices it now, before a
+     * statement fails on it.
+     */
+    if (c->conn != NULL && PQstatus(c->conn) == CONNECTION_OK)
+        PQconsumeInput(c->conn);
+    if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
+        if (c->conn == NULL)
+            c->conn = connect_one(s);
+        else
+            PQreset(c->conn);
+        /* A new session has none of the old one's prepared statements. */
+        c->prepared = 0;
+        if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
+            int rc = conn_fail(s, c->conn, "connect", err);
+            checkin(s, c);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Takes a usable connection, waiting for a free one; NULL with `err` set when it cannot connect. */
+static pg_conn *checkout(pg_store *s, app_err *err)
+{
+    pg_conn *c = take_slot(s, true);
+    return make_ready(s, c, err) == 0 ? c : NULL;
+}
+
+/* Runs prepared statement `q` with `p` (NULL: none). *out (if not NULL) receives the result. */
+static int run(pg_store *s, pg_conn *c, enum stmt_id q, const params *p, PGresult **out, const char *what, app_err *err)
+{
+    char name[16];
+    snprintf(name, sizeof name, "sm%d", (int)q);
+    if (out != NULL)
+        *out = NULL;
+    if (!(c->prepared & (UINT64_C(1) << q))) {
+        PGresult *r = PQprepare(c->conn, name, SQL[q], 0, NULL);
+        /* The mask is cleared only with the session (checkout's reset): no name is prepared twice. */
+        int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : map_error(s, c, r, what, err);
+        PQclear(r);
+        if (rc != 0)
+            return rc;
+        c->prepared |= UINT64_C(1) << q;
+    }
+    PGresult *r = PQexecPrepared(c->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL, p ? p->fmt : NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (out != NULL)
+            *out = r;
+        else
+            PQclear(r);
+        return 0;
+    }
+    int rc = map_error(s, c, r, what, err);
+    PQclear(r);
+    return rc;
+}
+
+/* Runs constant SQL without parameters (transaction control, migration files). */
+static int exec_simple(pg_store *s, pg_conn *c, const char *sql, const char *what, app_err *err)
+{
+    PGresult *r = PQexec(c->conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : map_error(s, c, r, what, err);
+    PQclear(r);
+    return rc;
+}
+
+/* Number of rows an UPDATE or DELETE changed. */
+static long changed_rows(const PGresult *r)
+{
+    return strtol(PQcmdTuples((PGresult *)r), NULL, 10);
+}
+
+static int tx_end(pg_store *s, pg_conn *c, int rc, app_err *err)
+{
+    if (rc == 0)
+        rc = exec_simple(s, c, "COMMIT", "commit", err);
+    if (rc != 0) {
+        /* On a broken connection this fails too; the server then rolls back by itself. */
+        PGresult *r = PQexec(c->conn, "ROLLBACK");
+        PQclear(r);
+    }
+    return rc;
+}
+
+static int lock_key(pg_store *s, pg_conn *c, int64_t key, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, key);
+    return run(s, c, Q_LOCK, &p, NULL, "take advisory lock", err);
+}
+
+/* ---- audit chain ---- */
+
+/*
+ * Appends `ev` to the chain inside the caller's transaction. The advisory lock, held until the
+ * transaction ends, serialises appenders of every process on the database; it is taken in its own
+ * statement before the read, because in READ COMMITTED a statement's snapshot is taken when it
+ * starts: a read in the same statement as the lock could miss the row of the writer it waited for.
+ */
+static int audit_append(pg_store *s, pg_conn *c, audit_event *ev, bool locked, app_err *err)
+{
+    if (ev == NULL)
+        return 0;
+    int rc = locked ? 0 : lock_key(s, c, LOCK_AUDIT, err);
+    PGresult *r = NULL;
+    if (rc != 0 || (rc = run(s, c, Q_AUDIT_LAST, NULL, &r, "read audit chain", err)) != 0)
+        return rc;
+    memset(ev->prev_hash, 0, sizeof ev->prev_hash);
+    ev->seq = 1;
+    if (PQntuples(r) > 0) {
+        ev->seq = col_i64(r, 0, 0) + 1;
+        col_fixed(r, 0, 1, ev->prev_hash, HASH_LEN);
+    }
+    PQclear(r);
+    hash_audit_event(ev, ev->hash);
+    params p = {0};
+    p_i64(&p, ev->seq);
+    p_i64(&p, ev->at);
+    p_text(&p, ev->actor);
+    p_text(&p, ev->action);
+    p_text(&p, ev->target);
+    p_opt(&p, ev->account_id);
+    p_text(&p, ev->details);
+    p_text(&p, ev->request_id[0] ? ev->request_id : NULL);
+    p_bytes(&p, ev->prev_hash, HASH_LEN);
+    p_bytes(&p, ev->hash, HASH_LEN);
+    return run(s, c, Q_AUDIT_INSERT, &p, NULL, "append audit event", err);
+}
+
+/*
+ * A write: takes a connection and opens a transaction (write_begin); then appends the change's
+ * audit event, raises the change token, commits or rolls back and releases the connection
+ * (write_end), so that a change, its audit record and its token are one transaction on every path.
+ */
+static pg_conn *write_begin(pg_store *s, app_err *err)
+{
+    pg_conn *c = checkout(s, err);
+    if (c != NULL && exec_simple(s, c, "BEGIN", "begin", err) != 0) {
+        checkin(s, c);
+        c = NULL;
+    }
+    return c;
+}
+
+static int write_end(pg_store *s, pg_conn *c, int rc, audit_event *audit, bool admin, app_err *err)
+{
+    if (rc == 0)
+        rc = audit_append(s, c, audit, false, err);
+    if (rc == 0 && admin)
+        rc = run(s, c, Q_TOKEN_BUMP, NULL, NULL, "raise change token", err);
+    rc = tx_end(s, c, rc, err);
+    checkin(s, c);
+    return rc;
+}
+
+typedef void (*row_fn)(const PGresult *r, int row, void *out);
+
+/* Runs a listing on its own connection, filling up to `cap` elements of `size` bytes with `row`. */
+static int list(pg_store *s, enum stmt_id q, const params *p, row_fn row, void *out, size_t size, size_t cap, size_t *n,
+                const char *what, app_err *err)
+{
+    *n = 0;
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    PGresult *r = NULL;
+    int rc = run(s, c, q, p, &r, what, err);
+    checkin(s, c);
+    if (rc == 0) {
+        for (int i = 0; i < PQntuples(r) && *n < cap; i++)
+            row(r, i, (char *)out + (*n)++ * size);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/*
+ * Reads one row on its own connection: fills `out` with `row`, or returns 1 (not an error code,
+ * the caller words its own not_found) when there is none.
+ */
+static int get_one(pg_store *s, enum stmt_id q, const params *p, row_fn row, void *out, const char *what, app_err *err)
+{
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    PGresult *r = NULL;
+    int rc = run(s, c, q, p, &r, what, err);
+    checkin(s, c);
+    if (rc == 0) {
+        if (PQntuples(r) > 0)
+            row(r, 0, out);
+        else
+            rc = -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* ---- ping, migrations ---- */
+
+static int pg_ping(store *self, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    int rc = run(s, c, Q_PING, NULL, NULL, "ping", err);
+    checkin(s, c);
+    return rc;
+}
+
+/* The applied version on `c` (0 when schema_migrations does not exist yet). */
+static int read_version(pg_store *s, pg_conn *c, int *version, app_err *err)
+{
+    PGresult *r = NULL;
+    *version = 0;
+    int rc = run(s, c, Q_MIG_EXISTS, NULL, &r, "schema version", err);
+    bool exists = rc == 0 && PQntuples(r) > 0 && col_is(r, 0, 0, "t");
+    PQclear(r);
+    r = NULL;
+    if (rc == 0 && exists && (rc = run(s, c, Q_MIG_VERSION, NULL, &r, "schema version", err)) == 0)
+        *version = (int)col_i64(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_schema_version(store *self, int *version, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    int rc = read_version(s, c, version, err);
+    checkin(s, c);
+    return rc;
+}
+
+/* "0007_usage.sql" -> 7; -1 when the name does not start with a number and an underscore. */
+static int migration_number(const char *name)
+{
+    const char *us = strchr(name, '_');
+    int64_t n;
+    if (us == NULL || !str_to_i64(slice_make(name, (size_t)(us - name)), 1, 9999, &n))
+        return -1;
+    return (int)n;
+}
+
+/*
+ * Applies one migration (or none, m == NULL: creates schema_migrations) in its own transaction,
+ * under the migrators' advisory lock so that concurrent migrators apply each file once. *done
+ * says whether this call applied it (another process may have, between our read and the lock).
+ */
+static int apply_one(pg_store *s, pg_conn *c, const embedded_file *m, int number, bool *done, app_err *err)
+{
+    int version = 0, rc;
+    *done = false;
+    if ((rc = exec_simple(s, c, "BEGIN", "begin migration", err)) != 0)
+        return rc;
+    if ((rc = lock_key(s, c, LOCK_MIGRATE, err)) != 0)
+        goto out;
+    if (m == NULL) {
+        rc = exec_simple(s, c,
+                         "CREATE TABLE IF NOT EXISTS schema_migrations("
+                         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+                         "create schema_migrations", err);
+        goto out;
+    }
+    if ((rc = read_version(s, c, &version, err)) != 0 || version >= number)
+        goto out;
+    PGresult *r = PQexec(c->conn, m->bytes);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char msg[200];
+        const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        redact(s, primary ? primary : PQerrorMessage(c->conn), msg, sizeof msg);
+        /* A lost connection is the store's; a statement the server refuses is a bug of the file. */
+        rc = PQstatus(c->conn) != CONNECTION_OK
+                 ? app_err_set(err, APP_STORE_UNAVAILABLE, "migration %s failed: %s", m->name, msg)
+                 : app_err_set(err, APP_INTERNAL_ERROR, "migration %s failed: %s", m->name, msg);
+    }
+    PQclear(r);
+    if (rc != 0)
+        goto out;
+    params p = {0};
+    p_i64(&p, number);
+    p_text(&p, m->name);
+    p_i64(&p, clock_now_ms(clock_system()));
+    if ((rc = run(s, c, Q_MIG_INSERT, &p, NULL, "record migration", err)) == 0)
+        *done = true;
+out:
+    return tx_end(s, c, rc, err);
+}
+
+static int pg_migrate(store *self, int *applied, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    *applied = 0;
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    bool done = false;
+    int rc = apply_one(s, c, NULL, 0, &done, err);
+    for (size_t i = 0; rc == 0 && i < embedded_migrations_postgres_count; i++) {
+        const embedded_file *m = &embedded_migrations_postgres[i];
+        int number = migration_number(m->name);
+        if (number < 0) {
+            rc = app_err_set(err, APP_INTERNAL_ERROR, "migration file %s is not numbered", m->name);
+            break;
+        }
+        if ((rc = apply_one(s, c, m, number, &done, err)) == 0 && done)
+            (*applied)++;
+    }
+    checkin(s, c);
+    return rc;
+}
+
+/* ---- accounts ---- */
+
+static const char *account_status_text(account_status st)
+{
+    return st == ACCOUNT_SUSPENDED ? "suspended" : "active";
+}
+
+static void row_account(const PGresult *r, int i, void *out)
+{
+    account *a = out;
+    a->id = col_i64(r, i, 0);
+    col_text(r, i, 1, a->name, sizeof a->name);
+    a->status = col_is(r, i, 2, "suspended") ? ACCOUNT_SUSPENDED : ACCOUNT_ACTIVE;
+    a->created_at = col_i64(r, i, 3);
+}
+
+static int pg_account_create(store *self, account *io, audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_text(&p, io->name);
+    p_text(&p, account_status_text(io->status));
+    p_i64(&p, io->created_at);
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_ACCOUNT_INSERT, &p, &r, "create account", err);
+    if (rc == 0) {
+        io->id = col_i64(r, 0, 0);
+        if (audit != NULL) {
+            audit->account_id = opt_some(io->id);
+            snprintf(audit->target, sizeof audit->target, "account:%lld", (long long)io->id);
+        }
+    }
+    PQclear(r);
+    return write_end(s, c, rc, audit, true, err);
+}
+
+static int pg_account_get(store *self, int64_t id, account *out, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, id);
+    int rc = get_one((pg_store *)self, Q_ACCOUNT_GET, &p, row_account, out, "get account", err);
+    return rc < 0 ? app_err_set(err, APP_NOT_FOUND, "account %lld not found", (long long)id) : rc;
+}
+
+static int pg_account_list(store *self, int status, int64_t after, account *out, size_t cap, size_t *n, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, after);
+    p_i64(&p, status);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_ACCOUNT_LIST, &p, row_account, out, sizeof *out, cap, n, "list accounts", err);
+}
+
+/* Runs an UPDATE in the caller's transaction; "<kind> <name> not found" when no row changed. */
+static int update_one(pg_store *s, pg_conn *c, enum stmt_id q, const params *p, const char *what, app_err *err,
+                      const char *kind, const char *name)
+{
+    PGresult *r = NULL;
+    int rc = run(s, c, q, p, &r, what, err);
+    if (rc == 0 && changed_rows(r) == 0)
+        rc = app_err_set(err, APP_NOT_FOUND, "%s %s not found", kind, name);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_account_set_status(store *self, int64_t id, account_status status, audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_text(&p, account_status_text(status));
+    p_i64(&p, id);
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%lld", (long long)id);
+    int rc = update_one(s, c, Q_ACCOUNT_STATUS, &p, "update account", err, "account", idtext);
+    return write_end(s, c, rc, audit, true, err);
+}
+
+/* ---- plans ---- */
+
+static const char *mode_text(limit_mode m)
+{
+    return m == LIMIT_OVERAGE ? "overage" : "block";
+}
+
+static void row_plan(const PGresult *r, int i, void *out)
+{
+    plan *p = out;
+    memset(p, 0, sizeof *p);
+    p->id = col_i64(r, i, 0);
+    col_text(r, i, 1, p->code, sizeof p->code);
+    col_text(r, i, 2, p->name, sizeof p->name);
+    p->limits.daily_limit = col_opt(r, i, 3);
+    p->limits.monthly_limit = col_opt(r, i, 4);
+    p->limits.mode = col_is(r, i, 5, "overage") ? LIMIT_OVERAGE : LIMIT_BLOCK;
+    p->limits.overage_cap = col_opt(r, i, 6);
+    p->limits.rate_per_second = col_i64(r, i, 7);
+    p->limits.burst = col_i64(r, i, 8);
+    p->limits.credential_rate_per_second = col_i64(r, i, 9);
+    p->limits.credential_burst = col_i64(r, i, 10);
+    p->metered = col_i64(r, i, 11) != 0;
+    p->created_at = col_i64(r, i, 12);
+    p->updated_at = col_i64(r, i, 13);
+}
+
+/* Binds the limits (daily, monthly, mode, cap, rate, burst, crate, cburst, metered) as the next 9 parameters. */
+static void p_plan_limits(params *p, const plan *pl)
+{
+    p_opt(p, pl->limits.daily_limit);
+    p_opt(p, pl->limits.monthly_limit);
+    p_text(p, mode_text(pl->limits.mode));
+    p_opt(p, pl->limits.overage_cap);
+    p_i64(p, pl->limits.rate_per_second);
+    p_i64(p, pl->limits.burst);
+    p_i64(p, pl->limits.credential_rate_per_second);
+    p_i64(p, pl->limits.credential_burst);
+    p_i64(p, pl->metered ? 1 : 0);
+}
+
+static int pg_plan_create(store *self, plan *io, audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_text(&p, io->code);
+    p_text(&p, io->name);
+    p_plan_limits(&p, io);
+    p_i64(&p, io->created_at);
+    p_i64(&p, io->updated_at);
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_PLAN_INSERT, &p, &r, "create plan", err);
+    if (rc == 0) {
+        io->id = col_i64(r, 0, 0);
+    } else if (rc == APP_VALIDATION_ERROR && c->unique_violation) {
+        /* Worded as SQLite's store words it, with the code. */
+        app_err_clear(err);
+        rc = app_err_field(err, "code", "a plan with code \"%s\" already exists", io->code);
+    }
+    PQclear(r);
+    return write_end(s, c, rc, audit, true, err);
+}
+
+static int pg_plan_get(store *self, int64_t id, plan *out, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, id);
+    int rc = get_one((pg_store *)self, Q_PLAN_GET, &p, row_plan, out, "get plan", err);
+    return rc < 0 ? app_err_set(err, APP_NOT_FOUND, "plan %lld not found", (long long)id) : rc;
+}
+
+static int pg_plan_get_by_code(store *self, const char *code, plan *out, app_err *err)
+{
+    params p = {0};
+    p_text(&p, code);
+    int rc = get_one((pg_store *)self, Q_PLAN_GET_CODE, &p, row_plan, out, "get plan", err);
+    return rc < 0 ? app_err_set(err, APP_NOT_FOUND, "plan \"%s\" not found", code) : rc;
+}
+
+static int pg_plan_list(store *self, int64_t after, plan *out, size_t cap, size_t *n, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, after);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_PLAN_LIST, &p, row_plan, out, sizeof *out, cap, n, "list plans", err);
+}
+
+static int pg_plan_update(store *self, const plan *pl, audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_text(&p, pl->name);
+    p_plan_limits(&p, pl);
+    p_i64(&p, pl->updated_at);
+    p_i64(&p, pl->id);
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%lld", (long long)pl->id);
+    int rc = update_one(s, c, Q_PLAN_UPDATE, &p, "update plan", err, "plan", idtext);
+    return write_end(s, c, rc, audit, true, err);
+}
+
+/* ---- contracts ---- */
+
+static void p_opt_if(params *p, bool set, int64_t v)
+{
+    p_opt(p, set ? opt_some(v) : opt_none());
+}
+
+static int pg_contract_put(store *self, const contract *ct, audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    const limits *o = &ct->overrides;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_i64(&p, ct->account_id);
+    p_i64(&p, ct->plan_id);
+    p_opt(&p, (ct->overridden & OVR_DAILY_LIMIT) ? o->daily_limit : opt_none());
+    p_i64(&p, (ct->overridden & OVR_DAILY_LIMIT) ? 1 : 0);
+    p_opt(&p, (ct->overridden & OVR_MONTHLY_LIMIT) ? o->monthly_limit : opt_none());
+    p_i64(&p, (ct->overridden & OVR_MONTHLY_LIMIT) ? 1 : 0);
+    p_text(&p, (ct->overridden & OVR_MODE) ? mode_text(o->mode) : NULL);
+    p_opt(&p, (ct->overridden & OVR_OVERAGE_CAP) ? o->overage_cap : opt_none());
+    p_i64(&p, (ct->overridden & OVR_OVERAGE_CAP) ? 1 : 0);
+    p_opt_if(&p, ct->overridden & OVR_RATE, o->rate_per_second);
+    p_opt_if(&p, ct->overridden & OVR_BURST, o->burst);
+    p_opt_if(&p, ct->overridden & OVR_CRED_RATE, o->credential_rate_per_second);
+    p_opt_if(&p, ct->overridden & OVR_CRED_BURST, o->credential_burst);
+    p_text(&p, ct->timezone);
+    p_i64(&p, ct->starts_at);
+    p_opt(&p, ct->ends_at);
+    p_i64(&p, ct->updated_at);
+    int rc = run(s, c, Q_CONTRACT_PUT, &p, NULL, "put contract", err);
+    return write_end(s, c, rc, audit, true, err);
+}
+
+static void row_contract(const PGresult *r, int i, void *dst)
+{
+    contract *out = dst;
+    memset(out, 0, sizeof *out);
+    out->account_id = col_i64(r, i, 0);
+    out->plan_id = col_i64(r, i, 1);
+    limits *o = &out->overrides;
+    if (col_i64(r, i, 3)) {
+        out->overridden |= OVR_DAILY_LIMIT;
+        o->daily_limit = col_opt(r, i, 2);
+    }
+    if (col_i64(r, i, 5)) {
+        out->overridden |= OVR_MONTHLY_LIMIT;
+        o->monthly_limit = col_opt(r, i, 4);
+    }
+    if (!PQgetisnull(r, i, 6)) {
+        out->overridden |= OVR_MODE;
+        o->mode = col_is(r, i, 6, "overage") ? LIMIT_OVERAGE : LIMIT_BLOCK;
+    }
+    if (col_i64(r, i, 8)) {
+        out->overridden |= OVR_OVERAGE_CAP;
+        o->overage_cap = col_opt(r, i, 7);
+    }
+    static const unsigned bits[] = {OVR_RATE, OVR_BURST, OVR_CRED_RATE, OVR_CRED_BURST};
+    int64_t *fields[] = {&o->rate_per_second, &o->burst, &o->credential_rate_per_second, &o->credential_burst};
+    for (int k = 0; k < 4; k++) {
+        if (!PQgetisnull(r, i, 9 + k)) {
+            out->overridden |= bits[k];
+            *fields[k] = col_i64(r, i, 9 + k);
+        }
+    }
+    col_text(r, i, 13, out->timezone, sizeof out->timezone);
+    out->starts_at = col_i64(r, i, 14);
+    out->ends_at = col_opt(r, i, 15);
+    out->updated_at = col_i64(r, i, 16);
+}
+
+static int pg_contract_get(store *self, int64_t account_id, contract *out, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, account_id);
+    int rc = get_one((pg_store *)self, Q_CONTRACT_GET, &p, row_contract, out, "get contract", err);
+    return rc < 0 ? app_err_set(err, APP_NOT_FOUND, "account %lld has no contract", (long long)account_id) : rc;
+}
+
+static int pg_contract_list(store *self, int64_t after, contract *out, size_t cap, size_t *n, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, after);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_CONTRACT_LIST, &p, row_contract, out, sizeof *out, cap, n, "list contracts", err);
+}
+
+/* ---- credentials ---- */
+
+static void row_credential(const PGresult *r, int i, void *out)
+{
+    credential *c = out;
+    memset(c, 0, sizeof *c);
+    c->id = col_i64(r, i, 0);
+    c->account_id = col_i64(r, i, 1);
+    col_text(r, i, 2, c->key_id, sizeof c->key_id);
+    col_fixed(r, i, 3, c->secret_hash, HASH_LEN);
+    col_text(r, i, 4, c->label, sizeof c->label);
+    c->status = col_is(r, i, 5, "revoked") ? CREDENTIAL_REVOKED : CREDENTIAL_ACTIVE;
+    c->created_at = col_i64(r, i, 6);
+    c->expires_at = col_opt(r, i, 7);
+    c->revoked_at = col_opt(r, i, 8);
+    c->last_used_at = col_opt(r, i, 9);
+}
+
+static int insert_credential(pg_store *s, pg_conn *c, credential *io, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, io->account_id);
+    p_text(&p, io->key_id);
+    p_bytes(&p, io->secret_hash, HASH_LEN);
+    p_text(&p, io->label);
+    p_text(&p, io->status == CREDENTIAL_REVOKED ? "revoked" : "active");
+    p_i64(&p, io->created_at);
+    p_opt(&p, io->expires_at);
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_CRED_INSERT, &p, &r, "create credential", err);
+    if (rc == 0)
+        io->id = col_i64(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+static int update_credential(pg_store *s, pg_conn *c, const credential *cr, app_err *err)
+{
+    params p = {0};
+    p_text(&p, cr->status == CREDENTIAL_REVOKED ? "revoked" : "active");
+    p_text(&p, cr->label);
+    p_opt(&p, cr->expires_at);
+    p_opt(&p, cr->revoked_at);
+    p_i64(&p, cr->id);
+    return update_one(s, c, Q_CRED_UPDATE, &p, "update credential", err, "credential", cr->key_id);
+}
+
+static int pg_credential_create(store *self, credential *io, audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    int rc = insert_credential(s, c, io, err);
+    return write_end(s, c, rc, audit, true, err);
+}
+
+static int pg_credential_get(store *self, const char *key_id, credential *out, app_err *err)
+{
+    params p = {0};
+    p_text(&p, key_id);
+    int rc = get_one((pg_store *)self, Q_CRED_GET, &p, row_credential, out, "get credential", err);
+    return rc < 0 ? app_err_set(err, APP_NOT_FOUND, "credential %s not found", key_id) : rc;
+}
+
+static int pg_credential_list(store *self, int64_t account_id, int64_t after, credential *out, size_t cap, size_t *n,
+                              app_err *err)
+{
+    params p = {0};
+    p_i64(&p, after);
+    p_i64(&p, account_id);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_CRED_LIST, &p, row_credential, out, sizeof *out, cap, n, "list credentials", err);
+}
+
+static int pg_credential_update(store *self, const credential *cr, audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    int rc = update_credential(s, c, cr, err);
+    return write_end(s, c, rc, audit, true, err);
+}
+
+static int pg_credential_rotate(store *self, const credential *old, credential *fresh, audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    int rc = update_credential(s, c, old, err);
+    if (rc == 0)
+        rc = insert_credential(s, c, fresh, err);
+    return write_end(s, c, rc, audit, true, err);
+}
+
+/* Appends `n` integers as a PostgreSQL array literal ("{1,2,3}"). */
+static void array_i64(buf *b, const int64_t *v, size_t n, size_t stride)
+{
+    buf_appends(b, "{");
+    for (size_t i = 0; i < n; i++) {
+        const int64_t *x = (const int64_t *)((const char *)v + i * stride);
+        buf_appendf(b, i ? ",%lld" : "%lld", (long long)*x);
+    }
+    buf_appends(b, "}");
+}
+
+static int pg_credentials_touch(store *self, const int64_t *ids, const int64_t *at, size_t n, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    if (n == 0)
+        return 0;
+    buf idarr, atarr;
+    buf_init(&idarr, ARRAY_MAX_BYTES);
+    buf_init(&atarr, ARRAY_MAX_BYTES);
+    array_i64(&idarr, ids, n, sizeof ids[0]);
+    array_i64(&atarr, at, n, sizeof at[0]);
+    int rc = 0;
+    if (buf_failed(&idarr) || buf_failed(&atarr)) {
+        rc = app_err_set(err, APP_INTERNAL_ERROR, "too many credentials to touch at once (%zu)", n);
+        goto out;
+    }
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL) {
+        rc = APP_STORE_UNAVAILABLE;
+        goto out;
+    }
+    params p = {0};
+    p_text(&p, idarr.data);
+    rc = run(s, c, Q_CRED_LOCK, &p, NULL, "lock credentials", err);
+    p_text(&p, atarr.data);
+    if (rc == 0)
+        rc = run(s, c, Q_CRED_TOUCH, &p, NULL, "touch credentials", err);
+    /* last_used_at is no cache's business: not an admin change, no token. */
+    rc = write_end(s, c, rc, NULL, false, err);
+out:
+    buf_cleanup(&idarr);
+    buf_cleanup(&atarr);
+    return rc;
+}
+
+/* ---- audit ---- */
+
+static void row_audit(const PGresult *r, int i, void *out)
+{
+    audit_event *e = out;
+    memset(e, 0, sizeof *e);
+    e->seq = col_i64(r, i, 0);
+    e->at = col_i64(r, i, 1);
+    col_text(r, i, 2, e->actor, sizeof e->actor);
+    col_text(r, i, 3, e->action, sizeof e->action);
+    col_text(r, i, 4, e->target, sizeof e->target);
+    e->account_id = col_opt(r, i, 5);
+    col_text(r, i, 6, e->details, sizeof e->details);
+    col_text(r, i, 7, e->request_id, sizeof e->request_id);
+    col_fixed(r, i, 8, e->prev_hash, HASH_LEN);
+    col_fixed(r, i, 9, e->hash, HASH_LEN);
+}
+
+static int pg_audit_list(store *self, const audit_filter *f, int64_t after, audit_event *out, size_t cap, size_t *n,
+                         app_err *err)
+{
+    params p = {0};
+    p_i64(&p, after);
+    p_opt(&p, f ? f->account_id : opt_none());
+    p_text(&p, f ? f->action : NULL);
+    p_opt(&p, f ? f->from_ms : opt_none());
+    p_opt(&p, f ? f->to_ms : opt_none());
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_AUDIT_LIST, &p, row_audit, out, sizeof *out, cap, n, "list audit events", err);
+}
+
+/*
+ * A row of change_token raised in every admin write transaction (migration 0003): it moves
+ * exactly when an admin change commits, in any process, and never before the change is visible.
+ * Counting audit events instead would miss a change made without an audit event and move on every
+ * quota decision; PostgreSQL has no equivalent of SQLite's data_version.
+ */
+static int pg_change_token(store *self, int64_t *out, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_TOKEN_GET, NULL, &r, "read change token", err);
+    checkin(s, c);
+    if (rc == 0)
+        *out = PQntuples(r) > 0 ? col_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return rc;
+}
+
+/* ---- usage ---- */
+
+/* Appends the dates as a text array literal; quoted, with " and \ escaped, whatever they hold. */
+static void array_dates(buf *b, const usage_delta *d, size_t n)
+{
+    buf_appends(b, "{");
+    for (size_t i = 0; i < n; i++) {
+        buf_appends(b, i ? ",\"" : "\"");
+        for (const char *t = d[i].date; t < d[i].date + sizeof d[i].date && *t; t++) {
+            if (*t == '"' || *t == '\\')
+                buf_append(b, "\\", 1);
+            buf_append(b, t, 1);
+        }
+        buf_appends(b, "\"");
+    }
+    buf_appends(b, "}");
+}
+
+/*
+ * A pipeline (libpq pipeline mode): statements sent back to back and their results read after
+ * one Sync, so that a batch costs one round trip instead of one per statement. Each item is the
+ * prepare of a statement the session lacks, or an execution.
+ */
+typedef struct pipe_item {
+    int prepared_q; /* the statement an item prepares, or -1 for an execution */
+    const char *what;
+} pipe_item;
+
+typedef struct pg_pipeline {
+    pg_store *s;
+    pg_conn *c;
+    pipe_item *items; /* owned */
+    size_t n, cap;
+    bool send_failed;
+} pg_pipeline;
+
+static bool pipe_begin(pg_pipeline *pp, pg_store *s, pg_conn *c, size_t cap)
+{
+    *pp = (pg_pipeline){.s = s, .c = c, .items = xmalloc(cap * sizeof pp->items[0]), .cap = cap};
+    return PQenterPipelineMode(c->conn) == 1;
+}
+
+static void pipe_push(pg_pipeline *pp, int prepared_q, const char *what)
+{
+    assert(pp->n < pp->cap);
+    pp->items[pp->n++] = (pipe_item){prepared_q, what};
+}
+
+/* Queues SQL without parameters (transaction control); unnamed, so it needs no prepare. */
+static void pipe_sql(pg_pipeline *pp, const char *sql, const char *what)
+{
+    if (pp->send_failed || !PQsendQueryParams(pp->c->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+        pp->send_failed = true;
+    else
+        pipe_push(pp, -1, what);
+}
+
+/* Queues prepared statement `q`, preparing it first if the session has not. libpq copies `p`. */
+static void pipe_run(pg_pipeline *pp, enum stmt_id q, const params *p, const char *what)
+{
+    pg_conn *c = pp->c;
+    char name[16];
+    snprintf(name, sizeof name, "sm%d", (int)q);
+    if (pp->send_failed)
+        return;
+    if (!(c->prepared & (UINT64_C(1) << q))) {
+        if (!PQsendPrepare(c->conn, name, SQL[q], 0, NULL)) {
+            pp->send_failed = true;
+            return;
+        }
+        /* Counted as prepared now; pipe_end takes it back if the server refused it. */
+        c->prepared |= UINT64_C(1) << q;
+        pipe_push(pp, (int)q, what);
+    }
+    if (!PQsendQueryPrepared(c->conn, name, p->n, p->v, p->len, p->fmt, 0))
+        pp->send_failed = true;
+    else
+        pipe_push(pp, -1, what);
+}
+
+/*
+ * Sends the Sync and reads every result: 0, or the code of the first failure (later items are
+ * then PIPELINE_ABORTED, skipped by the server). A connection that broke mid-pipeline is dropped
+ * (the next checkout connects afresh), as its pipeline state is unknown.
+ */
+static int pipe_end(pg_pipeline *pp, app_err *err)
+{
+    pg_store *s = pp->s;
+    pg_conn *c = pp->c;
+    int rc = 0;
+    if (pp->send_failed || PQpipelineSync(c->conn) != 1)
+        goto broken;
+    for (size_t i = 0; i < pp->n; i++) {
+        PGresult *r = PQgetResult(c->conn);
+        if (r == NULL)
+            goto broken;
+        ExecStatusType st = PQresultStatus(r);
+        bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        if (!ok && pp->items[i].prepared_q >= 0)
+            c->prepared &= ~(UINT64_C(1) << pp->items[i].prepared_q);
+        if (!ok && st != PGRES_PIPELINE_ABORTED && rc == 0)
+            rc = map_error(s, c, r, pp->items[i].what, err);
+        PQclear(r);
+        if (PQstatus(c->conn) != CONNECTION_OK)
+            goto broken;
+        /* Each item's results end with a NULL. */
+        if ((r = PQgetResult(c->conn)) != NULL) {
+            PQclear(r);
+            goto broken;
+        }
+    }
+    PGresult *r = PQgetResult(c->conn);
+    bool synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (!synced || PQexitPipelineMode(c->conn) != 1)
+        goto broken;
+    free(pp->items);
+    return rc;
+broken:
+    if (rc == 0)
+        rc = conn_fail(s, c->conn, "pipeline", err);
+    PQfinish(c->conn);
+    c->conn = NULL;
+    c->prepared = 0;
+    free(pp->items);
+    return rc;
+}
+
+/* Binds an idempotent answer as the parameters of Q_IDEM_INSERT. */
+static void p_idem(params *p, const idem_record *r)
+{
+    p_i64(p, r->account_id);
+    p_text(p, r->key);
+    p_bytes(p, r->fingerprint, sizeof r->fingerprint);
+    p_i64(p, r->status);
+    p_bytes(p, r->body, r->body_len);
+    p_i64(p, r->expires_at);
+}
+
+/*
+ * A batch without audit events in one round trip: BEGIN, the upsert, the answers, the marks and
+ * COMMIT in one pipeline. `arr` holds the deltas' six array literals (NULL: no deltas).
+ * durable=false: the commit returns once its WAL is written to the server's kernel (it survives a
+ * crash of either process), not flushed; sync() flushes it. durable=true sets synchronous_commit
+ * on for the transaction, whatever the server's default: store.h promises stable storage.
+ */
+static int usage_apply_pipelined(pg_store *s, pg_conn *c, const usage_batch *b, const buf *arr, app_err *err)
+{
+    pg_pipeline pp;
+    if (!pipe_begin(&pp, s, c, 2 * (b->nidem + b->nmarks) + 8)) {
+        free(pp.items);
+        return conn_fail(s, c->conn, "enter pipeline mode", err);
+    }
+    pipe_sql(&pp, "BEGIN", "begin");
+    pipe_sql(&pp, b->durable ? "SET LOCAL synchronous_commit = on" : "SET LOCAL synchronous_commit = off", "begin");
+    if (arr != NULL) {
+        params p = {0};
+        for (int i = 0; i < 6; i++)
+            p_text(&p, arr[i].data);
+        pipe_run(&pp, Q_USAGE_UPSERT, &p, "apply usage");
+    }
+    for (size_t i = 0; i < b->nidem; i++) {
+        params p = {0};
+        p_idem(&p, &b->idem[i]);
+        pipe_run(&pp, Q_IDEM_INSERT, &p, "store idempotent answer");
+    }
+    for (size_t i = 0; i < b->nmarks; i++) {
+        params p = {0};
+        p_text(&p, b->marks[i].segment);
+        p_i64(&p, b->marks[i].offset);
+        pipe_run(&pp, Q_MARK_PUT, &p, "mark usage journal");
+    }
+    /* After a failure the server skips to the Sync: COMMIT does not run, the block stays failed. */
+    pipe_sql(&pp, "COMMIT", "commit");
+    int rc = pipe_end(&pp, err);
+    if (c->conn != NULL && PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(c->conn, "ROLLBACK");
+        PQclear(r);
+        if (rc == 0)
+            rc = app_err_set(err, APP_STORE_UNAVAILABLE, "postgres usage batch did not commit");
+    }
+    if (rc == 0 && !b->durable)
+        atomic_store(&s->unsynced, true);
+    return rc;
+}
+
+static int pg_usage_apply(store *self, const usage_batch *b, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    enum { A_ACC, A_CRED, A_DATE, A_REQ, A_OVER, A_BLOCK, A_COUNT };
+    buf arr[A_COUNT];
+    for (int i = 0; i < A_COUNT; i++)
+        buf_init(&arr[i], ARRAY_MAX_BYTES);
+    int rc = 0;
+    pg_conn *c = NULL;
+    if (b->ndeltas > 0) {
+        const size_t st = sizeof b->deltas[0];
+        array_i64(&arr[A_ACC], &b->deltas[0].account_id, b->ndeltas, st);
+        array_i64(&arr[A_CRED], &b->deltas[0].credential_id, b->ndeltas, st);
+        array_dates(&arr[A_DATE], b->deltas, b->ndeltas);
+        array_i64(&arr[A_REQ], &b->deltas[0].requests, b->ndeltas, st);
+        array_i64(&arr[A_OVER], &b->deltas[0].overage, b->ndeltas, st);
+        array_i64(&arr[A_BLOCK], &b->deltas[0].blocked, b->ndeltas, st);
+        for (int i = 0; i < A_COUNT; i++)
+            if (buf_failed(&arr[i]))
+                rc = app_err_set(err, APP_INTERNAL_ERROR, "usage batch too large (%zu deltas)", b->ndeltas);
+        if (rc != 0)
+            goto out;
+    }
+    if ((c = checkout(s, err)) == NULL) {
+        rc = APP_STORE_UNAVAILABLE;
+        goto out;
+    }
+    if (b->naudits == 0) {
+        rc = usage_apply_pipelined(s, c, b, arr[0].data ? arr : NULL, err);
+        checkin(s, c);
+        goto out;
+    }
+    /*
+     * With audit events, statements one by one: the chain's last hash must be read (under the
+     * lock) before the events' hashes can be computed. Such batches are rare (the first block or
+     * overage of a period).
+     */
+    rc = exec_simple(
+        s, c, b->durable ? "BEGIN; SET LOCAL synchronous_commit = on" : "BEGIN; SET LOCAL synchronous_commit = off",
+        "begin", err);
+    if (rc != 0) {
+        checkin(s, c);
+        goto out;
+    }
+    if (b->ndeltas > 0) {
+        params p = {0};
+        for (int i = 0; i < A_COUNT; i++)
+            p_text(&p, arr[i].data);
+        rc = run(s, c, Q_USAGE_UPSERT, &p, NULL, "apply usage", err);
+    }
+    for (size_t i = 0; i < b->nidem && rc == 0; i++) {
+        params p = {0};
+        p_idem(&p, &b->idem[i]);
+        rc = run(s, c, Q_IDEM_INSERT, &p, NULL, "store idempotent answer", err);
+    }
+    /* One advisory lock for the batch's events, taken last: held only from here to the commit. */
+    if (rc == 0 && b->naudits > 0)
+        rc = lock_key(s, c, LOCK_AUDIT, err);
+    for (size_t i = 0; i < b->naudits && rc == 0; i++)
+        rc = audit_append(s, c, &b->audits[i], true, err);
+    for (size_t i = 0; i < b->nmarks && rc == 0; i++) {
+        params p = {0};
+        p_text(&p, b->marks[i].segment);
+        p_i64(&p, b->marks[i].offset);
+        rc = run(s, c, Q_MARK_PUT, &p, NULL, "mark usage journal", err);
+    }
+    /* A failed batch is rolled back whole: no call of it is counted, none is answered 2xx. */
+    rc = tx_end(s, c, rc, err);
+    if (rc == 0 && !b->durable)
+        atomic_store(&s->unsynced, true);
+    checkin(s, c);
+out:
+    for (int i = 0; i < A_COUNT; i++)
+        buf_cleanup(&arr[i]);
+    return rc;
+}
+
+static void p_range(params *p, int64_t account_id, int64_t credential_id, const char *from, const char *to)
+{
+    p_i64(p, account_id);
+    p_i64(p, credential_id);
+    p_text(p, from);
+    p_text(p, to);
+}
+
+static void row_totals(const PGresult *r, int i, void *out)
+{
+    usage_totals *t = out;
+    t->requests = col_i64(r, i, 0);
+    t->overage = col_i64(r, i, 1);
+    t->blocked = col_i64(r, i, 2);
+}
+
+static int pg_usage_sum(store *self, int64_t account_id, int64_t credential_id, const char *from, const char *to,
+                        usage_totals *out, app_err *err)
+{
+    params p = {0};
+    p_range(&p, account_id, credential_id, from, to);
+    int rc = get_one((pg_store *)self, Q_USAGE_SUM, &p, row_totals, out, "sum usage", err);
+    /* An aggregate always has its row. */
+    return rc < 0 ? app_err_set(err, APP_STORE_UNAVAILABLE, "postgres sum usage returned no row") : rc;
+}
+
+static void row_usage(const PGresult *r, int i, void *out)
+{
+    usage_row *u = out;
+    col_text(r, i, 0, u->date, sizeof u->date);
+    u->credential_id = col_i64(r, i, 1);
+    u->t.requests = col_i64(r, i, 2);
+    u->t.overage = col_i64(r, i, 3);
+    u->t.blocked = col_i64(r, i, 4);
+}
+
+static int pg_usage_rows(store *self, int64_t account_id, int64_t credential_id, const char *from, const char *to,
+                         bool by_credential, usage_row *out, size_t cap, size_t *n, app_err *err)
+{
+    params p = {0};
+    p_range(&p, account_id, credential_id, from, to);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, by_credential ? Q_USAGE_BY_CRED : Q_USAGE_BY_DATE, &p, row_usage, out, sizeof *out,
+                cap, n, "list usage", err);
+}
+
+static int pg_idem_get(store *self, int64_t account_id, const char *key, int64_t now_ms, idem_record *out, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_i64(&p, account_id);
+    p_text(&p, key);
+    p_i64(&p, now_ms);
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_IDEM_GET, &p, &r, "get idempotent answer", err);
+    checkin(s, c);
+    if (rc == 0 && PQntuples(r) == 0)
+        rc = app_err_set(err, APP_NOT_FOUND, "no stored answer");
+    if (rc == 0) {
+        memset(out, 0, sizeof *out);
+        out->account_id = account_id;
+        str_copy(out->key, sizeof out->key, key);
+        col_fixed(r, 0, 0, out->fingerprint, sizeof out->fingerprint);
+        out->status = (int)col_i64(r, 0, 1);
+        size_t len = 0;
+        unsigned char *body = col_bytea(r, 0, 2, &len);
+        /* Ours to hand over with malloc ownership (store.h): copied out of libpq's buffer. */
+        out->body_len = body ? len : 0;
+        out->body = xmalloc(out->body_len + 1);
+        if (out->body_len)
+            memcpy(out->body, body, out->body_len);
+        out->body[out->body_len] = '\0';
+        PQfreemem(body);
+        out->expires_at = col_i64(r, 0, 3);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Runs one autocommit statement with parameters `p` on a pooled connection. */
+static int exec_once(pg_store *s, enum stmt_id q, const params *p, const char *what, app_err *err)
+{
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    int rc = run(s, c, q, p, NULL, what, err);
+    checkin(s, c);
+    return rc;
+}
+
+static int pg_idem_purge(store *self, int64_t now_ms, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, now_ms);
+    return exec_once((pg_store *)self, Q_IDEM_PURGE, &p, "purge idempotent answers", err);
+}
+
+static int pg_journal_mark(store *self, const char *segment, int64_t *offset, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    *offset = 0;
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_text(&p, segment);
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_MARK_GET, &p, &r, "read usage journal mark", err);
+    checkin(s, c);
+    if (rc == 0 && PQntuples(r) > 0)
+        *offset = col_i64(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_journal_forget(store *self, const char *segment, app_err *err)
+{
+    params p = {0};
+    p_text(&p, segment);
+    return exec_once((pg_store *)self, Q_MARK_DELETE, &p, "forget usage journal mark", err);
+}
+
+/* ---- durability, sizes ---- */
+
+/*
+ * Makes every commit so far durable. A commit made with synchronous_commit=on waits until the WAL
+ * is flushed up to its own commit record, and WAL is flushed in order, so it covers every commit
+ * that completed before it, asynchronous ones included. A read-only transaction writes no commit
+ * record and would not wait: txid_current() assigns a transaction id, which forces one.
+ */
+static int pg_sync(store *self, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    /* Nothing committed with durable=false since the last sync: no round trip. */
+    if (!atomic_exchange(&s->unsynced, false))
+        return 0;
+    pg_conn *c = checkout(s, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    if (c != NULL) {
+        rc = exec_simple(s, c, "BEGIN; SET LOCAL synchronous_commit = on", "begin sync", err);
+        if (rc == 0)
+            rc = run(s, c, Q_TXID, NULL, NULL, "sync", err);
+        if (rc == 0 || PQtransactionStatus(c->conn) != PQTRANS_IDLE)
+            rc = tx_end(s, c, rc, err);
+        checkin(s, c);
+    }
+    /* Not known to be flushed: the next sync tries again. */
+    if (rc != 0)
+        atomic_store(&s->unsynced, true);
+    return rc;
+}
+
+/*
+ * Unlike SQLite's, this queries the server (pg_database_size): the database is not a local file.
+ * So that /metrics never waits for the store's other calls, it takes a connection only if one is
+ * free, and otherwise answers the size it read last. PostgreSQL's WAL is the server's, shared by
+ * every database: reported as 0.
+ */
+static int pg_stats(store *self, store_stats *out, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    out->wal_bytes = 0;
+    out->db_bytes = atomic_load(&s->db_bytes);
+    pg_conn *c = take_slot(s, false);
+    if (c == NULL)
+        return 0;
+    int rc = make_ready(s, c, err);
+    if (rc != 0)
+        return rc;
+    PGresult *r = NULL;
+    rc = run(s, c, Q_DB_SIZE, NULL, &r, "database size", err);
+    checkin(s, c);
+    if (rc == 0 && PQntuples(r) > 0) {
+        out->db_bytes = col_i64(r, 0, 0);
+        atomic_store(&s->db_bytes, out->db_bytes);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static void pg_close(store *self)
+{
+    pg_store *s = (pg_store *)self;
+    for (unsigned i = 0; i < s->nconns; i++)
+        if (s->conns[i].conn != NULL)
+            PQfinish(s->conns[i].conn);
+    free(s->conns);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s->conninfo);
+    free(s->password);
+    free(s);
+}
+
+static const struct store_ops pg_ops = {
+    .name = "postgres",
+    .ping = pg_ping,
+    .migrate = pg_migrate,
+    .schema_version = pg_schema_version,
+    .close = pg_close,
+    .account_create = pg_account_create,
+    .account_get = pg_account_get,
+    .account_list = pg_account_list,
+    .account_set_status = pg_account_set_status,
+    .plan_create = pg_plan_create,
+    .plan_get = pg_plan_get,
+    .plan_get_by_code = pg_plan_get_by_code,
+    .plan_list = pg_plan_list,
+    .plan_update = pg_plan_update,
+    .contract_put = pg_contract_put,
+    .contract_get = pg_contract_get,
+    .contract_list = pg_contract_list,
+    .credential_create = pg_credential_create,
+    .credential_get = pg_credential_get,
+    .credential_list = pg_credential_list,
+    .credential_update = pg_credential_update,
+    .credential_rotate = pg_credential_rotate,
+    .credentials_touch = pg_credentials_touch,
+    .audit_list = pg_audit_list,
+    .change_token = pg_change_token,
+    .usage_apply = pg_usage_apply,
+    .usage_sum = pg_usage_sum,
+    .usage_rows = pg_usage_rows,
+    .idem_get = pg_idem_get,
+    .idem_purge = pg_idem_purge,
+    .sync = pg_sync,
+    .stats = pg_stats,
+    .journal_mark = pg_journal_mark,
+    .journal_forget = pg_journal_forget,
+};
+
+store *store_pg_open(const char *conninfo, unsigned connections, app_err *err)
+{
+    /*
+     * Parsed first, to keep its password for redaction and because libpq's own parse errors quote
+     * the offending text, which may be the password: the message here never repeats it.
+     */
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &perr);
+    if (opts == NULL) {
+        PQfreemem(perr);
+        app_err_set(err, APP_STORE_UNAVAILABLE, "the PostgreSQL connection string is not valid");
+        return NULL;
+    }
+    pg_store *s = xcalloc(1, sizeof *s);
+    s->super.ops = &pg_ops;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+            s->password = xstrdup(o->val);
+    PQconninfoFree(opts);
+    s->conninfo = xstrdup(conninfo);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    atomic_init(&s->unsynced, false);
+    atomic_init(&s->db_bytes, 0);
+    s->nconns = connections ? connections : DEFAULT_CONNECTIONS;
+    s->conns = xcalloc(s->nconns, sizeof s->conns[0]);
+    /* One connection now, so that an unreachable server fails here; the others on first use. */
+    s->conns[0].conn = connect_one(s);
+    if (s->conns[0].conn == NULL || PQstatus(s->conns[0].conn) != CONNECTION_OK) {
+        conn_fail(s, s->conns[0].conn, "connect", err);
+        pg_close(&s->super);
+        return NULL;
+    }
+    return &s->super;
+}
