@@ -6,6 +6,9 @@
 #   - a second starmeter with --durability fsync on its own copy of that database (same accounts and
 #     keys; two processes writing one SQLite file would contend), when the binary has the flag;
 #   - optionally a third starmeter with --rate-limits 0 on a third copy (RATE_LIMITS_OFF=1);
+#   - a starmeter on PostgreSQL (--store URI): a private cluster (scripts/pg.sh) with a database
+#     migrated and given the same plans and accounts through the CLI, its keys issued with the same
+#     pepper, when the binary has --store and PostgreSQL is installed (POSTGRES=0 skips it);
 #   - nginx serving the very bytes of the metered answer of the route, with the same content type.
 # wrk (keep-alive, a second process) loads every scenario at each connection count, rounds
 # interleaved so that all see the same machine; the table gives the median of the rounds, each
@@ -18,8 +21,8 @@
 # Environment: ROUNDS (3), DURATION (5s), CONNECTIONS ("64 8"), WRK_THREADS (1), SERVER_THREADS (2),
 #              RATE_LIMITS_OFF (1: also the internal plan with rate limits off, at the first count),
 #              FOOTPRINT (1), FP_ACCOUNTS (10000), FP_KEYS (100000), FP_TRAFFIC_KEYS (20),
-#              FP_DURATION (DURATION), PORT_BASE (18581: six ports from there), KEEP_WORK (0: 1 keeps the
-#              temporary directory with the databases, logs and nginx.conf)
+#              FP_DURATION (DURATION), PORT_BASE (18581: seven ports from there), POSTGRES (1),
+#              KEEP_WORK (0: 1 keeps the temporary directory with the databases, logs and nginx.conf)
 set -euo pipefail
 
 bin=${1:?usage: bench/run.sh path/to/starmeter}
@@ -35,6 +38,7 @@ fp_keys=${FP_KEYS:-100000}
 fp_traffic_keys=${FP_TRAFFIC_KEYS:-20}
 fp_duration=${FP_DURATION:-$duration}
 here=$(cd "$(dirname "$0")" && pwd)
+postgres=${POSTGRES:-1}
 port_base=${PORT_BASE:-18581}
 sm_port=$port_base
 nginx_port=$((port_base + 1))
@@ -42,18 +46,22 @@ sm_port_norl=$((port_base + 2))
 sm_port_fsync=$((port_base + 3))
 fp_port=$((port_base + 4))
 fp_populate_port=$((port_base + 5))
-for p in $(seq "$port_base" $((port_base + 5))); do
+sm_port_pg=$((port_base + 6))
+for p in $(seq "$port_base" $((port_base + 6))); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "bench: port $p is in use (another benchmark?); set PORT_BASE to a free range of 6 ports" >&2
+    echo "bench: port $p is in use (another benchmark?); set PORT_BASE to a free range of 7 ports" >&2
     exit 1
   fi
 done
 work=$(mktemp -d /tmp/starmeter-bench-XXXXXX)
 pids=()
+pg_dir=
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true
   wait 2>/dev/null || true
+  # the private PostgreSQL, after the server using it (pg.sh stop also removes its directory)
+  [ -n "$pg_dir" ] && { "$here/../scripts/pg.sh" stop "$pg_dir" || true; }
   [ "${KEEP_WORK:-0}" = 1 ] && echo "bench: kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -65,7 +73,13 @@ wait_http() { # url [log file to show if it does not come up]
   exit 1
 }
 json_field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",]*\).*/\1/p" | head -n 1; }
-stored_calls() { sqlite3 "$1" 'SELECT coalesce(sum(requests),0) FROM enterprise_daily_usages' 2>/dev/null || echo '?'; }
+stored_calls() { # SQLite file or PostgreSQL URI
+  local q='SELECT coalesce(sum(requests),0) FROM enterprise_daily_usages'
+  case "$1" in
+    postgres://*) psql "$1" -tAc "$q" 2>/dev/null || echo '?' ;;
+    *) sqlite3 "$1" "$q" 2>/dev/null || echo '?' ;;
+  esac
+}
 rss_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
 serve_common=(--threads "$server_threads" --log-level warn --global-rate 100000000 --global-burst 100000000)
 
@@ -73,6 +87,18 @@ serve_common=(--threads "$server_threads" --log-level warn --global-rate 1000000
 serve_help=$("$bin" serve --help 2>&1 || true)
 has_fsync=0
 grep -q -- '--durability' <<<"$serve_help" && has_fsync=1
+# The PostgreSQL scenario needs --store and an installed PostgreSQL (skipped otherwise, with a note).
+has_pg=0
+pg_note=
+if [ "$postgres" != 1 ]; then
+  pg_note="POSTGRES=$postgres"
+elif ! grep -q -- '--store' <<<"$serve_help"; then
+  pg_note="this binary has no --store flag"
+elif ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+  pg_note="PostgreSQL is not installed (scripts/deps.sh bench)"
+else
+  has_pg=1
+fi
 
 # The accounts, made with the CLI: one metered (counted, no daily or monthly limit), one on an
 # internal plan (metered: false). Rate limits are far above the load so that none trips.
@@ -82,14 +108,19 @@ db_fsync="$work/db-fsync/bench.db"
 db_norl="$work/db-norl/bench.db"
 admin() { "$bin" admin "$@" --db "$db"; }
 fast=(--rate-per-second 1000000 --burst 10000000 --credential-rate-per-second 1000000 --credential-burst 10000000)
-admin plan create --code metered --name Metered --daily-limit null --monthly-limit null "${fast[@]}" >/dev/null
-admin plan create --code internal --name Internal --metered false --daily-limit null --monthly-limit null "${fast[@]}" \
-  >/dev/null
-for plan in metered internal; do
-  id=$(admin account create --name "bench $plan" | json_field id)
-  admin contract set --account "$id" --plan-code "$plan" >/dev/null
-  admin key issue --account "$id" | json_field api_key >"$work/$plan.key"
-done
+make_accounts() { # admin-command key-file-suffix
+  local adm=$1 suffix=$2 id plan
+  $adm plan create --code metered --name Metered --daily-limit null --monthly-limit null "${fast[@]}" >/dev/null
+  $adm plan create --code internal --name Internal --metered false --daily-limit null --monthly-limit null \
+    "${fast[@]}" >/dev/null
+  for plan in metered internal; do
+    id=$($adm account create --name "bench $plan" | json_field id)
+    $adm contract set --account "$id" --plan-code "$plan" >/dev/null
+    $adm key issue --account "$id" | json_field api_key >"$work/$plan$suffix.key"
+    [ -s "$work/$plan$suffix.key" ] || { echo "bench: no $plan key issued ($adm)" >&2; exit 1; }
+  done
+}
+make_accounts admin ""
 metered_key=$(cat "$work/metered.key")
 internal_key=$(cat "$work/internal.key")
 # The other servers' databases: copies made before any server runs, with the same pepper, so the
@@ -98,6 +129,25 @@ for copy in "$db_fsync" "$db_norl"; do
   sqlite3 "$db" ".backup '$copy'"
   cp "$work/db/pepper" "$(dirname "$copy")/pepper"
 done
+# PostgreSQL: a private cluster, a database migrated with the CLI, the same plans and accounts made
+# through the CLI with --store. --db only locates the pepper (a copy of the SQLite one, put there
+# before the keys are issued, so that the server started with the same --db verifies them); the
+# server's usage journal gets its own directory.
+if [ "$has_pg" = 1 ]; then
+  pg_dir=$(mktemp -d /tmp/starmeter-bench-pg-XXXXXX)
+  pg_admin_uri=$(PG_DURABLE=1 "$here/../scripts/pg.sh" start "$pg_dir")
+  psql "$pg_admin_uri" -qc 'CREATE DATABASE bench' >/dev/null
+  pg_uri="${pg_admin_uri%/*}/bench"
+  db_pg="$work/db-pg/bench.db"
+  mkdir -p "$work/db-pg" "$work/journal-pg"
+  cp "$work/db/pepper" "$work/db-pg/pepper"
+  "$bin" migrate --store "$pg_uri" --db "$db_pg" --log-level warn >/dev/null
+  admin_pg() { "$bin" admin "$@" --store "$pg_uri" --db "$db_pg"; }
+  make_accounts admin_pg -pg
+  metered_key_pg=$(cat "$work/metered-pg.key")
+  internal_key_pg=$(cat "$work/internal-pg.key")
+  pg_version=$(psql "$pg_uri" -tAc 'SHOW server_version' | awk '{print $1}')
+fi
 
 "$bin" serve --listen "127.0.0.1:$sm_port" --db "$db" "${serve_common[@]}" 2>"$work/starmeter.log" &
 pids+=($!)
@@ -113,9 +163,16 @@ if [ "$norl" = 1 ]; then
     2>"$work/starmeter-norl.log" &
   pids+=($!)
 fi
+if [ "$has_pg" = 1 ]; then
+  "$bin" serve --listen "127.0.0.1:$sm_port_pg" --store "$pg_uri" --db "$db_pg" --journal-dir "$work/journal-pg" \
+    "${serve_common[@]}" 2>"$work/starmeter-pg.log" &
+  pids+=($!)
+  pg_pid=$!
+fi
 wait_http "http://127.0.0.1:$sm_port/healthz" "$work/starmeter.log"
 [ "$has_fsync" = 1 ] && wait_http "http://127.0.0.1:$sm_port_fsync/healthz" "$work/starmeter-fsync.log"
 [ "$norl" = 1 ] && wait_http "http://127.0.0.1:$sm_port_norl/healthz" "$work/starmeter-norl.log"
+[ "$has_pg" = 1 ] && wait_http "http://127.0.0.1:$sm_port_pg/healthz" "$work/starmeter-pg.log"
 small_rss_kb=$(rss_kb "$sm_pid" VmRSS)
 small_hwm_kb=$(rss_kb "$sm_pid" VmHWM)
 
@@ -124,6 +181,15 @@ weekly="/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2026-W48"
 for p in $sm_port $sm_port_fsync $sm_port_norl; do
   curl -sf -o /dev/null -H "X-API-Key: $internal_key" "http://127.0.0.1:$p$weekly" 2>/dev/null || true
 done
+# The PostgreSQL server: its own keys (same pepper); the metered one is tried once (1 counted call).
+extra_metered_pg=0
+if [ "$has_pg" = 1 ]; then
+  curl -sf -o /dev/null -H "X-API-Key: $internal_key_pg" "http://127.0.0.1:$sm_port_pg$weekly" ||
+    { echo "bench: the PostgreSQL server does not answer the internal key" >&2; tail -n 20 "$work/starmeter-pg.log" >&2; exit 1; }
+  curl -sf -o /dev/null -H "X-API-Key: $metered_key_pg" "http://127.0.0.1:$sm_port_pg$weekly" ||
+    { echo "bench: the PostgreSQL server does not answer the metered key" >&2; tail -n 20 "$work/starmeter-pg.log" >&2; exit 1; }
+  extra_metered_pg=1
+fi
 
 # nginx serves the exact bytes of one metered answer of the route (this call is counted: 1 metered
 # call on the first server), with its content type and its other response headers (fixed values).
@@ -188,6 +254,7 @@ scenarios+=(
   "metered|starmeter, metered, default durability|http://127.0.0.1:$sm_port$weekly|$metered_key"
 )
 [ "$has_fsync" = 1 ] && scenarios+=("fsync|starmeter, metered, --durability fsync|http://127.0.0.1:$sm_port_fsync$weekly|$metered_key")
+[ "$has_pg" = 1 ] && scenarios+=("pg|starmeter, metered, PostgreSQL|http://127.0.0.1:$sm_port_pg$weekly|$metered_key_pg")
 
 results="$work/results.tsv"
 : >"$results"
@@ -217,10 +284,15 @@ echo "$(date -u +%F), $(. /etc/os-release && echo "$PRETTY_NAME"), $(nproc) core
 echo "Settings: ROUNDS=$rounds DURATION=$duration CONNECTIONS=\"${conns_list[*]}\" WRK_THREADS=$wrk_threads SERVER_THREADS=$server_threads; $("$bin" version 2>/dev/null | head -n 1)"
 echo "Response: GET $weekly, $body_bytes bytes, $ctype; nginx serves the same bytes."
 [ "$has_fsync" = 1 ] || echo "Note: this binary has no --durability flag: the fsync scenario is skipped."
+if [ "$has_pg" = 1 ]; then
+  echo "PostgreSQL: $pg_version, private cluster on loopback (scripts/pg.sh with PG_DURABLE=1: fsync and synchronous commits on), default --store-connections."
+else
+  echo "Note: the PostgreSQL scenario is skipped: $pg_note."
+fi
 echo
 # Median per scenario and connection count (rounds are few; the median keeps one noisy round from
 # deciding); ratios are between medians of the same run.
-awk -F'\t' -v rounds="$rounds" -v has_fsync="$has_fsync" -v c1="${conns_list[0]}" -v c2="${conns_list[1]:-0}" '
+awk -F'\t' -v rounds="$rounds" -v has_fsync="$has_fsync" -v has_pg="$has_pg" -v pg_note="$pg_note" -v c1="${conns_list[0]}" -v c2="${conns_list[1]:-0}" '
   function to_ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
   function median(arr, key, cnt,   i, j, t, v) {
     for (i = 1; i <= cnt; i++) v[i] = arr[key, i]
@@ -249,6 +321,8 @@ awk -F'\t' -v rounds="$rounds" -v has_fsync="$has_fsync" -v c1="${conns_list[0]}
       printf "- fsync-metered / unmetered at %d connections: %s (at %d: %s)\n", c1, ratio("fsync", c1, "unmetered", c1), c2, ratio("fsync", c2, "unmetered", c2)
       printf "- fsync-metered / metered at %d connections: %s (at %d: %s)\n", c1, ratio("fsync", c1, "metered", c1), c2, ratio("fsync", c2, "metered", c2)
     } else printf "- fsync-metered: skipped, this binary has no --durability flag\n"
+    if (has_pg) printf "- PostgreSQL-metered / SQLite-metered (default durability) at %d connections: %s (at %d: %s); aim: at least 0.80\n", c1, ratio("pg", c1, "metered", c1), c2, ratio("pg", c2, "metered", c2)
+    else printf "- PostgreSQL-metered: skipped, %s\n", pg_note
     if (("norl", c1) in med) printf "- rate limiting, unmetered, limits on / off at %d connections: %s\n", c1, ratio("unmetered", c1, "norl", c1)
   }' "$results"
 
@@ -272,13 +346,21 @@ count_failed=0
 sleep 0.1
 live=$(stored_calls "$db")
 [ "$has_fsync" = 1 ] && live_fsync=$(stored_calls "$db_fsync")
+[ "$has_pg" = 1 ] && live_pg=$(stored_calls "$pg_uri")
 stop_server "$sm_pid"
 [ "$has_fsync" = 1 ] && stop_server "$fsync_pid"
+[ "$has_pg" = 1 ] && stop_server "$pg_pid"
 echo
-echo "Metered calls in the store (SUM(requests) of enterprise_daily_usages), against the 2xx answered (wrk's count, plus the one answer fetched for nginx):"
+echo "Metered calls in the store (SUM(requests) of enterprise_daily_usages), against the 2xx answered (wrk's count, plus the one answer fetched for nginx, and on PostgreSQL the one call that checks its key):"
 echo
 check_count "starmeter (default durability)" "$db" "$live" $(($(seen_2xx metered) + extra_metered))
 [ "$has_fsync" = 1 ] && check_count "starmeter --durability fsync" "$db_fsync" "$live_fsync" "$(seen_2xx fsync)"
+[ "$has_pg" = 1 ] && check_count "starmeter on PostgreSQL" "$pg_uri" "$live_pg" $(($(seen_2xx pg) + extra_metered_pg))
+# the PostgreSQL cluster is no longer needed: it stops before the footprint measurement
+if [ -n "$pg_dir" ]; then
+  "$here/../scripts/pg.sh" stop "$pg_dir" || true
+  pg_dir=
+fi
 
 # Memory with many accounts and keys: a database made through the admin API by bench/populate.sh,
 # plus FP_TRAFFIC_KEYS accounts with one key each (CLI) to load it with metered calls.

@@ -7,7 +7,7 @@ set -euo pipefail
 
 build=(cmake make gcc pkg-config libh2o-evloop-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libglib2.0-dev tzdata libswe-dev swe-basic-data)
 test=(clang-format libcriterion-dev libcurl4-openssl-dev sqlite3 python3 postgresql)
-bench=(wrk nginx-light curl sqlite3)
+bench=(wrk nginx-light curl sqlite3 postgresql)
 web=(chromium fonts-dejavu-core)
 
 want=()

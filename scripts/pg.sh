@@ -6,6 +6,9 @@
 #   scripts/pg.sh start DIR   creates DIR, starts the server, prints its connection URI
 #   scripts/pg.sh stop DIR    stops it and removes DIR
 #
+# PG_DURABLE=1 keeps PostgreSQL's durability settings (fsync, synchronous commits): benchmarks
+# measure what production pays. By default the cluster is for tests and throws them away.
+#
 # As root the server runs as the `postgres` user the Debian package creates (PostgreSQL refuses
 # to run as root); otherwise as the current user.
 set -euo pipefail
@@ -28,9 +31,10 @@ case "$cmd" in
       { cat "$dir/initdb.log" >&2; exit 1; }
     # Tests throw the cluster away: no fsync, small shared buffers, enough connections for the
     # suites running in parallel.
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB" \
-      >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    opts="-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=32MB"
+    [ "${PG_DURABLE:-0}" = 1 ] || opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start -o "$opts" >/dev/null ||
+      { cat "$dir/server.log" >&2; exit 1; }
     echo "postgres://starmeter@127.0.0.1:$port/postgres"
     ;;
   stop)

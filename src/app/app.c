@@ -2,6 +2,7 @@
 #include "app/app.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <time.h>
@@ -21,6 +22,7 @@
 #include "infra/tzdb.h"
 #include "services/keycache.h"
 #include "infra/counters.h"
+#include "infra/pg_listen.h"
 #include "services/metering.h"
 #include "services/services.h"
 
@@ -47,7 +49,13 @@ struct app {
     pthread_mutex_t sync_mu;
     pthread_cond_t sync_cv;
     bool sync_stop;
+    pthread_mutex_t change_mu; /* one reload of the key cache at a time; guards change_token */
     int64_t change_token;
+    /* On PostgreSQL: a thread that reloads as soon as another process notifies a change. */
+    pg_listener *listener;
+    pthread_t listen_thread;
+    bool listen_started;
+    atomic_bool listen_stop;
 };
 
 static void free_route_labels(char **labels)
@@ -110,23 +118,57 @@ static void flush_last_used(app *a)
     }
 }
 
-/* Reloads the key cache when another process (the CLI) changed the store. */
-static void pick_up_changes(app *a)
+/*
+ * Reloads the key cache when another process (the CLI, another node) changed the store, or
+ * always when `force` (the periodic full resync).
+ */
+static void pick_up_changes(app *a, bool force)
 {
     app_err err;
     app_err_clear(&err);
     int64_t token;
-    if (store_change_token(a->store, &token, &err) != 0 || token == a->change_token)
-        return;
-    if (keycache_reload(a->keys, a->store, &err) == 0)
-        a->change_token = token;
-    else
-        log_write(a->log, LOG_WARN, "key cache reload failed", "{s:s}", "error", err.message);
+    pthread_mutex_lock(&a->change_mu);
+    if (store_change_token(a->store, &token, &err) == 0 && (force || token != a->change_token)) {
+        if (keycache_reload(a->keys, a->store, &err) == 0)
+            a->change_token = token;
+        else
+            log_write(a->log, LOG_WARN, "key cache reload failed", "{s:s}", "error", err.message);
+    }
+    pthread_mutex_unlock(&a->change_mu);
+}
+
+/* Every this many sync intervals the key cache is reloaded whatever the change token says. */
+#define FULL_RESYNC_INTERVALS 60
+
+static void *listen_main(void *arg)
+{
+    app *a = arg;
+    bool failing = false;
+    while (!atomic_load(&a->listen_stop)) {
+        bool notified;
+        app_err err;
+        app_err_clear(&err);
+        if (pg_listener_wait(a->listener, 200, &notified, &err) != 0) {
+            if (!failing)
+                log_write(a->log, LOG_WARN, "change notifications lost; retrying", "{s:s}", "error", err.message);
+            failing = true;
+            struct timespec pause = {0, 200 * 1000000L};
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        if (failing)
+            log_write(a->log, LOG_INFO, "change notifications back", NULL);
+        failing = false;
+        if (notified)
+            pick_up_changes(a, false);
+    }
+    return NULL;
 }
 
 static void *sync_main(void *arg)
 {
     app *a = arg;
+    unsigned long intervals = 0;
     pthread_mutex_lock(&a->sync_mu);
     while (!a->sync_stop) {
         struct timespec until;
@@ -138,7 +180,7 @@ static void *sync_main(void *arg)
         if (a->sync_stop)
             break;
         pthread_mutex_unlock(&a->sync_mu);
-        pick_up_changes(a);
+        pick_up_changes(a, ++intervals % FULL_RESYNC_INTERVALS == 0);
         flush_last_used(a);
         app_err perr;
         app_err_clear(&perr);
@@ -206,6 +248,8 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
     a->log = log;
     pthread_mutex_init(&a->sync_mu, NULL);
     pthread_cond_init(&a->sync_cv, NULL);
+    pthread_mutex_init(&a->change_mu, NULL);
+    atomic_init(&a->listen_stop, false);
     const app_clock *clock = parts->clock ? parts->clock : clock_system();
     a->store = open_and_migrate(cfg, parts->store, log, err);
     if (a->store == NULL)
@@ -277,6 +321,18 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         goto fail;
     }
     a->sync_started = true;
+    if (config_store_is_postgres(cfg)) {
+        /* Other processes' changes apply within milliseconds; the sync thread's polling and
+         * full resync remain the safety net when notifications are lost. */
+        a->listener = pg_listener_open(cfg->store, PG_CHANGE_CHANNEL, err);
+        if (a->listener == NULL)
+            goto fail;
+        if (pthread_create(&a->listen_thread, NULL, listen_main, a) != 0) {
+            app_err_set(err, APP_INTERNAL_ERROR, "cannot start the change listener");
+            goto fail;
+        }
+        a->listen_started = true;
+    }
     http_server_opts opts = {
         .listen = cfg->listen,
         .threads = config_threads(cfg),
@@ -334,6 +390,11 @@ void app_stop(app *a)
         pthread_mutex_unlock(&a->sync_mu);
         pthread_join(a->sync_thread, NULL);
     }
+    if (a->listen_started) {
+        atomic_store(&a->listen_stop, true);
+        pthread_join(a->listen_thread, NULL);
+    }
+    pg_listener_close(a->listener);
     metering_free(a->metering); /* commits and syncs what is queued */
     counters_free(a->counters);
     astrology_free(a->astrology);
@@ -348,6 +409,7 @@ void app_stop(app *a)
     free_route_labels(a->route_labels);
     pthread_cond_destroy(&a->sync_cv);
     pthread_mutex_destroy(&a->sync_mu);
+    pthread_mutex_destroy(&a->change_mu);
     sodium_memzero(&a->services.pepper, sizeof a->services.pepper);
     free(a);
 }

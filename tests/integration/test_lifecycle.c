@@ -198,6 +198,21 @@ Test(binary, help_and_bad_flags)
     free(out);
 }
 
+Test(binary, an_unreachable_postgres_fails_at_start_with_exit_1)
+{
+    char dir[256], db[300], *out;
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/x.db", dir);
+    const char *args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0",
+                          "--db",      db,      "--store",  "postgres://starmeter:s3cret-pw@127.0.0.1:1/none",
+                          NULL};
+    cr_assert_eq(run_to_end(args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "cannot start") && strstr(out, "store_unavailable"), "%s", out);
+    cr_assert_null(strstr(out, "s3cret-pw"), "the password never reaches the log: %s", out);
+    free(out);
+    th_rmdir(dir);
+}
+
 Test(binary, unusable_listen_address_fails_with_exit_1)
 {
     char dir[256], db[300], *out;
@@ -512,11 +527,10 @@ Test(binary, two_processes_on_one_postgres_database_share_keys_and_rows, .timeou
     char jb[320];
     snprintf(jb, sizeof jb, "%s/node-b-usage", dir);
     setenv("STARMETER_ADMIN_TOKEN", TH_ADMIN_TOKEN, 1);
-    const char *a_args[] = {"starmeter", "serve", "--listen",           "127.0.0.1:0", "--db", db,
-                            "--store",   pg,      "--sync-interval-ms", "250",         NULL};
-    const char *b_args[] = {"starmeter", "serve", "--listen",           "127.0.0.1:0", "--db",          db,
-                            "--store",   pg,      "--sync-interval-ms", "250",         "--journal-dir", jb,
-                            NULL};
+    /* Default intervals: the revoke reaches node B through LISTEN/NOTIFY, not its 1 s poll. */
+    const char *a_args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", db, "--store", pg, NULL};
+    const char *b_args[] = {"starmeter", "serve",         "--listen", "127.0.0.1:0", "--db", db, "--store",
+                            pg,          "--journal-dir", jb,         NULL};
     int fa, fb;
     th_server a, b;
     pid_t pa = serve_on(a_args, &fa, &a), pb = serve_on(b_args, &fb, &b);
