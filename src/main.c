@@ -17,6 +17,10 @@ static void usage(FILE *out)
             "Usage:\n"
             "  starmeter serve [options]     serve the HTTP API (see starmeter serve --help)\n"
             "  starmeter migrate [options]   apply pending database migrations\n"
+            "  starmeter admin ...           manage accounts, plans, contracts and keys (starmeter admin --help)\n"
+            "  starmeter audit verify        recompute the audit chain\n"
+            "  starmeter store copy --from URI --to URI\n"
+            "                                copy a whole store into a new, empty one (sqlite:PATH, postgres://...)\n"
             "  starmeter version             print the version\n"
             "  starmeter --help              this text\n\n"
             "Every option can also be set through its STARMETER_* environment variable.\n",
@@ -58,6 +62,8 @@ int main(int argc, char **argv)
         return cli_admin(argc - 2, argv + 2);
     if (strcmp(argv[1], "audit") == 0)
         return cli_audit(argc - 2, argv + 2);
+    if (strcmp(argv[1], "store") == 0)
+        return cli_store(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("starmeter %s\n", STARMETER_VERSION);
         return 0;

@@ -10,6 +10,7 @@
 
 #include "app/app.h"
 #include "app/config.h"
+#include "app/store_copy.h"
 #include "core/mem.h"
 #include "core/str.h"
 #include "domain/civil.h"
@@ -378,4 +379,120 @@ int cli_audit(int argc, char **argv)
     }
     printf("audit chain intact: %lld events verified\n", (long long)checked);
     return 0;
+}
+
+static const char store_usage_text[] =
+    "Usage: starmeter store copy --from URI --to URI [--store-connections N]\n\n"
+    "Copies every account, plan, contract, API key, usage row, unexpired idempotent answer and audit\n"
+    "event, with their ids and the audit chain as it is, into a new, empty store (migrated first).\n"
+    "URI is sqlite:PATH or postgres://user@host:port/db. Stop the source's server cleanly first.\n"
+    "Keys are copied as hashes peppered with the source's pepper file: serve the target with it.\n";
+
+/* Opens and migrates the store `uri` names, as --store would; NULL with `err` set. */
+static store *open_uri(const char *uri, int64_t connections, app_config *cfg, app_err *err)
+{
+    int help = 0, applied = 0;
+    char *argv[] = {"--store", (char *)uri};
+    config_defaults(cfg);
+    if (config_parse(cfg, CMD_AUDIT, 2, argv, &help, err) != 0)
+        return NULL;
+    cfg->store_connections = connections;
+    store *st = app_store_open(cfg, err);
+    if (st != NULL && store_migrate(st, &applied, err) != 0) {
+        store_close(st);
+        st = NULL;
+    }
+    return st;
+}
+
+/* The error of a store command, as `admin` prints it; returns the exit code. */
+static int store_fail(const char *what, const app_err *err)
+{
+    fprintf(stderr, "starmeter store copy: %s: %s: %s\n", what, app_code_name(err->code), err->message);
+    for (size_t i = 0; i < err->nfields; i++)
+        fprintf(stderr, "  %s: %s\n", err->fields[i].field, err->fields[i].issue);
+    return err->code == APP_VALIDATION_ERROR ? 1 : 3;
+}
+
+int cli_store(int argc, char **argv)
+{
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        fputs(store_usage_text, stdout);
+        return 0;
+    }
+    const char *from = NULL, *to = NULL;
+    int64_t connections = 2;
+    bool ok = argc >= 1 && strcmp(argv[0], "copy") == 0;
+    for (int i = 1; ok && i < argc; i += 2) {
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (value != NULL && strcmp(argv[i], "--from") == 0)
+            from = value;
+        else if (value != NULL && strcmp(argv[i], "--to") == 0)
+            to = value;
+        else if (value != NULL && strcmp(argv[i], "--store-connections") == 0)
+            ok = str_to_i64(slice_make(value, strlen(value)), 1, 64, &connections);
+        else
+            ok = false;
+    }
+    if (!ok || from == NULL || to == NULL) {
+        fputs(store_usage_text, stderr);
+        return 2;
+    }
+    if (sodium_init() < 0)
+        return 3;
+    app_err err;
+    app_err_clear(&err);
+    app_config from_cfg, to_cfg;
+    store *src = NULL, *dst = NULL;
+    store_copy_counts n;
+    int rc = 0;
+    if ((src = open_uri(from, connections, &from_cfg, &err)) == NULL) {
+        rc = store_fail("--from", &err);
+        goto out;
+    }
+    /* Counts a server wrote to its journal but had not folded would be left behind. */
+    char journal[1100];
+    if (!config_store_is_postgres(&from_cfg)) {
+        config_journal_dir(&from_cfg, journal, sizeof journal);
+        if (store_copy_check_journal(journal, &err) != 0) {
+            rc = store_fail("--from", &err);
+            goto out;
+        }
+    }
+    if ((dst = open_uri(to, connections, &to_cfg, &err)) == NULL) {
+        rc = store_fail("--to", &err);
+        goto out;
+    }
+    if (store_copy(src, dst, clock_now_ms(clock_system()), &n, &err) != 0) {
+        rc = store_fail("copy", &err);
+        if (n.plans || n.accounts)
+            fprintf(stderr,
+                    "The target holds the rows copied so far: empty it (a new database) before copying again.\n");
+        goto out;
+    }
+    int64_t checked = 0, broken = 0;
+    char why[160];
+    if (audit_verify(dst, &checked, &broken, why, &err) != 0) {
+        rc = store_fail("verify the copy", &err);
+        goto out;
+    }
+    if (broken != 0) {
+        fprintf(stderr, "starmeter store copy: the copy's audit chain is BROKEN at event %lld: %s\n", (long long)broken,
+                why);
+        rc = 3;
+        goto out;
+    }
+    printf("copied from %s to %s: %lld plans, %lld accounts, %lld contracts, %lld API keys, %lld usage rows, "
+           "%lld idempotent answers, %lld audit events\n",
+           src->ops->name, dst->ops->name, (long long)n.plans, (long long)n.accounts, (long long)n.contracts,
+           (long long)n.credentials, (long long)n.usage_rows, (long long)n.idem_records, (long long)n.audit_events);
+    printf("audit chain of the copy intact: %lld events verified\n", (long long)checked);
+    printf("API keys are copied as hashes peppered with the source's pepper file: serve the target with that same "
+           "file (--pepper-file, default <directory of --db>/pepper), or no key will authenticate.\n");
+    printf("Usage journal marks are not copied: the source's journal must be folded (its server stopped cleanly)%s.\n",
+           config_store_is_postgres(&from_cfg) ? "; a PostgreSQL source's servers each keep their own journal" : "");
+out:
+    store_close(src);
+    store_close(dst);
+    return rc;
 }

@@ -11,4 +11,11 @@ int cli_admin(int argc, char **argv);
 /* `starmeter audit verify [--db PATH]`: recomputes the audit chain; exit 0 intact, 1 broken. */
 int cli_audit(int argc, char **argv);
 
+/*
+ * `starmeter store copy --from URI --to URI`: copies a whole store into a new, empty one (see
+ * app/store_copy.h). Exit 0 copied, 1 refused (target not empty, source journal not folded),
+ * 2 usage, 3 store failure.
+ */
+int cli_store(int argc, char **argv);
+
 #endif

@@ -90,6 +90,30 @@ typedef struct store_stats {
 } store_stats;
 
 /*
+ * Rows with their ids as they are in another store, for moving a whole store (`starmeter store
+ * copy`). Borrowed. Each member is an array of n entries (NULL when n is 0); import_rows inserts
+ * them in the order of the members, so a batch may hold a plan or account and the rows that
+ * refer to it. Usage rows are whole rows (deltas holding the row's totals); audit events keep
+ * their seq, at, prev_hash and hash as given, never recomputed, so the chain copied verifies.
+ */
+typedef struct store_import {
+    const plan *plans;
+    size_t nplans;
+    const account *accounts;
+    size_t naccounts;
+    const contract *contracts;
+    size_t ncontracts;
+    const credential *credentials; /* every column, secret_hash, revoked_at and last_used_at included */
+    size_t ncredentials;
+    const usage_delta *usage;
+    size_t nusage;
+    const idem_record *idem;
+    size_t nidem;
+    const audit_event *audits;
+    size_t naudits;
+} store_import;
+
+/*
  * Mutating calls take an optional audit event (NULL for none) that is appended, hash-chained, in
  * the same transaction as the change: a change is never without its audit record, nor the
  * reverse. The store fills the event's seq, prev_hash and hash. Listings fill caller arrays of
@@ -151,6 +175,28 @@ struct store_ops {
     int (*idem_get)(store *self, int64_t account_id, const char *key, int64_t now_ms, idem_record *out, app_err *err);
     /* Deletes expired idempotency answers. */
     int (*idem_purge)(store *self, int64_t now_ms, app_err *err);
+
+    /*
+     * Every usage row of every account, in (account_id, credential_id, date) order after `after`
+     * (the last row of the previous page; NULL: from the first), each as a delta holding the row's
+     * totals. For copying a store; reports use usage_sum and usage_rows.
+     */
+    int (*usage_list)(store *self, const usage_delta *after, usage_delta *out, size_t cap, size_t *n, app_err *err);
+    /*
+     * The idempotency answers unexpired at now_ms, in (account_id, key) order after `after` (the
+     * last record of the previous page; NULL: from the first). Each out[i].body is malloc'd: the
+     * caller frees it, also on a later page's failure (on failure *n is 0 and nothing is owned).
+     */
+    int (*idem_list)(store *self, int64_t now_ms, const idem_record *after, idem_record *out, size_t cap, size_t *n,
+                     app_err *err);
+    /*
+     * Inserts the rows of `batch` with their ids in one transaction, all or nothing, and then
+     * moves the id sequences past the largest ids, so that later creates never reuse one. A row
+     * whose id, key_id or code exists already is validation_error; a usage row adds to an existing
+     * one, an answer replaces one. Writes no audit event of its own: the events are the batch's.
+     * Meant for an empty store (store copy checks that); a batch is a page, not a whole database.
+     */
+    int (*import_rows)(store *self, const store_import *batch, app_err *err);
 
     /*
      * Makes every transaction committed so far durable (an fsync of the log). Costs no system
@@ -298,6 +344,20 @@ static inline int store_idem_get(store *s, int64_t account_id, const char *key, 
 static inline int store_idem_purge(store *s, int64_t now_ms, app_err *e)
 {
     return STORE_CALL(idem_purge, now_ms, e);
+}
+static inline int store_usage_list(store *s, const usage_delta *after, usage_delta *o, size_t cap, size_t *n,
+                                   app_err *e)
+{
+    return STORE_CALL(usage_list, after, o, cap, n, e);
+}
+static inline int store_idem_list(store *s, int64_t now_ms, const idem_record *after, idem_record *o, size_t cap,
+                                  size_t *n, app_err *e)
+{
+    return STORE_CALL(idem_list, now_ms, after, o, cap, n, e);
+}
+static inline int store_import_rows(store *s, const store_import *batch, app_err *e)
+{
+    return STORE_CALL(import_rows, batch, e);
 }
 static inline int store_sync(store *s, app_err *e)
 {

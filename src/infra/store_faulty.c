@@ -89,6 +89,12 @@ FORWARD(usage_rows,
 FORWARD(idem_get, (store * self, int64_t acc, const char *key, int64_t now, idem_record *o, app_err *err),
         (s->inner, acc, key, now, o, err))
 FORWARD(idem_purge, (store * self, int64_t now, app_err *err), (s->inner, now, err))
+FORWARD(usage_list, (store * self, const usage_delta *after, usage_delta *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, after, o, cap, n, err))
+FORWARD(idem_list,
+        (store * self, int64_t now, const idem_record *after, idem_record *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, now, after, o, cap, n, err))
+FORWARD(import_rows, (store * self, const store_import *batch, app_err *err), (s->inner, batch, err))
 FORWARD(sync, (store * self, app_err *err), (s->inner, err))
 FORWARD(journal_mark, (store * self, const char *segment, int64_t *offset, app_err *err),
         (s->inner, segment, offset, err))
@@ -141,6 +147,9 @@ static const struct store_ops faulty_ops = {
     .usage_rows = faulty_usage_rows,
     .idem_get = faulty_idem_get,
     .idem_purge = faulty_idem_purge,
+    .usage_list = faulty_usage_list,
+    .idem_list = faulty_idem_list,
+    .import_rows = faulty_import_rows,
     .sync = faulty_sync,
     .stats = faulty_stats,
 };

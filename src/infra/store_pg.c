@@ -73,6 +73,12 @@ enum stmt_id {
     Q_TOKEN_BUMP,
     Q_DB_SIZE,
     Q_TXID,
+    Q_USAGE_LIST,
+    Q_IDEM_LIST,
+    Q_ACCOUNT_IMPORT,
+    Q_PLAN_IMPORT,
+    Q_CRED_IMPORT,
+    Q_SEQ_RESTART,
     Q_COUNT
 };
 
@@ -187,6 +193,25 @@ static const char *const SQL[Q_COUNT] = {
                      "SELECT pg_notify('starmeter_change', v::text) FROM t",
     [Q_DB_SIZE] = "SELECT pg_database_size(current_database())",
     [Q_TXID] = "SELECT pg_catalog.txid_current()",
+    [Q_USAGE_LIST] = "SELECT account_id, credential_id, usage_date, requests, overage, blocked "
+                     "FROM enterprise_daily_usages WHERE (account_id, credential_id, usage_date) > ($1, $2, $3) "
+                     "ORDER BY account_id, credential_id, usage_date LIMIT $4",
+    [Q_IDEM_LIST] = "SELECT account_id, key, request_fingerprint, status, body, expires_at FROM idempotency "
+                    "WHERE expires_at > $1 AND (account_id, key) > ($2, $3) ORDER BY account_id, key LIMIT $4",
+    [Q_ACCOUNT_IMPORT] = "INSERT INTO accounts(id, name, status, created_at) VALUES ($1, $2, $3, $4)",
+    [Q_PLAN_IMPORT] = "INSERT INTO plans(" PLAN_COLS ") "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    [Q_CRED_IMPORT] = "INSERT INTO credentials(" CRED_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    /*
+     * Rows inserted with their ids leave the identity sequences where they were: each is set so
+     * that its next value is the largest id plus one (1 on an empty table).
+     */
+    [Q_SEQ_RESTART] =
+        "SELECT setval(pg_get_serial_sequence('accounts', 'id'), "
+        "coalesce((SELECT max(id) FROM accounts), 0) + 1, false), "
+        "setval(pg_get_serial_sequence('plans', 'id'), coalesce((SELECT max(id) FROM plans), 0) + 1, false), "
+        "setval(pg_get_serial_sequence('credentials', 'id'), "
+        "coalesce((SELECT max(id) FROM credentials), 0) + 1, false)",
 };
 
 _Static_assert(Q_COUNT <= 64, "the prepared set of a connection is a 64-bit mask");
@@ -541,6 +566,21 @@ static int lock_key(pg_store *s, pg_conn *c, int64_t key, app_err *err)
 
 /* ---- audit chain ---- */
 
+/* Binds an event, its seq and hashes as they are, as the parameters of Q_AUDIT_INSERT. */
+static void p_audit(params *p, const audit_event *ev)
+{
+    p_i64(p, ev->seq);
+    p_i64(p, ev->at);
+    p_text(p, ev->actor);
+    p_text(p, ev->action);
+    p_text(p, ev->target);
+    p_opt(p, ev->account_id);
+    p_text(p, ev->details);
+    p_text(p, ev->request_id[0] ? ev->request_id : NULL);
+    p_bytes(p, ev->prev_hash, HASH_LEN);
+    p_bytes(p, ev->hash, HASH_LEN);
+}
+
 /*
  * Appends `ev` to the chain inside the caller's transaction. The advisory lock, held until the
  * transaction ends, serialises appenders of every process on the database; it is taken in its own
@@ -564,16 +604,7 @@ static int audit_append(pg_store *s, pg_conn *c, audit_event *ev, bool locked, a
     PQclear(r);
     hash_audit_event(ev, ev->hash);
     params p = {0};
-    p_i64(&p, ev->seq);
-    p_i64(&p, ev->at);
-    p_text(&p, ev->actor);
-    p_text(&p, ev->action);
-    p_text(&p, ev->target);
-    p_opt(&p, ev->account_id);
-    p_text(&p, ev->details);
-    p_text(&p, ev->request_id[0] ? ev->request_id : NULL);
-    p_bytes(&p, ev->prev_hash, HASH_LEN);
-    p_bytes(&p, ev->hash, HASH_LEN);
+    p_audit(&p, ev);
     return run(s, c, Q_AUDIT_INSERT, &p, NULL, "append audit event", err);
 }
 
@@ -961,31 +992,37 @@ static void p_opt_if(params *p, bool set, int64_t v)
     p_opt(p, set ? opt_some(v) : opt_none());
 }
 
+/* Binds every column of Q_CONTRACT_PUT. */
+static void p_contract(params *p, const contract *ct)
+{
+    const limits *o = &ct->overrides;
+    p_i64(p, ct->account_id);
+    p_i64(p, ct->plan_id);
+    p_opt(p, (ct->overridden & OVR_DAILY_LIMIT) ? o->daily_limit : opt_none());
+    p_i64(p, (ct->overridden & OVR_DAILY_LIMIT) ? 1 : 0);
+    p_opt(p, (ct->overridden & OVR_MONTHLY_LIMIT) ? o->monthly_limit : opt_none());
+    p_i64(p, (ct->overridden & OVR_MONTHLY_LIMIT) ? 1 : 0);
+    p_text(p, (ct->overridden & OVR_MODE) ? mode_text(o->mode) : NULL);
+    p_opt(p, (ct->overridden & OVR_OVERAGE_CAP) ? o->overage_cap : opt_none());
+    p_i64(p, (ct->overridden & OVR_OVERAGE_CAP) ? 1 : 0);
+    p_opt_if(p, ct->overridden & OVR_RATE, o->rate_per_second);
+    p_opt_if(p, ct->overridden & OVR_BURST, o->burst);
+    p_opt_if(p, ct->overridden & OVR_CRED_RATE, o->credential_rate_per_second);
+    p_opt_if(p, ct->overridden & OVR_CRED_BURST, o->credential_burst);
+    p_text(p, ct->timezone);
+    p_i64(p, ct->starts_at);
+    p_opt(p, ct->ends_at);
+    p_i64(p, ct->updated_at);
+}
+
 static int pg_contract_put(store *self, const contract *ct, audit_event *audit, app_err *err)
 {
     pg_store *s = (pg_store *)self;
-    const limits *o = &ct->overrides;
     pg_conn *c = write_begin(s, err);
     if (c == NULL)
         return APP_STORE_UNAVAILABLE;
     params p = {0};
-    p_i64(&p, ct->account_id);
-    p_i64(&p, ct->plan_id);
-    p_opt(&p, (ct->overridden & OVR_DAILY_LIMIT) ? o->daily_limit : opt_none());
-    p_i64(&p, (ct->overridden & OVR_DAILY_LIMIT) ? 1 : 0);
-    p_opt(&p, (ct->overridden & OVR_MONTHLY_LIMIT) ? o->monthly_limit : opt_none());
-    p_i64(&p, (ct->overridden & OVR_MONTHLY_LIMIT) ? 1 : 0);
-    p_text(&p, (ct->overridden & OVR_MODE) ? mode_text(o->mode) : NULL);
-    p_opt(&p, (ct->overridden & OVR_OVERAGE_CAP) ? o->overage_cap : opt_none());
-    p_i64(&p, (ct->overridden & OVR_OVERAGE_CAP) ? 1 : 0);
-    p_opt_if(&p, ct->overridden & OVR_RATE, o->rate_per_second);
-    p_opt_if(&p, ct->overridden & OVR_BURST, o->burst);
-    p_opt_if(&p, ct->overridden & OVR_CRED_RATE, o->credential_rate_per_second);
-    p_opt_if(&p, ct->overridden & OVR_CRED_BURST, o->credential_burst);
-    p_text(&p, ct->timezone);
-    p_i64(&p, ct->starts_at);
-    p_opt(&p, ct->ends_at);
-    p_i64(&p, ct->updated_at);
+    p_contract(&p, ct);
     int rc = run(s, c, Q_CONTRACT_PUT, &p, NULL, "put contract", err);
     return write_end(s, c, rc, audit, true, err);
 }
@@ -1423,29 +1460,35 @@ static int usage_apply_pipelined(pg_store *s, pg_conn *c, const usage_batch *b, 
     return rc;
 }
 
+/* The columns of Q_USAGE_UPSERT's arrays. */
+enum { A_ACC, A_CRED, A_DATE, A_REQ, A_OVER, A_BLOCK, A_COUNT };
+
+/* Writes the columns of `n` deltas as array literals into arr[A_COUNT] (initialised by the caller). */
+static int usage_arrays(buf *arr, const usage_delta *d, size_t n, app_err *err)
+{
+    const size_t st = sizeof d[0];
+    array_i64(&arr[A_ACC], &d[0].account_id, n, st);
+    array_i64(&arr[A_CRED], &d[0].credential_id, n, st);
+    array_dates(&arr[A_DATE], d, n);
+    array_i64(&arr[A_REQ], &d[0].requests, n, st);
+    array_i64(&arr[A_OVER], &d[0].overage, n, st);
+    array_i64(&arr[A_BLOCK], &d[0].blocked, n, st);
+    for (int i = 0; i < A_COUNT; i++)
+        if (buf_failed(&arr[i]))
+            return app_err_set(err, APP_INTERNAL_ERROR, "usage batch too large (%zu deltas)", n);
+    return 0;
+}
+
 static int pg_usage_apply(store *self, const usage_batch *b, app_err *err)
 {
     pg_store *s = (pg_store *)self;
-    enum { A_ACC, A_CRED, A_DATE, A_REQ, A_OVER, A_BLOCK, A_COUNT };
     buf arr[A_COUNT];
     for (int i = 0; i < A_COUNT; i++)
         buf_init(&arr[i], ARRAY_MAX_BYTES);
     int rc = 0;
     pg_conn *c = NULL;
-    if (b->ndeltas > 0) {
-        const size_t st = sizeof b->deltas[0];
-        array_i64(&arr[A_ACC], &b->deltas[0].account_id, b->ndeltas, st);
-        array_i64(&arr[A_CRED], &b->deltas[0].credential_id, b->ndeltas, st);
-        array_dates(&arr[A_DATE], b->deltas, b->ndeltas);
-        array_i64(&arr[A_REQ], &b->deltas[0].requests, b->ndeltas, st);
-        array_i64(&arr[A_OVER], &b->deltas[0].overage, b->ndeltas, st);
-        array_i64(&arr[A_BLOCK], &b->deltas[0].blocked, b->ndeltas, st);
-        for (int i = 0; i < A_COUNT; i++)
-            if (buf_failed(&arr[i]))
-                rc = app_err_set(err, APP_INTERNAL_ERROR, "usage batch too large (%zu deltas)", b->ndeltas);
-        if (rc != 0)
-            goto out;
-    }
+    if (b->ndeltas > 0 && (rc = usage_arrays(arr, b->deltas, b->ndeltas, err)) != 0)
+        goto out;
     if ((c = checkout(s, err)) == NULL) {
         rc = APP_STORE_UNAVAILABLE;
         goto out;
@@ -1579,6 +1622,172 @@ static int pg_idem_get(store *self, int64_t account_id, const char *key, int64_t
         out->expires_at = col_i64(r, 0, 3);
     }
     PQclear(r);
+    return rc;
+}
+
+/* ---- copying a store ---- */
+
+static void row_usage_delta(const PGresult *r, int i, void *out)
+{
+    usage_delta *d = out;
+    memset(d, 0, sizeof *d);
+    d->account_id = col_i64(r, i, 0);
+    d->credential_id = col_i64(r, i, 1);
+    col_text(r, i, 2, d->date, sizeof d->date);
+    d->requests = col_i64(r, i, 3);
+    d->overage = col_i64(r, i, 4);
+    d->blocked = col_i64(r, i, 5);
+}
+
+static int pg_usage_list(store *self, const usage_delta *after, usage_delta *out, size_t cap, size_t *n, app_err *err)
+{
+    params p = {0};
+    /* Ids are positive and every date sorts after "": (-1, -1, "") precedes every row. */
+    p_i64(&p, after ? after->account_id : -1);
+    p_i64(&p, after ? after->credential_id : -1);
+    p_text(&p, after ? after->date : "");
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_USAGE_LIST, &p, row_usage_delta, out, sizeof *out, cap, n, "list usage rows", err);
+}
+
+static void row_idem(const PGresult *r, int i, void *dst)
+{
+    idem_record *out = dst;
+    memset(out, 0, sizeof *out);
+    out->account_id = col_i64(r, i, 0);
+    col_text(r, i, 1, out->key, sizeof out->key);
+    col_fixed(r, i, 2, out->fingerprint, sizeof out->fingerprint);
+    out->status = (int)col_i64(r, i, 3);
+    size_t len = 0;
+    unsigned char *body = col_bytea(r, i, 4, &len);
+    out->body_len = body ? len : 0;
+    out->body = xmalloc(out->body_len + 1);
+    if (out->body_len)
+        memcpy(out->body, body, out->body_len);
+    out->body[out->body_len] = '\0';
+    PQfreemem(body);
+    out->expires_at = col_i64(r, i, 5);
+}
+
+static int pg_idem_list(store *self, int64_t now_ms, const idem_record *after, idem_record *out, size_t cap, size_t *n,
+                        app_err *err)
+{
+    params p = {0};
+    p_i64(&p, now_ms);
+    p_i64(&p, after ? after->account_id : -1);
+    p_text(&p, after ? after->key : "");
+    p_i64(&p, (int64_t)cap);
+    /* list fills rows only once the query succeeded: on failure nothing is allocated. */
+    return list((pg_store *)self, Q_IDEM_LIST, &p, row_idem, out, sizeof *out, cap, n, "list idempotent answers", err);
+}
+
+/*
+ * The batch in one transaction and one round trip (a pipeline, as usage batches): BEGIN, the
+ * rows, the identity sequences moved past the largest ids, the change token, COMMIT. The audit
+ * events go in as given, under the chain's advisory lock. A batch is a page of a copy (hundreds
+ * of rows): the server's answers to a pipeline are read only after it is sent whole, and must fit
+ * the sockets' buffers meanwhile.
+ */
+static int pg_import_rows(store *self, const store_import *b, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    buf arr[A_COUNT];
+    for (int i = 0; i < A_COUNT; i++)
+        buf_init(&arr[i], ARRAY_MAX_BYTES);
+    int rc = 0;
+    pg_conn *c = NULL;
+    if (b->nusage > 0 && (rc = usage_arrays(arr, b->usage, b->nusage, err)) != 0)
+        goto out;
+    if ((c = checkout(s, err)) == NULL) {
+        rc = APP_STORE_UNAVAILABLE;
+        goto out;
+    }
+    size_t rows = b->nplans + b->naccounts + b->ncontracts + b->ncredentials + b->nidem + b->naudits;
+    pg_pipeline pp;
+    if (!pipe_begin(&pp, s, c, 2 * (rows + 8))) {
+        free(pp.items);
+        rc = conn_fail(s, c->conn, "enter pipeline mode", err);
+        checkin(s, c);
+        goto out;
+    }
+    pipe_sql(&pp, "BEGIN", "begin");
+    if (b->naudits > 0) {
+        params p = {0};
+        p_i64(&p, LOCK_AUDIT);
+        pipe_run(&pp, Q_LOCK, &p, "take advisory lock");
+    }
+    for (size_t i = 0; i < b->nplans; i++) {
+        const plan *pl = &b->plans[i];
+        params p = {0};
+        p_i64(&p, pl->id);
+        p_text(&p, pl->code);
+        p_text(&p, pl->name);
+        p_plan_limits(&p, pl);
+        p_i64(&p, pl->created_at);
+        p_i64(&p, pl->updated_at);
+        pipe_run(&pp, Q_PLAN_IMPORT, &p, "import plan");
+    }
+    for (size_t i = 0; i < b->naccounts; i++) {
+        const account *a = &b->accounts[i];
+        params p = {0};
+        p_i64(&p, a->id);
+        p_text(&p, a->name);
+        p_text(&p, account_status_text(a->status));
+        p_i64(&p, a->created_at);
+        pipe_run(&pp, Q_ACCOUNT_IMPORT, &p, "import account");
+    }
+    for (size_t i = 0; i < b->ncontracts; i++) {
+        params p = {0};
+        p_contract(&p, &b->contracts[i]);
+        pipe_run(&pp, Q_CONTRACT_PUT, &p, "import contract");
+    }
+    for (size_t i = 0; i < b->ncredentials; i++) {
+        const credential *cr = &b->credentials[i];
+        params p = {0};
+        p_i64(&p, cr->id);
+        p_i64(&p, cr->account_id);
+        p_text(&p, cr->key_id);
+        p_bytes(&p, cr->secret_hash, HASH_LEN);
+        p_text(&p, cr->label);
+        p_text(&p, cr->status == CREDENTIAL_REVOKED ? "revoked" : "active");
+        p_i64(&p, cr->created_at);
+        p_opt(&p, cr->expires_at);
+        p_opt(&p, cr->revoked_at);
+        p_opt(&p, cr->last_used_at);
+        pipe_run(&pp, Q_CRED_IMPORT, &p, "import credential");
+    }
+    if (b->nusage > 0) {
+        params p = {0};
+        for (int i = 0; i < A_COUNT; i++)
+            p_text(&p, arr[i].data);
+        pipe_run(&pp, Q_USAGE_UPSERT, &p, "import usage");
+    }
+    for (size_t i = 0; i < b->nidem; i++) {
+        params p = {0};
+        p_idem(&p, &b->idem[i]);
+        pipe_run(&pp, Q_IDEM_INSERT, &p, "import idempotent answer");
+    }
+    for (size_t i = 0; i < b->naudits; i++) {
+        params p = {0};
+        p_audit(&p, &b->audits[i]);
+        pipe_run(&pp, Q_AUDIT_INSERT, &p, "import audit event");
+    }
+    const params none = {0};
+    pipe_run(&pp, Q_SEQ_RESTART, &none, "move id sequences");
+    pipe_run(&pp, Q_TOKEN_BUMP, &none, "raise change token");
+    /* After a failure the server skips to the Sync: COMMIT does not run, the block stays failed. */
+    pipe_sql(&pp, "COMMIT", "commit");
+    rc = pipe_end(&pp, err);
+    if (c->conn != NULL && PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(c->conn, "ROLLBACK");
+        PQclear(r);
+        if (rc == 0)
+            rc = app_err_set(err, APP_STORE_UNAVAILABLE, "postgres import did not commit");
+    }
+    checkin(s, c);
+out:
+    for (int i = 0; i < A_COUNT; i++)
+        buf_cleanup(&arr[i]);
     return rc;
 }
 
@@ -1728,6 +1937,9 @@ static const struct store_ops pg_ops = {
     .usage_rows = pg_usage_rows,
     .idem_get = pg_idem_get,
     .idem_purge = pg_idem_purge,
+    .usage_list = pg_usage_list,
+    .idem_list = pg_idem_list,
+    .import_rows = pg_import_rows,
     .sync = pg_sync,
     .stats = pg_stats,
     .journal_mark = pg_journal_mark,

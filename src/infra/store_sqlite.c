@@ -352,6 +352,8 @@ static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit_events(seq, at, actor, action, target, account_id, details, request_id, prev_hash, hash) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+static int insert_audit(sqlite_store *s, const audit_event *ev, app_err *err);
+
 /* Appends `ev` to the chain; inside the caller's transaction. */
 static int audit_append(sqlite_store *s, audit_event *ev, app_err *err)
 {
@@ -376,7 +378,13 @@ static int audit_append(sqlite_store *s, audit_event *ev, app_err *err)
      */
     sqlite3_reset(st);
     hash_audit_event(ev, ev->hash);
-    st = stmt(s, SQL_AUDIT_INSERT, err);
+    return insert_audit(s, ev, err);
+}
+
+/* Inserts `ev` with its seq and hashes as they are; inside the caller's transaction. */
+static int insert_audit(sqlite_store *s, const audit_event *ev, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_AUDIT_INSERT, err);
     if (st == NULL)
         return APP_STORE_UNAVAILABLE;
     sqlite3_bind_int64(st, 1, ev->seq);
@@ -697,10 +705,35 @@ static void bind_opt_if(sqlite3_stmt *st, int i, bool set, int64_t v)
     bind_opt(st, i, set ? opt_some(v) : opt_none());
 }
 
+/* Binds every column of SQL_CONTRACT_PUT. */
+static void bind_contract(sqlite3_stmt *st, const contract *c)
+{
+    const limits *o = &c->overrides;
+    sqlite3_bind_int64(st, 1, c->account_id);
+    sqlite3_bind_int64(st, 2, c->plan_id);
+    bind_opt(st, 3, (c->overridden & OVR_DAILY_LIMIT) ? o->daily_limit : opt_none());
+    sqlite3_bind_int(st, 4, (c->overridden & OVR_DAILY_LIMIT) ? 1 : 0);
+    bind_opt(st, 5, (c->overridden & OVR_MONTHLY_LIMIT) ? o->monthly_limit : opt_none());
+    sqlite3_bind_int(st, 6, (c->overridden & OVR_MONTHLY_LIMIT) ? 1 : 0);
+    if (c->overridden & OVR_MODE)
+        sqlite3_bind_text(st, 7, mode_text(o->mode), -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
+    bind_opt(st, 8, (c->overridden & OVR_OVERAGE_CAP) ? o->overage_cap : opt_none());
+    sqlite3_bind_int(st, 9, (c->overridden & OVR_OVERAGE_CAP) ? 1 : 0);
+    bind_opt_if(st, 10, c->overridden & OVR_RATE, o->rate_per_second);
+    bind_opt_if(st, 11, c->overridden & OVR_BURST, o->burst);
+    bind_opt_if(st, 12, c->overridden & OVR_CRED_RATE, o->credential_rate_per_second);
+    bind_opt_if(st, 13, c->overridden & OVR_CRED_BURST, o->credential_burst);
+    sqlite3_bind_text(st, 14, c->timezone, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 15, c->starts_at);
+    bind_opt(st, 16, c->ends_at);
+    sqlite3_bind_int64(st, 17, c->updated_at);
+}
+
 static int sqlite_contract_put(store *self, const contract *c, audit_event *audit, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    const limits *o = &c->overrides;
     int rc = write_begin(s, err);
     if (rc != 0)
         return rc;
@@ -710,26 +743,7 @@ static int sqlite_contract_put(store *self, const contract *c, audit_event *audi
             rc = APP_STORE_UNAVAILABLE;
             break;
         }
-        sqlite3_bind_int64(st, 1, c->account_id);
-        sqlite3_bind_int64(st, 2, c->plan_id);
-        bind_opt(st, 3, (c->overridden & OVR_DAILY_LIMIT) ? o->daily_limit : opt_none());
-        sqlite3_bind_int(st, 4, (c->overridden & OVR_DAILY_LIMIT) ? 1 : 0);
-        bind_opt(st, 5, (c->overridden & OVR_MONTHLY_LIMIT) ? o->monthly_limit : opt_none());
-        sqlite3_bind_int(st, 6, (c->overridden & OVR_MONTHLY_LIMIT) ? 1 : 0);
-        if (c->overridden & OVR_MODE)
-            sqlite3_bind_text(st, 7, mode_text(o->mode), -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 7);
-        bind_opt(st, 8, (c->overridden & OVR_OVERAGE_CAP) ? o->overage_cap : opt_none());
-        sqlite3_bind_int(st, 9, (c->overridden & OVR_OVERAGE_CAP) ? 1 : 0);
-        bind_opt_if(st, 10, c->overridden & OVR_RATE, o->rate_per_second);
-        bind_opt_if(st, 11, c->overridden & OVR_BURST, o->burst);
-        bind_opt_if(st, 12, c->overridden & OVR_CRED_RATE, o->credential_rate_per_second);
-        bind_opt_if(st, 13, c->overridden & OVR_CRED_BURST, o->credential_burst);
-        sqlite3_bind_text(st, 14, c->timezone, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 15, c->starts_at);
-        bind_opt(st, 16, c->ends_at);
-        sqlite3_bind_int64(st, 17, c->updated_at);
+        bind_contract(st, c);
         rc = exec_done(s, st, "put contract", err);
     } while (0);
     return write_end(s, rc, audit, err);
@@ -1062,6 +1076,36 @@ static const char SQL_JOURNAL_MARK_PUT[] = "INSERT INTO usage_journal_marks(segm
 static const char SQL_JOURNAL_MARK_GET[] = "SELECT folded_bytes FROM usage_journal_marks WHERE segment = ?";
 static const char SQL_JOURNAL_MARK_DELETE[] = "DELETE FROM usage_journal_marks WHERE segment = ?";
 
+/* Adds a delta to its row; inside the caller's transaction. */
+static int upsert_usage(sqlite_store *s, const usage_delta *d, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_USAGE_UPSERT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, d->account_id);
+    sqlite3_bind_int64(st, 2, d->credential_id);
+    sqlite3_bind_text(st, 3, d->date, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, d->requests);
+    sqlite3_bind_int64(st, 5, d->overage);
+    sqlite3_bind_int64(st, 6, d->blocked);
+    return exec_done(s, st, "apply usage", err);
+}
+
+/* Stores (or replaces) an idempotent answer; inside the caller's transaction. */
+static int insert_idem(sqlite_store *s, const idem_record *r, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_IDEM_INSERT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, r->account_id);
+    sqlite3_bind_text(st, 2, r->key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, r->fingerprint, 32, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, r->status);
+    sqlite3_bind_blob(st, 5, r->body, (int)r->body_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, r->expires_at);
+    return exec_done(s, st, "store idempotent answer", err);
+}
+
 static int sqlite_usage_apply(store *self, const usage_batch *b, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
@@ -1070,36 +1114,10 @@ static int sqlite_usage_apply(store *self, const usage_batch *b, app_err *err)
     do {
         if ((rc = set_sync(s, !b->durable, err)) != 0 || (rc = tx_begin(s, err)) != 0)
             break;
-        for (size_t i = 0; i < b->ndeltas && rc == 0; i++) {
-            const usage_delta *d = &b->deltas[i];
-            sqlite3_stmt *st = stmt(s, SQL_USAGE_UPSERT, err);
-            if (st == NULL) {
-                rc = APP_STORE_UNAVAILABLE;
-                break;
-            }
-            sqlite3_bind_int64(st, 1, d->account_id);
-            sqlite3_bind_int64(st, 2, d->credential_id);
-            sqlite3_bind_text(st, 3, d->date, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 4, d->requests);
-            sqlite3_bind_int64(st, 5, d->overage);
-            sqlite3_bind_int64(st, 6, d->blocked);
-            rc = exec_done(s, st, "apply usage", err);
-        }
-        for (size_t i = 0; i < b->nidem && rc == 0; i++) {
-            const idem_record *r = &b->idem[i];
-            sqlite3_stmt *st = stmt(s, SQL_IDEM_INSERT, err);
-            if (st == NULL) {
-                rc = APP_STORE_UNAVAILABLE;
-                break;
-            }
-            sqlite3_bind_int64(st, 1, r->account_id);
-            sqlite3_bind_text(st, 2, r->key, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 3, r->fingerprint, 32, SQLITE_STATIC);
-            sqlite3_bind_int(st, 4, r->status);
-            sqlite3_bind_blob(st, 5, r->body, (int)r->body_len, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 6, r->expires_at);
-            rc = exec_done(s, st, "store idempotent answer", err);
-        }
+        for (size_t i = 0; i < b->ndeltas && rc == 0; i++)
+            rc = upsert_usage(s, &b->deltas[i], err);
+        for (size_t i = 0; i < b->nidem && rc == 0; i++)
+            rc = insert_idem(s, &b->idem[i], err);
         for (size_t i = 0; i < b->naudits && rc == 0; i++)
             rc = audit_append(s, &b->audits[i], err);
         for (size_t i = 0; i < b->nmarks && rc == 0; i++) {
@@ -1270,6 +1288,170 @@ static int sqlite_idem_purge(store *self, int64_t now_ms, app_err *err)
     return rc;
 }
 
+/* ---- copying a store ---- */
+
+static const char SQL_USAGE_LIST[] =
+    "SELECT account_id, credential_id, usage_date, requests, overage, blocked FROM enterprise_daily_usages "
+    "WHERE (account_id, credential_id, usage_date) > (?, ?, ?) ORDER BY account_id, credential_id, usage_date LIMIT ?";
+static const char SQL_IDEM_LIST[] =
+    "SELECT account_id, key, request_fingerprint, status, body, expires_at FROM idempotency "
+    "WHERE expires_at > ? AND (account_id, key) > (?, ?) ORDER BY account_id, key LIMIT ?";
+static const char SQL_ACCOUNT_IMPORT[] = "INSERT INTO accounts(id, name, status, created_at) VALUES (?, ?, ?, ?)";
+static const char SQL_PLAN_IMPORT[] =
+    "INSERT INTO plans(" PLAN_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_CRED_IMPORT[] = "INSERT INTO credentials(" CRED_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+static void row_usage_delta(sqlite3_stmt *st, void *out)
+{
+    usage_delta *d = out;
+    memset(d, 0, sizeof *d);
+    d->account_id = sqlite3_column_int64(st, 0);
+    d->credential_id = sqlite3_column_int64(st, 1);
+    col_text(st, 2, d->date, sizeof d->date);
+    d->requests = sqlite3_column_int64(st, 3);
+    d->overage = sqlite3_column_int64(st, 4);
+    d->blocked = sqlite3_column_int64(st, 5);
+}
+
+static int sqlite_usage_list(store *self, const usage_delta *after, usage_delta *out, size_t cap, size_t *n,
+                             app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    sqlite3_stmt *st = locked_stmt(s, SQL_USAGE_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    *n = 0;
+    if (st != NULL) {
+        /* Ids are positive and every date sorts after "": (-1, -1, "") precedes every row. */
+        sqlite3_bind_int64(st, 1, after ? after->account_id : -1);
+        sqlite3_bind_int64(st, 2, after ? after->credential_id : -1);
+        sqlite3_bind_text(st, 3, after ? after->date : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (int64_t)cap);
+        rc = collect(s, st, row_usage_delta, out, sizeof *out, cap, n, "list usage rows", err);
+    }
+    unlock(s);
+    return rc;
+}
+
+static void row_idem(sqlite3_stmt *st, void *dst)
+{
+    idem_record *out = dst;
+    memset(out, 0, sizeof *out);
+    out->account_id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, out->key, sizeof out->key);
+    if (sqlite3_column_bytes(st, 2) == 32)
+        memcpy(out->fingerprint, sqlite3_column_blob(st, 2), 32);
+    out->status = sqlite3_column_int(st, 3);
+    out->body_len = (size_t)sqlite3_column_bytes(st, 4);
+    out->body = xmalloc(out->body_len + 1);
+    if (out->body_len)
+        memcpy(out->body, sqlite3_column_blob(st, 4), out->body_len);
+    out->body[out->body_len] = '\0';
+    out->expires_at = sqlite3_column_int64(st, 5);
+}
+
+static int sqlite_idem_list(store *self, int64_t now_ms, const idem_record *after, idem_record *out, size_t cap,
+                            size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    sqlite3_stmt *st = locked_stmt(s, SQL_IDEM_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    *n = 0;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int64(st, 2, after ? after->account_id : -1);
+        sqlite3_bind_text(st, 3, after ? after->key : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (int64_t)cap);
+        rc = collect(s, st, row_idem, out, sizeof *out, cap, n, "list idempotent answers", err);
+    }
+    unlock(s);
+    if (rc != 0) { /* nothing is owned on failure */
+        for (size_t i = 0; i < *n; i++)
+            free(out[i].body);
+        *n = 0;
+    }
+    return rc;
+}
+
+static int import_account(sqlite_store *s, const account *a, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_ACCOUNT_IMPORT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, a->id);
+    sqlite3_bind_text(st, 2, a->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, account_status_text(a->status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, a->created_at);
+    return exec_done(s, st, "import account", err);
+}
+
+static int import_plan(sqlite_store *s, const plan *p, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_PLAN_IMPORT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, p->id);
+    sqlite3_bind_text(st, 2, p->code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, p->name, -1, SQLITE_STATIC);
+    bind_plan_limits(st, 4, p);
+    sqlite3_bind_int64(st, 13, p->created_at);
+    sqlite3_bind_int64(st, 14, p->updated_at);
+    return exec_done(s, st, "import plan", err);
+}
+
+static int import_contract(sqlite_store *s, const contract *c, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_CONTRACT_PUT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    bind_contract(st, c);
+    return exec_done(s, st, "import contract", err);
+}
+
+static int import_credential(sqlite_store *s, const credential *c, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_CRED_IMPORT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, c->id);
+    sqlite3_bind_int64(st, 2, c->account_id);
+    sqlite3_bind_text(st, 3, c->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, c->secret_hash, HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, c->label, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, c->status == CREDENTIAL_REVOKED ? "revoked" : "active", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, c->created_at);
+    bind_opt(st, 8, c->expires_at);
+    bind_opt(st, 9, c->revoked_at);
+    bind_opt(st, 10, c->last_used_at);
+    return exec_done(s, st, "import credential", err);
+}
+
+/*
+ * One transaction for the batch. Ids continue past the imported ones by themselves: an INTEGER
+ * PRIMARY KEY without AUTOINCREMENT takes the largest rowid plus one.
+ */
+static int sqlite_import_rows(store *self, const store_import *b, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < b->nplans && rc == 0; i++)
+        rc = import_plan(s, &b->plans[i], err);
+    for (size_t i = 0; i < b->naccounts && rc == 0; i++)
+        rc = import_account(s, &b->accounts[i], err);
+    for (size_t i = 0; i < b->ncontracts && rc == 0; i++)
+        rc = import_contract(s, &b->contracts[i], err);
+    for (size_t i = 0; i < b->ncredentials && rc == 0; i++)
+        rc = import_credential(s, &b->credentials[i], err);
+    for (size_t i = 0; i < b->nusage && rc == 0; i++)
+        rc = upsert_usage(s, &b->usage[i], err);
+    for (size_t i = 0; i < b->nidem && rc == 0; i++)
+        rc = insert_idem(s, &b->idem[i], err);
+    for (size_t i = 0; i < b->naudits && rc == 0; i++)
+        rc = insert_audit(s, &b->audits[i], err);
+    return write_end(s, rc, NULL, err);
+}
+
 static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
 
 static int sqlite_change_token(store *self, int64_t *out, app_err *err)
@@ -1411,6 +1593,9 @@ static const struct store_ops sqlite_ops = {
     .usage_rows = sqlite_usage_rows,
     .idem_get = sqlite_idem_get,
     .idem_purge = sqlite_idem_purge,
+    .usage_list = sqlite_usage_list,
+    .idem_list = sqlite_idem_list,
+    .import_rows = sqlite_import_rows,
     .sync = sqlite_sync,
     .stats = sqlite_stats,
     .journal_mark = sqlite_journal_mark,

@@ -582,3 +582,105 @@ Test(binary, two_processes_on_one_postgres_database_share_keys_and_rows, .timeou
     cr_assert_eq(stored_requests(db, pg), 6);
     th_rmdir(dir);
 }
+
+/* ---- store copy: SQLite to PostgreSQL ---- */
+
+/* The "N events" of `starmeter audit verify` on `db` (or `store_uri`), asserting it passes. */
+static long audit_verified(const char *db, const char *store_uri)
+{
+    const char *args[] = {"starmeter", "audit", "verify", "--db", db, store_uri ? "--store" : NULL, store_uri, NULL};
+    char *out;
+    cr_assert_eq(run_to_end(args, &out), 0, "audit verify: %s", out);
+    const char *p = strstr(out, "intact: ");
+    cr_assert_not_null(p, "%s", out);
+    long n = atol(p + 8);
+    free(out);
+    return n;
+}
+
+/* The daily usage of `api_key`'s account as its summary reports it. */
+static json_int_t daily_used(th_server *srv, const char *api_key)
+{
+    th_response r;
+    cr_assert_eq(th_keyed(srv, "/v1/b2b/usage/summary", api_key, &r), 200, "%s", r.body);
+    json_int_t used = json_integer_value(json_object_get(json_object_get(th_data(&r), "daily"), "used"));
+    th_response_free(&r);
+    return used;
+}
+
+Test(binary, store_copy_moves_a_sqlite_store_to_postgres_with_keys_usage_and_audit_chain, .timeout = 120)
+{
+    char dir[256], db[300], src[310], pg[512];
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    snprintf(src, sizeof src, "sqlite:%s", db);
+    json_decref(cli_json(
+        db, (const char *[]){"plan", "create", "--code", "basic", "--name", "Basic", "--daily-limit", "100", NULL}));
+    json_decref(cli_json(db, (const char *[]){"account", "create", "--name", "First Corp", NULL}));
+    json_t *acc = cli_json(db, (const char *[]){"account", "create", "--name", "Copy Corp", NULL});
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(acc, "id")));
+    json_decref(acc);
+    json_decref(cli_json(
+        db, (const char *[]){"contract", "set", "--account", id, "--plan-code", "basic", "--daily-limit", "50", NULL}));
+    json_t *key = cli_json(db, (const char *[]){"key", "issue", "--account", id, "--label", "kept", NULL});
+    char api_key[80], revoked_key[80], revoked_id[16];
+    snprintf(api_key, sizeof api_key, "%s", json_string_value(json_object_get(key, "api_key")));
+    json_decref(key);
+    key = cli_json(db, (const char *[]){"key", "issue", "--account", id, "--label", "gone", NULL});
+    snprintf(revoked_key, sizeof revoked_key, "%s", json_string_value(json_object_get(key, "api_key")));
+    snprintf(revoked_id, sizeof revoked_id, "%s", json_string_value(json_object_get(key, "key_id")));
+    json_decref(key);
+    json_decref(cli_json(db, (const char *[]){"key", "revoke", "--key-id", revoked_id, NULL}));
+
+    /* Some usage: metered calls on the SQLite store, then a clean stop (which folds the journal). */
+    const char *sqlite_args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", db, NULL};
+    int fd;
+    th_server srv;
+    pid_t pid = serve_on(sqlite_args, &fd, &srv);
+    th_response r;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(th_keyed(&srv, "/v1/b2b/astrology/weekly-by-sign?sign=leo&week=2026-W47", api_key, &r), 200, "%s",
+                     r.body);
+        th_response_free(&r);
+    }
+    json_int_t used = daily_used(&srv, api_key);
+    cr_assert_eq(used, 3);
+    kill(pid, SIGTERM);
+    cr_assert_eq(wait_exit(pid, 15000), 0);
+    close(fd);
+    long events = audit_verified(db, NULL);
+
+    th_pg_new_database(pg, sizeof pg);
+    const char *copy[] = {"starmeter", "store", "copy", "--from", src, "--to", pg, NULL};
+    char *out;
+    cr_assert_eq(run_to_end(copy, &out), 0, "%s", out);
+    cr_assert(strstr(out, "2 accounts") && strstr(out, "2 API keys") && strstr(out, "pepper"), "%s", out);
+    free(out);
+    cr_assert_eq(audit_verified(db, pg), events, "the copy holds the same chain");
+
+    /* A server on the copy, with the same --db (so the same pepper): the key works, the revoked
+     * one stays revoked, the day's usage is the same. */
+    const char *pg_args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", db, "--store", pg, NULL};
+    pid = serve_on(pg_args, &fd, &srv);
+    cr_assert_eq(th_keyed(&srv, "/v1/b2b/me", api_key, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    th_keyed(&srv, "/v1/b2b/me", revoked_key, &r);
+    th_assert_error(&r, 401, "revoked_api_key");
+    th_response_free(&r);
+    cr_assert_eq(daily_used(&srv, api_key), used);
+    kill(pid, SIGTERM);
+    cr_assert_eq(wait_exit(pid, 15000), 0);
+    close(fd);
+
+    /* New rows on the copy take ids past the copied ones. */
+    acc = cli_json_on(db, pg, (const char *[]){"account", "create", "--name", "After Copy", NULL});
+    cr_assert_eq(json_integer_value(json_object_get(acc, "id")), 3);
+    json_decref(acc);
+
+    /* The target is no longer empty: a second copy is refused. */
+    cr_assert_eq(run_to_end(copy, &out), 1, "%s", out);
+    cr_assert(strstr(out, "not empty") != NULL, "%s", out);
+    free(out);
+    th_rmdir(dir);
+}

@@ -1556,3 +1556,129 @@ Test(store_contract_helpers, conninfo_with_db_replaces_only_the_database)
     cr_assert_str_eq(out, "host=h port=1 dbname=postgres dbname=sm_x");
     cr_assert_not(conninfo_with_db("postgres://h/postgres", "sm_x", out, 8), "too small");
 }
+
+/* ---- copying a store: import_rows, usage_list, idem_list ---- */
+
+CONTRACT_TEST(import_rows_keeps_ids_rows_and_audit_hashes_and_later_creates_continue_past_them)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    /* Ids with gaps, as a store with deletions or failed inserts would have them. */
+    plan pl;
+    plan_fill(&pl, "imported");
+    pl.id = 7;
+    account accs[2] = {{.id = 5, .status = ACCOUNT_ACTIVE, .created_at = T0}, {.id = 9, .status = ACCOUNT_SUSPENDED}};
+    snprintf(accs[0].name, sizeof accs[0].name, "Five");
+    snprintf(accs[1].name, sizeof accs[1].name, "Nine");
+    contract ct = {.account_id = 9, .plan_id = 7, .overridden = OVR_DAILY_LIMIT, .starts_at = T0, .updated_at = T0};
+    ct.overrides.daily_limit = opt_some(3);
+    snprintf(ct.timezone, sizeof ct.timezone, "Europe/Paris");
+    store_import first = {
+        .plans = &pl, .nplans = 1, .accounts = accs, .naccounts = 2, .contracts = &ct, .ncontracts = 1};
+    MUST(store_import_rows(s, &first, &err));
+
+    credential creds[2];
+    credential_fill(&creds[0], 5, "aaaaaaaaaaa1");
+    creds[0].id = 40;
+    creds[0].status = CREDENTIAL_REVOKED;
+    creds[0].revoked_at = opt_some(T0 + 50);
+    creds[0].last_used_at = opt_some(T0 + 40);
+    credential_fill(&creds[1], 9, "aaaaaaaaaaa2");
+    creds[1].id = 41;
+    usage_delta rows[3] = {
+        {5, 40, "2026-01-01", 3, 1, 0}, {5, 40, "2026-01-02", 4, 0, 2}, {9, 41, "2026-01-01", 5, 0, 0}};
+    idem_record idem[2] = {idem_fill(9, "live", T0 + 1000), idem_fill(5, "expired", T0 + 10)};
+    /* A chain made elsewhere: its seq and hashes must be stored as given, not recomputed. */
+    audit_event ev[3];
+    for (int i = 0; i < 3; i++) {
+        audit_fill(&ev[i], "account.create", "account:5", opt_some(5));
+        ev[i].seq = i + 1;
+        ev[i].at = T0 + i;
+        if (i > 0)
+            memcpy(ev[i].prev_hash, ev[i - 1].hash, HASH_LEN);
+        hash_audit_event(&ev[i], ev[i].hash);
+    }
+    store_import second = {.credentials = creds,
+                           .ncredentials = 2,
+                           .usage = rows,
+                           .nusage = 3,
+                           .idem = idem,
+                           .nidem = 2,
+                           .audits = ev,
+                           .naudits = 3};
+    MUST(store_import_rows(s, &second, &err));
+
+    account a;
+    MUST(store_account_get(s, 9, &a, &err));
+    cr_assert_str_eq(a.name, "Nine");
+    cr_assert_eq(a.status, ACCOUNT_SUSPENDED);
+    plan p;
+    MUST(store_plan_get(s, 7, &p, &err));
+    cr_assert_str_eq(p.code, "imported");
+    cr_assert_eq(p.limits.rate_per_second, 7);
+    contract c;
+    MUST(store_contract_get(s, 9, &c, &err));
+    cr_assert_eq(c.plan_id, 7);
+    cr_assert_eq(c.overridden, (unsigned)OVR_DAILY_LIMIT);
+    cr_assert_eq(c.overrides.daily_limit.v, 3);
+    cr_assert_str_eq(c.timezone, "Europe/Paris");
+    credential cr;
+    MUST(store_credential_get(s, "aaaaaaaaaaa1", &cr, &err));
+    cr_assert_eq(cr.id, 40);
+    cr_assert_eq(cr.account_id, 5);
+    cr_assert_eq(cr.status, CREDENTIAL_REVOKED);
+    cr_assert_arr_eq(cr.secret_hash, creds[0].secret_hash, HASH_LEN);
+    cr_assert(cr.revoked_at.present && cr.revoked_at.v == T0 + 50);
+    cr_assert(cr.last_used_at.present && cr.last_used_at.v == T0 + 40);
+
+    size_t n;
+    audit_event *got = audit_all(s, NULL, &n);
+    cr_assert_eq(n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(got[i].seq, ev[i].seq);
+        cr_assert_arr_eq(got[i].prev_hash, ev[i].prev_hash, HASH_LEN);
+        cr_assert_arr_eq(got[i].hash, ev[i].hash, HASH_LEN);
+    }
+    free(got);
+    assert_chain_intact(s, 3);
+
+    /* usage_list pages through every row in key order; idem_list gives the unexpired answers. */
+    usage_delta page[2];
+    MUST(store_usage_list(s, NULL, page, 2, &n, &err));
+    cr_assert_eq(n, 2);
+    cr_assert(page[0].account_id == 5 && strcmp(page[0].date, "2026-01-01") == 0 && page[0].requests == 3 &&
+              page[0].overage == 1);
+    cr_assert(strcmp(page[1].date, "2026-01-02") == 0 && page[1].blocked == 2);
+    usage_delta last = page[1];
+    MUST(store_usage_list(s, &last, page, 2, &n, &err));
+    cr_assert_eq(n, 1);
+    cr_assert(page[0].account_id == 9 && page[0].credential_id == 41 && page[0].requests == 5);
+    last = page[0];
+    MUST(store_usage_list(s, &last, page, 2, &n, &err));
+    cr_assert_eq(n, 0);
+    idem_record answers[4];
+    MUST(store_idem_list(s, T0 + 100, NULL, answers, 4, &n, &err));
+    cr_assert_eq(n, 1, "the expired answer is not listed");
+    cr_assert_eq(answers[0].account_id, 9);
+    cr_assert_str_eq(answers[0].key, "live");
+    cr_assert_eq(answers[0].body_len, sizeof IDEM_BODY - 1);
+    cr_assert_arr_eq(answers[0].body, IDEM_BODY, answers[0].body_len);
+    idem_record after = answers[0];
+    free(answers[0].body);
+    MUST(store_idem_list(s, T0 + 100, &after, answers, 4, &n, &err));
+    cr_assert_eq(n, 0);
+
+    /* Later creates take ids past the imported ones and extend the imported chain. */
+    cr_assert_eq(make_account(s, "after"), 10);
+    cr_assert_eq(make_plan(s, "after"), 8);
+    cr_assert_eq(make_credential(s, 10, "aaaaaaaaaaa3").id, 42);
+    assert_chain_intact(s, 6);
+
+    /* A batch with a row whose id exists is refused whole. */
+    plan fresh;
+    plan_fill(&fresh, "never");
+    fresh.id = 20;
+    store_import dup = {.plans = &fresh, .nplans = 1, .accounts = &accs[0], .naccounts = 1};
+    MUST_FAIL(APP_VALIDATION_ERROR, store_import_rows(s, &dup, &err));
+    MUST_FAIL(APP_NOT_FOUND, store_plan_get(s, 20, &p, &err));
+}
