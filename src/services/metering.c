@@ -66,7 +66,8 @@ struct metering {
     int64_t settle_asked, settle_done; /* metering_settle's requests, and the last one served */
     pthread_cond_t fold_cv;            /* wakes the folder (a settle, a stop) */
     bool folder_stopping;
-    atomic_bool store_unsynced; /* a ledger commit was made without fsync since the last sync */
+    atomic_bool store_unsynced;        /* a ledger commit was made without fsync since the last sync */
+    _Atomic int64_t ledger_down_since; /* monotonic ms of the first failure of a run of them; 0: healthy */
     pthread_t writer, folder;
     bool started;
 
@@ -219,6 +220,29 @@ void metering_loop_flush(metering *m)
     loop_batch.head = loop_batch.tail = NULL;
 }
 
+static int64_t mono_ms(void)
+{
+    return (int64_t)(clock_mono_ns() / 1000000u);
+}
+
+/* Records how the last call to the ledger went: a failure starts (or continues) an outage. */
+static void ledger_health(metering *m, int rc)
+{
+    if (rc == 0) {
+        atomic_store(&m->ledger_down_since, 0);
+        return;
+    }
+    int64_t zero = 0;
+    atomic_compare_exchange_strong(&m->ledger_down_since, &zero, mono_ms());
+}
+
+/* Whether the ledger has failed for longer than the grace that the journal absorbs. */
+static bool ledger_down(metering *m)
+{
+    int64_t since = atomic_load(&m->ledger_down_since);
+    return since != 0 && mono_ms() - since > METERING_LEDGER_GRACE_MS;
+}
+
 /* ---- the writer ---- */
 
 static int delta_cmp(const void *a, const void *b)
@@ -328,6 +352,7 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
                           .naudits = na,
                           .durable = durable_commits(m)};
         rc = store_usage_apply(m->o.store, &ub, &err);
+        ledger_health(m, rc);
         if (rc != 0)
             log_write(m->o.log, LOG_ERROR, "usage commit failed", "{s:s, s:I}", "error", err.message, "calls",
                       (json_int_t)nwrites);
@@ -394,7 +419,7 @@ static void deltas_of_entries(const journal_entry *e, size_t n, usage_delta *d)
  * replay after a crash starts where the ledger stops. Returns 0 or the store's error (the same
  * records are folded again next time).
  */
-static int fold(metering *m)
+static int fold(metering *m, bool *touched)
 {
     journal_segment *segs[256];
     size_t ns = journal_segments(m->j, segs, 256);
@@ -433,6 +458,7 @@ static int fold(metering *m)
         app_err err;
         app_err_clear(&err);
         usage_batch ub = {.deltas = d, .ndeltas = deltas_merge(d, ne), .marks = marks, .nmarks = nm};
+        *touched = true;
         if ((rc = store_usage_apply(m->o.store, &ub, &err)) != 0) {
             log_write(m->o.log, LOG_ERROR, "usage journal fold failed", "{s:s, s:I}", "error", err.message, "calls",
                       (json_int_t)ne);
@@ -481,11 +507,6 @@ static void sync_all(metering *m, bool all)
         if (store_journal_forget(m->o.store, name, &err) != 0)
             log_write(m->o.log, LOG_WARN, "usage journal mark not removed", "{s:s}", "error", err.message);
     }
-}
-
-static int64_t mono_ms(void)
-{
-    return (int64_t)(clock_mono_ns() / 1000000u);
 }
 
 static void deadline_in(struct timespec *ts, int64_t ms)
@@ -537,7 +558,7 @@ static void *writer_main(void *arg)
 static void *folder_main(void *arg)
 {
     metering *m = arg;
-    int64_t tick_due = mono_ms() + METERING_SYNC_DELAY_MS;
+    int64_t tick_due = mono_ms() + METERING_SYNC_DELAY_MS, checked = mono_ms();
     pthread_mutex_lock(&m->qmu);
     for (;;) {
         bool settle = m->settle_asked > m->settle_done;
@@ -552,8 +573,20 @@ static void *folder_main(void *arg)
         }
         int64_t asked = m->settle_asked;
         pthread_mutex_unlock(&m->qmu);
-        if (m->j != NULL)
-            fold(m);
+        bool touched = false;
+        int rc = m->j != NULL ? fold(m, &touched) : 0;
+        if (!touched && mono_ms() - checked >= METERING_LEDGER_CHECK_MS) {
+            /* Nothing to fold: ask the ledger whether it answers, so an outage is noticed
+             * before calls are journaled into it. */
+            app_err perr;
+            app_err_clear(&perr);
+            rc = store_ping(m->o.store, &perr);
+            touched = true;
+        }
+        if (touched) {
+            ledger_health(m, rc);
+            checked = mono_ms();
+        }
         if (tick) {
             sync_all(m, false);
             tick_due = mono_ms() + METERING_SYNC_DELAY_MS;
@@ -566,8 +599,9 @@ static void *folder_main(void *arg)
     pthread_mutex_unlock(&m->qmu);
     /* The loops and the writer are done: fold the last appends, make everything durable, and
      * remove the journal. */
+    bool touched = false;
     if (m->j != NULL)
-        fold(m);
+        fold(m, &touched);
     sync_all(m, true);
     return NULL;
 }
@@ -615,6 +649,7 @@ metering *metering_new(const metering_opts *opts, app_err *err)
     pthread_cond_init(&m->fold_cv, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&m->store_unsynced, false);
+    atomic_init(&m->ledger_down_since, 0);
     pthread_cond_init(&m->idle_cv, NULL);
     pthread_mutex_init(&m->imu, NULL);
     return m;
@@ -913,6 +948,12 @@ static void decide(metering_call *c)
     if (!p->metered) {
         c->view = (metering_view){.metered = false, .limits = p->limits};
         serve(c);
+        return;
+    }
+    if (ledger_down(c->m)) {
+        /* The journal absorbs a short outage; past its grace, nothing more is counted or served
+         * until the ledger answers again (the folder checks at least every second). */
+        fail_code(c, APP_STORE_UNAVAILABLE, "the usage ledger cannot be reached");
         return;
     }
     counters_req creq = {.account_id = p->account_id, .limits = &p->limits, .zone = zone_of(c->m, p->timezone)};

@@ -42,6 +42,13 @@
 
 /* The longest a committed count waits before the writer fsyncs it (process durability). */
 #define METERING_SYNC_DELAY_MS 5
+/*
+ * How long the ledger may fail before metered calls are refused (503 store_unavailable, nothing
+ * counted): a shorter outage is absorbed by the journal, whose counts fold in once it is back.
+ */
+#define METERING_LEDGER_GRACE_MS 2000
+/* With nothing to fold, how often the ledger is asked whether it answers. */
+#define METERING_LEDGER_CHECK_MS 500
 #define METERING_IDEM_KEY_MAX 128
 
 typedef struct metering metering;

@@ -50,30 +50,48 @@ void api_ops_readyz(http_ctx *ctx)
     http_defer(ctx, readyz_ping, on_readyz_pinged, r);
 }
 
-void api_ops_metrics(http_ctx *ctx)
-{
-    api_env *env = http_app(ctx);
+/* What /metrics renders off the loop: the store's sizes may take a query (PostgreSQL). */
+typedef struct metrics_job {
+    api_env *env;
     buf b;
-    buf_init(&b, 4u << 20);
-    metrics_render(env->metrics, &b);
-    /* From the file system, never waiting on the store; a failed stat leaves the gauge out. */
+} metrics_job;
+
+static void metrics_render_job(void *arg)
+{
+    metrics_job *j = arg;
+    buf_init(&j->b, 4u << 20);
+    metrics_render(j->env->metrics, &j->b);
     store_stats ss;
     app_err serr;
     app_err_clear(&serr);
-    if (store_stats_get(env->store, &ss, &serr) == 0)
-        buf_appendf(&b,
+    if (store_stats_get(j->env->store, &ss, &serr) == 0) /* a failed stat leaves the gauges out */
+        buf_appendf(&j->b,
                     "# HELP store_wal_bytes Size of the store's write-ahead log file, in bytes.\n"
-                    "# TYPE store_wal_bytes gauge\nstore_wal_bytes %lld\n",
-                    (long long)ss.wal_bytes);
-    if (buf_failed(&b)) {
-        buf_cleanup(&b);
+                    "# TYPE store_wal_bytes gauge\nstore_wal_bytes %lld\n"
+                    "# HELP store_db_bytes Size of the store's database, in bytes.\n"
+                    "# TYPE store_db_bytes gauge\nstore_db_bytes %lld\n",
+                    (long long)ss.wal_bytes, (long long)ss.db_bytes);
+}
+
+static void on_metrics_rendered(http_ctx *ctx, void *arg)
+{
+    metrics_job *j = arg;
+    if (buf_failed(&j->b)) {
+        buf_cleanup(&j->b);
         http_reply_code(ctx, APP_INTERNAL_ERROR);
         return;
     }
-    char *body = http_arena_dup(ctx, b.data, b.len);
-    size_t len = b.len;
-    buf_cleanup(&b);
+    char *body = http_arena_dup(ctx, j->b.data, j->b.len);
+    size_t len = j->b.len;
+    buf_cleanup(&j->b);
     http_reply_raw(ctx, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}
+
+void api_ops_metrics(http_ctx *ctx)
+{
+    metrics_job *j = http_arena_alloc(ctx, sizeof *j); /* lives until the response */
+    j->env = http_app(ctx);
+    http_defer(ctx, metrics_render_job, on_metrics_rendered, j);
 }
 
 void api_ops_openapi(http_ctx *ctx)
