@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,93 @@ void th_pg_new_database(char *out, size_t cap)
     const char *slash = strrchr(base, '/');
     cr_assert_not_null(slash);
     snprintf(out, cap, "%.*s/%s", (int)(slash - base), base, name);
+}
+
+bool th_store_is_postgres(void)
+{
+    const char *v = getenv("STARMETER_TEST_STORE");
+    return v != NULL && strcmp(v, "postgres") == 0;
+}
+
+/* The PostgreSQL database of the server in `dir`: the one a previous start there made, else a new one. */
+static void pg_database_for(const char *dir, bool reuse, char *out, size_t cap)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/pg.uri", dir);
+    char *saved = reuse ? th_read_file(path, NULL) : NULL;
+    if (saved != NULL && saved[0] != '\0') {
+        snprintf(out, cap, "%s", saved);
+        free(saved);
+        return;
+    }
+    free(saved);
+    th_pg_new_database(out, cap);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(out, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+store *th_store_open(const th_server *s)
+{
+    app_err err;
+    app_err_clear(&err);
+    store *st = config_store_is_postgres(&s->cfg) ? store_pg_open(s->cfg.store, 1, &err)
+                                                  : store_sqlite_open(config_sqlite_path(&s->cfg), &err);
+    cr_assert_not_null(st, "opening the store: %s", err.message);
+    return st;
+}
+
+void th_store_exec(const th_server *s, const char *sql)
+{
+    if (config_store_is_postgres(&s->cfg)) {
+        PGconn *c = PQconnectdb(s->cfg.store);
+        cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+        PGresult *r = PQexec(c, sql);
+        ExecStatusType rs = PQresultStatus(r);
+        cr_assert(rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return;
+    }
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(config_sqlite_path(&s->cfg), &db), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, msg ? msg : "");
+    sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
+char *th_pg_dump(const char *uri, size_t *len)
+{
+    PGconn *c = PQconnectdb(uri);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *tables = PQexec(c, "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) "
+                                 "FROM information_schema.tables "
+                                 "WHERE table_type = 'BASE TABLE' "
+                                 "AND table_schema NOT IN ('pg_catalog', 'information_schema')");
+    cr_assert_eq(PQresultStatus(tables), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+    cr_assert(PQntuples(tables) > 0, "no tables in %s", uri);
+    buf b;
+    buf_init(&b, 256u << 20);
+    for (int t = 0; t < PQntuples(tables); t++) {
+        char sql[600];
+        snprintf(sql, sizeof sql, "SELECT t::text FROM %s AS t", PQgetvalue(tables, t, 0));
+        PGresult *rows = PQexec(c, sql);
+        cr_assert_eq(PQresultStatus(rows), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+        for (int i = 0; i < PQntuples(rows); i++) {
+            buf_append(&b, PQgetvalue(rows, i, 0), (size_t)PQgetlength(rows, i, 0));
+            buf_append(&b, "\n", 1);
+        }
+        PQclear(rows);
+    }
+    PQclear(tables);
+    PQfinish(c);
+    buf_append(&b, "", 0);
+    if (len)
+        *len = b.len;
+    return b.data ? b.data : calloc(1, 1);
 }
 
 void th_tmpdir(char dir[256])
@@ -72,6 +160,8 @@ void th_start(th_server *s, const th_opts *opts)
     s->log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     cr_assert(s->log_fd >= 0);
     log_init(&s->log, LOG_DEBUG, s->log_fd);
+    if ((opts == NULL || opts->store == NULL) && th_store_is_postgres())
+        pg_database_for(s->dir, s->keep_dir, s->cfg.store, sizeof s->cfg.store);
     app_parts parts = {0};
     if (opts != NULL) {
         parts.store = opts->store;

@@ -24,7 +24,7 @@ typedef struct th_server {
 } th_server;
 
 typedef struct th_opts {
-    store *store;           /* optional: replaces the SQLite store at <dir>/starmeter.db */
+    store *store;           /* optional: replaces the store th_start would open (see th_store_is_postgres) */
     const app_clock *clock; /* optional */
     bool demo;              /* serve --demo */
     const char *dir;        /* optional: reuse this directory (a restart); it is then not removed */
@@ -37,7 +37,12 @@ typedef struct th_opts {
 #define TH_ADMIN_TOKEN "test-admin-token-0123456789"
 #define TH_ADMIN_AUTH "Authorization: Bearer " TH_ADMIN_TOKEN
 
-/* Starts a server; aborts the test on failure. `opts` may be NULL. */
+/*
+ * Starts a server; aborts the test on failure. `opts` may be NULL. Without opts->store the server
+ * opens SQLite at <dir>/starmeter.db, or, when th_store_is_postgres(), a fresh database on the test
+ * PostgreSQL (th_pg_new_database) whose URI is kept in <dir>/pg.uri so that a restart on the same
+ * opts->dir finds the same data again.
+ */
 void th_start(th_server *s, const th_opts *opts);
 /* Stops it and removes the temporary directory. */
 void th_stop(th_server *s);
@@ -88,6 +93,21 @@ char *th_read_file(const char *path, size_t *len);
  * clear message when the variable is not set.
  */
 void th_pg_new_database(char *out, size_t cap);
+
+/*
+ * Whether the suite runs on PostgreSQL: STARMETER_TEST_STORE=postgres, which tests/CMakeLists.txt
+ * sets for the <name>_postgres variant of every integration test that can run on either store.
+ */
+bool th_store_is_postgres(void);
+/* Opens the store server `s` uses (its database, not its process): SQLite at cfg.db or cfg.store. */
+store *th_store_open(const th_server *s);
+/* Runs `sql` (statements the store's dialect accepts) directly on the database of server `s`. */
+void th_store_exec(const th_server *s, const char *sql);
+/*
+ * The text of every row of every table of the PostgreSQL database at `uri` (ROW::text, bytea as
+ * \x hex), owned and NUL-terminated: what a byte-for-byte search of a SQLite file is for PostgreSQL.
+ */
+char *th_pg_dump(const char *uri, size_t *len);
 
 /* Creates a fresh temporary directory under /tmp into dir[256]. */
 void th_tmpdir(char dir[256]);

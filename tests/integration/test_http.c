@@ -252,12 +252,19 @@ Test(readyz, broken_store_is_503_store_unavailable)
     th_server s;
     char dir[256];
     th_tmpdir(dir);
-    char path[300];
-    snprintf(path, sizeof path, "%s/broken.db", dir);
     app_err err;
     app_err_clear(&err);
-    store *inner = store_sqlite_open(path, &err);
-    cr_assert_not_null(inner);
+    store *inner;
+    if (th_store_is_postgres()) {
+        char uri[512];
+        th_pg_new_database(uri, sizeof uri);
+        inner = store_pg_open(uri, 2, &err);
+    } else {
+        char path[300];
+        snprintf(path, sizeof path, "%s/broken.db", dir);
+        inner = store_sqlite_open(path, &err);
+    }
+    cr_assert_not_null(inner, "%s", err.message);
     /* Start-up goes well; then the store breaks. */
     store *faulty = store_faulty_new(inner, -1);
     th_opts o = {.store = faulty};
