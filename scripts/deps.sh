@@ -5,8 +5,8 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-build=(cmake make gcc pkg-config libh2o-evloop-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libglib2.0-dev tzdata libswe-dev swe-basic-data)
-test=(clang-format libcriterion-dev libcurl4-openssl-dev sqlite3 python3 postgresql)
+build=(cmake make gcc pkg-config libh2o-evloop-dev libjansson-dev libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libglib2.0-dev tzdata libswe-dev swe-basic-data)
+test=(clang-format libcriterion-dev libcurl4-openssl-dev sqlite3 python3 postgresql redis-server)
 bench=(wrk nginx-light curl sqlite3 postgresql)
 web=(chromium fonts-dejavu-core)
 
@@ -47,9 +47,10 @@ fi
 echo "Installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# nginx-light and postgresql would start system services (ports 80, 5432); the benchmark and the
-# tests run their own private instances instead.
-if [[ " ${missing[*]} " == *" nginx-light "* || " ${missing[*]} " == *" postgresql "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+# nginx-light, postgresql and redis-server would start system services (ports 80, 5432, 6379);
+# the benchmark and the tests run their own private instances instead.
+if [[ " ${missing[*]} " == *" nginx-light "* || " ${missing[*]} " == *" postgresql "* ||
+      " ${missing[*]} " == *" redis-server "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
   chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT

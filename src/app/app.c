@@ -288,7 +288,13 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
     };
     api_metrics_register(&a->env);
     a->tz = tzdb_new();
-    a->counters = counters_local_new(clock);
+    if (cfg->counters[0] != '\0') {
+        a->counters = counters_redis_new(cfg->counters, clock, err);
+        if (a->counters == NULL)
+            goto fail;
+    } else {
+        a->counters = counters_local_new(clock);
+    }
     char journal_dir[1100];
     config_journal_dir(cfg, journal_dir, sizeof journal_dir);
     metering_opts mopts = {.store = a->store,

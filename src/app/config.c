@@ -34,6 +34,9 @@ static const struct option_def {
      "the store: sqlite:PATH, or a PostgreSQL URI postgres://user@host:port/db; default SQLite at --db"},
     {"store-connections", "STARMETER_STORE_CONNECTIONS", OPT_INT, offsetof(app_config, store_connections), 0, 1, 64,
      "4", CMD_SERVE | CMD_MIGRATE | CMD_ADMIN | CMD_AUDIT, "PostgreSQL connections this process keeps open"},
+    {"counters", "STARMETER_COUNTERS", OPT_STR, offsetof(app_config, counters), sizeof(((app_config *)0)->counters), 0,
+     0, "", CMD_SERVE,
+     "the counters that decide limits: redis://host:port/db, shared by every process; default in-process"},
     {"journal-dir", "STARMETER_JOURNAL_DIR", OPT_STR, offsetof(app_config, journal_dir),
      sizeof(((app_config *)0)->journal_dir), 0, 0, "", CMD_SERVE,
      "the usage journal (counts written before their answers leave); default <db>-usage beside the database"},
@@ -180,6 +183,8 @@ int config_parse(app_config *cfg, unsigned command, int argc, char **argv, int *
         app_err_field(err, "store", "must be sqlite:PATH or a PostgreSQL URI (postgres://user@host:port/db)");
     else if (strcmp(cfg->store, "sqlite:") == 0)
         app_err_field(err, "store", "sqlite: needs a path");
+    if (cfg->counters[0] != '\0' && strncmp(cfg->counters, "redis://", 8) != 0)
+        app_err_field(err, "counters", "must be a Redis URI (redis://host:port/db)");
     return err->code == APP_OK ? 0 : err->code;
 }
 

@@ -37,6 +37,7 @@ typedef struct app_config {
     char store[1024];          /* "" (SQLite at `db`), "sqlite:PATH", or a postgres:// URI */
     int64_t store_connections; /* PostgreSQL connections per process */
     char journal_dir[1024];    /* the usage journal; "" means <db>-usage */
+    char counters[512];        /* "" (in-process counters) or redis://host:port/db (shared) */
     int64_t durability;        /* 0: a count survives a crash of the process before its answer leaves,
                                   and power loss within METERING_SYNC_DELAY_MS; 1 (fsync): power loss too */
 } app_config;

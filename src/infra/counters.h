@@ -73,6 +73,12 @@ typedef struct counters_seed_row {
 struct counters_ops {
     const char *name;
     /*
+     * When true, `decided` runs on a thread of the counters' own, later; the caller moves it to its
+     * loop (an allowed variant of reserve's "before returning, or later on the calling thread's
+     * event loop"). False for the local counters, true for Redis.
+     */
+    bool async;
+    /*
      * Decides the next call of req->account_id and reserves it when it is served. Calls `decided`
      * exactly once: before returning, or later on the calling thread's event loop.
      */
@@ -130,5 +136,20 @@ static inline void counters_free(counters *c)
  * result (counters_free).
  */
 counters *counters_local_new(const app_clock *clock);
+
+/*
+ * The Redis counters (infra/counters_redis.c), shared by every node on the same Redis and exact
+ * across them: a reservation is one Lua script that decides (domain/quota.c's rule) and counts
+ * atomically. `uri` is "redis://host:port/db" (port 6379 and db 0 when absent). Periods come from
+ * `clock` (borrowed) as it is, with no per-account monotonicity. Reservations and refunds are
+ * queued to one connection thread that pipelines them; `decided` runs on that thread (ops->async),
+ * with dec->rc = APP_STORE_UNAVAILABLE when Redis cannot be reached (the thread reconnects by
+ * itself). commit does nothing (a reservation is already counted). read and seed wait for their
+ * round trip through the same queue, so `decided` must not call them; read reports inflight as 0
+ * (Redis does not track commits). Returns NULL with `err` (APP_STORE_UNAVAILABLE, or
+ * APP_VALIDATION_ERROR for a malformed uri) when Redis cannot be reached at start. The caller owns
+ * the result (counters_free, which fails what is still queued).
+ */
+counters *counters_redis_new(const char *uri, const app_clock *clock, app_err *err);
 
 #endif

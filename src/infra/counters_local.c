@@ -259,6 +259,7 @@ static void local_free(counters *self)
 
 static const struct counters_ops local_ops = {
     .name = "local",
+    .async = false,
     .reserve = local_reserve,
     .commit = local_commit,
     .refund = local_refund,

@@ -28,6 +28,7 @@ typedef enum call_stage {
     STAGE_COMMIT,         /* a served call committed to the ledger with its answer or audit event */
     STAGE_RECORD_REFUSAL, /* a refusal committed to the ledger with its audit event */
     STAGE_SYNC,           /* a journaled call or refusal waiting for the fsync (fsync durability) */
+    STAGE_DECIDE,         /* waiting for shared counters' decision */
 } call_stage;
 
 /*
@@ -42,7 +43,8 @@ struct metering_call {
     call_stage stage;
     void *token; /* the host's resume token while parked */
     counters_decision dec;
-    bool decided; /* dec holds a decision of the counters (to commit or refund) */
+    counters_decision pending; /* an asynchronous decision, until the call is back on its loop */
+    bool decided;              /* dec holds a decision of the counters (to commit or refund) */
     metering_view view;
     slice body;
     usage_delta delta;
@@ -941,6 +943,14 @@ static void on_decided(void *arg, const counters_decision *dec)
     serve(c);
 }
 
+/* Shared counters decide on a thread of their own: the decision travels back to the call's loop. */
+static void on_decided_elsewhere(void *arg, const counters_decision *dec)
+{
+    metering_call *c = arg;
+    c->pending = *dec;
+    c->m->o.host->resume(&c->token, 1);
+}
+
 /* Decides the call: an internal plan is served uncounted; a metered one asks the counters. */
 static void decide(metering_call *c)
 {
@@ -957,6 +967,12 @@ static void decide(metering_call *c)
         return;
     }
     counters_req creq = {.account_id = p->account_id, .limits = &p->limits, .zone = zone_of(c->m, p->timezone)};
+    if (c->m->o.counters->ops->async) {
+        c->stage = STAGE_DECIDE;
+        c->token = c->m->o.host->park(c->req.caller, c);
+        counters_reserve(c->m->o.counters, &creq, on_decided_elsewhere, c);
+        return;
+    }
     counters_reserve(c->m->o.counters, &creq, on_decided, c);
 }
 
@@ -1038,6 +1054,7 @@ void metering_continue(metering_call *c)
     case STAGE_COMMIT: after_commit(c); break;
     case STAGE_RECORD_REFUSAL: after_refusal(c); break;
     case STAGE_SYNC: after_sync(c); break;
+    case STAGE_DECIDE: on_decided(c, &c->pending); break;
     default: assert(!"a call resumed that was not parked");
     }
 }

@@ -160,8 +160,14 @@ void th_start(th_server *s, const th_opts *opts)
     s->log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     cr_assert(s->log_fd >= 0);
     log_init(&s->log, LOG_DEBUG, s->log_fd);
-    if ((opts == NULL || opts->store == NULL) && th_store_is_postgres())
+    if (opts != NULL && opts->store_uri != NULL)
+        snprintf(s->cfg.store, sizeof s->cfg.store, "%s", opts->store_uri);
+    else if ((opts == NULL || opts->store == NULL) && th_store_is_postgres())
         pg_database_for(s->dir, s->keep_dir, s->cfg.store, sizeof s->cfg.store);
+    if (opts != NULL && opts->counters != NULL)
+        snprintf(s->cfg.counters, sizeof s->cfg.counters, "%s", opts->counters);
+    if (opts != NULL && opts->pepper != NULL)
+        snprintf(s->cfg.pepper_file, sizeof s->cfg.pepper_file, "%s", opts->pepper);
     app_parts parts = {0};
     if (opts != NULL) {
         parts.store = opts->store;

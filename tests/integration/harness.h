@@ -31,6 +31,9 @@ typedef struct th_opts {
     int64_t global_burst;   /* optional: the global rate-limit burst (rate 1/s) */
     const char *web_root;   /* optional: the panel's files */
     int durability;         /* optional: 1 for --durability fsync */
+    const char *store_uri;  /* optional: serve this store (--store), e.g. a database another server uses */
+    const char *counters;   /* optional: --counters redis://... */
+    const char *pepper;     /* optional: --pepper-file, for servers that must accept the same keys */
 } th_opts;
 
 /* The admin token every test server accepts, and its Authorization header. */

@@ -1,0 +1,755 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * The Redis counters (counters.h): every node on the same Redis decides against the same counts.
+ *
+ * Keys, per account and period, all under the account's hash tag (one cluster slot):
+ *   sm:{<account>}:d:<day_key>          calls served in the day (a string integer)
+ *   sm:{<account>}:m:<month_key>        calls served in the month
+ *   sm:{<account>}:d:<day_key>:block    set once the day's first refusal was decided
+ *   sm:{<account>}:d:<day_key>:over     set once the day's first overage was decided
+ *   sm:{<account>}:m:<month_key>:block  and the same for the month
+ *   sm:{<account>}:m:<month_key>:over
+ * Every key is created with an expiry two days past its period's end, relative to the counters'
+ * clock, so a test clock far from Redis's own time still gives keys that live long enough.
+ *
+ * Threads: the callers (event loops) never touch the connection. They format their command
+ * (EVALSHA or MGET) and queue it; one connection thread takes everything queued, pipelines it on a
+ * blocking hiredis context, and completes each request in order: a reservation's callback runs
+ * on that thread. One connection and one FIFO queue mean a caller's requests reach Redis in the
+ * order it made them (a refund queued before a read is applied before that read).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "core/mem.h"
+#include "infra/counters.h"
+
+#define DAY_MS 86400000LL
+/* Keys outlive their period by this much, so a late refund or read still finds them. */
+#define KEY_GRACE_MS (2 * DAY_MS)
+#define CONNECT_TIMEOUT_MS 500
+/* A reply slower than this counts as Redis being unreachable: the connection is dropped. */
+#define COMMAND_TIMEOUT_MS 1000
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+
+/*
+ * The contract's rule (domain/quota.c, quota_decide) and the increment, atomically.
+ * KEYS: day, month, day block flag, day overage flag, month block flag, month overage flag.
+ * ARGV: daily present, daily, monthly present, monthly, overage mode, cap present, cap,
+ *       day key ttl (ms), month key ttl (ms).
+ * Returns {outcome, period, limit, used, day_used, month_used, first}: outcome 0 serve,
+ * 1 serve as overage, 2 block (quota_outcome); period 0 daily, 1 monthly (quota_period).
+ */
+static const char RESERVE_LUA[] =
+    "local dp, dl = ARGV[1] == '1', tonumber(ARGV[2])\n"
+    "local mp, ml = ARGV[3] == '1', tonumber(ARGV[4])\n"
+    "local overage = ARGV[5] == '1'\n"
+    "local cp, cap = ARGV[6] == '1', tonumber(ARGV[7])\n"
+    "local du = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "local mu = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "local function judge(present, limit, used)\n"
+    "  if not present or used + 1 <= limit then return 0 end\n"
+    "  if not overage then return 2 end\n"
+    "  if cp and used + 1 - limit > cap then return 2 end\n"
+    "  return 1\n"
+    "end\n"
+    "local function remaining(present, limit, used)\n"
+    "  if not present then return -1 end\n"
+    "  if used >= limit then return 0 end\n"
+    "  return limit - used\n"
+    "end\n"
+    "local d, m = judge(dp, dl, du), judge(mp, ml, mu)\n"
+    "local outcome, period, limit, used = 0, 0, 0, 0\n"
+    "if m > d or (m == d and m ~= 0 and remaining(mp, ml, mu) < remaining(dp, dl, du)) then\n"
+    "  outcome, period, limit, used = m, 1, ml, mu\n"
+    "elseif d ~= 0 then\n"
+    "  outcome, period, limit, used = d, 0, dl, du\n"
+    "end\n"
+    "local function bump(key, ttl)\n"
+    "  local n = redis.call('INCR', key)\n"
+    "  if redis.call('PTTL', key) == -1 then redis.call('PEXPIRE', key, ttl) end\n"
+    "  return n\n"
+    "end\n"
+    "if outcome ~= 2 then\n"
+    "  du = bump(KEYS[1], ARGV[8])\n"
+    "  mu = bump(KEYS[2], ARGV[9])\n"
+    "end\n"
+    "local first = 0\n"
+    "if outcome ~= 0 then\n"
+    "  local flag = 3 + period * 2 + (outcome == 2 and 0 or 1)\n"
+    "  local ttl = period == 0 and ARGV[8] or ARGV[9]\n"
+    "  if redis.call('SET', KEYS[flag], '1', 'NX', 'PX', ttl) then first = 1 end\n"
+    "end\n"
+    "return {outcome, period, limit, used, du, mu, first}\n";
+
+/*
+ * A reservation that did not stand. KEYS: day, month, the `first` flag (any key when none).
+ * ARGV: reserved (give one back in each, never below 0), clear the flag.
+ */
+static const char REFUND_LUA[] = "if ARGV[1] == '1' then\n"
+                                 "  for i = 1, 2 do\n"
+                                 "    if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then\n"
+                                 "      redis.call('DECR', KEYS[i])\n"
+                                 "    end\n"
+                                 "  end\n"
+                                 "end\n"
+                                 "if ARGV[2] == '1' then redis.call('DEL', KEYS[3]) end\n"
+                                 "return 0\n";
+
+/*
+ * The ledger's standing, where Redis has none. KEYS as RESERVE_LUA's. ARGV: day used, month
+ * used, the four flags (1 to set), day key ttl, month key ttl.
+ */
+static const char SEED_LUA[] = "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[7])\n"
+                               "redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[8])\n"
+                               "for i = 3, 6 do\n"
+                               "  if ARGV[i] == '1' then\n"
+                               "    redis.call('SET', KEYS[i], '1', 'NX', 'PX', i <= 4 and ARGV[7] or ARGV[8])\n"
+                               "  end\n"
+                               "end\n"
+                               "return 0\n";
+
+enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, NSCRIPTS };
+static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA};
+
+typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ } op_kind;
+
+/*
+ * One queued request: one command, one reply. Reserve and refund ops are on the heap and freed by
+ * the connection thread; seed and read ops are on their caller's stack, which waits for `done`.
+ */
+typedef struct op {
+    struct op *next;
+    op_kind kind;
+    char *cmd; /* the formatted command (owned until the op completes) */
+    size_t len;
+    counters_decided_fn decided; /* OP_RESERVE */
+    void *arg;
+    counters_decision dec; /* OP_RESERVE: now_ms and p filled when queued */
+    bool done;             /* seed and read: set under the counters' lock when complete */
+    int rc;
+    int64_t day_used, month_used; /* OP_READ */
+} op;
+
+typedef struct redis_counters {
+    counters super;
+    const app_clock *clock;
+    char host[256];
+    int port, db;
+    char sha[NSCRIPTS][41]; /* set once at start; the same after any reload */
+
+    pthread_mutex_t mu;
+    pthread_cond_t wake;    /* the connection thread: work queued, or stop */
+    pthread_cond_t done_cv; /* waiters of seed and read */
+    op *head, *tail;        /* under mu */
+    bool stopping;          /* under mu */
+    pthread_t thread;
+
+    /* The connection thread's own. */
+    redisContext *ctx;
+    int64_t retry_at_ms; /* monotonic; no reconnection before */
+    int64_t backoff_ms;
+} redis_counters;
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(clock_mono_ns() / 1000000u);
+}
+
+static struct timeval tv_ms(int64_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+/* ---- commands ---- */
+
+#define MAX_ARGS 20
+
+/* A command's arguments, formatted into fixed slots. */
+typedef struct args {
+    int n;
+    const char *v[MAX_ARGS];
+    size_t len[MAX_ARGS];
+    char slot[MAX_ARGS][80];
+} args;
+
+static void args_add(args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void args_add(args *a, const char *fmt, ...)
+{
+    assert(a->n < MAX_ARGS);
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(a->slot[a->n], sizeof a->slot[a->n], fmt, ap);
+    va_end(ap);
+    assert(k >= 0 && (size_t)k < sizeof a->slot[a->n]);
+    a->v[a->n] = a->slot[a->n];
+    a->len[a->n] = (size_t)k;
+    a->n++;
+}
+
+static void args_format(args *a, op *o)
+{
+    long long k = redisFormatCommandArgv(&o->cmd, a->n, a->v, a->len);
+    if (k < 0) {
+        fputs("counters_redis: out of memory formatting a command\n", stderr);
+        abort();
+    }
+    o->len = (size_t)k;
+}
+
+/* The six keys of an account in periods `p`, in RESERVE_LUA's KEYS order. */
+static void args_add_keys(args *a, int64_t account_id, const periods *p)
+{
+    long long id = (long long)account_id, d = (long long)p->day_key, m = (long long)p->month_key;
+    args_add(a, "sm:{%lld}:d:%lld", id, d);
+    args_add(a, "sm:{%lld}:m:%lld", id, m);
+    args_add(a, "sm:{%lld}:d:%lld:block", id, d);
+    args_add(a, "sm:{%lld}:d:%lld:over", id, d);
+    args_add(a, "sm:{%lld}:m:%lld:block", id, m);
+    args_add(a, "sm:{%lld}:m:%lld:over", id, m);
+}
+
+/* Time to live of a key of the period ending at `end_ms`, from `now_ms` (at least 1 ms). */
+static long long ttl_ms(int64_t end_ms, int64_t now_ms)
+{
+    int64_t t = end_ms + KEY_GRACE_MS - now_ms;
+    return t > 0 ? (long long)t : 1;
+}
+
+static void args_add_opt(args *a, opt_i64 v)
+{
+    args_add(a, "%d", v.present ? 1 : 0);
+    args_add(a, "%lld", (long long)v.v);
+}
+
+/* ---- the connection ---- */
+
+static void drop_connection(redis_counters *c)
+{
+    if (c->ctx != NULL)
+        redisFree(c->ctx);
+    c->ctx = NULL;
+    c->retry_at_ms = mono_ms(); /* the first attempt at once; backoff after a failed one */
+}
+
+/* Loads the scripts; the first load records their SHA1s, later ones must match. */
+static int load_scripts(redisContext *ctx, char sha[NSCRIPTS][41])
+{
+    for (int i = 0; i < NSCRIPTS; i++) {
+        redisReply *r = redisCommand(ctx, "SCRIPT LOAD %s", SCRIPTS[i]);
+        bool ok = r != NULL && r->type == REDIS_REPLY_STRING && r->len == 40;
+        if (ok && sha[i][0] == '\0')
+            memcpy(sha[i], r->str, 41);
+        ok = ok && memcmp(sha[i], r->str, 40) == 0;
+        if (r != NULL)
+            freeReplyObject(r);
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
+/* A ready connection (database selected, scripts loaded), or NULL with a reason in `why`. */
+static redisContext *connect_redis(redis_counters *c, char *why, size_t whylen)
+{
+    redisContext *ctx = redisConnectWithTimeout(c->host, c->port, tv_ms(CONNECT_TIMEOUT_MS));
+    if (ctx == NULL || ctx->err) {
+        snprintf(why, whylen, "%s", ctx != NULL ? ctx->errstr : "out of memory");
+        goto fail;
+    }
+    if (redisSetTimeout(ctx, tv_ms(COMMAND_TIMEOUT_MS)) != REDIS_OK) {
+        snprintf(why, whylen, "cannot set a timeout");
+        goto fail;
+    }
+    if (c->db != 0) {
+        redisReply *r = redisCommand(ctx, "SELECT %d", c->db);
+        bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+        if (r != NULL)
+            freeReplyObject(r);
+        if (!ok) {
+            snprintf(why, whylen, "SELECT %d failed", c->db);
+            goto fail;
+        }
+    }
+    if (load_scripts(ctx, c->sha) != 0) {
+        snprintf(why, whylen, "SCRIPT LOAD failed%s%.80s", ctx->err ? ": " : "", ctx->err ? ctx->errstr : "");
+        goto fail;
+    }
+    return ctx;
+fail:
+    if (ctx != NULL)
+        redisFree(ctx);
+    return NULL;
+}
+
+/* Connects when the backoff allows it; on failure, waits longer before the next attempt. */
+static void try_connect(redis_counters *c)
+{
+    char why[128];
+    c->ctx = connect_redis(c, why, sizeof why);
+    if (c->ctx != NULL) {
+        c->backoff_ms = 0;
+        return;
+    }
+    c->backoff_ms = c->backoff_ms == 0 ? BACKOFF_MIN_MS : c->backoff_ms * 2;
+    if (c->backoff_ms > BACKOFF_MAX_MS)
+        c->backoff_ms = BACKOFF_MAX_MS;
+    c->retry_at_ms = mono_ms() + c->backoff_ms;
+}
+
+/* ---- completion ---- */
+
+static void op_free(op *o)
+{
+    if (o->cmd != NULL)
+        redisFreeCommand(o->cmd);
+    o->cmd = NULL;
+}
+
+static bool reply_is_int(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_INTEGER;
+}
+
+static counters_first first_of(const quota_decision *d)
+{
+    bool daily = d->period == QUOTA_DAILY;
+    switch (d->outcome) {
+    case QUOTA_BLOCK: return daily ? COUNTERS_FIRST_DAY_BLOCK : COUNTERS_FIRST_MONTH_BLOCK;
+    case QUOTA_SERVE_OVERAGE: return daily ? COUNTERS_FIRST_DAY_OVERAGE : COUNTERS_FIRST_MONTH_OVERAGE;
+    default: return COUNTERS_FIRST_NONE;
+    }
+}
+
+/* RESERVE_LUA's answer into the decision; false if it is not one. */
+static bool decision_from_reply(const redisReply *r, counters_decision *dec)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 7)
+        return false;
+    for (size_t i = 0; i < 7; i++)
+        if (!reply_is_int(r->element[i]))
+            return false;
+    long long outcome = r->element[0]->integer, period = r->element[1]->integer;
+    if (outcome < QUOTA_SERVE || outcome > QUOTA_BLOCK || (period != QUOTA_DAILY && period != QUOTA_MONTHLY))
+        return false;
+    dec->d.outcome = (quota_outcome)outcome;
+    dec->d.period = (quota_period)period;
+    dec->d.limit = r->element[2]->integer;
+    dec->d.used = r->element[3]->integer;
+    dec->day_used = r->element[4]->integer;
+    dec->month_used = r->element[5]->integer;
+    dec->reserved = dec->d.outcome != QUOTA_BLOCK;
+    dec->first = r->element[6]->integer ? first_of(&dec->d) : COUNTERS_FIRST_NONE;
+    return true;
+}
+
+static bool int_from_bulk(const redisReply *r, int64_t *out)
+{
+    if (r->type == REDIS_REPLY_NIL) {
+        *out = 0;
+        return true;
+    }
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20)
+        return false;
+    char buf[24], *end;
+    memcpy(buf, r->str, r->len);
+    buf[r->len] = '\0';
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/*
+ * Ends an op with `reply` (NULL: Redis could not be reached). Reserve calls back and frees, refund
+ * frees, seed and read wake their caller (who owns the op: it must not be touched after).
+ */
+static void op_complete(redis_counters *c, op *o, const redisReply *reply)
+{
+    op_free(o);
+    switch (o->kind) {
+    case OP_RESERVE:
+        if (!decision_from_reply(reply, &o->dec)) {
+            counters_decision failed = {.rc = APP_STORE_UNAVAILABLE, .now_ms = o->dec.now_ms, .p = o->dec.p};
+            o->dec = failed;
+        }
+        o->decided(o->arg, &o->dec);
+        free(o);
+        return;
+    case OP_REFUND: free(o); return;
+    case OP_SEED: o->rc = reply != NULL && reply->type != REDIS_REPLY_ERROR ? 0 : APP_STORE_UNAVAILABLE; break;
+    case OP_READ:
+        o->rc = APP_STORE_UNAVAILABLE;
+        if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            int_from_bulk(reply->element[0], &o->day_used) && int_from_bulk(reply->element[1], &o->month_used))
+            o->rc = 0;
+        break;
+    }
+    pthread_mutex_lock(&c->mu);
+    o->done = true;
+    pthread_cond_broadcast(&c->done_cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Fails every op of a list: Redis could not be reached. */
+static void fail_all(redis_counters *c, op *list)
+{
+    while (list != NULL) {
+        op *next = list->next;
+        op_complete(c, list, NULL);
+        list = next;
+    }
+}
+
+static bool is_noscript(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/* Writing to a connection the server closed raises SIGPIPE on this thread, where it is blocked:
+ * the write fails with EPIPE instead, and the pending signal is consumed here. */
+static void drain_sigpipe(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) == SIGPIPE)
+        ;
+}
+
+/*
+ * Sends a list of ops in one pipeline and completes each with its reply, in order. Ops whose
+ * script Redis lost (NOSCRIPT: a restart or SCRIPT FLUSH) are sent again once after a reload;
+ * they did not run. Returns false, with every op not yet completed failed, when the connection
+ * broke.
+ */
+static bool send_batch(redis_counters *c, op *batch, bool may_retry)
+{
+    op *retry = NULL, **retry_tail = &retry;
+    for (op *o = batch; o != NULL; o = o->next)
+        if (redisAppendFormattedCommand(c->ctx, o->cmd, o->len) != REDIS_OK)
+            goto broken;
+    while (batch != NULL) {
+        void *rv = NULL;
+        if (redisGetReply(c->ctx, &rv) != REDIS_OK)
+            goto broken;
+        redisReply *r = rv;
+        op *next = batch->next;
+        if (may_retry && is_noscript(r)) {
+            batch->next = NULL;
+            *retry_tail = batch;
+            retry_tail = &batch->next;
+        } else {
+            op_complete(c, batch, r);
+        }
+        freeReplyObject(r);
+        batch = next;
+    }
+    if (retry == NULL)
+        return true;
+    if (load_scripts(c->ctx, c->sha) != 0) {
+        batch = NULL;
+        goto broken;
+    }
+    return send_batch(c, retry, false);
+broken:
+    drain_sigpipe();
+    drop_connection(c);
+    fail_all(c, batch);
+    fail_all(c, retry);
+    return false;
+}
+
+static void *conn_main(void *arg)
+{
+    redis_counters *c = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->stopping && c->head == NULL) {
+            if (c->ctx != NULL) {
+                pthread_cond_wait(&c->wake, &c->mu);
+                continue;
+            }
+            /* Disconnected and idle: reconnect when the backoff allows, so Redis's return is
+             * noticed before the next request. */
+            int64_t wait_ms = c->retry_at_ms - mono_ms();
+            if (wait_ms <= 0)
+                break;
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += wait_ms / 1000;
+            until.tv_nsec += (wait_ms % 1000) * 1000000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&c->wake, &c->mu, &until);
+        }
+        if (c->stopping)
+            break;
+        op *batch = c->head;
+        c->head = c->tail = NULL;
+        pthread_mutex_unlock(&c->mu);
+
+        if (c->ctx == NULL && mono_ms() >= c->retry_at_ms)
+            try_connect(c);
+        if (c->ctx == NULL)
+            fail_all(c, batch); /* fail fast while Redis is away: callers answer 503 at once */
+        else if (batch != NULL)
+            send_batch(c, batch, true);
+
+        pthread_mutex_lock(&c->mu);
+    }
+    op *rest = c->head;
+    c->head = c->tail = NULL;
+    pthread_mutex_unlock(&c->mu);
+    fail_all(c, rest);
+    return NULL;
+}
+
+/* Queues an op for the connection thread; after counters_free began, fails it at once. */
+static void enqueue(redis_counters *c, op *o)
+{
+    o->next = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->mu);
+        op_complete(c, o, NULL);
+        return;
+    }
+    bool was_empty = c->head == NULL;
+    if (c->tail != NULL)
+        c->tail->next = o;
+    else
+        c->head = o;
+    c->tail = o;
+    if (was_empty)
+        pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Queues a stack op and waits for its completion. Never call from a `decided` callback. */
+static int run_sync(redis_counters *c, op *o)
+{
+    enqueue(c, o);
+    pthread_mutex_lock(&c->mu);
+    while (!o->done)
+        pthread_cond_wait(&c->done_cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+    return o->rc;
+}
+
+/* ---- counters_ops ---- */
+
+static void redis_reserve(counters *self, const counters_req *req, counters_decided_fn decided, void *arg)
+{
+    redis_counters *c = (redis_counters *)self;
+    op *o = xcalloc(1, sizeof *o);
+    o->kind = OP_RESERVE;
+    o->decided = decided;
+    o->arg = arg;
+    o->dec.now_ms = clock_now_ms(c->clock);
+    o->dec.p = period_at(req->zone, o->dec.now_ms);
+    const limits *l = req->limits;
+    args a = {0};
+    args_add(&a, "EVALSHA");
+    args_add(&a, "%s", c->sha[SCRIPT_RESERVE]);
+    args_add(&a, "6");
+    args_add_keys(&a, req->account_id, &o->dec.p);
+    args_add_opt(&a, l->daily_limit);
+    args_add_opt(&a, l->monthly_limit);
+    args_add(&a, "%d", l->mode == LIMIT_OVERAGE ? 1 : 0);
+    args_add_opt(&a, l->overage_cap);
+    args_add(&a, "%lld", ttl_ms(o->dec.p.day_end_ms, o->dec.now_ms));
+    args_add(&a, "%lld", ttl_ms(o->dec.p.month_end_ms, o->dec.now_ms));
+    args_format(&a, o);
+    enqueue(c, o);
+}
+
+/* A reservation is counted in Redis when it is decided; the ledger records the commit. */
+static void redis_commit(counters *self, int64_t account_id, const counters_decision *dec)
+{
+    (void)self;
+    (void)account_id;
+    (void)dec;
+}
+
+/* Queued and not waited for: the refund reaches Redis after every request queued before it. */
+static void redis_refund(counters *self, int64_t account_id, const counters_decision *dec)
+{
+    redis_counters *c = (redis_counters *)self;
+    if (dec->rc != 0 || (!dec->reserved && dec->first == COUNTERS_FIRST_NONE))
+        return;
+    long long id = (long long)account_id, d = (long long)dec->p.day_key, m = (long long)dec->p.month_key;
+    args a = {0};
+    args_add(&a, "EVALSHA");
+    args_add(&a, "%s", c->sha[SCRIPT_REFUND]);
+    args_add(&a, "3");
+    args_add(&a, "sm:{%lld}:d:%lld", id, d);
+    args_add(&a, "sm:{%lld}:m:%lld", id, m);
+    switch (dec->first) {
+    case COUNTERS_FIRST_DAY_BLOCK: args_add(&a, "sm:{%lld}:d:%lld:block", id, d); break;
+    case COUNTERS_FIRST_DAY_OVERAGE: args_add(&a, "sm:{%lld}:d:%lld:over", id, d); break;
+    case COUNTERS_FIRST_MONTH_BLOCK: args_add(&a, "sm:{%lld}:m:%lld:block", id, m); break;
+    case COUNTERS_FIRST_MONTH_OVERAGE: args_add(&a, "sm:{%lld}:m:%lld:over", id, m); break;
+    default: args_add(&a, "sm:{%lld}:d:%lld", id, d); break;
+    }
+    args_add(&a, "%d", dec->reserved ? 1 : 0);
+    args_add(&a, "%d", dec->first != COUNTERS_FIRST_NONE ? 1 : 0);
+    op *o = xcalloc(1, sizeof *o);
+    o->kind = OP_REFUND;
+    args_format(&a, o);
+    enqueue(c, o);
+}
+
+static int redis_read(counters *self, int64_t account_id, period_zone zone, counters_usage *out, app_err *err)
+{
+    redis_counters *c = (redis_counters *)self;
+    memset(out, 0, sizeof *out);
+    periods p = period_at(zone, clock_now_ms(c->clock));
+    args a = {0};
+    args_add(&a, "MGET");
+    args_add(&a, "sm:{%lld}:d:%lld", (long long)account_id, (long long)p.day_key);
+    args_add(&a, "sm:{%lld}:m:%lld", (long long)account_id, (long long)p.month_key);
+    op o = {.kind = OP_READ};
+    args_format(&a, &o);
+    if (run_sync(c, &o) != 0)
+        return app_err_set(err, APP_STORE_UNAVAILABLE, "counters unavailable");
+    out->day_used = o.day_used;
+    out->month_used = o.month_used;
+    return 0;
+}
+
+static void redis_seed(counters *self, const counters_seed_row *row)
+{
+    redis_counters *c = (redis_counters *)self;
+    int64_t now = clock_now_ms(c->clock);
+    args a = {0};
+    args_add(&a, "EVALSHA");
+    args_add(&a, "%s", c->sha[SCRIPT_SEED]);
+    args_add(&a, "6");
+    args_add_keys(&a, row->account_id, &row->p);
+    args_add(&a, "%lld", (long long)row->day_used);
+    args_add(&a, "%lld", (long long)row->month_used);
+    args_add(&a, "%d", row->day_blocked ? 1 : 0);
+    args_add(&a, "%d", row->day_overage ? 1 : 0);
+    args_add(&a, "%d", row->month_blocked ? 1 : 0);
+    args_add(&a, "%d", row->month_overage ? 1 : 0);
+    args_add(&a, "%lld", ttl_ms(row->p.day_end_ms, now));
+    args_add(&a, "%lld", ttl_ms(row->p.month_end_ms, now));
+    op o = {.kind = OP_SEED};
+    args_format(&a, &o);
+    run_sync(c, &o); /* seed has no error path: a failed seed leaves the counters to the next one */
+}
+
+static void redis_free(counters *self)
+{
+    redis_counters *c = (redis_counters *)self;
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    if (c->ctx != NULL)
+        redisFree(c->ctx);
+    pthread_cond_destroy(&c->done_cv);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static const struct counters_ops redis_ops = {
+    .name = "redis",
+    .async = true,
+    .reserve = redis_reserve,
+    .commit = redis_commit,
+    .refund = redis_refund,
+    .read = redis_read,
+    .seed = redis_seed,
+    .free = redis_free,
+};
+
+/* "redis://host[:port][/db]" into the counters' target. */
+static int parse_uri(redis_counters *c, const char *uri, app_err *err)
+{
+    static const char scheme[] = "redis://";
+    if (uri == NULL || strncmp(uri, scheme, sizeof scheme - 1) != 0)
+        return app_err_set(err, APP_VALIDATION_ERROR, "counters uri must start with redis://");
+    const char *h = uri + sizeof scheme - 1;
+    size_t hlen = strcspn(h, ":/");
+    if (hlen == 0 || hlen >= sizeof c->host)
+        return app_err_set(err, APP_VALIDATION_ERROR, "counters uri has no valid host");
+    memcpy(c->host, h, hlen);
+    c->host[hlen] = '\0';
+    const char *s = h + hlen;
+    c->port = 6379;
+    c->db = 0;
+    char *end;
+    if (*s == ':') {
+        errno = 0;
+        long v = strtol(s + 1, &end, 10);
+        if (errno != 0 || end == s + 1 || v < 1 || v > 65535 || (*end != '\0' && *end != '/'))
+            return app_err_set(err, APP_VALIDATION_ERROR, "counters uri has no valid port");
+        c->port = (int)v;
+        s = end;
+    }
+    if (*s == '/' && s[1] != '\0') {
+        errno = 0;
+        long v = strtol(s + 1, &end, 10);
+        if (errno != 0 || end == s + 1 || v < 0 || v > 1000000 || *end != '\0')
+            return app_err_set(err, APP_VALIDATION_ERROR, "counters uri has no valid database number");
+        c->db = (int)v;
+    } else if (*s != '\0' && strcmp(s, "/") != 0) {
+        return app_err_set(err, APP_VALIDATION_ERROR, "counters uri is malformed");
+    }
+    return 0;
+}
+
+counters *counters_redis_new(const char *uri, const app_clock *clock, app_err *err)
+{
+    redis_counters *c = xcalloc(1, sizeof *c);
+    c->super.ops = &redis_ops;
+    c->clock = clock;
+    if (parse_uri(c, uri, err) != 0) {
+        free(c);
+        return NULL;
+    }
+    char why[128];
+    c->ctx = connect_redis(c, why, sizeof why);
+    if (c->ctx == NULL) {
+        app_err_set(err, APP_STORE_UNAVAILABLE, "counters unavailable: redis at %s:%d: %s", c->host, c->port, why);
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    pthread_cond_init(&c->done_cv, NULL);
+    if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
+        app_err_set(err, APP_INTERNAL_ERROR, "cannot start the counters' connection thread");
+        redisFree(c->ctx);
+        pthread_cond_destroy(&c->done_cv);
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return NULL;
+    }
+    return &c->super;
+}

@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * The Redis counters against a private Redis (STARMETER_TEST_REDIS, set by `make test`): the same
+ * decisions as the local counters, the contract rule in Lua equal to quota_decide, exactness across
+ * two instances (two nodes) under threads, and Redis going away and coming back.
+ *
+ * Criterion runs tests in parallel processes, so each test has a database of its own (3 to 15),
+ * emptied when it starts; database 0 of the URI is left to other tests.
+ */
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "infra/counters.h"
+
+/* 2026-11-18T11:06:40Z, a Wednesday. */
+#define T0 1795000000000LL
+#define DAY_MS 86400000LL
+
+static app_clock tclock;
+static counters *c;
+static redisContext *admin; /* the test's own connection, on the test's database */
+static char host[256];
+static int port;
+static char uri[300];
+
+static void teardown(void)
+{
+    counters_free(c);
+    c = NULL;
+    if (admin != NULL)
+        redisFree(admin);
+    admin = NULL;
+}
+
+TestSuite(counters_redis, .fini = teardown);
+
+/* Connects to the test Redis, empties database `db` and opens counters `c` on it. */
+static void start(int db)
+{
+    const char *env = getenv("STARMETER_TEST_REDIS");
+    if (env == NULL || *env == '\0')
+        cr_assert_fail(
+            "STARMETER_TEST_REDIS is not set: run these tests with `make test`, which starts a private "
+            "Redis and sets it (or: scripts/redis.sh start DIR, then export STARMETER_TEST_REDIS=<its URI>)");
+    cr_assert_eq(sscanf(env, "redis://%255[^:]:%d", host, &port), 2,
+                 "STARMETER_TEST_REDIS=%s is not redis://host:port/db", env);
+    snprintf(uri, sizeof uri, "redis://%s:%d/%d", host, port, db);
+    admin = redisConnect(host, port);
+    cr_assert(admin != NULL && !admin->err, "cannot reach the test Redis at %s", env);
+    redisReply *r = redisCommand(admin, "SELECT %d", db);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    r = redisCommand(admin, "FLUSHDB");
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    clock_test_init(&tclock, T0);
+    app_err err;
+    app_err_clear(&err);
+    c = counters_redis_new(uri, &tclock, &err);
+    cr_assert_not_null(c, "counters_redis_new(%s): %s", uri, err.message);
+    cr_assert(c->ops->async);
+}
+
+static limits block_limits(int64_t day, int64_t month)
+{
+    return (limits){.daily_limit = opt_some(day), .monthly_limit = opt_some(month), .mode = LIMIT_BLOCK};
+}
+
+/* A fixed offset east of UTC, in seconds, as a zone. */
+static int32_t fixed_offset(const void *zone, int64_t unix_s)
+{
+    (void)unix_s;
+    return *(const int32_t *)zone;
+}
+
+/* A decision that arrives on the counters' thread, waited for. */
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls;
+    counters_decision dec;
+} waiter;
+
+static void on_decided(void *arg, const counters_decision *dec)
+{
+    waiter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->dec = *dec;
+    w->calls++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static counters_decision reserve_on(counters *cc, int64_t account_id, const limits *l, period_zone z)
+{
+    waiter w = {.calls = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    memset(&w.dec, 0xff, sizeof w.dec); /* the callback must fill it */
+    counters_req req = {.account_id = account_id, .limits = l, .zone = z};
+    counters_reserve(cc, &req, on_decided, &w);
+    pthread_mutex_lock(&w.mu);
+    while (w.calls == 0)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return w.dec;
+}
+
+static counters_decision reserve(int64_t account_id, const limits *l, period_zone z)
+{
+    counters_decision dec = reserve_on(c, account_id, l, z);
+    cr_assert_eq(dec.rc, 0);
+    return dec;
+}
+
+static counters_usage usage(int64_t account_id, period_zone z)
+{
+    counters_usage u;
+    app_err err;
+    cr_assert_eq(counters_read(c, account_id, z, &u, &err), 0);
+    return u;
+}
+
+static const period_zone utc = {period_utc_offset, NULL};
+
+/* The key's time to live is `want` ms, less the few ms the test took since (or -2: no key). */
+static void assert_ttl(char period, int64_t period_key, const char *suffix, long long want)
+{
+    char key[80];
+    snprintf(key, sizeof key, "sm:{1}:%c:%lld%s", period, (long long)period_key, suffix);
+    redisReply *r = redisCommand(admin, "PTTL %s", key);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    long long got = r->integer;
+    freeReplyObject(r);
+    if (want < 0)
+        cr_assert_eq(got, want, "%s", key);
+    else
+        cr_assert(got <= want && got > want - 10000, "%s: ttl %lld, want %lld", key, got, want);
+}
+
+Test(counters_redis, block_mode_serves_the_limit_then_refuses)
+{
+    start(3);
+    limits l = block_limits(3, 100);
+    for (int i = 1; i <= 3; i++) {
+        counters_decision d = reserve(1, &l, utc);
+        cr_assert_eq(d.d.outcome, QUOTA_SERVE);
+        cr_assert(d.reserved);
+        cr_assert_eq(d.day_used, i);
+        cr_assert_eq(d.month_used, i);
+        cr_assert_eq(d.first, COUNTERS_FIRST_NONE);
+        cr_assert_eq(d.now_ms, T0);
+        counters_commit(c, 1, &d);
+    }
+    counters_decision d = reserve(1, &l, utc);
+    cr_assert_eq(d.d.outcome, QUOTA_BLOCK);
+    cr_assert_eq(d.d.period, QUOTA_DAILY);
+    cr_assert_eq(d.d.limit, 3);
+    cr_assert_eq(d.d.used, 3);
+    cr_assert_not(d.reserved);
+    cr_assert_eq(d.first, COUNTERS_FIRST_DAY_BLOCK, "the first refusal of the day is marked");
+    cr_assert_eq(d.day_used, 3, "a refusal counts nothing");
+    cr_assert_eq(reserve(1, &l, utc).first, COUNTERS_FIRST_NONE, "only the first");
+    /* Another account is untouched. */
+    cr_assert_eq(reserve(2, &l, utc).day_used, 1);
+    /* Every key expires, two days past its period's end (relative to the counters' clock). */
+    periods p = period_at(utc, T0);
+    assert_ttl('d', p.day_key, "", p.day_end_ms + 2 * DAY_MS - T0);
+    assert_ttl('d', p.day_key, ":block", p.day_end_ms + 2 * DAY_MS - T0);
+    assert_ttl('m', p.month_key, "", p.month_end_ms + 2 * DAY_MS - T0);
+    assert_ttl('m', p.month_key, ":block", -2); /* no monthly refusal yet: no key */
+}
+
+Test(counters_redis, the_day_rolls_over_at_the_zone_s_midnight_and_the_month_goes_on)
+{
+    start(4);
+    int32_t paris = 3600;
+    period_zone z = {fixed_offset, &paris};
+    limits l = block_limits(2, 100);
+    clock_test_set(&tclock, 1795042799000LL); /* 2026-11-18T22:59:59Z = 23:59:59 at UTC+1 */
+    reserve(1, &l, z);
+    reserve(1, &l, z);
+    cr_assert_eq(reserve(1, &l, z).d.outcome, QUOTA_BLOCK);
+    clock_test_advance(&tclock, 1000); /* local midnight */
+    counters_decision d = reserve(1, &l, z);
+    cr_assert_eq(d.d.outcome, QUOTA_SERVE);
+    cr_assert_eq(d.day_used, 1);
+    cr_assert_eq(d.month_used, 3, "the month keeps counting");
+    cr_assert_eq(d.p.today.day, 19);
+    counters_usage u = usage(1, z);
+    cr_assert_eq(u.day_used, 1);
+    cr_assert_eq(u.month_used, 3);
+}
+
+Test(counters_redis, a_refund_gives_back_only_in_the_periods_reserved)
+{
+    start(5);
+    limits l = block_limits(5, 100);
+    counters_decision d1 = reserve(1, &l, utc);
+    counters_decision d2 = reserve(1, &l, utc);
+    counters_refund(c, 1, &d2); /* queued before the read, so applied before it */
+    cr_assert_eq(usage(1, utc).day_used, 1);
+    counters_commit(c, 1, &d1);
+    cr_assert_eq(usage(1, utc).day_used, 1, "a commit changes nothing");
+    /* Yesterday's reservation refunded today: nothing to give back today, the month still. */
+    counters_decision old = reserve(1, &l, utc);
+    clock_test_advance(&tclock, DAY_MS);
+    reserve(1, &l, utc);
+    counters_refund(c, 1, &old);
+    counters_usage u = usage(1, utc);
+    cr_assert_eq(u.day_used, 1);
+    cr_assert_eq(u.month_used, 2);
+    cr_assert_eq(u.inflight, 0, "not tracked by Redis");
+    /* Never below zero, and a refused call gives nothing back. */
+    counters_decision served = reserve(7, &l, utc);
+    counters_refund(c, 7, &served);
+    counters_refund(c, 7, &served);
+    cr_assert_eq(usage(7, utc).day_used, 0);
+}
+
+Test(counters_redis, overage_is_served_and_its_first_is_marked_until_the_cap_blocks)
+{
+    start(6);
+    limits l = {.daily_limit = opt_some(2), .mode = LIMIT_OVERAGE, .overage_cap = opt_some(1)};
+    reserve(1, &l, utc);
+    reserve(1, &l, utc);
+    counters_decision over = reserve(1, &l, utc);
+    cr_assert_eq(over.d.outcome, QUOTA_SERVE_OVERAGE);
+    cr_assert(over.reserved);
+    cr_assert_eq(over.first, COUNTERS_FIRST_DAY_OVERAGE);
+    cr_assert_eq(over.day_used, 3);
+    counters_decision capped = reserve(1, &l, utc);
+    cr_assert_eq(capped.d.outcome, QUOTA_BLOCK, "the overage cap blocks");
+    cr_assert_eq(capped.first, COUNTERS_FIRST_DAY_BLOCK);
+    cr_assert_eq(capped.day_used, 3);
+    cr_assert_eq(reserve(1, &l, utc).first, COUNTERS_FIRST_NONE);
+}
+
+Test(counters_redis, a_first_that_was_not_recorded_is_first_again)
+{
+    start(7);
+    limits l = block_limits(1, 100);
+    reserve(1, &l, utc);
+    counters_decision b = reserve(1, &l, utc);
+    cr_assert_eq(b.first, COUNTERS_FIRST_DAY_BLOCK);
+    counters_refund(c, 1, &b); /* its audit event could not be written */
+    cr_assert_eq(reserve(1, &l, utc).first, COUNTERS_FIRST_DAY_BLOCK);
+    cr_assert_eq(reserve(1, &l, utc).first, COUNTERS_FIRST_NONE);
+    cr_assert_eq(usage(1, utc).day_used, 1, "refunding a refusal gives no call back");
+}
+
+Test(counters_redis, seeded_counts_decide_and_seeded_firsts_are_not_repeated)
+{
+    start(8);
+    limits l = block_limits(10, 20);
+    counters_seed_row row = {
+        .account_id = 9, .p = period_at(utc, T0), .day_used = 10, .month_used = 15, .day_blocked = true};
+    counters_seed(c, &row);
+    counters_decision d = reserve(9, &l, utc);
+    cr_assert_eq(d.d.outcome, QUOTA_BLOCK);
+    cr_assert_eq(d.first, COUNTERS_FIRST_NONE, "the ledger already has this day's refusal");
+    /* A seed never overwrites what Redis holds. */
+    row.day_used = 0;
+    row.day_blocked = false;
+    counters_seed(c, &row);
+    cr_assert_eq(usage(9, utc).day_used, 10);
+    clock_test_advance(&tclock, DAY_MS);
+    d = reserve(9, &l, utc);
+    cr_assert_eq(d.d.outcome, QUOTA_SERVE);
+    cr_assert_eq(d.day_used, 1);
+    cr_assert_eq(d.month_used, 16);
+}
+
+/* Many requests in flight at once: every callback arrives, in the order asked. */
+typedef struct collector {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n, want;
+    int64_t *day_used; /* by account - 1 */
+} collector;
+
+typedef struct pending {
+    collector *col;
+    int64_t account_id;
+} pending;
+
+static void on_collected(void *arg, const counters_decision *dec)
+{
+    pending *p = arg;
+    collector *col = p->col;
+    pthread_mutex_lock(&col->mu);
+    col->day_used[p->account_id - 1] = dec->rc == 0 ? dec->day_used : -1;
+    if (++col->n == col->want)
+        pthread_cond_signal(&col->cv);
+    pthread_mutex_unlock(&col->mu);
+}
+
+Test(counters_redis, many_accounts_in_flight_keep_their_counts)
+{
+    start(9);
+    enum { N = 3000 };
+    limits l = block_limits(1000, 100000);
+    static pending pend[N];
+    static int64_t day_used[N];
+    collector col = {.want = N, .day_used = day_used};
+    pthread_mutex_init(&col.mu, NULL);
+    pthread_cond_init(&col.cv, NULL);
+    for (int round = 1; round <= 3; round++) {
+        col.n = 0;
+        for (int64_t a = 1; a <= N; a++) {
+            pend[a - 1] = (pending){&col, a};
+            counters_req req = {.account_id = a, .limits = &l, .zone = utc};
+            counters_reserve(c, &req, on_collected, &pend[a - 1]);
+        }
+        pthread_mutex_lock(&col.mu);
+        while (col.n < N)
+            pthread_cond_wait(&col.cv, &col.mu);
+        pthread_mutex_unlock(&col.mu);
+        for (int a = 0; a < N; a++)
+            cr_assert_eq(day_used[a], round, "account %d", a + 1);
+    }
+    pthread_cond_destroy(&col.cv);
+    pthread_mutex_destroy(&col.mu);
+    cr_assert_eq(usage(2999, utc).day_used, 3);
+    cr_assert_eq(usage(123456, utc).day_used, 0, "an unknown account reads as zero");
+}
+
+/* ---- the contract rule in Lua is quota_decide ---- */
+
+Test(counters_redis, the_lua_rule_decides_as_quota_decide)
+{
+    start(10);
+    const opt_i64 dailies[] = {opt_none(), opt_some(0), opt_some(1), opt_some(5)};
+    const opt_i64 monthlies[] = {opt_none(), opt_some(0), opt_some(3), opt_some(5)};
+    const opt_i64 caps[] = {opt_none(), opt_some(0), opt_some(2)};
+    const int64_t day_used[] = {0, 1, 2, 4, 5, 6, 8};
+    const int64_t month_used[] = {0, 2, 3, 5, 6, 8};
+    periods p = period_at(utc, T0);
+    int64_t acct = 0;
+    int cases = 0;
+    for (size_t di = 0; di < sizeof dailies / sizeof *dailies; di++)
+        for (size_t mi = 0; mi < sizeof monthlies / sizeof *monthlies; mi++)
+            for (int mode = LIMIT_BLOCK; mode <= LIMIT_OVERAGE; mode++)
+                for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++)
+                    for (size_t du = 0; du < sizeof day_used / sizeof *day_used; du++)
+                        for (size_t mu = 0; mu < sizeof month_used / sizeof *month_used; mu++) {
+                            limits l = {.daily_limit = dailies[di],
+                                        .monthly_limit = monthlies[mi],
+                                        .mode = (limit_mode)mode,
+                                        .overage_cap = caps[ci]};
+                            counters_seed_row row = {
+                                .account_id = ++acct, .p = p, .day_used = day_used[du], .month_used = month_used[mu]};
+                            counters_seed(c, &row);
+                            quota_decision want = quota_decide(&l, day_used[du], month_used[mu]);
+                            counters_decision got = reserve(acct, &l, utc);
+                            cr_assert(got.d.outcome == want.outcome && got.d.period == want.period &&
+                                          got.d.limit == want.limit && got.d.used == want.used,
+                                      "case %lld (daily %s%lld, monthly %s%lld, mode %d, cap %s%lld, used %lld/%lld): "
+                                      "lua %d/%d/%lld/%lld, quota_decide %d/%d/%lld/%lld",
+                                      (long long)acct, l.daily_limit.present ? "" : "none ", (long long)l.daily_limit.v,
+                                      l.monthly_limit.present ? "" : "none ", (long long)l.monthly_limit.v, mode,
+                                      l.overage_cap.present ? "" : "none ", (long long)l.overage_cap.v,
+                                      (long long)day_used[du], (long long)month_used[mu], got.d.outcome, got.d.period,
+                                      (long long)got.d.limit, (long long)got.d.used, want.outcome, want.period,
+                                      (long long)want.limit, (long long)want.used);
+                            bool served = want.outcome != QUOTA_BLOCK;
+                            cr_assert_eq(got.reserved, served);
+                            cr_assert_eq(got.day_used, day_used[du] + served);
+                            cr_assert_eq(got.month_used, month_used[mu] + served);
+                            cases++;
+                        }
+    cr_assert_eq(cases, 4 * 4 * 2 * 3 * 7 * 6);
+}
+
+/* ---- exact across nodes: two instances, sixteen threads ---- */
+
+typedef struct hammer_arg {
+    counters *cc;
+    const limits *l;
+    int calls;
+} hammer_arg;
+
+static atomic_int served, overage, refused, failed, firsts_block, firsts_overage;
+
+static void *hammer(void *arg)
+{
+    hammer_arg *h = arg;
+    for (int i = 0; i < h->calls; i++) {
+        counters_decision d = reserve_on(h->cc, 42, h->l, utc);
+        if (d.rc != 0)
+            atomic_fetch_add(&failed, 1);
+        else if (d.d.outcome == QUOTA_BLOCK)
+            atomic_fetch_add(&refused, 1);
+        else if (d.d.outcome == QUOTA_SERVE_OVERAGE)
+            atomic_fetch_add(&overage, 1);
+        else
+            atomic_fetch_add(&served, 1);
+        if (d.rc == 0 && (d.first == COUNTERS_FIRST_DAY_BLOCK || d.first == COUNTERS_FIRST_MONTH_BLOCK))
+            atomic_fetch_add(&firsts_block, 1);
+        if (d.rc == 0 && (d.first == COUNTERS_FIRST_DAY_OVERAGE || d.first == COUNTERS_FIRST_MONTH_OVERAGE))
+            atomic_fetch_add(&firsts_overage, 1);
+    }
+    return NULL;
+}
+
+/* 8 threads on each of two counters on the same Redis, `calls` each. */
+static void hammer_two_nodes(const limits *l, int calls)
+{
+    app_err err;
+    counters *other = counters_redis_new(uri, &tclock, &err);
+    cr_assert_not_null(other, "%s", err.message);
+    atomic_store(&served, 0);
+    atomic_store(&overage, 0);
+    atomic_store(&refused, 0);
+    atomic_store(&failed, 0);
+    atomic_store(&firsts_block, 0);
+    atomic_store(&firsts_overage, 0);
+    pthread_t t[16];
+    hammer_arg args[16];
+    for (int i = 0; i < 16; i++) {
+        args[i] = (hammer_arg){i % 2 ? other : c, l, calls};
+        pthread_create(&t[i], NULL, hammer, &args[i]);
+    }
+    for (int i = 0; i < 16; i++)
+        pthread_join(t[i], NULL);
+    counters_free(other);
+    cr_assert_eq(atomic_load(&failed), 0);
+}
+
+Test(counters_redis, two_nodes_and_sixteen_threads_serve_exactly_the_limit)
+{
+    start(11);
+    limits l = block_limits(1000, 100000);
+    hammer_two_nodes(&l, 500);
+    cr_assert_eq(atomic_load(&served), 1000);
+    cr_assert_eq(atomic_load(&overage), 0);
+    cr_assert_eq(atomic_load(&refused), 16 * 500 - 1000);
+    cr_assert_eq(atomic_load(&firsts_block), 1, "one first refusal across both nodes");
+    counters_usage u = usage(42, utc);
+    cr_assert_eq(u.day_used, 1000);
+    cr_assert_eq(u.month_used, 1000);
+}
+
+Test(counters_redis, two_nodes_and_sixteen_threads_stop_exactly_at_the_overage_cap)
+{
+    start(12);
+    limits l = {.daily_limit = opt_some(600), .mode = LIMIT_OVERAGE, .overage_cap = opt_some(250)};
+    hammer_two_nodes(&l, 300);
+    cr_assert_eq(atomic_load(&served), 600);
+    cr_assert_eq(atomic_load(&overage), 250);
+    cr_assert_eq(atomic_load(&refused), 16 * 300 - 850);
+    cr_assert_eq(atomic_load(&firsts_overage), 1);
+    cr_assert_eq(atomic_load(&firsts_block), 1);
+    cr_assert_eq(usage(42, utc).day_used, 850);
+}
+
+/* ---- Redis going away ---- */
+
+/* Closes every connection on the test's database but the test's own (CLIENT LIST has no db filter). */
+static int kill_counters_connections(int db)
+{
+    redisReply *me = redisCommand(admin, "CLIENT ID");
+    cr_assert(me != NULL && me->type == REDIS_REPLY_INTEGER);
+    long long my_id = me->integer;
+    freeReplyObject(me);
+    redisReply *list = redisCommand(admin, "CLIENT LIST TYPE normal");
+    cr_assert(list != NULL && (list->type == REDIS_REPLY_STRING));
+    char want[16];
+    snprintf(want, sizeof want, " db=%d ", db);
+    int killed = 0;
+    for (char *line = list->str; line != NULL && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        long long id;
+        if (strstr(line, want) != NULL && sscanf(line, "id=%lld", &id) == 1 && id != my_id) {
+            redisReply *r = redisCommand(admin, "CLIENT KILL ID %lld", id);
+            cr_assert(r != NULL && r->type == REDIS_REPLY_INTEGER);
+            killed += (int)r->integer;
+            freeReplyObject(r);
+        }
+        line = nl != NULL ? nl + 1 : NULL;
+    }
+    freeReplyObject(list);
+    return killed;
+}
+
+Test(counters_redis, a_lost_connection_answers_unavailable_then_recovers)
+{
+    start(13);
+    limits l = block_limits(100, 1000);
+    reserve(1, &l, utc);
+    cr_assert_eq(kill_counters_connections(13), 1);
+    counters_decision d = reserve_on(c, 1, &l, utc);
+    cr_assert_eq(d.rc, APP_STORE_UNAVAILABLE, "the request in flight when the connection broke fails");
+    cr_assert_not(d.reserved);
+    int64_t deadline = (int64_t)(clock_mono_ns() / 1000000u) + 5000;
+    for (;;) {
+        d = reserve_on(c, 1, &l, utc);
+        if (d.rc == 0 || (int64_t)(clock_mono_ns() / 1000000u) > deadline)
+            break;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(d.rc, 0, "the counters reconnect by themselves");
+    cr_assert_eq(d.day_used, 2, "nothing was counted while unavailable");
+}
+
+Test(counters_redis, a_flushed_script_cache_is_reloaded)
+{
+    start(14);
+    limits l = block_limits(100, 1000);
+    reserve(1, &l, utc);
+    redisReply *r = redisCommand(admin, "SCRIPT FLUSH");
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    cr_assert_eq(reserve(1, &l, utc).day_used, 2);
+}
+
+static void on_counted(void *arg, const counters_decision *dec)
+{
+    (void)dec;
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+Test(counters_redis, free_answers_every_pending_request)
+{
+    start(15);
+    limits l = block_limits(100000, 1000000);
+    atomic_int calls = 0;
+    for (int i = 0; i < 2000; i++) {
+        counters_req req = {.account_id = 1 + i % 7, .limits = &l, .zone = utc};
+        counters_reserve(c, &req, on_counted, &calls);
+    }
+    counters_free(c);
+    c = NULL;
+    cr_assert_eq(atomic_load(&calls), 2000, "each callback exactly once, served or failed");
+}
+
+Test(counters_redis, an_unreachable_or_malformed_uri_is_refused)
+{
+    app_err err;
+    app_err_clear(&err);
+    clock_test_init(&tclock, T0);
+    cr_assert_null(counters_redis_new("redis://127.0.0.1:1/0", &tclock, &err));
+    cr_assert_eq(err.code, APP_STORE_UNAVAILABLE);
+    app_err_clear(&err);
+    cr_assert_null(counters_redis_new("http://127.0.0.1:6379/0", &tclock, &err));
+    cr_assert_eq(err.code, APP_VALIDATION_ERROR);
+    app_err_clear(&err);
+    cr_assert_null(counters_redis_new("redis://127.0.0.1:70000/0", &tclock, &err));
+    cr_assert_eq(err.code, APP_VALIDATION_ERROR);
+}
