@@ -27,10 +27,19 @@ static void setup(void)
               "STARMETER_TEST_REDIS is not set: run `make test`, or scripts/test-c.sh BUILD_DIR, which start Redis");
     char pg[512], pepper[300], flush[700];
     th_pg_new_database(pg, sizeof pg);
-    /* Redis database 2 of the private server is this suite's own (others use 0): start it empty. */
+    /* The tests of this suite run side by side, each on a fresh database whose account ids start
+     * at 1: each gets a Redis database of its own (0 to 2; the counters' unit tests use 3 and up). */
+    static const char *const tests[] = {"two_nodes_serve_exactly_the_block_limit_between_them",
+                                        "an_overage_cap_holds_across_nodes_and_its_first_overage_is_audited_once",
+                                        "an_idempotent_retry_sent_to_the_other_node_is_counted_once"};
+    int db = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(criterion_current_test->name, tests[i]) == 0)
+            db = i;
+    cr_assert_geq(db, 0, "give %s a Redis database of its own", criterion_current_test->name);
     const char *slash = strrchr(redis, '/');
     cr_assert_not_null(slash);
-    snprintf(counters_uri, sizeof counters_uri, "%.*s/2", (int)(slash - redis), redis);
+    snprintf(counters_uri, sizeof counters_uri, "%.*s/%d", (int)(slash - redis), redis, db);
     snprintf(flush, sizeof flush, "redis-cli -u '%s' FLUSHDB >/dev/null", counters_uri);
     cr_assert_eq(system(flush), 0, "%s", flush);
     th_tmpdir(dir);
@@ -70,39 +79,59 @@ static void *hammer(void *arg)
     return NULL;
 }
 
-Test(cluster, two_nodes_serve_exactly_the_block_limit_between_them)
+/* A plan (body), an account on it and a key, through node A; returns once both nodes accept it. */
+static void account_with_key(const char *plan_body, const char *code, char key[80])
 {
     th_response r;
-    cr_assert_eq(th_admin(&nodes[0], "POST", "/v1/admin/plans",
-                          "{\"code\":\"c\",\"name\":\"C\",\"daily_limit\":100,\"rate_per_second\":100000,\"burst\":"
-                          "100000,\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
-                          &r),
-                 201, "%s", r.body);
+    cr_assert_eq(th_admin(&nodes[0], "POST", "/v1/admin/plans", plan_body, &r), 201, "%s", r.body);
     th_response_free(&r);
     th_admin(&nodes[0], "POST", "/v1/admin/accounts", "{\"name\":\"Two Nodes\"}", &r);
     long long id = json_integer_value(json_object_get(th_data(&r), "id"));
     th_response_free(&r);
-    char path[96];
+    char path[96], body[96];
     snprintf(path, sizeof path, "/v1/admin/accounts/%lld/contract", id);
-    cr_assert_eq(th_admin(&nodes[0], "PUT", path, "{\"plan_code\":\"c\"}", &r), 200, "%s", r.body);
+    snprintf(body, sizeof body, "{\"plan_code\":\"%s\"}", code);
+    cr_assert_eq(th_admin(&nodes[0], "PUT", path, body, &r), 200, "%s", r.body);
     th_response_free(&r);
     snprintf(path, sizeof path, "/v1/admin/accounts/%lld/credentials", id);
     th_admin(&nodes[0], "POST", path, "{\"label\":\"k\"}", &r);
-    char key[80];
-    snprintf(key, sizeof key, "%s", json_string_value(json_object_get(th_data(&r), "api_key")));
+    snprintf(key, 80, "%s", json_string_value(json_object_get(th_data(&r), "api_key")));
     th_response_free(&r);
-    hammer_key = key;
-    /* Node B learns the key through PostgreSQL's notification; and both warm the week. */
-    for (int n = 0; n < 2; n++) {
-        long st = 0;
-        for (int i = 0; i < 300 && st != 200; i++) {
-            st = th_keyed(&nodes[n], "/v1/b2b/me", key, &r);
-            th_response_free(&r);
-            if (st != 200)
-                usleep(10000);
-        }
-        cr_assert_eq(st, 200, "node %d never accepted the key", n);
+    /* Node B learns the key through PostgreSQL's notification. */
+    long st = 0;
+    for (int i = 0; i < 300 && st != 200; i++) {
+        st = th_keyed(&nodes[1], "/v1/b2b/me", key, &r);
+        th_response_free(&r);
+        if (st != 200)
+            usleep(10000);
     }
+    cr_assert_eq(st, 200, "node B never accepted the key");
+}
+
+/* The daily `used` of the summary on node B once it reaches `want` (other nodes fold within ms). */
+static json_int_t used_on_b(const char *key, json_int_t want)
+{
+    th_response r;
+    json_int_t used = -1;
+    for (int i = 0; i < 300 && used != want; i++) {
+        cr_assert_eq(th_keyed(&nodes[1], "/v1/b2b/usage/summary", key, &r), 200, "%s", r.body);
+        used = json_integer_value(json_object_get(json_object_get(th_data(&r), "daily"), "used"));
+        th_response_free(&r);
+        if (used != want)
+            usleep(10000);
+    }
+    return used;
+}
+
+Test(cluster, two_nodes_serve_exactly_the_block_limit_between_them)
+{
+    th_response r;
+    char key[80];
+    account_with_key("{\"code\":\"c\",\"name\":\"C\",\"daily_limit\":100,\"rate_per_second\":100000,\"burst\":"
+                     "100000,\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
+                     "c", key);
+    hammer_key = key;
+    /* Both nodes compute the week before the race. */
     cr_assert_eq(th_keyed(&nodes[0], WEEKLY, key, &r), 200, "%s", r.body);
     th_response_free(&r);
     cr_assert_eq(th_keyed(&nodes[1], WEEKLY, key, &r), 200, "%s", r.body);
@@ -122,13 +151,59 @@ Test(cluster, two_nodes_serve_exactly_the_block_limit_between_them)
     cr_assert_eq(atomic_load(&refused), CONNS * 12 + 2 - 100);
 
     /* The shared ledger has each call once: the summary on either node says so. */
-    json_int_t used = 0;
-    for (int i = 0; i < 300 && used != 100; i++) {
-        cr_assert_eq(th_keyed(&nodes[1], "/v1/b2b/usage/summary", key, &r), 200, "%s", r.body);
-        used = json_integer_value(json_object_get(json_object_get(th_data(&r), "daily"), "used"));
-        th_response_free(&r);
-        if (used != 100)
-            usleep(10000);
-    }
-    cr_assert_eq(used, 100);
+    cr_assert_eq(used_on_b(key, 100), 100);
+}
+
+Test(cluster, an_overage_cap_holds_across_nodes_and_its_first_overage_is_audited_once)
+{
+    th_response r;
+    char key[80];
+    account_with_key("{\"code\":\"o\",\"name\":\"O\",\"daily_limit\":50,\"limit_mode\":\"overage\",\"overage_"
+                     "cap\":20,\"rate_per_second\":100000,\"burst\":100000,\"credential_rate_per_second\":100000,"
+                     "\"credential_burst\":100000}",
+                     "o", key);
+    hammer_key = key;
+    cr_assert_eq(th_keyed(&nodes[0], WEEKLY, key, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    cr_assert_eq(th_keyed(&nodes[1], WEEKLY, key, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    atomic_store(&served, 2);
+    atomic_store(&refused, 0);
+    atomic_store(&other, 0);
+    enum { CONNS = 32 };
+    pthread_t t[CONNS];
+    for (int i = 0; i < CONNS; i++)
+        pthread_create(&t[i], NULL, hammer, &nodes[i % 2]);
+    for (int i = 0; i < CONNS; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(atomic_load(&other), 0);
+    cr_assert_eq(atomic_load(&served), 70, "the limit and the cap, across both nodes");
+    cr_assert_eq(used_on_b(key, 70), 70);
+    th_admin(&nodes[1], "GET", "/v1/admin/audit?action=quota.overage", NULL, &r);
+    cr_assert_eq(json_array_size(json_object_get(th_data(&r), "items")), 1, "%s", r.body);
+    th_response_free(&r);
+    th_admin(&nodes[1], "GET", "/v1/admin/audit?action=quota.block", NULL, &r);
+    cr_assert_eq(json_array_size(json_object_get(th_data(&r), "items")), 1, "%s", r.body);
+    th_response_free(&r);
+}
+
+Test(cluster, an_idempotent_retry_sent_to_the_other_node_is_counted_once)
+{
+    th_response r;
+    char key[80], hk[128];
+    account_with_key("{\"code\":\"i\",\"name\":\"I\",\"daily_limit\":10}", "i", key);
+    snprintf(hk, sizeof hk, "X-API-Key: %s", key);
+    const char *h[] = {hk, "Idempotency-Key: retry-across-nodes", NULL};
+    th_request(&nodes[0], "GET", WEEKLY, h, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    char *first = strdup(r.body);
+    th_response_free(&r);
+    th_request(&nodes[1], "GET", WEEKLY, h, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    char replayed[16];
+    cr_assert(th_header(&r, "idempotent-replayed", replayed, sizeof replayed), "answered from the stored answer");
+    cr_assert_str_eq(r.body, first, "byte for byte");
+    th_response_free(&r);
+    free(first);
+    cr_assert_eq(used_on_b(key, 1), 1, "counted once");
 }
