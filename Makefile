@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 TEST_BUILD ?= build-test
 
-.PHONY: all build run test bench deps format clean web web-test
+.PHONY: all build run cluster test bench deps format clean web web-test
 
 all: build
 
@@ -19,6 +19,12 @@ build: deps
 # Serves on 127.0.0.1:8080 with ./data/starmeter.db, the demo account and an admin token.
 run: build web
 	scripts/run.sh $(BUILD)/starmeter
+
+# Two nodes (127.0.0.1:8081 and :8082) on a private PostgreSQL and Redis, the demo account in
+# ./data/cluster/; Ctrl-C stops everything and throws the databases away.
+cluster: build web
+	scripts/deps.sh cluster
+	scripts/cluster.sh $(BUILD)/starmeter
 
 # The usage panel (web/): installed from the lockfile, built into web/dist, served by starmeter at /.
 web:

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # Installs the Debian packages starmeter needs, only those missing. Idempotent.
-# Usage: scripts/deps.sh [build|test|bench]...   (default: build)
+# Usage: scripts/deps.sh [build|test|bench|cluster|web]...   (default: build)
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
 build=(cmake make gcc pkg-config libh2o-evloop-dev libjansson-dev libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libglib2.0-dev tzdata libswe-dev swe-basic-data)
 test=(clang-format libcriterion-dev libcurl4-openssl-dev sqlite3 python3 postgresql redis-server)
-bench=(wrk nginx-light curl sqlite3 postgresql)
+bench=(wrk nginx-light curl sqlite3 postgresql redis-server)
 web=(chromium fonts-dejavu-core)
+cluster=(python3 curl postgresql redis-server)
 
 want=()
 [ $# -eq 0 ] && set -- build
@@ -17,13 +18,14 @@ for group in "$@"; do
     build) want+=("${build[@]}") ;;
     test)  want+=("${build[@]}" "${test[@]}") ;;
     bench) want+=("${build[@]}" "${bench[@]}") ;;
+    cluster) want+=("${build[@]}" "${cluster[@]}") ;;
     web)   want+=("${web[@]}")
            # The panel needs Node.js 20 or later with npm (vite 7); the machine image provides it.
            if ! node -e 'process.exit(parseInt(process.versions.node) >= 20 ? 0 : 1)' 2>/dev/null; then
              echo "deps.sh: the panel needs Node.js >= 20 with npm on the PATH" >&2
              exit 1
            fi ;;
-    *) echo "deps.sh: unknown group '$group' (build, test, bench, web)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$group' (build, test, bench, cluster, web)" >&2; exit 2 ;;
   esac
 done
 
@@ -48,7 +50,7 @@ echo "Installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # nginx-light, postgresql and redis-server would start system services (ports 80, 5432, 6379);
-# the benchmark and the tests run their own private instances instead.
+# the benchmark, the tests and `make cluster` run their own private instances instead.
 if [[ " ${missing[*]} " == *" nginx-light "* || " ${missing[*]} " == *" postgresql "* ||
       " ${missing[*]} " == *" redis-server "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
