@@ -9,6 +9,10 @@
 #   - a starmeter on PostgreSQL (--store URI): a private cluster (scripts/pg.sh) with a database
 #     migrated and given the same plans and accounts through the CLI, its keys issued with the same
 #     pepper, when the binary has --store and PostgreSQL is installed (POSTGRES=0 skips it);
+#   - a second starmeter on PostgreSQL with --counters (the limit decisions on Redis): a private
+#     Redis (scripts/redis.sh) and a second database in the same cluster, set up like the first, so
+#     that its count is checked alone, when the PostgreSQL scenario runs, the binary has --counters
+#     and redis-server is installed (REDIS=0 skips it);
 #   - nginx serving the very bytes of the metered answer of the route, with the same content type.
 # wrk (keep-alive, a second process) loads every scenario at each connection count, rounds
 # interleaved so that all see the same machine; the table gives the median of the rounds, each
@@ -21,7 +25,7 @@
 # Environment: ROUNDS (3), DURATION (5s), CONNECTIONS ("64 8"), WRK_THREADS (1), SERVER_THREADS (2),
 #              RATE_LIMITS_OFF (1: also the internal plan with rate limits off, at the first count),
 #              FOOTPRINT (1), FP_ACCOUNTS (10000), FP_KEYS (100000), FP_TRAFFIC_KEYS (20),
-#              FP_DURATION (DURATION), PORT_BASE (18581: seven ports from there), POSTGRES (1),
+#              FP_DURATION (DURATION), PORT_BASE (18581: eight ports from there), POSTGRES (1), REDIS (1),
 #              KEEP_WORK (0: 1 keeps the temporary directory with the databases, logs and nginx.conf)
 set -euo pipefail
 
@@ -39,6 +43,7 @@ fp_traffic_keys=${FP_TRAFFIC_KEYS:-20}
 fp_duration=${FP_DURATION:-$duration}
 here=$(cd "$(dirname "$0")" && pwd)
 postgres=${POSTGRES:-1}
+redis=${REDIS:-1}
 port_base=${PORT_BASE:-18581}
 sm_port=$port_base
 nginx_port=$((port_base + 1))
@@ -47,21 +52,24 @@ sm_port_fsync=$((port_base + 3))
 fp_port=$((port_base + 4))
 fp_populate_port=$((port_base + 5))
 sm_port_pg=$((port_base + 6))
-for p in $(seq "$port_base" $((port_base + 6))); do
+sm_port_redis=$((port_base + 7))
+for p in $(seq "$port_base" $((port_base + 7))); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "bench: port $p is in use (another benchmark?); set PORT_BASE to a free range of 7 ports" >&2
+    echo "bench: port $p is in use (another benchmark?); set PORT_BASE to a free range of 8 ports" >&2
     exit 1
   fi
 done
 work=$(mktemp -d /tmp/starmeter-bench-XXXXXX)
 pids=()
 pg_dir=
+redis_dir=
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true
   wait 2>/dev/null || true
   # the private PostgreSQL, after the server using it (pg.sh stop also removes its directory)
   [ -n "$pg_dir" ] && { "$here/../scripts/pg.sh" stop "$pg_dir" || true; }
+  [ -n "$redis_dir" ] && { "$here/../scripts/redis.sh" stop "$redis_dir" || true; }
   [ "${KEEP_WORK:-0}" = 1 ] && echo "bench: kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -98,6 +106,21 @@ elif ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql 
   pg_note="PostgreSQL is not installed (scripts/deps.sh bench)"
 else
   has_pg=1
+fi
+# The Redis-counters scenario: a second PostgreSQL server with --counters, so it needs the PostgreSQL
+# scenario, --counters and an installed redis-server (skipped otherwise, with a note).
+has_redis=0
+redis_note=
+if [ "$redis" != 1 ]; then
+  redis_note="REDIS=$redis"
+elif ! grep -q -- '--counters' <<<"$serve_help"; then
+  redis_note="this binary has no --counters flag"
+elif ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  redis_note="redis-server is not installed (scripts/deps.sh bench)"
+elif [ "$has_pg" != 1 ]; then
+  redis_note="it runs on PostgreSQL, whose scenario is skipped ($pg_note)"
+else
+  has_redis=1
 fi
 
 # The accounts, made with the CLI: one metered (counted, no daily or monthly limit), one on an
@@ -148,6 +171,24 @@ if [ "$has_pg" = 1 ]; then
   internal_key_pg=$(cat "$work/internal-pg.key")
   pg_version=$(psql "$pg_uri" -tAc 'SHOW server_version' | awk '{print $1}')
 fi
+# Redis counters: a private Redis, and a second database in the same cluster set up exactly like the
+# first (migrated, same plans, accounts made with the CLI, keys issued with the same pepper), served
+# by its own starmeter with its own journal; a database of its own keeps its count check separate.
+if [ "$has_redis" = 1 ]; then
+  redis_dir=$(mktemp -d /tmp/starmeter-bench-redis-XXXXXX)
+  redis_uri=$("$here/../scripts/redis.sh" start "$redis_dir")
+  redis_version=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
+  psql "$pg_admin_uri" -qc 'CREATE DATABASE bench_redis' >/dev/null
+  pg_uri_redis="${pg_admin_uri%/*}/bench_redis"
+  db_redis="$work/db-redis/bench.db"
+  mkdir -p "$work/db-redis" "$work/journal-redis"
+  cp "$work/db/pepper" "$work/db-redis/pepper"
+  "$bin" migrate --store "$pg_uri_redis" --db "$db_redis" --log-level warn >/dev/null
+  admin_redis() { "$bin" admin "$@" --store "$pg_uri_redis" --db "$db_redis"; }
+  make_accounts admin_redis -redis
+  metered_key_redis=$(cat "$work/metered-redis.key")
+  internal_key_redis=$(cat "$work/internal-redis.key")
+fi
 
 "$bin" serve --listen "127.0.0.1:$sm_port" --db "$db" "${serve_common[@]}" 2>"$work/starmeter.log" &
 pids+=($!)
@@ -169,10 +210,17 @@ if [ "$has_pg" = 1 ]; then
   pids+=($!)
   pg_pid=$!
 fi
+if [ "$has_redis" = 1 ]; then
+  "$bin" serve --listen "127.0.0.1:$sm_port_redis" --store "$pg_uri_redis" --db "$db_redis" \
+    --journal-dir "$work/journal-redis" --counters "$redis_uri" "${serve_common[@]}" 2>"$work/starmeter-redis.log" &
+  pids+=($!)
+  redis_pid=$!
+fi
 wait_http "http://127.0.0.1:$sm_port/healthz" "$work/starmeter.log"
 [ "$has_fsync" = 1 ] && wait_http "http://127.0.0.1:$sm_port_fsync/healthz" "$work/starmeter-fsync.log"
 [ "$norl" = 1 ] && wait_http "http://127.0.0.1:$sm_port_norl/healthz" "$work/starmeter-norl.log"
 [ "$has_pg" = 1 ] && wait_http "http://127.0.0.1:$sm_port_pg/healthz" "$work/starmeter-pg.log"
+[ "$has_redis" = 1 ] && wait_http "http://127.0.0.1:$sm_port_redis/healthz" "$work/starmeter-redis.log"
 small_rss_kb=$(rss_kb "$sm_pid" VmRSS)
 small_hwm_kb=$(rss_kb "$sm_pid" VmHWM)
 
@@ -189,6 +237,15 @@ if [ "$has_pg" = 1 ]; then
   curl -sf -o /dev/null -H "X-API-Key: $metered_key_pg" "http://127.0.0.1:$sm_port_pg$weekly" ||
     { echo "bench: the PostgreSQL server does not answer the metered key" >&2; tail -n 20 "$work/starmeter-pg.log" >&2; exit 1; }
   extra_metered_pg=1
+fi
+# The same for the Redis-counters server (its metered key's first call seeds its counters in Redis).
+extra_metered_redis=0
+if [ "$has_redis" = 1 ]; then
+  curl -sf -o /dev/null -H "X-API-Key: $internal_key_redis" "http://127.0.0.1:$sm_port_redis$weekly" ||
+    { echo "bench: the Redis-counters server does not answer the internal key" >&2; tail -n 20 "$work/starmeter-redis.log" >&2; exit 1; }
+  curl -sf -o /dev/null -H "X-API-Key: $metered_key_redis" "http://127.0.0.1:$sm_port_redis$weekly" ||
+    { echo "bench: the Redis-counters server does not answer the metered key" >&2; tail -n 20 "$work/starmeter-redis.log" >&2; exit 1; }
+  extra_metered_redis=1
 fi
 
 # nginx serves the exact bytes of one metered answer of the route (this call is counted: 1 metered
@@ -255,6 +312,7 @@ scenarios+=(
 )
 [ "$has_fsync" = 1 ] && scenarios+=("fsync|starmeter, metered, --durability fsync|http://127.0.0.1:$sm_port_fsync$weekly|$metered_key")
 [ "$has_pg" = 1 ] && scenarios+=("pg|starmeter, metered, PostgreSQL|http://127.0.0.1:$sm_port_pg$weekly|$metered_key_pg")
+[ "$has_redis" = 1 ] && scenarios+=("redis|starmeter, metered, Redis counters|http://127.0.0.1:$sm_port_redis$weekly|$metered_key_redis")
 
 results="$work/results.tsv"
 : >"$results"
@@ -289,10 +347,15 @@ if [ "$has_pg" = 1 ]; then
 else
   echo "Note: the PostgreSQL scenario is skipped: $pg_note."
 fi
+if [ "$has_redis" = 1 ]; then
+  echo "Redis counters: Redis $redis_version, private on loopback (scripts/redis.sh: no persistence); the row \"metered, Redis counters\" is a second starmeter on PostgreSQL (its own database in the same cluster, set up like the first, its own journal and port) with --counters $redis_uri, compared with \"metered, PostgreSQL\" (in-process counters)."
+else
+  echo "Note: the Redis-counters scenario is skipped: $redis_note."
+fi
 echo
 # Median per scenario and connection count (rounds are few; the median keeps one noisy round from
 # deciding); ratios are between medians of the same run.
-awk -F'\t' -v rounds="$rounds" -v has_fsync="$has_fsync" -v has_pg="$has_pg" -v pg_note="$pg_note" -v c1="${conns_list[0]}" -v c2="${conns_list[1]:-0}" '
+awk -F'\t' -v rounds="$rounds" -v has_fsync="$has_fsync" -v has_pg="$has_pg" -v pg_note="$pg_note" -v has_redis="$has_redis" -v redis_note="$redis_note" -v c1="${conns_list[0]}" -v c2="${conns_list[1]:-0}" '
   function to_ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
   function median(arr, key, cnt,   i, j, t, v) {
     for (i = 1; i <= cnt; i++) v[i] = arr[key, i]
@@ -323,6 +386,8 @@ awk -F'\t' -v rounds="$rounds" -v has_fsync="$has_fsync" -v has_pg="$has_pg" -v 
     } else printf "- fsync-metered: skipped, this binary has no --durability flag\n"
     if (has_pg) printf "- PostgreSQL-metered / SQLite-metered (default durability) at %d connections: %s (at %d: %s); aim: at least 0.80\n", c1, ratio("pg", c1, "metered", c1), c2, ratio("pg", c2, "metered", c2)
     else printf "- PostgreSQL-metered: skipped, %s\n", pg_note
+    if (has_redis) printf "- Redis-counters-metered / local-counters-metered (both on PostgreSQL) at %d connections: %s (at %d: %s); aim: at least 0.70\n", c1, ratio("redis", c1, "pg", c1), c2, ratio("redis", c2, "pg", c2)
+    else printf "- Redis-counters-metered: skipped, %s\n", redis_note
     if (("norl", c1) in med) printf "- rate limiting, unmetered, limits on / off at %d connections: %s\n", c1, ratio("unmetered", c1, "norl", c1)
   }' "$results"
 
@@ -347,16 +412,24 @@ sleep 0.1
 live=$(stored_calls "$db")
 [ "$has_fsync" = 1 ] && live_fsync=$(stored_calls "$db_fsync")
 [ "$has_pg" = 1 ] && live_pg=$(stored_calls "$pg_uri")
+[ "$has_redis" = 1 ] && live_redis=$(stored_calls "$pg_uri_redis")
 stop_server "$sm_pid"
 [ "$has_fsync" = 1 ] && stop_server "$fsync_pid"
 [ "$has_pg" = 1 ] && stop_server "$pg_pid"
+[ "$has_redis" = 1 ] && stop_server "$redis_pid"
 echo
-echo "Metered calls in the store (SUM(requests) of enterprise_daily_usages), against the 2xx answered (wrk's count, plus the one answer fetched for nginx, and on PostgreSQL the one call that checks its key):"
+echo "Metered calls in the store (SUM(requests) of enterprise_daily_usages), against the 2xx answered (wrk's count, plus the one answer fetched for nginx, and on each PostgreSQL server the one call that checks its key):"
 echo
 check_count "starmeter (default durability)" "$db" "$live" $(($(seen_2xx metered) + extra_metered))
 [ "$has_fsync" = 1 ] && check_count "starmeter --durability fsync" "$db_fsync" "$live_fsync" "$(seen_2xx fsync)"
 [ "$has_pg" = 1 ] && check_count "starmeter on PostgreSQL" "$pg_uri" "$live_pg" $(($(seen_2xx pg) + extra_metered_pg))
-# the PostgreSQL cluster is no longer needed: it stops before the footprint measurement
+[ "$has_redis" = 1 ] && check_count "starmeter on PostgreSQL, Redis counters" "$pg_uri_redis" "$live_redis" \
+  $(($(seen_2xx redis) + extra_metered_redis))
+# the PostgreSQL cluster and Redis are no longer needed: they stop before the footprint measurement
+if [ -n "$redis_dir" ]; then
+  "$here/../scripts/redis.sh" stop "$redis_dir" || true
+  redis_dir=
+fi
 if [ -n "$pg_dir" ]; then
   "$here/../scripts/pg.sh" stop "$pg_dir" || true
   pg_dir=
