@@ -70,6 +70,12 @@ typedef struct counters_seed_row {
     bool day_overage, month_overage; /* an overage is already recorded in the period */
 } counters_seed_row;
 
+/*
+ * The ledger's standing of row->account_id in periods row->p (both set by the caller): fills the
+ * rest of `row`. 0, or an error code when the ledger cannot answer.
+ */
+typedef int (*counters_seeder_fn)(void *arg, counters_seed_row *row);
+
 struct counters_ops {
     const char *name;
     /*
@@ -95,6 +101,19 @@ struct counters_ops {
     int (*read)(counters *self, int64_t account_id, period_zone zone, counters_usage *out, app_err *err);
     /* Sets an account's counts from the ledger (at start, or when the counters lost them). */
     void (*seed)(counters *self, const counters_seed_row *row);
+    /*
+     * For counters that can lose their counts (Redis), NULL for the others. set_seeder: where a
+     * reservation's period has no counter (a restart, a flush, a new period), ask `fn` (with `arg`,
+     * borrowed) for the ledger's figures, create the missing counters from them (nodes seeding at
+     * once keep the first seed) and decide then; a reservation the seeder cannot answer for is
+     * decided unavailable. `fn` runs on the counters' own thread, may block on the store, and must
+     * not call the counters. Set once, before the first reservation. raise: reconciliation with
+     * the ledger, lifting the account's counters of periods row->p to at least row->day_used and
+     * row->month_used, never lowering them (other nodes' calls may be counted and not yet folded);
+     * *before gets what they held (-1: missing). Waits for the round trip: not from `decided`.
+     */
+    void (*set_seeder)(counters *self, counters_seeder_fn fn, void *arg);
+    int (*raise)(counters *self, const counters_seed_row *row, counters_usage *before, app_err *err);
     /* Frees the counters; NULL does nothing. */
     void (*free)(counters *self);
 };
@@ -122,6 +141,19 @@ static inline int counters_read(counters *c, int64_t account_id, period_zone zon
 static inline void counters_seed(counters *c, const counters_seed_row *row)
 {
     c->ops->seed(c, row);
+}
+/* Gives the counters a seeder; false (nothing done) when they never lose their counts. */
+static inline bool counters_set_seeder(counters *c, counters_seeder_fn fn, void *arg)
+{
+    if (c->ops->set_seeder == NULL)
+        return false;
+    c->ops->set_seeder(c, fn, arg);
+    return true;
+}
+/* Raises lost counts to the ledger's (see raise); 0 without anything to do for other counters. */
+static inline int counters_raise(counters *c, const counters_seed_row *row, counters_usage *before, app_err *err)
+{
+    return c->ops->raise != NULL ? c->ops->raise(c, row, before, err) : 0;
 }
 static inline void counters_free(counters *c)
 {

@@ -17,6 +17,12 @@
  * blocking hiredis context, and completes each request in order: a reservation's callback runs
  * on that thread. One connection and one FIFO queue mean a caller's requests reach Redis in the
  * order it made them (a refund queued before a read is applied before that read).
+ *
+ * Redis may lose everything at any time (FLUSHALL, a restart without persistence). With a seeder
+ * (counters_set_seeder), a reservation whose day or month counter is missing counts nothing
+ * and answers "missing"; the connection thread asks the seeder for the ledger's figures and runs
+ * the reservation again with them, creating what is missing (SET NX) before deciding. A new
+ * period is missing too: the ledger then says 0, or what other nodes already folded.
  */
 #include <assert.h>
 #include <errno.h>
@@ -47,10 +53,26 @@
  * KEYS: day, month, day block flag, day overage flag, month block flag, month overage flag.
  * ARGV: daily present, daily, monthly present, monthly, overage mode, cap present, cap,
  *       day key ttl (ms), month key ttl (ms).
+ *       missing (0: a missing counter counts 0; 1: answer {-1} when the period's day or month
+ *       counter is missing; 2: create missing keys from the seed first, SET NX as SEED_LUA does),
+ *       and in mode 2 the seed: day used, month used, the four flags (1 to set).
  * Returns {outcome, period, limit, used, day_used, month_used, first}: outcome 0 serve,
- * 1 serve as overage, 2 block (quota_outcome); period 0 daily, 1 monthly (quota_period).
+ * 1 serve as overage, 2 block (quota_outcome); period 0 daily, 1 monthly (quota_period). Or {-1}:
+ * a counter is missing (Redis lost it, or the period is new) and the ledger must seed it first.
  */
 static const char RESERVE_LUA[] =
+    "if ARGV[10] == '1' and (redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0) then\n"
+    "  return {-1}\n"
+    "end\n"
+    "if ARGV[10] == '2' then\n"
+    "  redis.call('SET', KEYS[1], ARGV[11], 'NX', 'PX', ARGV[8])\n"
+    "  redis.call('SET', KEYS[2], ARGV[12], 'NX', 'PX', ARGV[9])\n"
+    "  for i = 3, 6 do\n"
+    "    if ARGV[10 + i] == '1' then\n"
+    "      redis.call('SET', KEYS[i], '1', 'NX', 'PX', i <= 4 and ARGV[8] or ARGV[9])\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
     "local dp, dl = ARGV[1] == '1', tonumber(ARGV[2])\n"
     "local mp, ml = ARGV[3] == '1', tonumber(ARGV[4])\n"
     "local overage = ARGV[5] == '1'\n"
@@ -119,14 +141,43 @@ static const char SEED_LUA[] = "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', 
                                "end\n"
                                "return 0\n";
 
-enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, NSCRIPTS };
-static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA};
+/*
+ * Reconciliation with the ledger: raises the day and month counters to at least the ledger's
+ * figures, never lowers them (other nodes' calls may be counted here and not folded into the
+ * ledger yet). A missing counter is created with the ledger's figure. KEYS: day, month. ARGV: day
+ * used, month used, day key ttl, month key ttl. Returns {day before, month before}, -1 for a
+ * counter that was missing.
+ */
+static const char RAISE_LUA[] =
+    "local before = {}\n"
+    "for i = 1, 2 do\n"
+    "  local want = tonumber(ARGV[i])\n"
+    "  local cur = redis.call('GET', KEYS[i])\n"
+    "  if cur == false then\n"
+    "    before[i] = -1\n"
+    "    redis.call('SET', KEYS[i], want, 'PX', ARGV[2 + i])\n"
+    "  else\n"
+    "    before[i] = tonumber(cur)\n"
+    "    if before[i] < want then\n"
+    "      redis.call('INCRBY', KEYS[i], want - before[i])\n"
+    "      if redis.call('PTTL', KEYS[i]) == -1 then redis.call('PEXPIRE', KEYS[i], ARGV[2 + i]) end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return before\n";
 
-typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ } op_kind;
+enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, SCRIPT_RAISE, NSCRIPTS };
+static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA, RAISE_LUA};
+
+typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE } op_kind;
+
+/* How a reservation treats a missing counter (RESERVE_LUA's ARGV[10]). */
+typedef enum missing_mode { MISSING_IS_ZERO = 0, MISSING_ASKS_SEED = 1, MISSING_SEEDED = 2 } missing_mode;
 
 /*
  * One queued request: one command, one reply. Reserve and refund ops are on the heap and freed by
- * the connection thread; seed and read ops are on their caller's stack, which waits for `done`.
+ * the connection thread; seed, read and raise ops are on their caller's stack, which waits for
+ * `done`.
  */
 typedef struct op {
     struct op *next;
@@ -135,10 +186,13 @@ typedef struct op {
     size_t len;
     counters_decided_fn decided; /* OP_RESERVE */
     void *arg;
-    counters_decision dec; /* OP_RESERVE: now_ms and p filled when queued */
-    bool done;             /* seed and read: set under the counters' lock when complete */
+    counters_decision dec;  /* OP_RESERVE: now_ms and p filled when queued */
+    int64_t account_id;     /* OP_RESERVE: to format it again with the ledger's seed */
+    limits limits;          /* OP_RESERVE: a copy (the request's is borrowed until reserve returns) */
+    counters_seed_row seed; /* OP_RESERVE: the ledger's standing, once its counters were found missing */
+    bool done;              /* seed, read and raise: set under the counters' lock when complete */
     int rc;
-    int64_t day_used, month_used; /* OP_READ */
+    int64_t day_used, month_used; /* OP_READ, OP_RAISE (-1: missing) */
 } op;
 
 typedef struct redis_counters {
@@ -146,11 +200,13 @@ typedef struct redis_counters {
     const app_clock *clock;
     char host[256];
     int port, db;
-    char sha[NSCRIPTS][41]; /* set once at start; the same after any reload */
+    char sha[NSCRIPTS][41];    /* set once at start; the same after any reload */
+    counters_seeder_fn seeder; /* set once before the first reservation, or NULL */
+    void *seeder_arg;
 
     pthread_mutex_t mu;
     pthread_cond_t wake;    /* the connection thread: work queued, or stop */
-    pthread_cond_t done_cv; /* waiters of seed and read */
+    pthread_cond_t done_cv; /* waiters of seed, read and raise */
     op *head, *tail;        /* under mu */
     bool stopping;          /* under mu */
     pthread_t thread;
@@ -173,7 +229,7 @@ static struct timeval tv_ms(int64_t ms)
 
 /* ---- commands ---- */
 
-#define MAX_ARGS 20
+#define MAX_ARGS 28
 
 /* A command's arguments, formatted into fixed slots. */
 typedef struct args {
@@ -374,7 +430,7 @@ static bool int_from_bulk(const redisReply *r, int64_t *out)
 
 /*
  * Ends an op with `reply` (NULL: Redis could not be reached). Reserve calls back and frees, refund
- * frees, seed and read wake their caller (who owns the op: it must not be touched after).
+ * frees, seed, read and raise wake their caller (who owns the op: it must not be touched after).
  */
 static void op_complete(redis_counters *c, op *o, const redisReply *reply)
 {
@@ -390,6 +446,15 @@ static void op_complete(redis_counters *c, op *o, const redisReply *reply)
         return;
     case OP_REFUND: free(o); return;
     case OP_SEED: o->rc = reply != NULL && reply->type != REDIS_REPLY_ERROR ? 0 : APP_STORE_UNAVAILABLE; break;
+    case OP_RAISE:
+        o->rc = APP_STORE_UNAVAILABLE;
+        if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            reply_is_int(reply->element[0]) && reply_is_int(reply->element[1])) {
+            o->day_used = reply->element[0]->integer;
+            o->month_used = reply->element[1]->integer;
+            o->rc = 0;
+        }
+        break;
     case OP_READ:
         o->rc = APP_STORE_UNAVAILABLE;
         if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
@@ -430,15 +495,75 @@ static void drain_sigpipe(void)
         ;
 }
 
+static void format_reserve(redis_counters *c, op *o, missing_mode mode, const counters_seed_row *seed);
+
+/* RESERVE_LUA's {-1}: the period's counters are missing and wait for the ledger's seed. */
+static bool is_missing(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == 1 && reply_is_int(r->element[0]) &&
+           r->element[0]->integer == -1;
+}
+
+/* An op of `list` seeded for the same account and periods as `o`, or NULL. */
+static const op *seeded_alike(const op *list, const op *o)
+{
+    for (; list != NULL; list = list->next)
+        if (list->account_id == o->account_id && list->dec.p.day_key == o->dec.p.day_key &&
+            list->dec.p.month_key == o->dec.p.month_key)
+            return list;
+    return NULL;
+}
+
+/*
+ * Asks the seeder for the ledger's standing of each reservation of `list` (which found its
+ * counters missing) and formats it again to create them from that seed (SET NX, so nodes seeding
+ * at once keep the first seed) and decide, in one script run. Reservations of the same account
+ * and periods share one ledger read (after the first, the keys exist and the seed is not used). A
+ * reservation the ledger cannot answer for fails (counters unavailable): nothing is counted.
+ * Returns the list to send.
+ */
+static op *seed_missing(redis_counters *c, op *list)
+{
+    op *send = NULL, **tail = &send;
+    while (list != NULL) {
+        op *o = list, *next = o->next;
+        o->next = NULL;
+        const op *alike = seeded_alike(send, o);
+        counters_seed_row row = {.account_id = o->account_id, .p = o->dec.p};
+        op_free(o);
+        list = next;
+        if (alike != NULL) {
+            row = alike->seed;
+        } else if (c->seeder(c->seeder_arg, &row) != 0) {
+            op_complete(c, o, NULL);
+            continue;
+        }
+        o->seed = row;
+        format_reserve(c, o, MISSING_SEEDED, &row);
+        *tail = o;
+        tail = &o->next;
+    }
+    return send;
+}
+
+/* Appends `o` to the list ending at `*tail`. */
+static void list_push(op ***tail, op *o)
+{
+    o->next = NULL;
+    **tail = o;
+    *tail = &o->next;
+}
+
 /*
  * Sends a list of ops in one pipeline and completes each with its reply, in order. Ops whose
  * script Redis lost (NOSCRIPT: a restart or SCRIPT FLUSH) are sent again once after a reload;
- * they did not run. Returns false, with every op not yet completed failed, when the connection
- * broke.
+ * they did not run. Reservations that found their counters missing are seeded from the ledger
+ * and sent again (they did not count anything). Returns false, with every op not yet completed
+ * failed, when the connection broke.
  */
 static bool send_batch(redis_counters *c, op *batch, bool may_retry)
 {
-    op *retry = NULL, **retry_tail = &retry;
+    op *retry = NULL, **retry_tail = &retry, *missing = NULL, **missing_tail = &missing;
     for (op *o = batch; o != NULL; o = o->next)
         if (redisAppendFormattedCommand(c->ctx, o->cmd, o->len) != REDIS_OK)
             goto broken;
@@ -448,28 +573,30 @@ static bool send_batch(redis_counters *c, op *batch, bool may_retry)
             goto broken;
         redisReply *r = rv;
         op *next = batch->next;
-        if (may_retry && is_noscript(r)) {
-            batch->next = NULL;
-            *retry_tail = batch;
-            retry_tail = &batch->next;
-        } else {
+        if (may_retry && is_noscript(r))
+            list_push(&retry_tail, batch);
+        else if (batch->kind == OP_RESERVE && c->seeder != NULL && is_missing(r))
+            list_push(&missing_tail, batch);
+        else
             op_complete(c, batch, r);
-        }
         freeReplyObject(r);
         batch = next;
     }
-    if (retry == NULL)
-        return true;
-    if (load_scripts(c->ctx, c->sha) != 0) {
-        batch = NULL;
+    if (retry != NULL && load_scripts(c->ctx, c->sha) != 0)
+        goto broken;
+    if (retry != NULL && !send_batch(c, retry, false)) {
+        retry = NULL;
         goto broken;
     }
-    return send_batch(c, retry, false);
+    retry = NULL;
+    /* Seeded reservations create what is missing: they never answer {-1} again. */
+    return missing == NULL || send_batch(c, seed_missing(c, missing), may_retry);
 broken:
     drain_sigpipe();
     drop_connection(c);
     fail_all(c, batch);
     fail_all(c, retry);
+    fail_all(c, missing);
     return false;
 }
 
@@ -559,6 +686,33 @@ static int run_sync(redis_counters *c, op *o)
 
 /* ---- counters_ops ---- */
 
+/* The reservation's command into o->cmd, from what the op keeps of the request. */
+static void format_reserve(redis_counters *c, op *o, missing_mode mode, const counters_seed_row *seed)
+{
+    const limits *l = &o->limits;
+    args a = {0};
+    args_add(&a, "EVALSHA");
+    args_add(&a, "%s", c->sha[SCRIPT_RESERVE]);
+    args_add(&a, "6");
+    args_add_keys(&a, o->account_id, &o->dec.p);
+    args_add_opt(&a, l->daily_limit);
+    args_add_opt(&a, l->monthly_limit);
+    args_add(&a, "%d", l->mode == LIMIT_OVERAGE ? 1 : 0);
+    args_add_opt(&a, l->overage_cap);
+    args_add(&a, "%lld", ttl_ms(o->dec.p.day_end_ms, o->dec.now_ms));
+    args_add(&a, "%lld", ttl_ms(o->dec.p.month_end_ms, o->dec.now_ms));
+    args_add(&a, "%d", (int)mode);
+    if (mode == MISSING_SEEDED) {
+        args_add(&a, "%lld", (long long)seed->day_used);
+        args_add(&a, "%lld", (long long)seed->month_used);
+        args_add(&a, "%d", seed->day_blocked ? 1 : 0);
+        args_add(&a, "%d", seed->day_overage ? 1 : 0);
+        args_add(&a, "%d", seed->month_blocked ? 1 : 0);
+        args_add(&a, "%d", seed->month_overage ? 1 : 0);
+    }
+    args_format(&a, o);
+}
+
 static void redis_reserve(counters *self, const counters_req *req, counters_decided_fn decided, void *arg)
 {
     redis_counters *c = (redis_counters *)self;
@@ -566,21 +720,11 @@ static void redis_reserve(counters *self, const counters_req *req, counters_deci
     o->kind = OP_RESERVE;
     o->decided = decided;
     o->arg = arg;
+    o->account_id = req->account_id;
+    o->limits = *req->limits;
     o->dec.now_ms = clock_now_ms(c->clock);
     o->dec.p = period_at(req->zone, o->dec.now_ms);
-    const limits *l = req->limits;
-    args a = {0};
-    args_add(&a, "EVALSHA");
-    args_add(&a, "%s", c->sha[SCRIPT_RESERVE]);
-    args_add(&a, "6");
-    args_add_keys(&a, req->account_id, &o->dec.p);
-    args_add_opt(&a, l->daily_limit);
-    args_add_opt(&a, l->monthly_limit);
-    args_add(&a, "%d", l->mode == LIMIT_OVERAGE ? 1 : 0);
-    args_add_opt(&a, l->overage_cap);
-    args_add(&a, "%lld", ttl_ms(o->dec.p.day_end_ms, o->dec.now_ms));
-    args_add(&a, "%lld", ttl_ms(o->dec.p.month_end_ms, o->dec.now_ms));
-    args_format(&a, o);
+    format_reserve(c, o, c->seeder != NULL ? MISSING_ASKS_SEED : MISSING_IS_ZERO, NULL);
     enqueue(c, o);
 }
 
@@ -660,6 +804,41 @@ static void redis_seed(counters *self, const counters_seed_row *row)
     run_sync(c, &o); /* seed has no error path: a failed seed leaves the counters to the next one */
 }
 
+static const struct counters_ops redis_ops;
+
+static void redis_set_seeder(counters *self, counters_seeder_fn fn, void *arg)
+{
+    redis_counters *c = (redis_counters *)self;
+    c->seeder = fn;
+    c->seeder_arg = arg;
+}
+
+static int redis_raise(counters *self, const counters_seed_row *row, counters_usage *before, app_err *err)
+{
+    assert(self->ops == &redis_ops);
+    redis_counters *c = (redis_counters *)self;
+    int64_t now = clock_now_ms(c->clock);
+    long long id = (long long)row->account_id;
+    args a = {0};
+    args_add(&a, "EVALSHA");
+    args_add(&a, "%s", c->sha[SCRIPT_RAISE]);
+    args_add(&a, "2");
+    args_add(&a, "sm:{%lld}:d:%lld", id, (long long)row->p.day_key);
+    args_add(&a, "sm:{%lld}:m:%lld", id, (long long)row->p.month_key);
+    args_add(&a, "%lld", (long long)row->day_used);
+    args_add(&a, "%lld", (long long)row->month_used);
+    args_add(&a, "%lld", ttl_ms(row->p.day_end_ms, now));
+    args_add(&a, "%lld", ttl_ms(row->p.month_end_ms, now));
+    op o = {.kind = OP_RAISE};
+    args_format(&a, &o);
+    memset(before, 0, sizeof *before);
+    if (run_sync(c, &o) != 0)
+        return app_err_set(err, APP_STORE_UNAVAILABLE, "counters unavailable");
+    before->day_used = o.day_used;
+    before->month_used = o.month_used;
+    return 0;
+}
+
 static void redis_free(counters *self)
 {
     redis_counters *c = (redis_counters *)self;
@@ -684,6 +863,8 @@ static const struct counters_ops redis_ops = {
     .refund = redis_refund,
     .read = redis_read,
     .seed = redis_seed,
+    .set_seeder = redis_set_seeder,
+    .raise = redis_raise,
     .free = redis_free,
 };
 

@@ -73,6 +73,20 @@ struct metering {
     pthread_t writer, folder;
     bool started;
 
+    /*
+     * Shared counters (Redis) only: the accounts decided since the last reconciliation, an
+     * open-addressing set keyed by account id (0 is the empty slot), with their zones.
+     */
+    bool shared;
+    pthread_mutex_t amu;
+    struct active_account {
+        int64_t account_id;
+        period_zone zone;
+    } * active;
+    size_t nactive, capactive; /* capactive: 0 or a power of two */
+    int metric_drift;
+    int64_t drift; /* the last round's, as exported; the folder's own */
+
     pthread_mutex_t imu; /* idempotency keys being served now */
     struct idem_claim {
         int64_t account_id;
@@ -108,6 +122,78 @@ static period_zone zone_of(metering *m, const char *timezone)
 periods metering_periods(metering *m, const char *timezone, int64_t now_ms)
 {
     return period_at(zone_of(m, timezone), now_ms);
+}
+
+/* ---- the ledger's standing, for the counters ---- */
+
+/*
+ * Fills `row` (account_id and p set) with the ledger's sums of the account's day and month: the
+ * calls served and whether a refusal or an overage is already recorded. 0 or the store's error.
+ */
+static int ledger_row(metering *m, counters_seed_row *row, app_err *err)
+{
+    char today[11], first[11];
+    period_date_format(row->p.today, today);
+    period_date_format((local_date){row->p.today.year, row->p.today.month, 1}, first);
+    usage_totals day, month;
+    int rc;
+    if ((rc = store_usage_sum(m->o.store, row->account_id, -1, today, today, &day, err)) != 0 ||
+        (rc = store_usage_sum(m->o.store, row->account_id, -1, first, today, &month, err)) != 0)
+        return rc;
+    row->day_used = day.requests;
+    row->month_used = month.requests;
+    row->day_blocked = day.blocked > 0;
+    row->month_blocked = month.blocked > 0;
+    row->day_overage = day.overage > 0;
+    row->month_overage = month.overage > 0;
+    return 0;
+}
+
+/* The Redis counters' seeder: on their connection thread, when Redis lost an account's counts. */
+static int seed_from_ledger(void *arg, counters_seed_row *row)
+{
+    metering *m = arg;
+    app_err err;
+    app_err_clear(&err);
+    int rc = ledger_row(m, row, &err);
+    if (rc != 0)
+        log_write(m->o.log, LOG_ERROR, "counters not seeded: the ledger did not answer", "{s:I, s:s}", "account_id",
+                  (json_int_t)row->account_id, "error", err.message);
+    else
+        log_write(m->o.log, LOG_INFO, "counters seeded from the ledger", "{s:I, s:I, s:I}", "account_id",
+                  (json_int_t)row->account_id, "day_used", (json_int_t)row->day_used, "month_used",
+                  (json_int_t)row->month_used);
+    return rc;
+}
+
+static size_t active_slot(const struct active_account *set, size_t cap, int64_t account_id)
+{
+    size_t i = (size_t)((uint64_t)account_id * 0x9E3779B97F4A7C15ull) & (cap - 1);
+    while (set[i].account_id != 0 && set[i].account_id != account_id)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Remembers that `account_id` had a decided call since the last reconciliation. */
+static void active_mark(metering *m, int64_t account_id, period_zone zone)
+{
+    pthread_mutex_lock(&m->amu);
+    if ((m->nactive + 1) * 2 > m->capactive) {
+        size_t cap = m->capactive ? m->capactive * 2 : 64;
+        struct active_account *set = xcalloc(cap, sizeof *set);
+        for (size_t i = 0; i < m->capactive; i++)
+            if (m->active[i].account_id != 0)
+                set[active_slot(set, cap, m->active[i].account_id)] = m->active[i];
+        free(m->active);
+        m->active = set;
+        m->capactive = cap;
+    }
+    size_t i = active_slot(m->active, m->capactive, account_id);
+    if (m->active[i].account_id == 0) {
+        m->active[i] = (struct active_account){account_id, zone};
+        m->nactive++;
+    }
+    pthread_mutex_unlock(&m->amu);
 }
 
 /* ---- idempotency keys in flight ---- */
@@ -553,6 +639,56 @@ static void *writer_main(void *arg)
 }
 
 /*
+ * Reconciliation of the shared counters with the ledger, for the accounts decided since the last
+ * round, right after a fold (so this node's journaled calls are in the ledger).
+ *
+ * The rule. Every call Redis counts is either in flight (reserved, not yet journaled, committed or
+ * refunded), journaled and not yet folded (on this node or another), or in the ledger; a refund
+ * takes a call out of Redis that never reaches the ledger. So with nothing lost, Redis >= ledger,
+ * and Redis - ledger is every node's calls in flight plus the other nodes' unfolded calls (at most
+ * METERING_SYNC_DELAY_MS of their traffic). Redis BELOW the ledger means Redis lost counts: it is
+ * raised to the ledger's figure (atomically in Redis, never lowered: the ledger was read before,
+ * and it only grows). Redis above the ledger is never corrected. The drift exported is the summed
+ * |Redis - ledger| of the day counters of the round, so it is 0 once traffic stops and every node
+ * has folded, and stays above 0 while Redis has lost counts that nothing raised yet.
+ */
+static void reconcile(metering *m)
+{
+    pthread_mutex_lock(&m->amu);
+    struct active_account *set = m->active;
+    size_t cap = m->capactive;
+    m->active = NULL;
+    m->nactive = m->capactive = 0;
+    pthread_mutex_unlock(&m->amu);
+    int64_t drift = 0, now = clock_now_ms(m->o.clock);
+    for (size_t i = 0; i < cap; i++) {
+        if (set[i].account_id == 0)
+            continue;
+        counters_seed_row row = {.account_id = set[i].account_id, .p = period_at(set[i].zone, now)};
+        counters_usage before;
+        app_err err;
+        app_err_clear(&err);
+        if (ledger_row(m, &row, &err) != 0 || counters_raise(m->o.counters, &row, &before, &err) != 0) {
+            log_write(m->o.log, LOG_WARN, "counters not reconciled", "{s:I, s:s}", "account_id",
+                      (json_int_t)row.account_id, "error", err.message);
+            continue;
+        }
+        int64_t redis = before.day_used < 0 ? 0 : before.day_used;
+        drift += redis > row.day_used ? redis - row.day_used : row.day_used - redis;
+        if (before.day_used < row.day_used || before.month_used < row.month_used)
+            log_write(m->o.log, LOG_WARN, "counters raised to the ledger", "{s:I, s:I, s:I, s:I, s:I}", "account_id",
+                      (json_int_t)row.account_id, "day_redis", (json_int_t)before.day_used, "day_ledger",
+                      (json_int_t)row.day_used, "month_redis", (json_int_t)before.month_used, "month_ledger",
+                      (json_int_t)row.month_used);
+    }
+    free(set);
+    /* The metrics have counters only: the gauge moves by the difference, modulo 2^64 (a decrease
+     * wraps back to the right value). */
+    metrics_family_add(m->o.metrics, m->metric_drift, 0, (uint64_t)drift - (uint64_t)m->drift);
+    m->drift = drift;
+}
+
+/*
  * Every METERING_SYNC_DELAY_MS, or when metering_settle asks, folds the journal into the ledger;
  * on the period, also makes everything so far durable, whether or not calls keep coming. Its own
  * thread, so that this work never delays the answers the writer resumes.
@@ -561,6 +697,7 @@ static void *folder_main(void *arg)
 {
     metering *m = arg;
     int64_t tick_due = mono_ms() + METERING_SYNC_DELAY_MS, checked = mono_ms();
+    int64_t reconcile_due = mono_ms() + METERING_RECONCILE_MS;
     pthread_mutex_lock(&m->qmu);
     for (;;) {
         bool settle = m->settle_asked > m->settle_done;
@@ -592,6 +729,11 @@ static void *folder_main(void *arg)
         if (tick) {
             sync_all(m, false);
             tick_due = mono_ms() + METERING_SYNC_DELAY_MS;
+        }
+        if (m->shared && mono_ms() >= reconcile_due) {
+            if (rc == 0) /* after a failed fold this node's calls are not in the ledger: wait */
+                reconcile(m);
+            reconcile_due = mono_ms() + METERING_RECONCILE_MS;
         }
         pthread_mutex_lock(&m->qmu);
         if (settle)
@@ -643,6 +785,16 @@ metering *metering_new(const metering_opts *opts, app_err *err)
     m->metric_exceeded =
         metrics_family_register(m->o.metrics, "b2b_quota_exceeded_total",
                                 "Calls past a contractual limit, by period and mode.", NULL, exceeded, 4);
+    /* Shared counters lose counts with Redis: they seed from the ledger and are reconciled. */
+    m->shared = counters_set_seeder(m->o.counters, seed_from_ledger, m);
+    if (m->shared) {
+        static const char *const no_labels[] = {""};
+        m->metric_drift = metrics_family_register(m->o.metrics, "b2b_counter_drift",
+                                                  "Calls: the summed difference between the shared counters and "
+                                                  "the ledger, per account's day, at the last reconciliation.",
+                                                  NULL, no_labels, 1);
+    }
+    pthread_mutex_init(&m->amu, NULL);
     pthread_mutex_init(&m->qmu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -679,6 +831,8 @@ void metering_free(metering *m)
     pthread_cond_destroy(&m->fold_cv);
     pthread_cond_destroy(&m->idle_cv);
     pthread_mutex_destroy(&m->imu);
+    pthread_mutex_destroy(&m->amu);
+    free(m->active);
     free(m->claims);
     free(m);
 }
@@ -732,20 +886,8 @@ int metering_start(metering *m, app_err *err)
             break;
         for (size_t i = 0; i < n && rc == 0; i++) {
             counters_seed_row row = {.account_id = cs[i].account_id, .p = metering_periods(m, cs[i].timezone, now)};
-            char today[11], first[11];
-            period_date_format(row.p.today, today);
-            period_date_format((local_date){row.p.today.year, row.p.today.month, 1}, first);
-            usage_totals day, month;
-            if ((rc = store_usage_sum(m->o.store, cs[i].account_id, -1, today, today, &day, err)) != 0 ||
-                (rc = store_usage_sum(m->o.store, cs[i].account_id, -1, first, today, &month, err)) != 0)
-                break;
-            row.day_used = day.requests;
-            row.month_used = month.requests;
-            row.day_blocked = day.blocked > 0;
-            row.month_blocked = month.blocked > 0;
-            row.day_overage = day.overage > 0;
-            row.month_overage = month.overage > 0;
-            counters_seed(m->o.counters, &row);
+            if ((rc = ledger_row(m, &row, err)) == 0)
+                counters_seed(m->o.counters, &row);
         }
         if (n > 0)
             after = cs[n - 1].account_id;
@@ -921,6 +1063,8 @@ static void on_decided(void *arg, const counters_decision *dec)
     }
     c->dec = *dec;
     c->decided = dec->reserved;
+    if (m->shared)
+        active_mark(m, p->account_id, zone_of(m, p->timezone));
     c->view = (metering_view){.metered = true,
                               .limits = p->limits,
                               .day_used = dec->day_used,

@@ -49,6 +49,12 @@
 #define METERING_LEDGER_GRACE_MS 2000
 /* With nothing to fold, how often the ledger is asked whether it answers. */
 #define METERING_LEDGER_CHECK_MS 500
+/*
+ * With shared counters (Redis), how often the counters of the accounts decided since the last
+ * round are compared with the ledger (after a fold), raised where Redis lost counts, and their
+ * drift exported as b2b_counter_drift (the rule: metering.c, reconcile).
+ */
+#define METERING_RECONCILE_MS 10000
 #define METERING_IDEM_KEY_MAX 128
 
 typedef struct metering metering;
@@ -127,8 +133,10 @@ typedef struct metering_opts {
 } metering_opts;
 
 /*
- * Opens the journal directory (created if missing). NULL with `err` set when it cannot. The
- * caller owns the result (metering_free) and calls metering_start before the first call.
+ * Opens the journal directory (created if missing). With shared counters (Redis), becomes their
+ * seeder: counts Redis lost are seeded from the ledger's sums before a call is decided. NULL with
+ * `err` set when it cannot. The caller owns the result (metering_free) and calls metering_start
+ * before the first call.
  */
 metering *metering_new(const metering_opts *opts, app_err *err);
 /*

@@ -4,17 +4,21 @@
  * decisions as the local counters, the contract rule in Lua equal to quota_decide, exactness across
  * two instances (two nodes) under threads, and Redis going away and coming back.
  *
- * Criterion runs tests in parallel processes, so each test has a database of its own (3 to 15),
- * emptied when it starts; database 0 of the URI is left to other tests.
+ * Criterion runs tests in parallel processes, so each test works alone on one database (4 to 15),
+ * emptied when it starts: tests that share a database wait for each other (an flock held until the
+ * test's process ends). Databases 0 to 3 of the URI are left to the cluster tests.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "infra/counters.h"
 
@@ -28,6 +32,7 @@ static redisContext *admin; /* the test's own connection, on the test's database
 static char host[256];
 static int port;
 static char uri[300];
+static int db_lock = -1; /* the flock on the test's database */
 
 static void teardown(void)
 {
@@ -36,6 +41,9 @@ static void teardown(void)
     if (admin != NULL)
         redisFree(admin);
     admin = NULL;
+    if (db_lock >= 0)
+        close(db_lock);
+    db_lock = -1;
 }
 
 TestSuite(counters_redis, .fini = teardown);
@@ -50,7 +58,12 @@ static void start(int db)
             "Redis and sets it (or: scripts/redis.sh start DIR, then export STARMETER_TEST_REDIS=<its URI>)");
     cr_assert_eq(sscanf(env, "redis://%255[^:]:%d", host, &port), 2,
                  "STARMETER_TEST_REDIS=%s is not redis://host:port/db", env);
+    cr_assert(db >= 4 && db <= 15, "the counters' tests use databases 4 to 15");
     snprintf(uri, sizeof uri, "redis://%s:%d/%d", host, port, db);
+    char lock[128];
+    snprintf(lock, sizeof lock, "/tmp/starmeter-test-redis-db%d.lock", db); /* twelve files at most, ever */
+    db_lock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert(db_lock >= 0 && flock(db_lock, LOCK_EX) == 0, "cannot lock %s", lock);
     admin = redisConnect(host, port);
     cr_assert(admin != NULL && !admin->err, "cannot reach the test Redis at %s", env);
     redisReply *r = redisCommand(admin, "SELECT %d", db);
@@ -148,7 +161,7 @@ static void assert_ttl(char period, int64_t period_key, const char *suffix, long
 
 Test(counters_redis, block_mode_serves_the_limit_then_refuses)
 {
-    start(3);
+    start(4);
     limits l = block_limits(3, 100);
     for (int i = 1; i <= 3; i++) {
         counters_decision d = reserve(1, &l, utc);
@@ -558,4 +571,181 @@ Test(counters_redis, an_unreachable_or_malformed_uri_is_refused)
     app_err_clear(&err);
     cr_assert_null(counters_redis_new("redis://127.0.0.1:70000/0", &tclock, &err));
     cr_assert_eq(err.code, APP_VALIDATION_ERROR);
+}
+
+/* ---- seeding from the ledger ---- */
+
+/* A fake ledger: what it says, how often it was asked, and an optional rendezvous of seeders. */
+typedef struct fake_ledger {
+    int64_t day_used, month_used;
+    bool day_blocked;
+    int64_t day_key; /* the day it has counts for; other days have none (the month still counts) */
+    atomic_int asked;
+    pthread_barrier_t *together; /* when set, each seeder waits for the other before answering */
+} fake_ledger;
+
+static int fake_seeder(void *arg, counters_seed_row *row)
+{
+    fake_ledger *f = arg;
+    atomic_fetch_add(&f->asked, 1);
+    if (f->together != NULL)
+        pthread_barrier_wait(f->together);
+    bool today = row->p.day_key == f->day_key;
+    row->day_used = today ? f->day_used : 0;
+    row->month_used = f->month_used;
+    row->day_blocked = today && f->day_blocked;
+    return 0;
+}
+
+typedef struct burst {
+    atomic_int decided, served;
+} burst;
+
+static void on_burst(void *arg, const counters_decision *dec)
+{
+    burst *b = arg;
+    if (dec->rc == 0 && dec->reserved)
+        atomic_fetch_add(&b->served, 1);
+    atomic_fetch_add(&b->decided, 1);
+}
+
+static void flushdb(void)
+{
+    redisReply *r = redisCommand(admin, "FLUSHDB");
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+}
+
+Test(counters_redis, missing_counters_are_seeded_from_the_ledger_after_a_flush)
+{
+    start(5);
+    fake_ledger f = {.day_used = 7, .month_used = 30, .day_key = period_at(utc, T0).day_key};
+    cr_assert(counters_set_seeder(c, fake_seeder, &f));
+    limits l = block_limits(10, 100);
+    counters_decision d = reserve(1, &l, utc);
+    cr_assert_eq(atomic_load(&f.asked), 1, "the first call of the period asks the ledger");
+    cr_assert_eq(d.day_used, 8);
+    cr_assert_eq(d.month_used, 31);
+    cr_assert_eq(reserve(1, &l, utc).day_used, 9);
+    cr_assert_eq(atomic_load(&f.asked), 1, "counters Redis holds are not seeded again");
+    assert_ttl('d', d.p.day_key, "", d.p.day_end_ms + 2 * DAY_MS - T0);
+
+    /* Redis loses everything: the ledger (now at 9, say) seeds the counters again, and the
+     * limit holds from there rather than from 0. */
+    flushdb();
+    f.day_used = 9;
+    f.month_used = 32;
+    d = reserve(1, &l, utc);
+    cr_assert_eq(atomic_load(&f.asked), 2);
+    cr_assert_eq(d.d.outcome, QUOTA_SERVE);
+    cr_assert_eq(d.day_used, 10);
+    d = reserve(1, &l, utc);
+    cr_assert_eq(d.d.outcome, QUOTA_BLOCK);
+    cr_assert_eq(d.first, COUNTERS_FIRST_DAY_BLOCK);
+
+    /* A refusal the ledger already holds is not first again after a flush. */
+    flushdb();
+    f.day_used = 10;
+    f.day_blocked = true;
+    d = reserve(1, &l, utc);
+    cr_assert_eq(d.d.outcome, QUOTA_BLOCK);
+    cr_assert_eq(d.first, COUNTERS_FIRST_NONE);
+    cr_assert_eq(usage(1, utc).day_used, 10);
+
+    /* A new day is missing too: the ledger has none of it, the month goes on from Redis. */
+    clock_test_advance(&tclock, DAY_MS);
+    d = reserve(1, &l, utc);
+    cr_assert_eq(atomic_load(&f.asked), 4);
+    cr_assert_eq(d.d.outcome, QUOTA_SERVE);
+    cr_assert_eq(d.day_used, 1);
+    cr_assert_eq(d.month_used, 33, "the month key was there: Redis's 32, not the ledger's seed");
+
+    /* Many calls find the counters missing at once: one ledger read seeds them all. */
+    flushdb();
+    f.day_key = d.p.day_key;
+    f.day_used = 4;
+    f.day_blocked = false;
+    burst b = {.decided = 0};
+    for (int i = 0; i < 200; i++) {
+        counters_req req = {.account_id = 1, .limits = &l, .zone = utc};
+        counters_reserve(c, &req, on_burst, &b);
+    }
+    while (atomic_load(&b.decided) < 200)
+        usleep(1000);
+    cr_assert_eq(atomic_load(&f.asked), 5);
+    cr_assert_eq(atomic_load(&b.served), 6, "the limit of 10 from the ledger's 4");
+}
+
+Test(counters_redis, two_instances_seeding_at_once_agree)
+{
+    start(6);
+    pthread_barrier_t together;
+    pthread_barrier_init(&together, NULL, 2);
+    int64_t day = period_at(utc, T0).day_key;
+    /* The two nodes read the ledger at different instants: 40 and 45 (45 folded in between). */
+    fake_ledger fa = {.day_used = 40, .month_used = 40, .day_key = day, .together = &together};
+    fake_ledger fb = {.day_used = 45, .month_used = 45, .day_key = day, .together = &together};
+    app_err err;
+    counters *other = counters_redis_new(uri, &tclock, &err);
+    cr_assert_not_null(other, "%s", err.message);
+    cr_assert(counters_set_seeder(c, fake_seeder, &fa));
+    cr_assert(counters_set_seeder(other, fake_seeder, &fb));
+    limits l = block_limits(1000, 10000);
+    waiter w[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (waiter){.calls = 0};
+        pthread_mutex_init(&w[i].mu, NULL);
+        pthread_cond_init(&w[i].cv, NULL);
+        counters_req req = {.account_id = 5, .limits = &l, .zone = utc};
+        counters_reserve(i ? other : c, &req, on_decided, &w[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_mutex_lock(&w[i].mu);
+        while (w[i].calls == 0)
+            pthread_cond_wait(&w[i].cv, &w[i].mu);
+        pthread_mutex_unlock(&w[i].mu);
+        pthread_cond_destroy(&w[i].cv);
+        pthread_mutex_destroy(&w[i].mu);
+        cr_assert_eq(w[i].dec.rc, 0);
+    }
+    counters_free(other);
+    pthread_barrier_destroy(&together);
+    cr_assert_eq(atomic_load(&fa.asked) + atomic_load(&fb.asked), 2, "both seeded at once");
+    /* One seed won (SET NX) and both decided from it: two calls on top of the same figure. */
+    int64_t lo = w[0].dec.day_used < w[1].dec.day_used ? w[0].dec.day_used : w[1].dec.day_used;
+    int64_t hi = w[0].dec.day_used ^ w[1].dec.day_used ^ lo;
+    cr_assert(lo == 41 || lo == 46, "seeded from one ledger read: %lld", (long long)lo);
+    cr_assert_eq(hi, lo + 1);
+    cr_assert_eq(usage(5, utc).day_used, hi);
+    cr_assert_eq(usage(5, utc).month_used, hi);
+}
+
+Test(counters_redis, reconciliation_raises_lost_counts_and_never_lowers)
+{
+    start(7);
+    limits l = block_limits(1000, 10000);
+    for (int i = 0; i < 5; i++)
+        reserve(1, &l, utc);
+    counters_seed_row row = {.account_id = 1, .p = period_at(utc, T0), .day_used = 3, .month_used = 3};
+    counters_usage before;
+    app_err err;
+    cr_assert_eq(counters_raise(c, &row, &before, &err), 0);
+    cr_assert_eq(before.day_used, 5);
+    cr_assert_eq(usage(1, utc).day_used, 5, "ahead of the ledger (calls not folded yet): kept");
+    row.day_used = 8;
+    row.month_used = 9;
+    cr_assert_eq(counters_raise(c, &row, &before, &err), 0);
+    cr_assert_eq(before.day_used, 5);
+    cr_assert_eq(before.month_used, 5);
+    cr_assert_eq(usage(1, utc).day_used, 8, "below the ledger (lost counts): raised");
+    cr_assert_eq(usage(1, utc).month_used, 9);
+    assert_ttl('d', row.p.day_key, "", row.p.day_end_ms + 2 * DAY_MS - T0);
+    flushdb();
+    cr_assert_eq(counters_raise(c, &row, &before, &err), 0);
+    cr_assert_eq(before.day_used, -1, "missing");
+    cr_assert_eq(usage(1, utc).day_used, 8);
+    /* The local counters have no seeder: they never lose their counts. */
+    counters *local = counters_local_new(&tclock);
+    cr_assert_not(counters_set_seeder(local, NULL, NULL));
+    counters_free(local);
 }
