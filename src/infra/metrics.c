@@ -2,6 +2,7 @@
 #include "infra/metrics.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "core/mem.h"
@@ -25,8 +26,9 @@ typedef struct route_stats {
 
 typedef struct family {
     const char *name, *help, *label;
-    const char *const *values;
+    const char *const *values; /* NULL: a gauge without labels, its value in counts[0] */
     size_t nvalues;
+    bool gauge;
     atomic_uint_fast64_t counts[MAX_FAMILY_VALUES];
 } family;
 
@@ -101,6 +103,20 @@ int metrics_family_register(metrics *m, const char *name, const char *help, cons
     return m->nfamilies++;
 }
 
+int metrics_gauge_register(metrics *m, const char *name, const char *help)
+{
+    int id = metrics_family_register(m, name, help, NULL, NULL, 1);
+    m->families[id].gauge = true;
+    return id;
+}
+
+void metrics_gauge_set(metrics *m, int id, uint64_t v)
+{
+    if (id < 0 || id >= m->nfamilies || !m->families[id].gauge)
+        return;
+    atomic_store_explicit(&m->families[id].counts[0], v, memory_order_relaxed);
+}
+
 void metrics_family_add(metrics *m, int id, size_t value, uint64_t n)
 {
     if (id < 0 || id >= m->nfamilies || value >= m->families[id].nvalues)
@@ -163,9 +179,11 @@ void metrics_render(metrics *m, buf *out)
                     (unsigned long long)load(&m->errors[c]));
     for (int i = 0; i < m->nfamilies; i++) {
         family *f = &m->families[i];
-        buf_appendf(out, "# HELP %s %s\n# TYPE %s counter\n", f->name, f->help, f->name);
+        buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->gauge ? "gauge" : "counter");
         for (size_t v = 0; v < f->nvalues; v++)
-            if (f->label != NULL)
+            if (f->values == NULL)
+                buf_appendf(out, "%s %llu\n", f->name, (unsigned long long)load(&f->counts[v]));
+            else if (f->label != NULL)
                 buf_appendf(out, "%s{%s=\"%s\"} %llu\n", f->name, f->label, f->values[v],
                             (unsigned long long)load(&f->counts[v]));
             else /* the values are whole label sets */

@@ -38,6 +38,11 @@ int metrics_family_register(metrics *m, const char *name, const char *help, cons
 /* Adds `n` to the counter of value index `value` of family `id`. */
 void metrics_family_add(metrics *m, int id, size_t value, uint64_t n);
 
+/* A gauge without labels (e.g. b2b_counter_drift): registered like a family; returns its id. */
+int metrics_gauge_register(metrics *m, const char *name, const char *help);
+/* Sets the gauge `id` to `v`. */
+void metrics_gauge_set(metrics *m, int id, uint64_t v);
+
 /* Appends the text exposition format (version 0.0.4) to `out`. */
 void metrics_render(metrics *m, buf *out);
 

@@ -85,7 +85,6 @@ struct metering {
     } * active;
     size_t nactive, capactive; /* capactive: 0 or a power of two */
     int metric_drift;
-    int64_t drift; /* the last round's, as exported; the folder's own */
 
     pthread_mutex_t imu; /* idempotency keys being served now */
     struct idem_claim {
@@ -682,10 +681,7 @@ static void reconcile(metering *m)
                       (json_int_t)row.month_used);
     }
     free(set);
-    /* The metrics have counters only: the gauge moves by the difference, modulo 2^64 (a decrease
-     * wraps back to the right value). */
-    metrics_family_add(m->o.metrics, m->metric_drift, 0, (uint64_t)drift - (uint64_t)m->drift);
-    m->drift = drift;
+    metrics_gauge_set(m->o.metrics, m->metric_drift, (uint64_t)drift);
 }
 
 /*
@@ -788,11 +784,9 @@ metering *metering_new(const metering_opts *opts, app_err *err)
     /* Shared counters lose counts with Redis: they seed from the ledger and are reconciled. */
     m->shared = counters_set_seeder(m->o.counters, seed_from_ledger, m);
     if (m->shared) {
-        static const char *const no_labels[] = {""};
-        m->metric_drift = metrics_family_register(m->o.metrics, "b2b_counter_drift",
-                                                  "Calls: the summed difference between the shared counters and "
-                                                  "the ledger, per account's day, at the last reconciliation.",
-                                                  NULL, no_labels, 1);
+        m->metric_drift = metrics_gauge_register(m->o.metrics, "b2b_counter_drift",
+                                                 "Calls: the summed difference between the shared counters and "
+                                                 "the ledger, per account's day, at the last reconciliation.");
     }
     pthread_mutex_init(&m->amu, NULL);
     pthread_mutex_init(&m->qmu, NULL);

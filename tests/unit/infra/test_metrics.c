@@ -57,3 +57,17 @@ Test(metrics, concurrent_increments_are_not_lost)
     buf_cleanup(&b);
     metrics_free(shared);
 }
+
+Test(metrics, a_gauge_is_set_both_ways_and_typed_gauge)
+{
+    metrics *m = metrics_new(labels, 2);
+    int id = metrics_gauge_register(m, "test_gauge", "A test gauge.");
+    metrics_gauge_set(m, id, 42);
+    metrics_gauge_set(m, id, 7);
+    buf b;
+    buf_init(&b, 1 << 20);
+    metrics_render(m, &b);
+    cr_assert(strstr(b.data, "# TYPE test_gauge gauge\ntest_gauge 7\n"), "%s", b.data);
+    buf_cleanup(&b);
+    metrics_free(m);
+}
