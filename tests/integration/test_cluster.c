@@ -63,6 +63,32 @@ TestSuite(cluster, .init = setup, .fini = teardown, .timeout = 120);
 static const char *hammer_key;
 static atomic_int served, refused, other;
 
+static void *hammer(void *arg);
+
+/*
+ * Both nodes warm the week (when `warm`), then `conns` connections split between them send 12
+ * calls each of `key`; `served` starts at `already`. No answer other than 200 or 429 is allowed.
+ */
+static void race(const char *key, int conns, bool warm, int already)
+{
+    th_response r;
+    hammer_key = key;
+    for (int n = 0; warm && n < 2; n++) {
+        cr_assert_eq(th_keyed(&nodes[n], WEEKLY, key, &r), 200, "%s", r.body);
+        th_response_free(&r);
+    }
+    atomic_store(&served, already + (warm ? 2 : 0));
+    atomic_store(&refused, 0);
+    atomic_store(&other, 0);
+    pthread_t t[64];
+    cr_assert_leq(conns, 64);
+    for (int i = 0; i < conns; i++)
+        pthread_create(&t[i], NULL, hammer, &nodes[i % 2]);
+    for (int i = 0; i < conns; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(atomic_load(&other), 0);
+}
+
 static void *hammer(void *arg)
 {
     th_server *node = arg;
@@ -126,28 +152,12 @@ static json_int_t used_on_b(const char *key, json_int_t want)
 
 Test(cluster, two_nodes_serve_exactly_the_block_limit_between_them)
 {
-    th_response r;
     char key[80];
     account_with_key("{\"code\":\"c\",\"name\":\"C\",\"daily_limit\":100,\"rate_per_second\":100000,\"burst\":"
                      "100000,\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
                      "c", key);
-    hammer_key = key;
-    /* Both nodes compute the week before the race. */
-    cr_assert_eq(th_keyed(&nodes[0], WEEKLY, key, &r), 200, "%s", r.body);
-    th_response_free(&r);
-    cr_assert_eq(th_keyed(&nodes[1], WEEKLY, key, &r), 200, "%s", r.body);
-    th_response_free(&r);
-    atomic_store(&served, 2);
-    atomic_store(&refused, 0);
-    atomic_store(&other, 0);
-
     enum { CONNS = 64 };
-    pthread_t t[CONNS];
-    for (int i = 0; i < CONNS; i++)
-        pthread_create(&t[i], NULL, hammer, &nodes[i % 2]);
-    for (int i = 0; i < CONNS; i++)
-        pthread_join(t[i], NULL);
-    cr_assert_eq(atomic_load(&other), 0);
+    race(key, CONNS, true, 0);
     cr_assert_eq(atomic_load(&served), 100, "exactly the limit across both nodes");
     cr_assert_eq(atomic_load(&refused), CONNS * 12 + 2 - 100);
 
@@ -163,21 +173,7 @@ Test(cluster, an_overage_cap_holds_across_nodes_and_its_first_overage_is_audited
                      "cap\":20,\"rate_per_second\":100000,\"burst\":100000,\"credential_rate_per_second\":100000,"
                      "\"credential_burst\":100000}",
                      "o", key);
-    hammer_key = key;
-    cr_assert_eq(th_keyed(&nodes[0], WEEKLY, key, &r), 200, "%s", r.body);
-    th_response_free(&r);
-    cr_assert_eq(th_keyed(&nodes[1], WEEKLY, key, &r), 200, "%s", r.body);
-    th_response_free(&r);
-    atomic_store(&served, 2);
-    atomic_store(&refused, 0);
-    atomic_store(&other, 0);
-    enum { CONNS = 32 };
-    pthread_t t[CONNS];
-    for (int i = 0; i < CONNS; i++)
-        pthread_create(&t[i], NULL, hammer, &nodes[i % 2]);
-    for (int i = 0; i < CONNS; i++)
-        pthread_join(t[i], NULL);
-    cr_assert_eq(atomic_load(&other), 0);
+    race(key, 32, true, 0);
     cr_assert_eq(atomic_load(&served), 70, "the limit and the cap, across both nodes");
     cr_assert_eq(used_on_b(key, 70), 70);
     th_admin(&nodes[1], "GET", "/v1/admin/audit?action=quota.overage", NULL, &r);
@@ -229,7 +225,6 @@ Test(cluster, counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds
     account_with_key("{\"code\":\"f\",\"name\":\"F\",\"daily_limit\":100,\"rate_per_second\":100000,\"burst\":"
                      "100000,\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
                      "f", key);
-    hammer_key = key;
     for (int i = 0; i < 60; i++) {
         cr_assert_eq(th_keyed(&nodes[i % 2], WEEKLY, key, &r), 200, "%s", r.body);
         th_response_free(&r);
@@ -239,16 +234,8 @@ Test(cluster, counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds
     snprintf(flush, sizeof flush, "redis-cli -u '%s' FLUSHDB >/dev/null", counters_uri);
     cr_assert_eq(system(flush), 0, "%s", flush);
 
-    atomic_store(&served, 60);
-    atomic_store(&refused, 0);
-    atomic_store(&other, 0);
     enum { CONNS = 16 };
-    pthread_t t[CONNS];
-    for (int i = 0; i < CONNS; i++)
-        pthread_create(&t[i], NULL, hammer, &nodes[i % 2]);
-    for (int i = 0; i < CONNS; i++)
-        pthread_join(t[i], NULL);
-    cr_assert_eq(atomic_load(&other), 0);
+    race(key, CONNS, false, 60);
     cr_assert_eq(atomic_load(&served), 100, "the limit holds across the loss of every counter");
     cr_assert_eq(atomic_load(&refused), CONNS * 12 - 40);
     cr_assert_eq(used_on_b(key, 100), 100, "the ledger holds what was served");
