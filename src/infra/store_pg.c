@@ -1479,20 +1479,30 @@ static int usage_arrays(buf *arr, const usage_delta *d, size_t n, app_err *err)
     return 0;
 }
 
+/*
+ * The usage arrays of `d` (when n > 0) into arr (initialised here; the caller cleans them up on
+ * every path) and a pooled connection into *c. 0, or the error with *c NULL.
+ */
+static int usage_arrays_and_conn(pg_store *s, buf arr[A_COUNT], const usage_delta *d, size_t n, pg_conn **c,
+                                 app_err *err)
+{
+    *c = NULL;
+    for (int i = 0; i < A_COUNT; i++)
+        buf_init(&arr[i], ARRAY_MAX_BYTES);
+    int rc = n > 0 ? usage_arrays(arr, d, n, err) : 0;
+    if (rc == 0 && (*c = checkout(s, err)) == NULL)
+        rc = APP_STORE_UNAVAILABLE;
+    return rc;
+}
+
 static int pg_usage_apply(store *self, const usage_batch *b, app_err *err)
 {
     pg_store *s = (pg_store *)self;
     buf arr[A_COUNT];
-    for (int i = 0; i < A_COUNT; i++)
-        buf_init(&arr[i], ARRAY_MAX_BYTES);
-    int rc = 0;
-    pg_conn *c = NULL;
-    if (b->ndeltas > 0 && (rc = usage_arrays(arr, b->deltas, b->ndeltas, err)) != 0)
+    pg_conn *c;
+    int rc = usage_arrays_and_conn(s, arr, b->deltas, b->ndeltas, &c, err);
+    if (rc != 0)
         goto out;
-    if ((c = checkout(s, err)) == NULL) {
-        rc = APP_STORE_UNAVAILABLE;
-        goto out;
-    }
     if (b->naudits == 0) {
         rc = usage_apply_pipelined(s, c, b, arr[0].data ? arr : NULL, err);
         checkin(s, c);
@@ -1692,16 +1702,10 @@ static int pg_import_rows(store *self, const store_import *b, app_err *err)
 {
     pg_store *s = (pg_store *)self;
     buf arr[A_COUNT];
-    for (int i = 0; i < A_COUNT; i++)
-        buf_init(&arr[i], ARRAY_MAX_BYTES);
-    int rc = 0;
-    pg_conn *c = NULL;
-    if (b->nusage > 0 && (rc = usage_arrays(arr, b->usage, b->nusage, err)) != 0)
+    pg_conn *c;
+    int rc = usage_arrays_and_conn(s, arr, b->usage, b->nusage, &c, err);
+    if (rc != 0)
         goto out;
-    if ((c = checkout(s, err)) == NULL) {
-        rc = APP_STORE_UNAVAILABLE;
-        goto out;
-    }
     size_t rows = b->nplans + b->naccounts + b->ncontracts + b->ncredentials + b->nidem + b->naudits;
     pg_pipeline pp;
     if (!pipe_begin(&pp, s, c, 2 * (rows + 8))) {

@@ -1057,8 +1057,6 @@ static void on_decided(void *arg, const counters_decision *dec)
     }
     c->dec = *dec;
     c->decided = dec->reserved;
-    if (m->shared)
-        active_mark(m, p->account_id, zone_of(m, p->timezone));
     c->view = (metering_view){.metered = true,
                               .limits = p->limits,
                               .day_used = dec->day_used,
@@ -1085,8 +1083,12 @@ static void on_decided(void *arg, const counters_decision *dec)
 static void on_decided_elsewhere(void *arg, const counters_decision *dec)
 {
     metering_call *c = arg;
+    metering *m = c->m;
+    /* Noted here, on the counters' one thread, so event loops never take the set's lock. */
+    if (m->shared && dec->rc == 0)
+        active_mark(m, c->req.who->account_id, zone_of(m, c->req.who->timezone));
     c->pending = *dec;
-    c->m->o.host->resume(&c->token, 1);
+    m->o.host->resume(&c->token, 1);
 }
 
 /* Decides the call: an internal plan is served uncounted; a metered one asks the counters. */
