@@ -9,7 +9,7 @@
 #include "infra/metrics.h"
 #include "infra/store.h"
 #include "services/astrology.h"
-#include "services/ratelimit.h"
+#include "infra/ratelimit.h"
 #include "services/services.h"
 #include "services/metering.h"
 
@@ -42,6 +42,24 @@ extern const size_t api_routes_count;
 
 /* The dispatcher's authorize hook: admin bearer token, or API key (attaches a principal). */
 int api_authorize(http_ctx *ctx, http_auth auth, app_err *err);
+
+/*
+ * The rate limits of the authenticated caller (global, account, credential), in the request's
+ * arena; NULL when rate limits are off. Taken by the counters: with the quota on a metered route
+ * (api_metered), alone otherwise (api_admit).
+ */
+const counters_rate *api_call_rate(http_ctx *ctx);
+/*
+ * After the counters decided `rate`: the RateLimit headers of an admitted call (0), or the 429 of
+ * the limit that refused it (APP_RATE_LIMITED, `err` filled, Retry-After added, counted, logged).
+ */
+int api_rate_outcome(http_ctx *ctx, const counters_rate *rate, const metering_view *view, app_err *err);
+/*
+ * Runs `next` on this loop once the caller's rate limits admit the call, or answers their 429
+ * (or 503 when shared counters cannot be reached). The first step of every API-key route that is
+ * not metered.
+ */
+void api_admit(http_ctx *ctx, http_handler_fn next);
 
 /* ops.c */
 void api_ops_healthz(http_ctx *ctx);

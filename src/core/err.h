@@ -29,6 +29,7 @@
     X(HEADERS_TOO_LARGE, 431, "request_header_fields_too_large", "The request headers are too large.")                 \
     X(BAD_REQUEST, 400, "bad_request", "The request is malformed.")                                                    \
     X(STORE_UNAVAILABLE, 503, "store_unavailable", "The store cannot be reached; retry later.")                        \
+    X(COUNTERS_UNAVAILABLE, 503, "counters_unavailable", "The usage counters cannot be reached; retry later.")         \
     X(INTERNAL_ERROR, 500, "internal_error", "An internal error occurred.")
 
 typedef enum app_code {

@@ -19,15 +19,36 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "domain/gcra.h"
 #include "domain/model.h"
 #include "domain/period.h"
 #include "domain/quota.h"
 
 typedef struct counters counters;
 
-/* What a reservation asks: whose call, under which limits, in which time zone. Borrowed. */
+/* The rate limits a call takes, in this order (GCRA, domain/gcra.h). */
+typedef enum counters_scope {
+    COUNTERS_RATE_GLOBAL = 0,
+    COUNTERS_RATE_ACCOUNT,
+    COUNTERS_RATE_CREDENTIAL
+} counters_scope;
+#define COUNTERS_RATES 3
+
+/* A call's rate limits: each scope's policy and whose bucket it is (the global one is id 0). */
+typedef struct counters_rate {
+    gcra_policy policy[COUNTERS_RATES];
+    int64_t id[COUNTERS_RATES];
+} counters_rate;
+
+/*
+ * What a reservation asks: whose call, under which rate limits and contract, in which time zone.
+ * Borrowed. The rate limits are taken first, all or none: a call one of them refuses is decided
+ * no further (nothing taken, nothing counted). Without limits (NULL) only the rate limits are
+ * decided (a call that is not metered); without rate (NULL) only the contract.
+ */
 typedef struct counters_req {
     int64_t account_id;
+    const counters_rate *rate;
     const limits *limits;
     period_zone zone; /* the contract's zone; its periods are computed at the counters' own clock */
 } counters_req;
@@ -43,17 +64,30 @@ typedef enum counters_first {
 
 /* The answer to a reservation. */
 typedef struct counters_decision {
-    int rc;                       /* 0, or an error code (the counters cannot be reached): nothing reserved */
-    quota_decision d;             /* serve, serve as overage, or block, and the period that decided */
-    bool reserved;                /* a call was counted: end it with counters_commit or counters_refund */
-    counters_first first;         /* this decision is the first of its kind in its period */
-    int64_t now_ms;               /* the instant decided (never earlier than an earlier decision's) */
-    periods p;                    /* the day and month it was decided in */
-    int64_t day_used, month_used; /* after this decision */
+    int rc;                           /* 0, or an error code (the counters cannot be reached): nothing reserved */
+    bool rate_limited;                /* a rate limit refused the call: nothing taken or reserved */
+    counters_scope rate_scope;        /* which one, when rate_limited */
+    gcra_result rate[COUNTERS_RATES]; /* each scope's standing after this decision (when req->rate) */
+    bool degraded;                    /* decided by this process alone, the shared counters being unreachable */
+    quota_decision d;                 /* serve, serve as overage, or block, and the period that decided */
+    bool reserved;                    /* a call was counted: end it with counters_commit or counters_refund */
+    counters_first first;             /* this decision is the first of its kind in its period */
+    int64_t now_ms;                   /* the instant decided (never earlier than an earlier decision's) */
+    periods p;                        /* the day and month it was decided in */
+    int64_t day_used, month_used;     /* after this decision */
 } counters_decision;
 
 /* Receives a decision; `dec` is borrowed for the duration of the call. */
 typedef void (*counters_decided_fn)(void *arg, const counters_decision *dec);
+
+/*
+ * Receives the answer to a claim: rc 0 or an error code (the counters cannot be reached), and
+ * whether this process now holds the claim.
+ */
+typedef void (*counters_claimed_fn)(void *arg, int rc, bool claimed);
+
+/* How long a claim lives when its holder never releases it (a process that died). */
+#define COUNTERS_CLAIM_TTL_MS 30000
 
 /* An account's counts as the counters hold them. */
 typedef struct counters_usage {
@@ -114,6 +148,15 @@ struct counters_ops {
      */
     void (*set_seeder)(counters *self, counters_seeder_fn fn, void *arg);
     int (*raise)(counters *self, const counters_seed_row *row, counters_usage *before, app_err *err);
+    /*
+     * For counters shared by several processes, NULL for the others: claim an Idempotency-Key of
+     * an account for as long as its call is being served, so a duplicate sent to another process
+     * at the same time is told so. `done` runs once, as reserve's `decided` does (on the counters'
+     * thread when async). A claim not released lapses after COUNTERS_CLAIM_TTL_MS. release gives
+     * back a claim this process holds (queued, not waited for).
+     */
+    void (*claim)(counters *self, int64_t account_id, const char *key, counters_claimed_fn done, void *arg);
+    void (*release)(counters *self, int64_t account_id, const char *key);
     /* Frees the counters; NULL does nothing. */
     void (*free)(counters *self);
 };
@@ -155,6 +198,19 @@ static inline int counters_raise(counters *c, const counters_seed_row *row, coun
 {
     return c->ops->raise != NULL ? c->ops->raise(c, row, before, err) : 0;
 }
+/* True when the counters share Idempotency-Key claims between processes (claim is not NULL). */
+static inline bool counters_shares_claims(const counters *c)
+{
+    return c->ops->claim != NULL;
+}
+static inline void counters_claim(counters *c, int64_t account_id, const char *key, counters_claimed_fn done, void *arg)
+{
+    c->ops->claim(c, account_id, key, done, arg);
+}
+static inline void counters_release(counters *c, int64_t account_id, const char *key)
+{
+    c->ops->release(c, account_id, key);
+}
 static inline void counters_free(counters *c)
 {
     if (c != NULL)
@@ -175,10 +231,10 @@ counters *counters_local_new(const app_clock *clock);
  * atomically. `uri` is "redis://host:port/db" (port 6379 and db 0 when absent). Periods come from
  * `clock` (borrowed) as it is, with no per-account monotonicity. Reservations and refunds are
  * queued to one connection thread that pipelines them; `decided` runs on that thread (ops->async),
- * with dec->rc = APP_STORE_UNAVAILABLE when Redis cannot be reached (the thread reconnects by
+ * with dec->rc = APP_COUNTERS_UNAVAILABLE when Redis cannot be reached (the thread reconnects by
  * itself). commit does nothing (a reservation is already counted). read and seed wait for their
  * round trip through the same queue, so `decided` must not call them; read reports inflight as 0
- * (Redis does not track commits). Returns NULL with `err` (APP_STORE_UNAVAILABLE, or
+ * (Redis does not track commits). Returns NULL with `err` (APP_COUNTERS_UNAVAILABLE, or
  * APP_VALIDATION_ERROR for a malformed uri) when Redis cannot be reached at start. The caller owns
  * the result (counters_free, which fails what is still queued).
  */

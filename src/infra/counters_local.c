@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* The in-process counters (counters.h): decisions in memory, per account, under a shard's lock. */
+/*
+ * The in-process counters (counters.h): decisions in memory, per account, under a shard's lock;
+ * rate limits in the process's rate limiter (infra/ratelimit.h).
+ */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
 #include "infra/counters.h"
+#include "infra/ratelimit.h"
 
 /* Accounts spread over shards so that two callers contend only when their accounts share one. */
 #define NSHARDS 64
@@ -37,6 +41,7 @@ typedef struct shard {
 typedef struct local_counters {
     counters super;
     const app_clock *clock;
+    ratelimiter *rates;
     shard shards[NSHARDS];
 } local_counters;
 
@@ -132,11 +137,33 @@ static counters_first first_of(const quota_decision *d)
     }
 }
 
+/* Takes the call's rate limits, all or none (counters_scope is rl_scope's order). False: refused. */
+static bool take_rates(local_counters *c, const counters_rate *r, int64_t now_ms, counters_decision *dec)
+{
+    int64_t now_ns = now_ms * 1000000;
+    for (int i = 0; i < COUNTERS_RATES; i++) {
+        dec->rate[i] = ratelimiter_take(c->rates, (rl_scope)i, (uint64_t)r->id[i], r->policy[i], now_ns);
+        if (!dec->rate[i].allowed) {
+            for (int j = 0; j < i; j++)
+                ratelimiter_refund(c->rates, (rl_scope)j, (uint64_t)r->id[j], r->policy[j], now_ns);
+            dec->rate_limited = true;
+            dec->rate_scope = (counters_scope)i;
+            return false;
+        }
+    }
+    return true;
+}
+
 static void local_reserve(counters *self, const counters_req *req, counters_decided_fn decided, void *arg)
 {
     local_counters *c = (local_counters *)self;
     counters_decision dec;
     memset(&dec, 0, sizeof dec);
+    if ((req->rate != NULL && !take_rates(c, req->rate, clock_now_ms(c->clock), &dec)) || req->limits == NULL) {
+        dec.now_ms = clock_now_ms(c->clock);
+        decided(arg, &dec);
+        return;
+    }
     /* The periods are computed outside the lock; again inside only if another caller decided a
      * later instant meanwhile (a call that read the clock before midnight but arrives after one
      * that read it after must not reset the new day's count). */
@@ -254,6 +281,7 @@ static void local_free(counters *self)
         pthread_mutex_destroy(&c->shards[i].mu);
         free(c->shards[i].slots);
     }
+    ratelimiter_free(c->rates);
     free(c);
 }
 
@@ -273,6 +301,7 @@ counters *counters_local_new(const app_clock *clock)
     local_counters *c = xcalloc(1, sizeof *c);
     c->super.ops = &local_ops;
     c->clock = clock;
+    c->rates = ratelimiter_new();
     for (int i = 0; i < NSHARDS; i++)
         pthread_mutex_init(&c->shards[i].mu, NULL);
     return &c->super;

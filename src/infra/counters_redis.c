@@ -29,6 +29,7 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,36 +50,69 @@
 #define BACKOFF_MAX_MS 2000
 
 /*
- * The contract's rule (domain/quota.c, quota_decide) and the increment, atomically.
- * KEYS: day, month, day block flag, day overage flag, month block flag, month overage flag.
- * ARGV: daily present, daily, monthly present, monthly, overage mode, cap present, cap,
- *       day key ttl (ms), month key ttl (ms).
- *       missing (0: a missing counter counts 0; 1: answer {-1} when the period's day or month
- *       counter is missing; 2: create missing keys from the seed first, SET NX as SEED_LUA does),
- *       and in mode 2 the seed: day used, month used, the four flags (1 to set).
- * Returns {outcome, period, limit, used, day_used, month_used, first}: outcome 0 serve,
- * 1 serve as overage, 2 block (quota_outcome); period 0 daily, 1 monthly (quota_period). Or {-1}:
- * a counter is missing (Redis lost it, or the period is new) and the ledger must seed it first.
+ * A call's rate limits (domain/gcra.c's rule, in microseconds) and the contract's rule
+ * (domain/quota.c, quota_decide) with the increment, atomically.
+ * KEYS: the rate limits' buckets (global, account, credential) when there are any, then the
+ *       contract's: day, month, day block flag, day overage flag, month block flag, month overage
+ *       flag.
+ * ARGV: number of rate limits (0 or 3), now (microseconds, the node's clock), contract (1 or 0),
+ *       then each rate limit's interval (microseconds) and burst, then the contract's: daily
+ *       present, daily, monthly present, monthly, overage mode, cap present, cap, day key ttl (ms),
+ *       month key ttl (ms), missing (0: a missing counter counts 0; 1: answer {-1} when the
+ *       period's day or month counter is missing; 2: create missing keys from the seed first, SET
+ *       NX as SEED_LUA does), and in mode 2 the seed: day used, month used, the four flags.
+ * Returns {outcome, period, limit, used, day_used, month_used, first, then per rate limit:
+ * remaining, reset (us)}: outcome 0 serve, 1 serve as overage, 2 block (quota_outcome); period 0
+ * daily, 1 monthly (quota_period). Or {-2, scope, reset (us), retry after (us)}: a rate limit
+ * refused the call and nothing was taken. Or {-1}: a counter is missing (Redis lost it, or the
+ * period is new) and the ledger must seed it first; nothing was taken.
  */
 static const char RESERVE_LUA[] =
-    "if ARGV[10] == '1' and (redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0) then\n"
+    "local nr, now, contract = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'\n"
+    "local a = 4 + 2 * nr\n"
+    "local K = {}\n"
+    "for i = 1, 6 do K[i] = KEYS[nr + i] end\n"
+    "if contract and ARGV[a + 9] == '1' and\n"
+    "   (redis.call('EXISTS', K[1]) == 0 or redis.call('EXISTS', K[2]) == 0) then\n"
     "  return {-1}\n"
     "end\n"
-    "if ARGV[10] == '2' then\n"
-    "  redis.call('SET', KEYS[1], ARGV[11], 'NX', 'PX', ARGV[8])\n"
-    "  redis.call('SET', KEYS[2], ARGV[12], 'NX', 'PX', ARGV[9])\n"
+    "local tats, rates = {}, {}\n"
+    "for i = 1, nr do\n"
+    "  local t, burst = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])\n"
+    "  local capacity = t * burst\n"
+    "  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')\n"
+    "  local base = tat > now and tat or now\n"
+    "  local nxt = base + t\n"
+    "  if nxt - now > capacity then\n"
+    "    return {-2, i - 1, base - now, nxt - capacity - now}\n"
+    "  end\n"
+    "  tats[i] = nxt\n"
+    "  rates[2 * i - 1] = math.floor((capacity - (nxt - now)) / t)\n"
+    "  rates[2 * i] = nxt - now\n"
+    "end\n"
+    "for i = 1, nr do\n"
+    "  redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', math.floor((tats[i] - now) / 1000) + 1000)\n"
+    "end\n"
+    "local function answer(r)\n"
+    "  for i = 1, 2 * nr do r[7 + i] = rates[i] end\n"
+    "  return r\n"
+    "end\n"
+    "if not contract then return answer({0, 0, 0, 0, 0, 0, 0}) end\n"
+    "if ARGV[a + 9] == '2' then\n"
+    "  redis.call('SET', K[1], ARGV[a + 10], 'NX', 'PX', ARGV[a + 7])\n"
+    "  redis.call('SET', K[2], ARGV[a + 11], 'NX', 'PX', ARGV[a + 8])\n"
     "  for i = 3, 6 do\n"
-    "    if ARGV[10 + i] == '1' then\n"
-    "      redis.call('SET', KEYS[i], '1', 'NX', 'PX', i <= 4 and ARGV[8] or ARGV[9])\n"
+    "    if ARGV[a + 9 + i] == '1' then\n"
+    "      redis.call('SET', K[i], '1', 'NX', 'PX', i <= 4 and ARGV[a + 7] or ARGV[a + 8])\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "local dp, dl = ARGV[1] == '1', tonumber(ARGV[2])\n"
-    "local mp, ml = ARGV[3] == '1', tonumber(ARGV[4])\n"
-    "local overage = ARGV[5] == '1'\n"
-    "local cp, cap = ARGV[6] == '1', tonumber(ARGV[7])\n"
-    "local du = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-    "local mu = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "local dp, dl = ARGV[a] == '1', tonumber(ARGV[a + 1])\n"
+    "local mp, ml = ARGV[a + 2] == '1', tonumber(ARGV[a + 3])\n"
+    "local overage = ARGV[a + 4] == '1'\n"
+    "local cp, cap = ARGV[a + 5] == '1', tonumber(ARGV[a + 6])\n"
+    "local du = tonumber(redis.call('GET', K[1]) or '0')\n"
+    "local mu = tonumber(redis.call('GET', K[2]) or '0')\n"
     "local function judge(present, limit, used)\n"
     "  if not present or used + 1 <= limit then return 0 end\n"
     "  if not overage then return 2 end\n"
@@ -103,16 +137,16 @@ static const char RESERVE_LUA[] =
     "  return n\n"
     "end\n"
     "if outcome ~= 2 then\n"
-    "  du = bump(KEYS[1], ARGV[8])\n"
-    "  mu = bump(KEYS[2], ARGV[9])\n"
+    "  du = bump(K[1], ARGV[a + 7])\n"
+    "  mu = bump(K[2], ARGV[a + 8])\n"
     "end\n"
     "local first = 0\n"
     "if outcome ~= 0 then\n"
     "  local flag = 3 + period * 2 + (outcome == 2 and 0 or 1)\n"
-    "  local ttl = period == 0 and ARGV[8] or ARGV[9]\n"
-    "  if redis.call('SET', KEYS[flag], '1', 'NX', 'PX', ttl) then first = 1 end\n"
+    "  local ttl = period == 0 and ARGV[a + 7] or ARGV[a + 8]\n"
+    "  if redis.call('SET', K[flag], '1', 'NX', 'PX', ttl) then first = 1 end\n"
     "end\n"
-    "return {outcome, period, limit, used, du, mu, first}\n";
+    "return answer({outcome, period, limit, used, du, mu, first})\n";
 
 /*
  * A reservation that did not stand. KEYS: day, month, the `first` flag (any key when none).
@@ -166,10 +200,14 @@ static const char RAISE_LUA[] =
     "end\n"
     "return before\n";
 
-enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, SCRIPT_RAISE, NSCRIPTS };
-static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA, RAISE_LUA};
+/* A claim given back, if it is still this process's. KEYS: the claim. ARGV: this process's token. */
+static const char RELEASE_LUA[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
+                                  "return 0\n";
 
-typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE } op_kind;
+enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, SCRIPT_RAISE, SCRIPT_RELEASE, NSCRIPTS };
+static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA, RAISE_LUA, RELEASE_LUA};
+
+typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE, OP_CLAIM, OP_RELEASE } op_kind;
 
 /* How a reservation treats a missing counter (RESERVE_LUA's ARGV[10]). */
 typedef enum missing_mode { MISSING_IS_ZERO = 0, MISSING_ASKS_SEED = 1, MISSING_SEEDED = 2 } missing_mode;
@@ -185,10 +223,13 @@ typedef struct op {
     char *cmd; /* the formatted command (owned until the op completes) */
     size_t len;
     counters_decided_fn decided; /* OP_RESERVE */
+    counters_claimed_fn claimed; /* OP_CLAIM */
     void *arg;
-    counters_decision dec;  /* OP_RESERVE: now_ms and p filled when queued */
-    int64_t account_id;     /* OP_RESERVE: to format it again with the ledger's seed */
-    limits limits;          /* OP_RESERVE: a copy (the request's is borrowed until reserve returns) */
+    counters_decision dec; /* OP_RESERVE: now_ms and p filled when queued */
+    int64_t account_id;    /* OP_RESERVE: to format it again with the ledger's seed */
+    bool has_rate, has_limits;
+    counters_rate rate; /* OP_RESERVE: copies (the request's are borrowed until reserve returns) */
+    limits limits;
     counters_seed_row seed; /* OP_RESERVE: the ledger's standing, once its counters were found missing */
     bool done;              /* seed, read and raise: set under the counters' lock when complete */
     int rc;
@@ -201,6 +242,7 @@ typedef struct redis_counters {
     char host[256];
     int port, db;
     char sha[NSCRIPTS][41];    /* set once at start; the same after any reload */
+    char token[33];            /* this process's claims (random, set at start) */
     counters_seeder_fn seeder; /* set once before the first reservation, or NULL */
     void *seeder_arg;
 
@@ -229,14 +271,14 @@ static struct timeval tv_ms(int64_t ms)
 
 /* ---- commands ---- */
 
-#define MAX_ARGS 28
+#define MAX_ARGS 40
 
 /* A command's arguments, formatted into fixed slots. */
 typedef struct args {
     int n;
     const char *v[MAX_ARGS];
     size_t len[MAX_ARGS];
-    char slot[MAX_ARGS][80];
+    char slot[MAX_ARGS][176];
 } args;
 
 static void args_add(args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -387,14 +429,40 @@ static counters_first first_of(const quota_decision *d)
     }
 }
 
-/* RESERVE_LUA's answer into the decision; false if it is not one. */
-static bool decision_from_reply(const redisReply *r, counters_decision *dec)
+static bool ints(const redisReply *r, size_t n)
 {
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 7)
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != n)
         return false;
-    for (size_t i = 0; i < 7; i++)
+    for (size_t i = 0; i < n; i++)
         if (!reply_is_int(r->element[i]))
             return false;
+    return true;
+}
+
+/* RESERVE_LUA's answer into the decision of `o`; false if it is not one. */
+static bool decision_from_reply(const redisReply *r, const op *o, counters_decision *dec)
+{
+    if (ints(r, 4) && r->element[0]->integer == -2) { /* a rate limit refused the call */
+        long long scope = r->element[1]->integer;
+        if (scope < 0 || scope >= COUNTERS_RATES)
+            return false;
+        dec->rate_limited = true;
+        dec->rate_scope = (counters_scope)scope;
+        dec->rate[scope] = (gcra_result){.allowed = false,
+                                         .remaining = 0,
+                                         .reset_ns = r->element[2]->integer * 1000,
+                                         .retry_after_ns = r->element[3]->integer * 1000};
+        return true;
+    }
+    size_t nr = o->has_rate ? COUNTERS_RATES : 0;
+    if (!ints(r, 7 + 2 * nr))
+        return false;
+    for (size_t i = 0; i < nr; i++)
+        dec->rate[i] = (gcra_result){.allowed = true,
+                                     .remaining = r->element[7 + 2 * i]->integer,
+                                     .reset_ns = r->element[8 + 2 * i]->integer * 1000};
+    if (!o->has_limits)
+        return true;
     long long outcome = r->element[0]->integer, period = r->element[1]->integer;
     if (outcome < QUOTA_SERVE || outcome > QUOTA_BLOCK || (period != QUOTA_DAILY && period != QUOTA_MONTHLY))
         return false;
@@ -437,17 +505,24 @@ static void op_complete(redis_counters *c, op *o, const redisReply *reply)
     op_free(o);
     switch (o->kind) {
     case OP_RESERVE:
-        if (!decision_from_reply(reply, &o->dec)) {
-            counters_decision failed = {.rc = APP_STORE_UNAVAILABLE, .now_ms = o->dec.now_ms, .p = o->dec.p};
+        if (!decision_from_reply(reply, o, &o->dec)) {
+            counters_decision failed = {.rc = APP_COUNTERS_UNAVAILABLE, .now_ms = o->dec.now_ms, .p = o->dec.p};
             o->dec = failed;
         }
         o->decided(o->arg, &o->dec);
         free(o);
         return;
-    case OP_REFUND: free(o); return;
-    case OP_SEED: o->rc = reply != NULL && reply->type != REDIS_REPLY_ERROR ? 0 : APP_STORE_UNAVAILABLE; break;
+    case OP_CLAIM: {
+        bool ok = reply != NULL && (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_NIL);
+        o->claimed(o->arg, ok ? 0 : APP_COUNTERS_UNAVAILABLE, ok && reply->type == REDIS_REPLY_STATUS);
+        free(o);
+        return;
+    }
+    case OP_REFUND:
+    case OP_RELEASE: free(o); return;
+    case OP_SEED: o->rc = reply != NULL && reply->type != REDIS_REPLY_ERROR ? 0 : APP_COUNTERS_UNAVAILABLE; break;
     case OP_RAISE:
-        o->rc = APP_STORE_UNAVAILABLE;
+        o->rc = APP_COUNTERS_UNAVAILABLE;
         if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
             reply_is_int(reply->element[0]) && reply_is_int(reply->element[1])) {
             o->day_used = reply->element[0]->integer;
@@ -456,7 +531,7 @@ static void op_complete(redis_counters *c, op *o, const redisReply *reply)
         }
         break;
     case OP_READ:
-        o->rc = APP_STORE_UNAVAILABLE;
+        o->rc = APP_COUNTERS_UNAVAILABLE;
         if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
             int_from_bulk(reply->element[0], &o->day_used) && int_from_bulk(reply->element[1], &o->month_used))
             o->rc = 0;
@@ -690,11 +765,31 @@ static int run_sync(redis_counters *c, op *o)
 static void format_reserve(redis_counters *c, op *o, missing_mode mode, const counters_seed_row *seed)
 {
     const limits *l = &o->limits;
+    const counters_rate *r = &o->rate;
+    long long id = (long long)o->account_id;
     args a = {0};
     args_add(&a, "EVALSHA");
     args_add(&a, "%s", c->sha[SCRIPT_RESERVE]);
-    args_add(&a, "6");
-    args_add_keys(&a, o->account_id, &o->dec.p);
+    args_add(&a, "%d", (o->has_rate ? COUNTERS_RATES : 0) + (o->has_limits ? 6 : 0));
+    if (o->has_rate) {
+        args_add(&a, "sm:rl:global");
+        args_add(&a, "sm:{%lld}:rl:a", id);
+        args_add(&a, "sm:{%lld}:rl:c:%lld", id, (long long)r->id[COUNTERS_RATE_CREDENTIAL]);
+    }
+    if (o->has_limits)
+        args_add_keys(&a, o->account_id, &o->dec.p);
+    args_add(&a, "%d", o->has_rate ? COUNTERS_RATES : 0);
+    args_add(&a, "%lld", (long long)o->dec.now_ms * 1000);
+    args_add(&a, "%d", o->has_limits ? 1 : 0);
+    for (int i = 0; o->has_rate && i < COUNTERS_RATES; i++) {
+        int64_t t = 1000000 / r->policy[i].rate_per_second;
+        args_add(&a, "%lld", (long long)(t > 0 ? t : 1));
+        args_add(&a, "%lld", (long long)r->policy[i].burst);
+    }
+    if (!o->has_limits) {
+        args_format(&a, o);
+        return;
+    }
     args_add_opt(&a, l->daily_limit);
     args_add_opt(&a, l->monthly_limit);
     args_add(&a, "%d", l->mode == LIMIT_OVERAGE ? 1 : 0);
@@ -721,9 +816,15 @@ static void redis_reserve(counters *self, const counters_req *req, counters_deci
     o->decided = decided;
     o->arg = arg;
     o->account_id = req->account_id;
-    o->limits = *req->limits;
+    o->has_rate = req->rate != NULL;
+    if (o->has_rate)
+        o->rate = *req->rate;
+    o->has_limits = req->limits != NULL;
+    if (o->has_limits)
+        o->limits = *req->limits;
     o->dec.now_ms = clock_now_ms(c->clock);
-    o->dec.p = period_at(req->zone, o->dec.now_ms);
+    if (o->has_limits)
+        o->dec.p = period_at(req->zone, o->dec.now_ms);
     format_reserve(c, o, c->seeder != NULL ? MISSING_ASKS_SEED : MISSING_IS_ZERO, NULL);
     enqueue(c, o);
 }
@@ -776,7 +877,7 @@ static int redis_read(counters *self, int64_t account_id, period_zone zone, coun
     op o = {.kind = OP_READ};
     args_format(&a, &o);
     if (run_sync(c, &o) != 0)
-        return app_err_set(err, APP_STORE_UNAVAILABLE, "counters unavailable");
+        return app_err_set(err, APP_COUNTERS_UNAVAILABLE, "counters unavailable");
     out->day_used = o.day_used;
     out->month_used = o.month_used;
     return 0;
@@ -802,6 +903,44 @@ static void redis_seed(counters *self, const counters_seed_row *row)
     op o = {.kind = OP_SEED};
     args_format(&a, &o);
     run_sync(c, &o); /* seed has no error path: a failed seed leaves the counters to the next one */
+}
+
+static void claim_key(args *a, int64_t account_id, const char *key)
+{
+    args_add(a, "sm:{%lld}:idem:%s", (long long)account_id, key);
+}
+
+static void redis_claim(counters *self, int64_t account_id, const char *key, counters_claimed_fn done, void *arg)
+{
+    redis_counters *c = (redis_counters *)self;
+    args a = {0};
+    args_add(&a, "SET");
+    claim_key(&a, account_id, key);
+    args_add(&a, "%s", c->token);
+    args_add(&a, "NX");
+    args_add(&a, "PX");
+    args_add(&a, "%d", COUNTERS_CLAIM_TTL_MS);
+    op *o = xcalloc(1, sizeof *o);
+    o->kind = OP_CLAIM;
+    o->claimed = done;
+    o->arg = arg;
+    args_format(&a, o);
+    enqueue(c, o);
+}
+
+static void redis_release(counters *self, int64_t account_id, const char *key)
+{
+    redis_counters *c = (redis_counters *)self;
+    args a = {0};
+    args_add(&a, "EVALSHA");
+    args_add(&a, "%s", c->sha[SCRIPT_RELEASE]);
+    args_add(&a, "1");
+    claim_key(&a, account_id, key);
+    args_add(&a, "%s", c->token);
+    op *o = xcalloc(1, sizeof *o);
+    o->kind = OP_RELEASE;
+    args_format(&a, o);
+    enqueue(c, o);
 }
 
 static const struct counters_ops redis_ops;
@@ -833,7 +972,7 @@ static int redis_raise(counters *self, const counters_seed_row *row, counters_us
     args_format(&a, &o);
     memset(before, 0, sizeof *before);
     if (run_sync(c, &o) != 0)
-        return app_err_set(err, APP_STORE_UNAVAILABLE, "counters unavailable");
+        return app_err_set(err, APP_COUNTERS_UNAVAILABLE, "counters unavailable");
     before->day_used = o.day_used;
     before->month_used = o.month_used;
     return 0;
@@ -865,6 +1004,8 @@ static const struct counters_ops redis_ops = {
     .seed = redis_seed,
     .set_seeder = redis_set_seeder,
     .raise = redis_raise,
+    .claim = redis_claim,
+    .release = redis_release,
     .free = redis_free,
 };
 
@@ -913,10 +1054,13 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, app_err *e
         free(c);
         return NULL;
     }
+    uint8_t rnd[16];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(c->token, sizeof c->token, rnd, sizeof rnd);
     char why[128];
     c->ctx = connect_redis(c, why, sizeof why);
     if (c->ctx == NULL) {
-        app_err_set(err, APP_STORE_UNAVAILABLE, "counters unavailable: redis at %s:%d: %s", c->host, c->port, why);
+        app_err_set(err, APP_COUNTERS_UNAVAILABLE, "counters unavailable: redis at %s:%d: %s", c->host, c->port, why);
         free(c);
         return NULL;
     }

@@ -29,6 +29,7 @@ typedef enum call_stage {
     STAGE_RECORD_REFUSAL, /* a refusal committed to the ledger with its audit event */
     STAGE_SYNC,           /* a journaled call or refusal waiting for the fsync (fsync durability) */
     STAGE_DECIDE,         /* waiting for shared counters' decision */
+    STAGE_CLAIM,          /* waiting for the shared claim of an Idempotency-Key */
 } call_stage;
 
 /*
@@ -45,6 +46,10 @@ struct metering_call {
     counters_decision dec;
     counters_decision pending; /* an asynchronous decision, until the call is back on its loop */
     bool decided;              /* dec holds a decision of the counters (to commit or refund) */
+    bool admission;            /* metering_admit: rate limits only */
+    bool claimed_shared;       /* this process holds the Idempotency-Key's shared claim */
+    int claim_rc;              /* the shared claim's answer, until the call is back on its loop */
+    bool claim_won;
     metering_view view;
     slice body;
     usage_delta delta;
@@ -242,6 +247,8 @@ static app_err *call_err(metering_call *c)
 
 static void finish(metering_call *c, int status, bool replayed)
 {
+    if (c->claimed_shared)
+        counters_release(c->m->o.counters, c->req.who->account_id, c->req.idem_key);
     if (c->req.has_idem)
         idem_release(c->m, c->req.who->account_id, c->req.idem_key);
     metering_result res = {
@@ -1046,6 +1053,15 @@ static void refuse(metering_call *c)
         park_for_writer(c, STAGE_RECORD_REFUSAL);
 }
 
+/* The rate limits' part of a decision into the call's view. */
+static void view_rates(metering_call *c, const counters_decision *dec)
+{
+    c->view.rated = c->req.rate != NULL;
+    c->view.rate_limited = dec->rate_limited;
+    c->view.rate_scope = dec->rate_scope;
+    memcpy(c->view.rate, dec->rate, sizeof c->view.rate);
+}
+
 static void on_decided(void *arg, const counters_decision *dec)
 {
     metering_call *c = arg;
@@ -1057,13 +1073,32 @@ static void on_decided(void *arg, const counters_decision *dec)
     }
     c->dec = *dec;
     c->decided = dec->reserved;
-    c->view = (metering_view){.metered = true,
-                              .limits = p->limits,
-                              .day_used = dec->day_used,
-                              .month_used = dec->month_used,
-                              .day_reset_ms = dec->p.day_end_ms,
-                              .month_reset_ms = dec->p.month_end_ms,
-                              .overage = dec->d.outcome == QUOTA_SERVE_OVERAGE};
+    if (c->admission || !p->metered) {
+        c->view = (metering_view){.metered = false, .limits = p->limits};
+        view_rates(c, dec);
+    } else {
+        c->view = (metering_view){.metered = true,
+                                  .limits = p->limits,
+                                  .day_used = dec->day_used,
+                                  .month_used = dec->month_used,
+                                  .day_reset_ms = dec->p.day_end_ms,
+                                  .month_reset_ms = dec->p.month_end_ms,
+                                  .overage = dec->d.outcome == QUOTA_SERVE_OVERAGE};
+        view_rates(c, dec);
+    }
+    if (dec->rate_limited) {
+        app_err_set(call_err(c), APP_RATE_LIMITED, NULL);
+        fail(c);
+        return;
+    }
+    if (c->admission) {
+        finish(c, 200, false);
+        return;
+    }
+    if (!p->metered) {
+        serve(c);
+        return;
+    }
     if (dec->d.outcome != QUOTA_SERVE) {
         size_t slot = (dec->d.period == QUOTA_MONTHLY ? 2 : 0) + (p->limits.mode == LIMIT_OVERAGE ? 1 : 0);
         metrics_family_add(m->o.metrics, m->metric_exceeded, slot, 1);
@@ -1085,28 +1120,38 @@ static void on_decided_elsewhere(void *arg, const counters_decision *dec)
     metering_call *c = arg;
     metering *m = c->m;
     /* Noted here, on the counters' one thread, so event loops never take the set's lock. */
-    if (m->shared && dec->rc == 0)
+    if (m->shared && dec->rc == 0 && dec->reserved)
         active_mark(m, c->req.who->account_id, zone_of(m, c->req.who->timezone));
     c->pending = *dec;
     m->o.host->resume(&c->token, 1);
 }
 
-/* Decides the call: an internal plan is served uncounted; a metered one asks the counters. */
+/*
+ * Decides the call: its rate limits, and its quota when it is metered (an internal plan is served
+ * uncounted). The counters decide both at once.
+ */
 static void decide(metering_call *c)
 {
     const principal *p = c->req.who;
-    if (!p->metered) {
+    bool quota = p->metered && !c->admission;
+    if (!quota && c->req.rate == NULL) {
         c->view = (metering_view){.metered = false, .limits = p->limits};
-        serve(c);
+        if (c->admission)
+            finish(c, 200, false);
+        else
+            serve(c);
         return;
     }
-    if (ledger_down(c->m)) {
+    if (quota && ledger_down(c->m)) {
         /* The journal absorbs a short outage; past its grace, nothing more is counted or served
          * until the ledger answers again (the folder checks at least every second). */
         fail_code(c, APP_STORE_UNAVAILABLE, "the usage ledger cannot be reached");
         return;
     }
-    counters_req creq = {.account_id = p->account_id, .limits = &p->limits, .zone = zone_of(c->m, p->timezone)};
+    counters_req creq = {.account_id = p->account_id,
+                         .rate = c->req.rate,
+                         .limits = quota ? &p->limits : NULL,
+                         .zone = zone_of(c->m, quota ? p->timezone : NULL)};
     if (c->m->o.counters->ops->async) {
         c->stage = STAGE_DECIDE;
         c->token = c->m->o.host->park(c->req.caller, c);
@@ -1185,6 +1230,29 @@ static void after_sync(metering_call *c)
     finish(c, 200, false);
 }
 
+/* The shared claim of the call's Idempotency-Key came back: look its stored answer up once held. */
+static void after_claim(metering_call *c)
+{
+    if (c->claim_rc != 0) {
+        fail_code(c, (app_code)c->claim_rc, "the usage counters cannot be reached");
+        return;
+    }
+    if (!c->claim_won) {
+        fail_code(c, APP_IDEMPOTENCY_CONFLICT, "A request with this Idempotency-Key is still being served.");
+        return;
+    }
+    c->claimed_shared = true;
+    park_for_writer(c, STAGE_LOOKUP);
+}
+
+static void on_claimed_elsewhere(void *arg, int rc, bool claimed)
+{
+    metering_call *c = arg;
+    c->claim_rc = rc;
+    c->claim_won = claimed;
+    c->m->o.host->resume(&c->token, 1);
+}
+
 void metering_continue(metering_call *c)
 {
     call_stage stage = c->stage;
@@ -1195,8 +1263,20 @@ void metering_continue(metering_call *c)
     case STAGE_RECORD_REFUSAL: after_refusal(c); break;
     case STAGE_SYNC: after_sync(c); break;
     case STAGE_DECIDE: on_decided(c, &c->pending); break;
+    case STAGE_CLAIM: after_claim(c); break;
     default: assert(!"a call resumed that was not parked");
     }
+}
+
+void metering_admit(metering *m, const metering_request *req)
+{
+    metering_call *c = m->o.host->alloc(req->caller, sizeof *c);
+    memset(c, 0, sizeof *c);
+    c->m = m;
+    c->req = *req;
+    c->req.has_idem = false;
+    c->admission = true;
+    decide(c);
 }
 
 void metering_run(metering *m, const metering_request *req)
@@ -1217,6 +1297,13 @@ void metering_run(metering *m, const metering_request *req)
     if (!idem_claim(m, req->who->account_id, req->idem_key)) {
         c->req.has_idem = false; /* the claim is another request's */
         fail_code(c, APP_IDEMPOTENCY_CONFLICT, "A request with this Idempotency-Key is still being served.");
+        return;
+    }
+    if (counters_shares_claims(m->o.counters)) {
+        /* Other processes may be serving the same key right now: the claim is shared too. */
+        c->stage = STAGE_CLAIM;
+        c->token = m->o.host->park(c->req.caller, c);
+        counters_claim(m->o.counters, req->who->account_id, req->idem_key, on_claimed_elsewhere, c);
         return;
     }
     park_for_writer(c, STAGE_LOOKUP);

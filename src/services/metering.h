@@ -72,6 +72,11 @@ typedef struct metering_view {
     int64_t day_used, month_used; /* including this call */
     int64_t day_reset_ms, month_reset_ms;
     bool overage; /* served past a limit (X-Quota-Overage) */
+    /* The rate limits (when the request had them): each scope's standing, or the one that refused. */
+    bool rated;
+    gcra_result rate[COUNTERS_RATES];
+    bool rate_limited; /* refused by the rate limit of rate_scope (the call ends 429 rate_limited) */
+    counters_scope rate_scope;
 } metering_view;
 
 typedef struct metering_request metering_request;
@@ -97,9 +102,10 @@ typedef struct metering_result {
 typedef void (*metering_done_fn)(const metering_request *req, const metering_result *res);
 
 struct metering_request {
-    void *caller;         /* the request (an http_ctx), handed to the host */
-    void *state;          /* the caller's own, for render */
-    const principal *who; /* borrowed until done */
+    void *caller;              /* the request (an http_ctx), handed to the host */
+    void *state;               /* the caller's own, for render */
+    const principal *who;      /* borrowed until done */
+    const counters_rate *rate; /* the call's rate limits, decided with its quota; NULL: none. Borrowed until done */
     bool has_idem;
     char idem_key[METERING_IDEM_KEY_MAX + 1]; /* 1..128 visible ASCII characters, checked by the caller */
     uint8_t fingerprint[32];                  /* the request's identity (method and target) */
@@ -156,6 +162,13 @@ void metering_free(metering *m);
  * before or after metering_run returns.
  */
 void metering_run(metering *m, const metering_request *req);
+
+/*
+ * Takes the rate limits of a call that is not metered (req->rate; req->who; no Idempotency-Key,
+ * render unused): req->done gets status 200 and view.rate when they admit it, or the refusal
+ * (view.rate_limited) or the counters' failure. Shared counters decide in Redis, across nodes.
+ */
+void metering_admit(metering *m, const metering_request *req);
 
 /* Continues a parked call on its loop (the host's resume lands here). */
 void metering_continue(metering_call *call);

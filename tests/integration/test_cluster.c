@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "integration/harness.h"
@@ -19,20 +20,24 @@
 static th_server nodes[2];
 static char dir[256];
 static char counters_uri[512];
+static char pg[512], pepper[300];
 
 static void setup(void)
 {
     const char *redis = getenv("STARMETER_TEST_REDIS");
     cr_assert(redis != NULL && redis[0] != '\0',
               "STARMETER_TEST_REDIS is not set: run `make test`, or scripts/test-c.sh BUILD_DIR, which start Redis");
-    char pg[512], pepper[300], flush[700];
+    char flush[700];
     th_pg_new_database(pg, sizeof pg);
     /* The tests of this suite run side by side, each on a fresh database whose account ids start
      * at 1: each gets a Redis database of its own (0 to 3; the counters' unit tests use 4 and up). */
     static const char *const tests[] = {"two_nodes_serve_exactly_the_block_limit_between_them",
                                         "an_overage_cap_holds_across_nodes_and_its_first_overage_is_audited_once",
                                         "an_idempotent_retry_sent_to_the_other_node_is_counted_once",
-                                        "counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds"};
+                                        "counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds",
+                                        "the_account_rate_limit_holds_across_nodes",
+                                        "the_global_rate_limit_holds_across_nodes",
+                                        "concurrent_duplicates_on_two_nodes_are_served_once"};
     int db = -1;
     for (int i = 0; i < (int)(sizeof tests / sizeof tests[0]); i++)
         if (strcmp(criterion_current_test->name, tests[i]) == 0)
@@ -285,4 +290,140 @@ Test(cluster, counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds
     }
     cr_assert(logged, "the correction is logged");
     cr_assert(drifted, "the drift of the round that corrected it is exported");
+}
+
+/* Both sides of a rate-limit race: answers per status, and how long it took. */
+static atomic_int ok_calls, limited_calls, other_calls;
+
+static void *rate_hammer(void *arg)
+{
+    th_server *node = arg;
+    for (int i = 0; i < 10; i++) {
+        th_response r;
+        long st = th_keyed(node, "/v1/b2b/me", hammer_key, &r);
+        atomic_fetch_add(st == 200 ? &ok_calls : st == 429 ? &limited_calls : &other_calls, 1);
+        th_response_free(&r);
+    }
+    return NULL;
+}
+
+/* 16 connections split between the nodes send 10 calls each; returns the seconds it took. */
+static double rate_race(const char *key)
+{
+    hammer_key = key;
+    atomic_store(&ok_calls, 0);
+    atomic_store(&limited_calls, 0);
+    atomic_store(&other_calls, 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_t t[16];
+    for (int i = 0; i < 16; i++)
+        pthread_create(&t[i], NULL, rate_hammer, &nodes[i % 2]);
+    for (int i = 0; i < 16; i++)
+        pthread_join(t[i], NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_assert_eq(atomic_load(&other_calls), 0);
+    return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+/*
+ * An account's rate limit of 2 calls per second with a burst of 20, hit by 160 calls on two
+ * nodes: one node with the same limit would admit at most 20 + 2 per second elapsed (GCRA's
+ * tolerance), and so do both together. Nodes deciding alone would admit about twice that.
+ */
+Test(cluster, the_account_rate_limit_holds_across_nodes)
+{
+    char key[80];
+    account_with_key("{\"code\":\"r\",\"name\":\"R\",\"daily_limit\":100000,\"rate_per_second\":2,\"burst\":20,"
+                     "\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
+                     "r", key);
+    double secs = rate_race(key);
+    int ok = atomic_load(&ok_calls);
+    /* account_with_key's own check on node B took one call of the bucket. */
+    cr_assert_leq(ok + 1, 20 + (int)(2 * secs) + 1, "%d admitted in %.2f s", ok, secs);
+    cr_assert_geq(ok + 1, 20, "the burst is admitted");
+    cr_assert_eq(ok + atomic_load(&limited_calls), 160);
+
+    th_response r;
+    cr_assert_eq(th_keyed(&nodes[0], "/v1/b2b/me", key, &r), 429);
+    json_t *d = json_object_get(json_object_get(r.json, "error"), "details");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "scope")), "account", "%s", r.body);
+    char retry[16];
+    cr_assert(th_header(&r, "retry-after", retry, sizeof retry));
+    th_response_free(&r);
+}
+
+/* The same for the global rate limit, which every call of every account takes. */
+Test(cluster, the_global_rate_limit_holds_across_nodes)
+{
+    for (int i = 0; i < 2; i++) {
+        th_stop(&nodes[i]);
+        th_opts o = {.store_uri = pg, .counters = counters_uri, .pepper = pepper, .global_burst = 30};
+        th_start(&nodes[i], &o);
+    }
+    char key[80];
+    account_with_key("{\"code\":\"g\",\"name\":\"G\",\"daily_limit\":100000,\"rate_per_second\":100000,\"burst\":"
+                     "100000,\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
+                     "g", key);
+    double secs = rate_race(key);
+    int ok = atomic_load(&ok_calls);
+    cr_assert_leq(ok + 1, 30 + (int)(1 * secs) + 1, "%d admitted in %.2f s", ok, secs);
+    cr_assert_geq(ok + 1, 30 - 1 - (int)secs, "about the burst is admitted");
+
+    th_response r;
+    cr_assert_eq(th_keyed(&nodes[1], "/v1/b2b/me", key, &r), 429);
+    json_t *d = json_object_get(json_object_get(r.json, "error"), "details");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "scope")), "global", "%s", r.body);
+    th_response_free(&r);
+}
+
+/* Duplicates of one Idempotency-Key sent at once, half to each node. */
+static const char *dup_headers[3];
+static atomic_int dup_ok, dup_conflict, dup_other;
+static pthread_barrier_t dup_start;
+
+static void *dup_sender(void *arg)
+{
+    th_server *node = arg;
+    th_response r;
+    pthread_barrier_wait(&dup_start);
+    th_request(node, "GET", WEEKLY, dup_headers, NULL, &r);
+    atomic_fetch_add(r.status == 200 ? &dup_ok : r.status == 409 ? &dup_conflict : &dup_other, 1);
+    th_response_free(&r);
+    return NULL;
+}
+
+/*
+ * Eight requests with the same Idempotency-Key reach both nodes at the same moment: one is
+ * served and counted; the others are answered from its stored answer, or 409 while it is being
+ * served (the claim is shared in Redis, so the node that did not serve it knows). Five keys in a
+ * row, and the ledger holds five calls.
+ */
+Test(cluster, concurrent_duplicates_on_two_nodes_are_served_once)
+{
+    char key[80], hk[128], ik[64];
+    account_with_key("{\"code\":\"d\",\"name\":\"D\",\"daily_limit\":1000,\"rate_per_second\":100000,\"burst\":100000,"
+                     "\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
+                     "d", key);
+    snprintf(hk, sizeof hk, "X-API-Key: %s", key);
+    for (int k = 0; k < 5; k++) {
+        snprintf(ik, sizeof ik, "Idempotency-Key: same-%d", k);
+        dup_headers[0] = hk;
+        dup_headers[1] = ik;
+        dup_headers[2] = NULL;
+        atomic_store(&dup_ok, 0);
+        atomic_store(&dup_conflict, 0);
+        atomic_store(&dup_other, 0);
+        pthread_barrier_init(&dup_start, NULL, 8);
+        pthread_t t[8];
+        for (int i = 0; i < 8; i++)
+            pthread_create(&t[i], NULL, dup_sender, &nodes[i % 2]);
+        for (int i = 0; i < 8; i++)
+            pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&dup_start);
+        cr_assert_eq(atomic_load(&dup_other), 0);
+        cr_assert_geq(atomic_load(&dup_ok), 1);
+        cr_assert_eq(atomic_load(&dup_ok) + atomic_load(&dup_conflict), 8);
+    }
+    cr_assert_eq(used_on_b(key, 5), 5, "each key counted once across both nodes");
 }

@@ -91,54 +91,104 @@ static void rate_headers(http_ctx *ctx, const gcra_policy *p, const gcra_result 
     http_add_header(ctx, "ratelimit", rl);
 }
 
+const counters_rate *api_call_rate(http_ctx *ctx)
+{
+    api_env *env = http_app(ctx);
+    const principal *p = http_auth_data(ctx);
+    if (env->limiter == NULL || p == NULL) /* rate limits off: measuring their cost */
+        return NULL;
+    counters_rate *r = http_arena_alloc(ctx, sizeof *r);
+    *r = (counters_rate){
+        .policy = {env->global_policy,
+                   {p->limits.rate_per_second, p->limits.burst},
+                   {p->limits.credential_rate_per_second, p->limits.credential_burst}},
+        .id = {0, p->account_id, p->credential_id},
+    };
+    return r;
+}
+
+int api_rate_outcome(http_ctx *ctx, const counters_rate *rate, const metering_view *view, app_err *err)
+{
+    if (rate == NULL || !view->rated)
+        return 0;
+    if (view->rate_limited) {
+        const principal *p = http_auth_data(ctx);
+        rl_scope scope = (rl_scope)view->rate_scope;
+        return refuse(http_app(ctx), ctx, scope, rate->policy[scope], &view->rate[scope], p ? p->key_id : NULL, err);
+    }
+    rate_headers(ctx, rate->policy, view->rate, COUNTERS_RATES);
+    return 0;
+}
+
 /*
  * The seed's require_authenticated_b2b_client: every /v1/b2b route goes through here. Failed
  * authentications are limited per client address first, so keys cannot be guessed at line rate;
- * then the key, the account, and the global, account and credential rate limits, in that order.
+ * then the key and the account. The global, account and credential rate limits are taken next,
+ * by the counters (with the call's quota on a metered route: api_metered; api_admit otherwise),
+ * so that several nodes sharing their counters share them too.
  */
 static int authorize_api_key(api_env *env, http_ctx *ctx, app_err *err)
 {
-    int64_t now_ns = clock_now_ms(env->clock) * 1000000;
+    int64_t now_ms = clock_now_ms(env->clock);
     slice key = {NULL, 0};
     http_header(ctx, "x-api-key", &key);
     principal *p = http_arena_alloc(ctx, sizeof *p);
-    if (env->limiter == NULL) { /* rate limits off: measuring their cost */
-        int rc = keycache_authenticate(env->services->keys, env->services->pepper, key, now_ns / 1000000, p, err);
-        if (rc == 0)
-            http_set_auth(ctx, p);
-        return rc;
+    uint64_t addr = 0;
+    if (env->limiter != NULL) {
+        addr = address_id(http_peer(ctx));
+        gcra_result r = ratelimiter_peek(env->limiter, RL_AUTH_FAILURE, addr, env->auth_fail_policy, now_ms * 1000000);
+        if (!r.allowed)
+            return refuse(env, ctx, RL_AUTH_FAILURE, env->auth_fail_policy, &r, NULL, err);
     }
-    uint64_t addr = address_id(http_peer(ctx));
-    gcra_result r = ratelimiter_peek(env->limiter, RL_AUTH_FAILURE, addr, env->auth_fail_policy, now_ns);
-    if (!r.allowed)
-        return refuse(env, ctx, RL_AUTH_FAILURE, env->auth_fail_policy, &r, NULL, err);
-
-    int rc = keycache_authenticate(env->services->keys, env->services->pepper, key, now_ns / 1000000, p, err);
+    int rc = keycache_authenticate(env->services->keys, env->services->pepper, key, now_ms, p, err);
     if (rc != 0) {
-        if (app_code_status((app_code)rc) == 401)
-            ratelimiter_take(env->limiter, RL_AUTH_FAILURE, addr, env->auth_fail_policy, now_ns);
+        if (env->limiter != NULL && app_code_status((app_code)rc) == 401)
+            ratelimiter_take(env->limiter, RL_AUTH_FAILURE, addr, env->auth_fail_policy, now_ms * 1000000);
         return rc;
     }
-
-    gcra_policy pol[3] = {
-        env->global_policy,
-        {p->limits.rate_per_second, p->limits.burst},
-        {p->limits.credential_rate_per_second, p->limits.credential_burst},
-    };
-    uint64_t ids[3] = {0, (uint64_t)p->account_id, (uint64_t)p->credential_id};
-    gcra_result res[3];
-    for (int i = 0; i < 3; i++) {
-        res[i] = ratelimiter_take(env->limiter, (rl_scope)i, ids[i], pol[i], now_ns);
-        if (!res[i].allowed) {
-            /* The request is refused: what earlier scopes took goes back. */
-            for (int j = 0; j < i; j++)
-                ratelimiter_refund(env->limiter, (rl_scope)j, ids[j], pol[j], now_ns);
-            return refuse(env, ctx, (rl_scope)i, pol[i], &res[i], p->key_id, err);
-        }
-    }
-    rate_headers(ctx, pol, res, 3);
     http_set_auth(ctx, p);
     return 0;
+}
+
+/* ---- the rate limits of a call that is not metered ---- */
+
+typedef struct admission {
+    http_handler_fn next;
+    const counters_rate *rate;
+} admission;
+
+static void on_admitted(const metering_request *req, const metering_result *res)
+{
+    http_ctx *ctx = req->caller;
+    admission *a = req->state;
+    if (res->status == 0 && res->view.rate_limited) {
+        app_err err;
+        app_err_clear(&err);
+        api_rate_outcome(ctx, a->rate, &res->view, &err);
+        http_reply_error(ctx, &err);
+        return;
+    }
+    if (res->status == 0) {
+        http_reply_error(ctx, res->err);
+        return;
+    }
+    api_rate_outcome(ctx, a->rate, &res->view, NULL);
+    a->next(ctx);
+}
+
+void api_admit(http_ctx *ctx, http_handler_fn next)
+{
+    api_env *env = http_app(ctx);
+    admission *a = http_arena_alloc(ctx, sizeof *a);
+    a->next = next;
+    a->rate = api_call_rate(ctx);
+    if (a->rate == NULL) {
+        next(ctx);
+        return;
+    }
+    metering_request req = {
+        .caller = ctx, .state = a, .who = http_auth_data(ctx), .rate = a->rate, .done = on_admitted};
+    metering_admit(env->metering, &req);
 }
 
 int api_authorize(http_ctx *ctx, http_auth auth, app_err *err)

@@ -29,11 +29,16 @@ static void me_done(http_ctx *ctx, void *arg)
 }
 
 /* Who am I: the caller's account, credential and plan; only ever its own. */
-void api_b2b_me(http_ctx *ctx)
+static void me_admitted(http_ctx *ctx)
 {
     me_job *j = xcalloc(1, sizeof *j);
     j->env = http_app(ctx);
     j->who = *(const principal *)http_auth_data(ctx);
     app_err_clear(&j->err);
     http_defer(ctx, me_run, me_done, j);
+}
+
+void api_b2b_me(http_ctx *ctx)
+{
+    api_admit(ctx, me_admitted);
 }

@@ -123,10 +123,18 @@ static int on_render(const metering_request *req, const metering_view *view, sli
 static void on_done(const metering_request *req, const metering_result *res)
 {
     http_ctx *ctx = req->caller;
+    if (res->status == 0 && res->view.rate_limited) {
+        app_err err;
+        app_err_clear(&err);
+        api_rate_outcome(ctx, req->rate, &res->view, &err);
+        http_reply_error(ctx, &err);
+        return;
+    }
     if (res->status == 0) {
         http_reply_error(ctx, res->err);
         return;
     }
+    api_rate_outcome(ctx, req->rate, &res->view, NULL);
     if (res->replayed)
         http_add_header(ctx, "idempotent-replayed", "true");
     else if (res->view.overage)
@@ -150,8 +158,12 @@ void api_metered(http_ctx *ctx, metered_handle_fn handle, void *state)
     metered *mt = http_arena_alloc(ctx, sizeof *mt);
     mt->handle = handle;
     mt->state = state;
-    metering_request req = {
-        .caller = ctx, .state = mt, .who = http_auth_data(ctx), .render = on_render, .done = on_done};
+    metering_request req = {.caller = ctx,
+                            .state = mt,
+                            .who = http_auth_data(ctx),
+                            .rate = api_call_rate(ctx),
+                            .render = on_render,
+                            .done = on_done};
     slice key;
     if (http_header(ctx, "idempotency-key", &key)) {
         if (!idem_key_valid(key)) {

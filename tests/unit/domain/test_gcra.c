@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 
 #include "domain/gcra.h"
-#include "services/ratelimit.h"
+#include "infra/ratelimit.h"
 
 #define S 1000000000LL
 

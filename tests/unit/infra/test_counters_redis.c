@@ -513,7 +513,7 @@ Test(counters_redis, a_lost_connection_answers_unavailable_then_recovers)
     reserve(1, &l, utc);
     cr_assert_eq(kill_counters_connections(13), 1);
     counters_decision d = reserve_on(c, 1, &l, utc);
-    cr_assert_eq(d.rc, APP_STORE_UNAVAILABLE, "the request in flight when the connection broke fails");
+    cr_assert_eq(d.rc, APP_COUNTERS_UNAVAILABLE, "the request in flight when the connection broke fails");
     cr_assert_not(d.reserved);
     int64_t deadline = (int64_t)(clock_mono_ns() / 1000000u) + 5000;
     for (;;) {
@@ -564,7 +564,7 @@ Test(counters_redis, an_unreachable_or_malformed_uri_is_refused)
     app_err_clear(&err);
     clock_test_init(&tclock, T0);
     cr_assert_null(counters_redis_new("redis://127.0.0.1:1/0", &tclock, &err));
-    cr_assert_eq(err.code, APP_STORE_UNAVAILABLE);
+    cr_assert_eq(err.code, APP_COUNTERS_UNAVAILABLE);
     app_err_clear(&err);
     cr_assert_null(counters_redis_new("http://127.0.0.1:6379/0", &tclock, &err));
     cr_assert_eq(err.code, APP_VALIDATION_ERROR);

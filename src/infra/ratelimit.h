@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-#ifndef STARMETER_SERVICES_RATELIMIT_H
-#define STARMETER_SERVICES_RATELIMIT_H
+#ifndef STARMETER_INFRA_RATELIMIT_H
+#define STARMETER_INFRA_RATELIMIT_H
 
 /*
  * Rate-limit state for every live key (a scope and an id): one GCRA number each, in shards with a

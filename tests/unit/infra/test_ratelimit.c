@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "services/ratelimit.h"
+#include "infra/ratelimit.h"
 
 #define S 1000000000LL
 #define THREADS 4

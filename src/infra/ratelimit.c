@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-#include "services/ratelimit.h"
+#include "infra/ratelimit.h"
 
 #include <pthread.h>
 #include <stdalign.h>
