@@ -15,7 +15,7 @@ case "$cmd" in
   start)
     mkdir -p "$dir"
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --databases 64 \
       --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
     for _ in $(seq 100); do
       redis-cli -p "$port" ping >/dev/null 2>&1 && { echo "redis://127.0.0.1:$port/0"; exit 0; }

@@ -289,7 +289,7 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
     api_metrics_register(&a->env);
     a->tz = tzdb_new();
     if (cfg->counters[0] != '\0') {
-        a->counters = counters_redis_new(cfg->counters, clock, err);
+        a->counters = counters_redis_new(cfg->counters, clock, cfg->counters_unavailable == 1, err);
         if (a->counters == NULL)
             goto fail;
     } else {

@@ -9,7 +9,7 @@
 
 #include "core/str.h"
 
-typedef enum opt_type { OPT_STR, OPT_INT, OPT_LOG_LEVEL, OPT_FLAG, OPT_DURABILITY } opt_type;
+typedef enum opt_type { OPT_STR, OPT_INT, OPT_LOG_LEVEL, OPT_FLAG, OPT_CHOICE } opt_type;
 
 /* One table of options (as Redis's config.c): the parser, the help and the docs all read it. */
 static const struct option_def {
@@ -22,7 +22,8 @@ static const struct option_def {
     const char *def;
     unsigned commands;
     const char *help;
-    bool env_only; /* secrets: never taken from argv, where `ps` would show them */
+    bool env_only;     /* secrets: never taken from argv, where `ps` would show them */
+    const char *words; /* OPT_CHOICE: the words allowed, "a|b", stored as their index */
 } options[] = {
     {"listen", "STARMETER_LISTEN", OPT_STR, offsetof(app_config, listen), sizeof(((app_config *)0)->listen), 0, 0,
      "127.0.0.1:8080", CMD_SERVE, "address to listen on, host:port (port 0 picks a free one)"},
@@ -80,10 +81,15 @@ static const struct option_def {
      "1: enforce the global, account and credential rate limits; 0 only to measure their cost"},
     {"web-root", "STARMETER_WEB_ROOT", OPT_STR, offsetof(app_config, web_root), sizeof(((app_config *)0)->web_root), 0,
      0, "./web/dist", CMD_SERVE, "the built usage panel, served at /; when missing, the panel is off"},
-    {"durability", "STARMETER_DURABILITY", OPT_DURABILITY, offsetof(app_config, durability), 0, 0, 1, "process",
-     CMD_SERVE,
+    {"durability", "STARMETER_DURABILITY", OPT_CHOICE, offsetof(app_config, durability), 0, 0, 1, "process", CMD_SERVE,
      "process: a metered answer leaves once its count survives a crash of the process, fsynced within 5 ms; "
-     "fsync: once it is fsynced (survives power loss)"},
+     "fsync: once it is fsynced (survives power loss)",
+     false, "process|fsync"},
+    {"counters-unavailable", "STARMETER_COUNTERS_UNAVAILABLE", OPT_CHOICE, offsetof(app_config, counters_unavailable),
+     0, 0, 1, "closed", CMD_SERVE,
+     "when the shared counters (--counters) cannot be reached: closed answers metered calls 503 "
+     "counters_unavailable; open lets each process decide alone (limits may be exceeded: see the README)",
+     false, "closed|open"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -106,12 +112,19 @@ static int set_value(app_config *cfg, const struct option_def *o, const char *va
         memcpy(field, &v, sizeof v);
         return 0;
     }
-    case OPT_DURABILITY: {
-        int64_t v = strcmp(value, "process") == 0 ? 0 : strcmp(value, "fsync") == 0 ? 1 : -1;
-        if (v < 0)
-            return app_err_field(err, o->name, "%s: must be process or fsync", source);
-        memcpy(field, &v, sizeof v);
-        return 0;
+    case OPT_CHOICE: {
+        int64_t v = 0;
+        size_t n = strlen(value);
+        for (const char *w = o->words; *w != '\0'; v++) {
+            size_t wl = strcspn(w, "|");
+            if (wl == n && strncmp(w, value, n) == 0) {
+                memcpy(field, &v, sizeof v);
+                return 0;
+            }
+            w += wl + (w[wl] == '|');
+        }
+        const char *bar = strchr(o->words, '|');
+        return app_err_field(err, o->name, "%s: must be %.*s or %s", source, (int)(bar - o->words), o->words, bar + 1);
     }
     case OPT_LOG_LEVEL: {
         log_level l;

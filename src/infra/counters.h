@@ -157,6 +157,12 @@ struct counters_ops {
      */
     void (*claim)(counters *self, int64_t account_id, const char *key, counters_claimed_fn done, void *arg);
     void (*release)(counters *self, int64_t account_id, const char *key);
+    /*
+     * For shared counters that may decide alone (Redis in open mode), NULL for the others: true
+     * while the shared counters cannot be reached and this process decides from its own counts
+     * (decisions then have `degraded` set). Any thread.
+     */
+    bool (*degraded)(counters *self);
     /* Frees the counters; NULL does nothing. */
     void (*free)(counters *self);
 };
@@ -211,6 +217,11 @@ static inline void counters_release(counters *c, int64_t account_id, const char 
 {
     c->ops->release(c, account_id, key);
 }
+/* True while this process decides alone (see degraded); false for counters that never do. */
+static inline bool counters_degraded(counters *c)
+{
+    return c->ops->degraded != NULL && c->ops->degraded(c);
+}
 static inline void counters_free(counters *c)
 {
     if (c != NULL)
@@ -232,12 +243,16 @@ counters *counters_local_new(const app_clock *clock);
  * `clock` (borrowed) as it is, with no per-account monotonicity. Reservations and refunds are
  * queued to one connection thread that pipelines them; `decided` runs on that thread (ops->async),
  * with dec->rc = APP_COUNTERS_UNAVAILABLE when Redis cannot be reached (the thread reconnects by
- * itself). commit does nothing (a reservation is already counted). read and seed wait for their
+ * itself). With `fail_open`, a reservation Redis cannot answer is decided by this process alone
+ * instead (dec->degraded), from the ledger's figures (the seeder's) and its own calls since, and a
+ * claim is granted; when Redis is back its counters are raised to what this process counted.
+ * The rate limits and the rule are the same; only their scope shrinks to one process. commit does
+ * nothing for a decision of Redis (a reservation is already counted). read and seed wait for their
  * round trip through the same queue, so `decided` must not call them; read reports inflight as 0
  * (Redis does not track commits). Returns NULL with `err` (APP_COUNTERS_UNAVAILABLE, or
  * APP_VALIDATION_ERROR for a malformed uri) when Redis cannot be reached at start. The caller owns
  * the result (counters_free, which fails what is still queued).
  */
-counters *counters_redis_new(const char *uri, const app_clock *clock, app_err *err);
+counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_open, app_err *err);
 
 #endif

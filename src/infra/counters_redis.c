@@ -29,6 +29,7 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -228,6 +229,7 @@ typedef struct op {
     counters_decision dec; /* OP_RESERVE: now_ms and p filled when queued */
     int64_t account_id;    /* OP_RESERVE: to format it again with the ledger's seed */
     bool has_rate, has_limits;
+    period_zone zone;   /* OP_RESERVE: to decide alone when Redis is away (open mode) */
     counters_rate rate; /* OP_RESERVE: copies (the request's are borrowed until reserve returns) */
     limits limits;
     counters_seed_row seed; /* OP_RESERVE: the ledger's standing, once its counters were found missing */
@@ -253,8 +255,22 @@ typedef struct redis_counters {
     bool stopping;          /* under mu */
     pthread_t thread;
 
+    /*
+     * Open mode (fail_open): while Redis cannot be reached, reservations are decided by `alone`,
+     * in-process counters seeded from the ledger for each account the first time it is decided
+     * in the outage. `degraded` is set while that lasts (any thread reads it).
+     */
+    counters *alone;
+    atomic_bool degraded;
+
     /* The connection thread's own. */
     redisContext *ctx;
+    struct alone_account {
+        int64_t account_id;
+        period_zone zone;
+        int64_t day_key, month_key; /* the periods it was seeded for */
+    } * seeded;
+    size_t nseeded, capseeded;
     int64_t retry_at_ms; /* monotonic; no reconnection before */
     int64_t backoff_ms;
 } redis_counters;
@@ -391,11 +407,53 @@ fail:
 }
 
 /* Connects when the backoff allows it; on failure, waits longer before the next attempt. */
+static void args_add_raise(args *a, redis_counters *c, const counters_seed_row *row, int64_t now);
+static void drain_sigpipe(void);
+
+/*
+ * Redis is back after an outage decided alone (open mode): raises its counters to at least what
+ * this process knows of each account it decided (the ledger's figures and its own calls since),
+ * never lowering them (other processes counted too), so decisions go on from where they were.
+ * False, with the connection dropped, if Redis fails again meanwhile. Connection thread.
+ */
+static bool converge(redis_counters *c)
+{
+    int64_t now = clock_now_ms(c->clock);
+    for (size_t i = 0; i < c->nseeded; i++) {
+        const struct alone_account *e = &c->seeded[i];
+        periods p = period_at(e->zone, now);
+        counters_usage u;
+        app_err err;
+        if (p.day_key != e->day_key && p.month_key != e->month_key)
+            continue; /* both periods are over: nothing to carry */
+        if (counters_read(c->alone, e->account_id, e->zone, &u, &err) != 0)
+            continue;
+        counters_seed_row row = {.account_id = e->account_id,
+                                 .p = p,
+                                 .day_used = p.day_key == e->day_key ? u.day_used : 0,
+                                 .month_used = p.month_key == e->month_key ? u.month_used : 0};
+        args a = {0};
+        args_add_raise(&a, c, &row, now);
+        redisReply *r = redisCommandArgv(c->ctx, a.n, a.v, a.len);
+        bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY;
+        if (r != NULL)
+            freeReplyObject(r);
+        if (!ok) {
+            drain_sigpipe();
+            drop_connection(c);
+            return false;
+        }
+    }
+    c->nseeded = 0;
+    atomic_store(&c->degraded, false);
+    return true;
+}
+
 static void try_connect(redis_counters *c)
 {
     char why[128];
     c->ctx = connect_redis(c, why, sizeof why);
-    if (c->ctx != NULL) {
+    if (c->ctx != NULL && (!atomic_load(&c->degraded) || converge(c))) {
         c->backoff_ms = 0;
         return;
     }
@@ -543,12 +601,77 @@ static void op_complete(redis_counters *c, op *o, const redisReply *reply)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Fails every op of a list: Redis could not be reached. */
-static void fail_all(redis_counters *c, op *list)
+/* The account's entry in this outage's seeded set, or NULL. Connection thread. */
+static struct alone_account *seeded_find(redis_counters *c, int64_t account_id, const periods *p)
+{
+    for (size_t i = 0; i < c->nseeded; i++)
+        if (c->seeded[i].account_id == account_id && c->seeded[i].day_key == p->day_key &&
+            c->seeded[i].month_key == p->month_key)
+            return &c->seeded[i];
+    return NULL;
+}
+
+typedef struct alone_answer {
+    counters_decision dec;
+} alone_answer;
+
+static void on_alone(void *arg, const counters_decision *dec)
+{
+    ((alone_answer *)arg)->dec = *dec;
+}
+
+/*
+ * Open mode, Redis away: decides a reservation in this process alone, from the ledger's figures
+ * (once per account and periods in the outage) and this process's calls since. A claim is
+ * granted (the caller's own table of keys in flight still holds). Returns false when it cannot
+ * (closed mode, a stop, or a ledger that does not answer): the op is then failed. Connection thread.
+ */
+static bool decide_alone(redis_counters *c, op *o)
+{
+    if (c->alone == NULL)
+        return false;
+    if (o->kind == OP_CLAIM) {
+        atomic_store(&c->degraded, true);
+        o->claimed(o->arg, 0, true);
+        op_free(o);
+        free(o);
+        return true;
+    }
+    if (o->kind != OP_RESERVE)
+        return false;
+    if (o->has_limits && seeded_find(c, o->account_id, &o->dec.p) == NULL) {
+        counters_seed_row row = {.account_id = o->account_id, .p = o->dec.p};
+        if (c->seeder == NULL || c->seeder(c->seeder_arg, &row) != 0)
+            return false;
+        counters_seed(c->alone, &row);
+        if (c->nseeded == c->capseeded) {
+            c->capseeded = c->capseeded ? 2 * c->capseeded : 16;
+            c->seeded = xrealloc(c->seeded, c->capseeded * sizeof *c->seeded);
+        }
+        c->seeded[c->nseeded++] = (struct alone_account){
+            .account_id = o->account_id, .zone = o->zone, .day_key = o->dec.p.day_key, .month_key = o->dec.p.month_key};
+    }
+    counters_req req = {.account_id = o->account_id,
+                        .rate = o->has_rate ? &o->rate : NULL,
+                        .limits = o->has_limits ? &o->limits : NULL,
+                        .zone = o->zone};
+    alone_answer a;
+    counters_reserve(c->alone, &req, on_alone, &a);
+    a.dec.degraded = true;
+    atomic_store(&c->degraded, true);
+    op_free(o);
+    o->decided(o->arg, &a.dec);
+    free(o);
+    return true;
+}
+
+/* Fails every op of a list: Redis could not be reached (decided alone instead when `alone`). */
+static void fail_all(redis_counters *c, op *list, bool alone)
 {
     while (list != NULL) {
         op *next = list->next;
-        op_complete(c, list, NULL);
+        if (!alone || !decide_alone(c, list))
+            op_complete(c, list, NULL);
         list = next;
     }
 }
@@ -669,9 +792,9 @@ static bool send_batch(redis_counters *c, op *batch, bool may_retry)
 broken:
     drain_sigpipe();
     drop_connection(c);
-    fail_all(c, batch);
-    fail_all(c, retry);
-    fail_all(c, missing);
+    fail_all(c, batch, true);
+    fail_all(c, retry, true);
+    fail_all(c, missing, true);
     return false;
 }
 
@@ -714,7 +837,7 @@ static void *conn_main(void *arg)
         if (c->ctx == NULL && mono_ms() >= c->retry_at_ms)
             try_connect(c);
         if (c->ctx == NULL)
-            fail_all(c, batch); /* fail fast while Redis is away: callers answer 503 at once */
+            fail_all(c, batch, true); /* fail fast while Redis is away: 503 at once, or decided alone */
         else if (batch != NULL)
             send_batch(c, batch, true);
 
@@ -723,7 +846,7 @@ static void *conn_main(void *arg)
     op *rest = c->head;
     c->head = c->tail = NULL;
     pthread_mutex_unlock(&c->mu);
-    fail_all(c, rest);
+    fail_all(c, rest, false);
     return NULL;
 }
 
@@ -822,6 +945,7 @@ static void redis_reserve(counters *self, const counters_req *req, counters_deci
     o->has_limits = req->limits != NULL;
     if (o->has_limits)
         o->limits = *req->limits;
+    o->zone = req->zone;
     o->dec.now_ms = clock_now_ms(c->clock);
     if (o->has_limits)
         o->dec.p = period_at(req->zone, o->dec.now_ms);
@@ -832,9 +956,9 @@ static void redis_reserve(counters *self, const counters_req *req, counters_deci
 /* A reservation is counted in Redis when it is decided; the ledger records the commit. */
 static void redis_commit(counters *self, int64_t account_id, const counters_decision *dec)
 {
-    (void)self;
-    (void)account_id;
-    (void)dec;
+    redis_counters *c = (redis_counters *)self;
+    if (dec->degraded)
+        counters_commit(c->alone, account_id, dec);
 }
 
 /* Queued and not waited for: the refund reaches Redis after every request queued before it. */
@@ -843,6 +967,10 @@ static void redis_refund(counters *self, int64_t account_id, const counters_deci
     redis_counters *c = (redis_counters *)self;
     if (dec->rc != 0 || (!dec->reserved && dec->first == COUNTERS_FIRST_NONE))
         return;
+    if (dec->degraded) { /* decided alone: given back where it was taken */
+        counters_refund(c->alone, account_id, dec);
+        return;
+    }
     long long id = (long long)account_id, d = (long long)dec->p.day_key, m = (long long)dec->p.month_key;
     args a = {0};
     args_add(&a, "EVALSHA");
@@ -943,6 +1071,11 @@ static void redis_release(counters *self, int64_t account_id, const char *key)
     enqueue(c, o);
 }
 
+static bool redis_degraded(counters *self)
+{
+    return atomic_load(&((redis_counters *)self)->degraded);
+}
+
 static const struct counters_ops redis_ops;
 
 static void redis_set_seeder(counters *self, counters_seeder_fn fn, void *arg)
@@ -952,22 +1085,27 @@ static void redis_set_seeder(counters *self, counters_seeder_fn fn, void *arg)
     c->seeder_arg = arg;
 }
 
+/* RAISE_LUA's command for `row`. */
+static void args_add_raise(args *a, redis_counters *c, const counters_seed_row *row, int64_t now)
+{
+    long long id = (long long)row->account_id;
+    args_add(a, "EVALSHA");
+    args_add(a, "%s", c->sha[SCRIPT_RAISE]);
+    args_add(a, "2");
+    args_add(a, "sm:{%lld}:d:%lld", id, (long long)row->p.day_key);
+    args_add(a, "sm:{%lld}:m:%lld", id, (long long)row->p.month_key);
+    args_add(a, "%lld", (long long)row->day_used);
+    args_add(a, "%lld", (long long)row->month_used);
+    args_add(a, "%lld", ttl_ms(row->p.day_end_ms, now));
+    args_add(a, "%lld", ttl_ms(row->p.month_end_ms, now));
+}
+
 static int redis_raise(counters *self, const counters_seed_row *row, counters_usage *before, app_err *err)
 {
     assert(self->ops == &redis_ops);
     redis_counters *c = (redis_counters *)self;
-    int64_t now = clock_now_ms(c->clock);
-    long long id = (long long)row->account_id;
     args a = {0};
-    args_add(&a, "EVALSHA");
-    args_add(&a, "%s", c->sha[SCRIPT_RAISE]);
-    args_add(&a, "2");
-    args_add(&a, "sm:{%lld}:d:%lld", id, (long long)row->p.day_key);
-    args_add(&a, "sm:{%lld}:m:%lld", id, (long long)row->p.month_key);
-    args_add(&a, "%lld", (long long)row->day_used);
-    args_add(&a, "%lld", (long long)row->month_used);
-    args_add(&a, "%lld", ttl_ms(row->p.day_end_ms, now));
-    args_add(&a, "%lld", ttl_ms(row->p.month_end_ms, now));
+    args_add_raise(&a, c, row, clock_now_ms(c->clock));
     op o = {.kind = OP_RAISE};
     args_format(&a, &o);
     memset(before, 0, sizeof *before);
@@ -988,6 +1126,8 @@ static void redis_free(counters *self)
     pthread_join(c->thread, NULL);
     if (c->ctx != NULL)
         redisFree(c->ctx);
+    counters_free(c->alone);
+    free(c->seeded);
     pthread_cond_destroy(&c->done_cv);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mu);
@@ -1005,6 +1145,7 @@ static const struct counters_ops redis_ops = {
     .set_seeder = redis_set_seeder,
     .raise = redis_raise,
     .claim = redis_claim,
+    .degraded = redis_degraded,
     .release = redis_release,
     .free = redis_free,
 };
@@ -1045,11 +1186,12 @@ static int parse_uri(redis_counters *c, const char *uri, app_err *err)
     return 0;
 }
 
-counters *counters_redis_new(const char *uri, const app_clock *clock, app_err *err)
+counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_open, app_err *err)
 {
     redis_counters *c = xcalloc(1, sizeof *c);
     c->super.ops = &redis_ops;
     c->clock = clock;
+    atomic_init(&c->degraded, false);
     if (parse_uri(c, uri, err) != 0) {
         free(c);
         return NULL;
@@ -1064,12 +1206,15 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, app_err *e
         free(c);
         return NULL;
     }
+    if (fail_open)
+        c->alone = counters_local_new(clock);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done_cv, NULL);
     if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
         app_err_set(err, APP_INTERNAL_ERROR, "cannot start the counters' connection thread");
         redisFree(c->ctx);
+        counters_free(c->alone);
         pthread_cond_destroy(&c->done_cv);
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->mu);

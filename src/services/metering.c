@@ -90,6 +90,8 @@ struct metering {
     } * active;
     size_t nactive, capactive; /* capactive: 0 or a power of two */
     int metric_drift;
+    int metric_degraded;
+    bool degraded_seen; /* the folder's: the counters' degraded state last recorded */
 
     pthread_mutex_t imu; /* idempotency keys being served now */
     struct idem_claim {
@@ -692,6 +694,37 @@ static void reconcile(metering *m)
 }
 
 /*
+ * Shared counters in open mode decide alone while Redis is away: each change of that state is an
+ * audit event, a log line and the b2b_counters_degraded gauge. Recorded once the event is written
+ * (a store that fails is tried again on the next round).
+ */
+static void watch_degraded(metering *m)
+{
+    bool degraded = counters_degraded(m->o.counters);
+    if (degraded == m->degraded_seen)
+        return;
+    audit_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.at = clock_now_ms(m->o.clock);
+    str_copy(ev.actor, sizeof ev.actor, "system");
+    str_copy(ev.action, sizeof ev.action, degraded ? "counters.degraded" : "counters.restored");
+    str_copy(ev.target, sizeof ev.target, "counters");
+    str_copy(ev.details, sizeof ev.details,
+             degraded ? "{\"decided_by\":\"this process alone\"}" : "{\"decided_by\":\"shared counters\"}");
+    usage_batch ub = {.audits = &ev, .naudits = 1};
+    app_err err;
+    app_err_clear(&err);
+    if (store_usage_apply(m->o.store, &ub, &err) != 0)
+        return;
+    m->degraded_seen = degraded;
+    metrics_gauge_set(m->o.metrics, m->metric_degraded, degraded ? 1 : 0);
+    if (degraded)
+        log_write(m->o.log, LOG_ERROR, "shared counters unreachable: deciding limits in this process alone", NULL);
+    else
+        log_write(m->o.log, LOG_WARN, "shared counters reachable again: limits are decided across processes", NULL);
+}
+
+/*
  * Every METERING_SYNC_DELAY_MS, or when metering_settle asks, folds the journal into the ledger;
  * on the period, also makes everything so far durable, whether or not calls keep coming. Its own
  * thread, so that this work never delays the answers the writer resumes.
@@ -733,6 +766,8 @@ static void *folder_main(void *arg)
             sync_all(m, false);
             tick_due = mono_ms() + METERING_SYNC_DELAY_MS;
         }
+        if (m->shared)
+            watch_degraded(m);
         if (m->shared && mono_ms() >= reconcile_due) {
             if (rc == 0) /* after a failed fold this node's calls are not in the ledger: wait */
                 reconcile(m);
@@ -794,6 +829,9 @@ metering *metering_new(const metering_opts *opts, app_err *err)
         m->metric_drift = metrics_gauge_register(m->o.metrics, "b2b_counter_drift",
                                                  "Calls: the summed difference between the shared counters and "
                                                  "the ledger, per account's day, at the last reconciliation.");
+        m->metric_degraded = metrics_gauge_register(m->o.metrics, "b2b_counters_degraded",
+                                                    "1 while the shared counters cannot be reached and this process "
+                                                    "decides limits alone (--counters-unavailable open).");
     }
     pthread_mutex_init(&m->amu, NULL);
     pthread_mutex_init(&m->qmu, NULL);

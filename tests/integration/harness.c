@@ -174,6 +174,7 @@ void th_start(th_server *s, const th_opts *opts)
         parts.clock = opts->clock;
         s->cfg.demo = opts->demo;
         s->cfg.durability = opts->durability;
+        s->cfg.counters_unavailable = opts->counters_open ? 1 : 0;
         if (opts->web_root != NULL)
             snprintf(s->cfg.web_root, sizeof s->cfg.web_root, "%s", opts->web_root);
         if (opts->global_burst > 0) {

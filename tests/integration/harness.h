@@ -33,6 +33,7 @@ typedef struct th_opts {
     int durability;         /* optional: 1 for --durability fsync */
     const char *store_uri;  /* optional: serve this store (--store), e.g. a database another server uses */
     const char *counters;   /* optional: --counters redis://... */
+    bool counters_open;     /* optional: --counters-unavailable open */
     const char *pepper;     /* optional: --pepper-file, for servers that must accept the same keys */
 } th_opts;
 

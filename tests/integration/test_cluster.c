@@ -4,12 +4,15 @@
  * limit holds exactly across them, however many connections hit both at once, and every call
  * served is counted once in the shared ledger.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,18 +33,22 @@ static void setup(void)
     char flush[700];
     th_pg_new_database(pg, sizeof pg);
     /* The tests of this suite run side by side, each on a fresh database whose account ids start
-     * at 1: each gets a Redis database of its own (0 to 3; the counters' unit tests use 4 and up). */
+     * at 1: each gets a Redis database of its own (16 and up, by name; the counters' unit tests use
+     * 4 to 15). */
     static const char *const tests[] = {"two_nodes_serve_exactly_the_block_limit_between_them",
                                         "an_overage_cap_holds_across_nodes_and_its_first_overage_is_audited_once",
                                         "an_idempotent_retry_sent_to_the_other_node_is_counted_once",
                                         "counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds",
                                         "the_account_rate_limit_holds_across_nodes",
                                         "the_global_rate_limit_holds_across_nodes",
-                                        "concurrent_duplicates_on_two_nodes_are_served_once"};
+                                        "concurrent_duplicates_on_two_nodes_are_served_once",
+                                        "closed_nodes_answer_503_and_count_nothing_while_redis_is_down",
+                                        "open_nodes_decide_alone_within_the_bound_then_converge",
+                                        "a_redis_restart_under_load_stays_within_the_bound"};
     int db = -1;
     for (int i = 0; i < (int)(sizeof tests / sizeof tests[0]); i++)
         if (strcmp(criterion_current_test->name, tests[i]) == 0)
-            db = i;
+            db = 16 + i;
     cr_assert_geq(db, 0, "give %s a Redis database of its own", criterion_current_test->name);
     const char *slash = strrchr(redis, '/');
     cr_assert_not_null(slash);
@@ -426,4 +433,263 @@ Test(cluster, concurrent_duplicates_on_two_nodes_are_served_once)
         cr_assert_eq(atomic_load(&dup_ok) + atomic_load(&dup_conflict), 8);
     }
     cr_assert_eq(used_on_b(key, 5), 5, "each key counted once across both nodes");
+}
+
+/* ---- a Redis of the test's own, to stop and start again on the same port ---- */
+
+static int own_port;
+static char own_dir[256];
+
+static void own_redis_start(void)
+{
+    if (own_port == 0) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        cr_assert(bind(s, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(s, (struct sockaddr *)&a, &len) == 0);
+        own_port = ntohs(a.sin_port);
+        close(s);
+        th_tmpdir(own_dir);
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir %s "
+             "--pidfile %s/redis.pid --logfile %s/redis.log >/dev/null",
+             own_port, own_dir, own_dir, own_dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd, "redis-cli -p %d ping >/dev/null 2>&1", own_port);
+    for (int i = 0; i < 200 && system(cmd) != 0; i++)
+        usleep(25000);
+    cr_assert_eq(system(cmd), 0, "the test's Redis did not start");
+    snprintf(counters_uri, sizeof counters_uri, "redis://127.0.0.1:%d/0", own_port);
+}
+
+static void own_redis_stop(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "redis-cli -p %d shutdown nosave >/dev/null 2>&1", own_port);
+    system(cmd);
+    snprintf(cmd, sizeof cmd, "redis-cli -p %d ping >/dev/null 2>&1", own_port);
+    for (int i = 0; i < 200 && system(cmd) == 0; i++)
+        usleep(25000);
+}
+
+/* Both nodes again, on the test's own Redis (open: --counters-unavailable open). */
+static void nodes_on_own_redis(bool open)
+{
+    own_redis_start();
+    for (int i = 0; i < 2; i++) {
+        th_stop(&nodes[i]);
+        th_opts o = {.store_uri = pg, .counters = counters_uri, .pepper = pepper, .counters_open = open};
+        th_start(&nodes[i], &o);
+    }
+}
+
+/* A gauge's value in a node's /metrics (-1 when absent). */
+static long long gauge(th_server *node, const char *name)
+{
+    th_response r;
+    cr_assert_eq(th_admin(node, "GET", "/metrics", NULL, &r), 200);
+    char pat[96];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    const char *g = strstr(r.body, pat);
+    long long v = g != NULL ? strtoll(g + strlen(pat), NULL, 10) : -1;
+    th_response_free(&r);
+    return v;
+}
+
+static size_t audit_count(th_server *node, const char *action)
+{
+    th_response r;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/admin/audit?action=%s", action);
+    cr_assert_eq(th_admin(node, "GET", path, NULL, &r), 200);
+    size_t n = json_array_size(json_object_get(th_data(&r), "items"));
+    th_response_free(&r);
+    return n;
+}
+
+#define GENEROUS_RATES                                                                                                 \
+    "\"rate_per_second\":100000,\"burst\":100000,\"credential_rate_per_second\":100000,\"credential_burst\":100000"
+
+/* Closed (the default): while Redis is down a metered call is 503 counters_unavailable, uncounted. */
+Test(cluster, closed_nodes_answer_503_and_count_nothing_while_redis_is_down)
+{
+    nodes_on_own_redis(false);
+    char key[80];
+    account_with_key("{\"code\":\"k\",\"name\":\"K\",\"daily_limit\":100," GENEROUS_RATES "}", "k", key);
+    th_response r;
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(th_keyed(&nodes[i % 2], WEEKLY, key, &r), 200, "%s", r.body);
+        th_response_free(&r);
+    }
+    cr_assert_eq(used_on_b(key, 4), 4);
+    own_redis_stop();
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(th_keyed(&nodes[i % 2], WEEKLY, key, &r), 503, "%s", r.body);
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "error"), "code")),
+                         "counters_unavailable");
+        th_response_free(&r);
+    }
+    cr_assert_eq(gauge(&nodes[0], "b2b_counters_degraded"), 0, "closed nodes never decide alone");
+    own_redis_start(); /* empty: the counters are seeded from the ledger */
+    long st = 0;
+    for (int i = 0; i < 200 && st != 200; i++) {
+        st = th_keyed(&nodes[1], WEEKLY, key, &r);
+        th_response_free(&r);
+        if (st != 200)
+            usleep(25000);
+    }
+    cr_assert_eq(st, 200, "served again once Redis is back");
+    cr_assert_eq(used_on_b(key, 5), 5, "the 503s counted nothing");
+    own_redis_stop();
+}
+
+/*
+ * Open: while Redis is down each node decides alone, from the ledger's count when it first
+ * decides the account (U) and its own calls since. With N nodes and a limit L, the calls served
+ * are at most L + (N - 1) * (L - U), plus the calls other nodes had counted in Redis but not yet
+ * in the ledger when a node read it (none here: the ledger holds all 20 before Redis stops).
+ * Here N = 2, L = 100, U = 20: at most 180 (less when a node first reads the ledger after the
+ * other folded some of its own calls into it).
+ * Every call served is in the ledger; b2b_counters_degraded is 1 and each node audits the
+ * outage. When Redis comes back (empty), its counters are seeded from the ledger and raised to
+ * what the nodes counted: the limit holds again on both, and the outage's end is audited.
+ */
+Test(cluster, open_nodes_decide_alone_within_the_bound_then_converge)
+{
+    nodes_on_own_redis(true);
+    char key[80];
+    account_with_key("{\"code\":\"n\",\"name\":\"N\",\"daily_limit\":100," GENEROUS_RATES "}", "n", key);
+    th_response r;
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(th_keyed(&nodes[i % 2], WEEKLY, key, &r), 200, "%s", r.body);
+        th_response_free(&r);
+    }
+    cr_assert_eq(used_on_b(key, 20), 20);
+    own_redis_stop();
+
+    race(key, 16, false, 20);
+    int served_total = atomic_load(&served);
+    cr_assert_leq(served_total, 100 + (2 - 1) * (100 - 20), "the documented bound");
+    cr_assert_geq(served_total, 100, "both nodes kept serving: %d served, %d refused", served_total,
+                  atomic_load(&refused));
+    cr_assert_eq(used_on_b(key, served_total), served_total, "every call served is in the ledger");
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(gauge(&nodes[i], "b2b_counters_degraded"), 1, "node %d", i);
+    size_t degraded = 0;
+    for (int i = 0; i < 100 && degraded < 2; i++) {
+        degraded = audit_count(&nodes[0], "counters.degraded");
+        if (degraded < 2)
+            usleep(20000);
+    }
+    cr_assert_eq(degraded, 2, "each node audits its outage");
+
+    own_redis_start();
+    /* Each node notices within its reconnection backoff (2 s at most), or at its next call. */
+    for (int n = 0; n < 2; n++) {
+        long long g = 1;
+        for (int i = 0; i < 300 && g != 0; i++) {
+            long st = th_keyed(&nodes[n], WEEKLY, key, &r);
+            cr_assert(st == 429 || st == 200, "%ld %s", st, r.body);
+            th_response_free(&r);
+            g = gauge(&nodes[n], "b2b_counters_degraded");
+            if (g != 0)
+                usleep(20000);
+        }
+        cr_assert_eq(g, 0, "node %d decides across nodes again", n);
+    }
+    for (int n = 0; n < 2; n++) {
+        cr_assert_eq(th_keyed(&nodes[n], WEEKLY, key, &r), 429, "%s", r.body);
+        th_response_free(&r);
+    }
+    cr_assert_eq(audit_count(&nodes[1], "counters.restored"), 2);
+    own_redis_stop();
+}
+
+/* Load until told to stop, tallying every answer. */
+static atomic_int load_ok, load_429, load_503, load_other;
+static atomic_bool load_stop;
+
+static void *steady_load(void *arg)
+{
+    th_server *node = arg;
+    while (!atomic_load(&load_stop)) {
+        th_response r;
+        long st = th_keyed(node, WEEKLY, hammer_key, &r);
+        atomic_fetch_add(st == 200 ? &load_ok : st == 429 ? &load_429 : st == 503 ? &load_503 : &load_other, 1);
+        th_response_free(&r);
+    }
+    return NULL;
+}
+
+/*
+ * Redis loses everything twice while 16 connections keep calling both nodes, on a block limit of
+ * 300: a FLUSHALL after 100 calls, then a restart without persistence after 200. While it is down,
+ * calls are 503 (closed); each time the counters are missing, each node seeds them from the ledger. The bound over the
+ * limit: what was counted in Redis and not yet in the ledger when a node read it, at most each node's calls in flight
+ * (16 connections in all) and those journaled but not folded yet (METERING_SYNC_DELAY_MS of traffic). The ledger holds
+ * exactly what was served, and the reconciliation brings Redis up to it.
+ */
+Test(cluster, a_redis_restart_under_load_stays_within_the_bound)
+{
+    nodes_on_own_redis(false);
+    char key[80];
+    account_with_key("{\"code\":\"z\",\"name\":\"Z\",\"daily_limit\":300," GENEROUS_RATES "}", "z", key);
+    hammer_key = key;
+    atomic_store(&load_ok, 0);
+    atomic_store(&load_429, 0);
+    atomic_store(&load_503, 0);
+    atomic_store(&load_other, 0);
+    atomic_store(&load_stop, false);
+    enum { CONNS = 16 };
+    pthread_t t[CONNS];
+    for (int i = 0; i < CONNS; i++)
+        pthread_create(&t[i], NULL, steady_load, &nodes[i % 2]);
+    for (int i = 0; i < 1000 && atomic_load(&load_ok) < 100; i++)
+        usleep(5000);
+    char flush[128];
+    snprintf(flush, sizeof flush, "redis-cli -p %d FLUSHALL >/dev/null", own_port);
+    cr_assert_eq(system(flush), 0);
+    for (int i = 0; i < 1000 && atomic_load(&load_ok) < 200; i++)
+        usleep(5000);
+    own_redis_stop();
+    usleep(100000);
+    own_redis_start();
+    for (int i = 0; i < 2000 && atomic_load(&load_429) < 100; i++)
+        usleep(5000);
+    atomic_store(&load_stop, true);
+    for (int i = 0; i < CONNS; i++)
+        pthread_join(t[i], NULL);
+    int ok = atomic_load(&load_ok);
+    cr_log_info("restart under load: %d served, %d answered 503, %d refused", ok, atomic_load(&load_503),
+                atomic_load(&load_429));
+    cr_assert_eq(atomic_load(&load_other), 0);
+    cr_assert_geq(atomic_load(&load_429), 100, "the limit was reached");
+    cr_assert_leq(ok, 300 + CONNS + 2 * 16, "within the bound: %d served, %d answered 503", ok, atomic_load(&load_503));
+    cr_assert_eq(used_on_b(key, ok), ok, "the ledger holds what was served");
+
+    /* Within a reconciliation round or two, Redis's day counter is at least the ledger's. */
+    char cmd[800], day_key[96] = "";
+    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' --scan --pattern 'sm:{1}:d:*' | grep -E '^sm:\\{1\\}:d:[0-9]+$'",
+             counters_uri);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(day_key, sizeof day_key, f), "%s", cmd);
+    pclose(f);
+    day_key[strcspn(day_key, "\n")] = '\0';
+    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' GET '%s'", counters_uri, day_key);
+    long long redis_day = 0;
+    for (int i = 0; i < 250 && redis_day < ok; i++) {
+        f = popen(cmd, "r");
+        cr_assert_not_null(f);
+        char line[64] = "";
+        if (fgets(line, sizeof line, f) != NULL)
+            redis_day = strtoll(line, NULL, 10);
+        pclose(f);
+        if (redis_day < ok)
+            usleep(100000);
+    }
+    cr_assert_geq(redis_day, ok, "Redis is brought up to the ledger");
+    own_redis_stop();
 }

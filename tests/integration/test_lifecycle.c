@@ -333,9 +333,10 @@ static atomic_int crash_ok;
 static atomic_bool crash_stop;
 static char crash_key[80];
 
+/* Loads the server at base URL `arg` (crash_srv's when NULL) until crash_stop. */
 static void *crash_load(void *arg)
 {
-    (void)arg;
+    const char *base = arg != NULL ? arg : crash_srv.base_url;
     while (!atomic_load(&crash_stop)) {
         char hdr[128];
         snprintf(hdr, sizeof hdr, "X-API-Key: %s", crash_key);
@@ -343,7 +344,7 @@ static void *crash_load(void *arg)
         /* th_request asserts on transport errors; a killed server is one, so use curl directly. */
         CURL *c = curl_easy_init();
         char url[160];
-        snprintf(url, sizeof url, "%s/v1/b2b/astrology/weekly-by-sign?sign=virgo&week=2026-W47", crash_srv.base_url);
+        snprintf(url, sizeof url, "%s/v1/b2b/astrology/weekly-by-sign?sign=virgo&week=2026-W47", base);
         struct curl_slist *list = curl_slist_append(NULL, h[0]);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
@@ -502,6 +503,99 @@ static pid_t serve_on(const char *const *args, int *fd, th_server *client)
     snprintf(client->base_url, sizeof client->base_url, "http://127.0.0.1:%d", atoi(p + 7));
     free(out);
     return pid;
+}
+
+/* Reads a server's output until it closes, so a server that logs a lot never blocks on the pipe. */
+static void *drain(void *arg)
+{
+    char buf[4096];
+    while (read(*(int *)arg, buf, sizeof buf) > 0)
+        ;
+    return NULL;
+}
+
+/*
+ * Two nodes on one PostgreSQL database and one Redis, 8 connections split between them; node A
+ * is killed (-9) under load and B goes on. Once B stops and A restarts (replaying its journal),
+ * the ledger holds every call answered 2xx by either node, and at most one more per connection
+ * (a call counted whose answer the kill lost).
+ */
+Test(binary, sigkill_of_one_node_under_load_loses_no_served_call, .timeout = 120)
+{
+    const char *redis = getenv("STARMETER_TEST_REDIS");
+    cr_assert(redis != NULL && redis[0] != '\0', "STARMETER_TEST_REDIS is not set: run `make test`");
+    char dir[256], dba[300], dbb[300], pg[512], counters[600], cmd[800];
+    th_tmpdir(dir);
+    snprintf(dba, sizeof dba, "%s/a.db", dir);
+    snprintf(dbb, sizeof dbb, "%s/b.db", dir);
+    th_pg_new_database(pg, sizeof pg);
+    const char *slash = strrchr(redis, '/');
+    snprintf(counters, sizeof counters, "%.*s/40", (int)(slash - redis), redis); /* this test's own database */
+    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' FLUSHDB >/dev/null", counters);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    json_decref(cli_json_on(dba, pg,
+                            (const char *[]){"plan", "create", "--code", "load", "--name", "Load", "--rate-per-second",
+                                             "1000000", "--burst", "1000000", "--credential-rate-per-second", "1000000",
+                                             "--credential-burst", "1000000", NULL}));
+    json_t *acc = cli_json_on(dba, pg, (const char *[]){"account", "create", "--name", "Two Nodes", NULL});
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(acc, "id")));
+    json_decref(acc);
+    json_decref(
+        cli_json_on(dba, pg, (const char *[]){"contract", "set", "--account", id, "--plan-code", "load", NULL}));
+    json_t *key = cli_json_on(dba, pg, (const char *[]){"key", "issue", "--account", id, NULL});
+    snprintf(crash_key, sizeof crash_key, "%s", json_string_value(json_object_get(key, "api_key")));
+    json_decref(key);
+
+    const char *args_a[] = {"starmeter", "serve", "--listen",   "127.0.0.1:0", "--db", dba,
+                            "--store",   pg,      "--counters", counters,      NULL};
+    const char *args_b[] = {"starmeter", "serve", "--listen",   "127.0.0.1:0", "--db", dbb,
+                            "--store",   pg,      "--counters", counters,      NULL};
+    int fa, fb;
+    th_server a, b;
+    pid_t pa = serve_on(args_a, &fa, &a), pb = serve_on(args_b, &fb, &b);
+    pthread_t da, dbt;
+    pthread_create(&da, NULL, drain, &fa);
+    pthread_create(&dbt, NULL, drain, &fb);
+
+    enum { CONNS = 8 };
+    pthread_t t[CONNS];
+    atomic_store(&crash_ok, 0);
+    atomic_store(&crash_stop, false);
+    for (int i = 0; i < CONNS; i++)
+        pthread_create(&t[i], NULL, crash_load, i % 2 ? b.base_url : a.base_url);
+    for (int i = 0; i < 300 && atomic_load(&crash_ok) < 200; i++)
+        usleep(10000);
+    usleep(300000);
+    kill(pa, SIGKILL);
+    waitpid(pa, NULL, 0);
+    pthread_join(da, NULL);
+    close(fa);
+    int at_kill = atomic_load(&crash_ok);
+    usleep(500000); /* B goes on alone */
+    atomic_store(&crash_stop, true);
+    for (int i = 0; i < CONNS; i++)
+        pthread_join(t[i], NULL);
+    int ok = atomic_load(&crash_ok);
+    cr_assert_gt(ok, at_kill, "node B kept serving after A was killed");
+
+    kill(pb, SIGTERM);
+    int status;
+    waitpid(pb, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pthread_join(dbt, NULL);
+    close(fb);
+    pa = serve_on(args_a, &fa, &a); /* replays what A journaled before it died */
+    kill(pa, SIGTERM);
+    waitpid(pa, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fa);
+
+    long long stored = stored_requests(NULL, pg);
+    cr_assert_geq(stored, ok, "every 2xx is in the ledger: %lld stored, %d answered", stored, ok);
+    cr_assert_leq(stored, ok + CONNS, "at most one in-flight call per connection more: %lld stored, %d answered",
+                  stored, ok);
+    th_rmdir(dir);
 }
 
 Test(binary, two_processes_on_one_postgres_database_share_keys_and_rows, .timeout = 90)

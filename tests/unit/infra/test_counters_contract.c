@@ -70,9 +70,9 @@ static void redis_setup(void)
     clock_test_init(&tclock, T0);
     app_err err;
     app_err_clear(&err);
-    c = counters_redis_new(uri, &tclock, &err);
+    c = counters_redis_new(uri, &tclock, false, &err);
     cr_assert_not_null(c, "%s", err.message);
-    c2 = counters_redis_new(uri, &tclock, &err);
+    c2 = counters_redis_new(uri, &tclock, false, &err);
     cr_assert_not_null(c2, "%s", err.message);
 }
 

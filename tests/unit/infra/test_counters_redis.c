@@ -75,7 +75,7 @@ static void start(int db)
     clock_test_init(&tclock, T0);
     app_err err;
     app_err_clear(&err);
-    c = counters_redis_new(uri, &tclock, &err);
+    c = counters_redis_new(uri, &tclock, false, &err);
     cr_assert_not_null(c, "counters_redis_new(%s): %s", uri, err.message);
     cr_assert(c->ops->async);
 }
@@ -428,7 +428,7 @@ static void *hammer(void *arg)
 static void hammer_two_nodes(const limits *l, int calls)
 {
     app_err err;
-    counters *other = counters_redis_new(uri, &tclock, &err);
+    counters *other = counters_redis_new(uri, &tclock, false, &err);
     cr_assert_not_null(other, "%s", err.message);
     atomic_store(&served, 0);
     atomic_store(&overage, 0);
@@ -563,13 +563,13 @@ Test(counters_redis, an_unreachable_or_malformed_uri_is_refused)
     app_err err;
     app_err_clear(&err);
     clock_test_init(&tclock, T0);
-    cr_assert_null(counters_redis_new("redis://127.0.0.1:1/0", &tclock, &err));
+    cr_assert_null(counters_redis_new("redis://127.0.0.1:1/0", &tclock, false, &err));
     cr_assert_eq(err.code, APP_COUNTERS_UNAVAILABLE);
     app_err_clear(&err);
-    cr_assert_null(counters_redis_new("http://127.0.0.1:6379/0", &tclock, &err));
+    cr_assert_null(counters_redis_new("http://127.0.0.1:6379/0", &tclock, false, &err));
     cr_assert_eq(err.code, APP_VALIDATION_ERROR);
     app_err_clear(&err);
-    cr_assert_null(counters_redis_new("redis://127.0.0.1:70000/0", &tclock, &err));
+    cr_assert_null(counters_redis_new("redis://127.0.0.1:70000/0", &tclock, false, &err));
     cr_assert_eq(err.code, APP_VALIDATION_ERROR);
 }
 
@@ -686,7 +686,7 @@ Test(counters_redis, two_instances_seeding_at_once_agree)
     fake_ledger fa = {.day_used = 40, .month_used = 40, .day_key = day, .together = &together};
     fake_ledger fb = {.day_used = 45, .month_used = 45, .day_key = day, .together = &together};
     app_err err;
-    counters *other = counters_redis_new(uri, &tclock, &err);
+    counters *other = counters_redis_new(uri, &tclock, false, &err);
     cr_assert_not_null(other, "%s", err.message);
     cr_assert(counters_set_seeder(c, fake_seeder, &fa));
     cr_assert(counters_set_seeder(other, fake_seeder, &fb));
