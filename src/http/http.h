@@ -97,6 +97,8 @@ slice http_path_param(const http_ctx *ctx, const char *name);
 bool http_header(const http_ctx *ctx, const char *name, slice *out);
 /* The first value of query parameter `name`, percent-decoded into the request arena. */
 bool http_query(http_ctx *ctx, const char *name, slice *out);
+/* How many times query parameter `name` is given (names compared decoded, as http_query does). */
+size_t http_query_count(http_ctx *ctx, const char *name);
 /* The request target as sent: path and query string. */
 slice http_target(const http_ctx *ctx);
 /* The request body (empty when none). */

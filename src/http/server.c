@@ -202,13 +202,18 @@ static slice query_decode(h2o_mem_pool_t *pool, const char *p, size_t n)
     return slice_make(out, o);
 }
 
-bool http_query(http_ctx *ctx, const char *name, slice *out)
+/*
+ * Finds the occurrences of query parameter `name` (decoded as http_query decodes it): the first
+ * one's value into *out (when out is not NULL), and how many there are when `count` (else stops
+ * at the first).
+ */
+static size_t query_find(http_ctx *ctx, const char *name, slice *out, bool count)
 {
     h2o_req_t *req = ctx->req;
     if (req->query_at == SIZE_MAX)
-        return false;
+        return 0;
     const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    size_t nlen = strlen(name);
+    size_t nlen = strlen(name), found = 0;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *pend = amp ? amp : end;
@@ -216,14 +221,26 @@ bool http_query(http_ctx *ctx, const char *name, slice *out)
         const char *kend = eq ? eq : pend;
         slice key = query_decode(&req->pool, p, (size_t)(kend - p));
         if (key.len == nlen && memcmp(key.ptr, name, nlen) == 0) {
-            *out = eq ? query_decode(&req->pool, eq + 1, (size_t)(pend - eq - 1)) : slice_make("", 0);
-            return true;
+            if (found++ == 0 && out != NULL)
+                *out = eq ? query_decode(&req->pool, eq + 1, (size_t)(pend - eq - 1)) : slice_make("", 0);
+            if (!count)
+                break;
         }
         if (amp == NULL)
             break;
         p = amp + 1;
     }
-    return false;
+    return found;
+}
+
+bool http_query(http_ctx *ctx, const char *name, slice *out)
+{
+    return query_find(ctx, name, out, false) > 0;
+}
+
+size_t http_query_count(http_ctx *ctx, const char *name)
+{
+    return query_find(ctx, name, NULL, true);
 }
 
 void *http_auth_data(const http_ctx *ctx)

@@ -16,7 +16,8 @@
  *    "week": {"iso": "2026-W12", "start": "2026-03-16T00:00:00Z", "end": "2026-03-23T00:00:00Z"},
  *    "headline": str, "overview": str,
  *    "sections": {"love": str, "work": str, "money": str, "wellbeing": str},
- *    "key_dates": [{"date": "2026-03-17", "tone": "favourable"|"challenging"|"pivotal", "because": [str]}],
+ *    "key_dates": [{"date": "2026-03-17", "tone": "favourable"|"challenging"|"pivotal"|"mixed",
+ *                   "because": [str]}],
  *    "lucky": {"day": "mardi", "number": 1..99, "color": str},
  *    "sky": {"positions": [{"body", "sign", "degree", "speed", "retrograde", "house"}],
  *            "events": [{"type": "ingress", "body", "sign", "utc", "house"},
@@ -27,7 +28,10 @@
  * Identifiers (sign, body, phase, aspect) are the English wire names of domain/; "sign_name" and
  * the texts are in `lang`. Times are RFC 3339 UTC to the second; days of the week and key dates
  * are UTC days. An event's house is zodiac_house_solar(event sign, reader): for an aspect, the sign
- * of its first body. Degrees carry 2 decimals, speeds (degrees per day) 4.
+ * of its first body. A key date's tone is that of the events it gives as reasons: "mixed" when
+ * favourable and challenging ones meet. Degrees carry 2 decimals, speeds (degrees per day) 4, or 4
+ * significant digits for a body so near its station that 4 decimals would read 0, so a speed's
+ * sign always agrees with "retrograde".
  */
 #include <jansson.h>
 
@@ -35,7 +39,7 @@
 #include "domain/zodiac.h"
 
 /* Bump when the phrase tables or the way they are chosen change, to reshuffle the variants. */
-#define HOROSCOPE_CONTENT_VERSION 1u
+#define HOROSCOPE_CONTENT_VERSION 2u
 
 /*
  * Dump flags for the document: jansson's default prints 17 significant digits, which turns a

@@ -57,6 +57,19 @@ static void compute_done(http_ctx *ctx, void *arg)
     api_metered(ctx, handle, w);
 }
 
+/*
+ * A parameter given twice has no single meaning (http_query would take the first silently): it is
+ * refused, named in `err`. Returns true when `name` is given at most once.
+ */
+static bool query_once(http_ctx *ctx, const char *name, app_err *err)
+{
+    size_t n = http_query_count(ctx, name);
+    if (n <= 1)
+        return true;
+    app_err_field(err, name, "must be given once, not %zu times", n);
+    return false;
+}
+
 static const char signs_allowed[] =
     "aries, taurus, gemini, cancer, leo, virgo, libra, scorpio, sagittarius, capricorn, aquarius, pisces";
 
@@ -68,11 +81,13 @@ void api_b2b_astrology_weekly(http_ctx *ctx)
     app_err err;
     app_err_clear(&err);
     slice v;
-    if (!http_query(ctx, "sign", &v))
-        app_err_field(&err, "sign", "is required: one of %s", signs_allowed);
-    else if (!zodiac_sign_from_name(v, &w->sign))
-        app_err_field(&err, "sign", "must be one of %s", signs_allowed);
-    if (http_query(ctx, "lang", &v)) {
+    if (query_once(ctx, "sign", &err)) {
+        if (!http_query(ctx, "sign", &v))
+            app_err_field(&err, "sign", "is required: one of %s", signs_allowed);
+        else if (!zodiac_sign_from_name(v, &w->sign))
+            app_err_field(&err, "sign", "must be one of %s", signs_allowed);
+    }
+    if (query_once(ctx, "lang", &err) && http_query(ctx, "lang", &v)) {
         if (slice_eq(v, "en"))
             w->lang = ZODIAC_LANG_EN;
         else if (slice_eq(v, "fr"))
@@ -80,14 +95,14 @@ void api_b2b_astrology_weekly(http_ctx *ctx)
         else
             app_err_field(&err, "lang", "must be one of en, fr");
     }
-    if (http_query(ctx, "week", &v)) {
+    if (query_once(ctx, "week", &err) && http_query(ctx, "week", &v)) {
         if (!zodiac_week_parse(v, &w->week))
             app_err_field(&err, "week", "must be an ISO week such as 2026-W12");
         else if (!ephemeris_covers(zodiac_week_start(w->week) - SKY_SAMPLE_STEP_S,
                                    zodiac_week_start(w->week) + ZODIAC_WEEK_SECONDS))
             app_err_field(&err, "week", "must lie between %d-W02 and %d-W52, the range of the ephemeris",
                           EPHEMERIS_YEAR_MIN, EPHEMERIS_YEAR_MAX);
-    } else {
+    } else { /* absent (or refused above) */
         w->week = zodiac_week_of(clock_now_ms(w->env->clock) / 1000);
     }
     if (err.code != APP_OK) {

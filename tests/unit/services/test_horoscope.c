@@ -8,6 +8,7 @@
 #include "domain/sky.h"
 #include "domain/zodiac.h"
 #include "services/horoscope.h"
+#include "unit/services/horoscope_checks.h"
 
 /* 2026-W12: Monday 16 March 2026 00:00Z to Monday 23 March. */
 static const zodiac_week W12 = {2026, 12};
@@ -187,7 +188,8 @@ static void assert_shape(json_t *d, zodiac_sign sign, zodiac_lang lang, const sk
         cr_assert(strcmp(prev, date) < 0, "key dates out of order or repeated: %s after %s", date, prev);
         prev = date;
         const char *tone = json_string_value(field(kd, "tone", JSON_STRING));
-        cr_assert(strcmp(tone, "favourable") == 0 || strcmp(tone, "challenging") == 0 || strcmp(tone, "pivotal") == 0,
+        cr_assert(strcmp(tone, "favourable") == 0 || strcmp(tone, "challenging") == 0 || strcmp(tone, "pivotal") == 0 ||
+                      strcmp(tone, "mixed") == 0,
                   "tone %s", tone);
         json_t *because = field(kd, "because", JSON_ARRAY), *s;
         size_t j;
@@ -543,5 +545,421 @@ Test(horoscope, the_week_and_sign_change_the_choices_not_the_language)
         json_decref(d);
     }
     cr_assert(varied);
+    free(w);
+}
+
+/* ---- phrase families, in both languages ---- */
+
+/* A week of the positions above with no planet retrograde, and the given events. */
+static sky_week *week_of(const sky_event *events, size_t n)
+{
+    sky_week *w = malloc(sizeof *w);
+    cr_assert_not_null(w);
+    week_positions(w);
+    position_set(w, ZODIAC_MERCURY, 338.6, 1.1);
+    cr_assert(n <= SKY_WEEK_EVENTS_MAX);
+    if (n > 0)
+        memcpy(w->events, events, n * sizeof *events);
+    w->nevents = n;
+    qsort(w->events, w->nevents, sizeof w->events[0], by_time);
+    return w;
+}
+
+static char *text_of(const sky_week *w, zodiac_sign s, zodiac_lang l, buf *b)
+{
+    json_t *d = horoscope_render(w, W12, s, l);
+    cr_assert_not_null(d);
+    assert_shape(d, s, l, w);
+    buf_init(b, 1 << 20);
+    all_text(d, b);
+    json_decref(d);
+    return b->data;
+}
+
+Test(horoscope, every_coordinated_french_house_phrase_repeats_its_preposition)
+{
+    /* The reader is Aries: a body at `lon` is in house floor(lon / 30) + 1. */
+    static const struct {
+        sky_event_kind kind;
+        zodiac_body a, b;
+        double lon;
+        sky_phase phase;
+        bool retrograde;
+        const char *fr, *en;
+    } cases[] = {
+        {SKY_EVENT_LUNATION, ZODIAC_MOON, ZODIAC_SUN, 45.0, SKY_NEW_MOON, false,
+         "un nouveau départ pour vos finances et pour vos valeurs", "a fresh start for your money and what you value"},
+        {SKY_EVENT_LUNATION, ZODIAC_MOON, ZODIAC_SUN, 225.0, SKY_FULL_MOON, false,
+         "culminent autour de vos ressources partagées et de votre intimité",
+         "emotions peak around shared money and intimacy"},
+        {SKY_EVENT_INGRESS, ZODIAC_JUPITER, ZODIAC_JUPITER, 60.0, 0, false,
+         "à vos échanges, à vos petits trajets et à vos relations fraternelles",
+         "opens room for growth in conversations, short trips and siblings"},
+        {SKY_EVENT_INGRESS, ZODIAC_SATURN, ZODIAC_SATURN, 240.0, 0, false,
+         "pour vos voyages, pour vos études et pour votre quête de sens",
+         "asks for structure and patience in travel, study and the bigger picture"},
+        {SKY_EVENT_STATION, ZODIAC_MERCURY, ZODIAC_MERCURY, 100.0, 0, false,
+         "du côté de votre foyer et de votre famille se remet", "what stalled around home and family"},
+        {SKY_EVENT_STATION, ZODIAC_VENUS, ZODIAC_VENUS, 130.0, 0, true,
+         "attachés à vos amours, à vos plaisirs et à votre créativité", "bound up with love, pleasure and creativity"},
+        {SKY_EVENT_STATION, ZODIAC_JUPITER, ZODIAC_JUPITER, 280.0, 0, true,
+         "la croissance de votre carrière et de votre image publique",
+         "growth in your career and public image consolidates"},
+        {SKY_EVENT_INGRESS, ZODIAC_MEAN_NODE, ZODIAC_MEAN_NODE, 239.99, 0, true,
+         "fait de vos ressources partagées et de votre intimité un cap",
+         "points you towards shared money and intimacy"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sky_event e = event_make(2, 10, cases[k].kind, cases[k].a, cases[k].b, cases[k].lon, cases[k].lon);
+        e.phase = cases[k].phase;
+        e.retrograde = cases[k].retrograde;
+        sky_week *w = week_of(&e, 1);
+        for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+            buf b;
+            const char *t = text_of(w, ZODIAC_ARIES, (zodiac_lang)l, &b);
+            const char *want = l == ZODIAC_LANG_FR ? cases[k].fr : cases[k].en;
+            cr_assert(strstr(t, want) != NULL, "case %zu: no \"%s\" in\n%s", k, want, t);
+            if (l == ZODIAC_LANG_FR) {
+                const char *bad = check_preposition_dropped(t);
+                cr_assert_null(bad, "case %zu: the preposition is not repeated at \"%.80s\"", k, bad);
+            }
+            buf_cleanup(&b);
+        }
+        free(w);
+    }
+    /* And everywhere in a busy week, for every reader. */
+    sky_week *w = full_week();
+    for (int s = 0; s < ZODIAC_SIGN_COUNT; s++) {
+        buf b;
+        const char *t = text_of(w, (zodiac_sign)s, ZODIAC_LANG_FR, &b);
+        const char *bad = check_preposition_dropped(t);
+        cr_assert_null(bad, "sign %d: the preposition is not repeated at \"%.80s\"", s, bad);
+        buf_cleanup(&b);
+    }
+    free(w);
+    /* The check itself catches what it is for. */
+    cr_assert_not_null(check_preposition_dropped("des frictions autour de vos finances et vos valeurs."));
+    cr_assert_not_null(check_preposition_dropped("du côté de vos ressources partagées et votre intimité."));
+    cr_assert_null(check_preposition_dropped("des frictions autour de vos finances et de vos valeurs."));
+    cr_assert_null(check_preposition_dropped("Vénus embellit vos finances et vos valeurs."));
+}
+
+Test(horoscope, the_lunar_node_has_its_own_sentences_and_is_never_called_retrograde)
+{
+    sky_event ev[3];
+    ev[0] = event_make(1, 8, SKY_EVENT_INGRESS, ZODIAC_MEAN_NODE, ZODIAC_MEAN_NODE, 329.99, 329.99);
+    ev[0].retrograde = true; /* the node always moves backwards */
+    ev[1] = event_make(3, 8, SKY_EVENT_ASPECT, ZODIAC_MARS, ZODIAC_MEAN_NODE, 330.0, 330.0);
+    ev[1].aspect = SKY_CONJUNCTION;
+    ev[2] = event_make(5, 8, SKY_EVENT_STATION, ZODIAC_MEAN_NODE, ZODIAC_MEAN_NODE, 329.5, 329.5);
+    ev[2].retrograde = true;
+    static const char *const want[ZODIAC_LANG_COUNT][2] = {
+        {"the lunar node moves into Aquarius", "the lunar node stands still"},
+        {"le nœud lunaire passe en Verseau", "le nœud lunaire marque une pause"},
+    };
+    /* Aquarius is Leo's 7th house, which the love section reads: the ingress is told in full there. */
+    static const char *const nodal[ZODIAC_LANG_COUNT] = {"the nodal axis points you towards your partnerships",
+                                                         "l'axe des nœuds fait de vos relations de couple et de vos "
+                                                         "associations un cap à suivre"};
+    sky_week *w = week_of(ev, 3);
+    for (int s = 0; s < ZODIAC_SIGN_COUNT; s++) {
+        for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+            buf b;
+            const char *t = text_of(w, (zodiac_sign)s, (zodiac_lang)l, &b);
+            for (int k = 0; k < 2; k++)
+                cr_assert(strstr(t, want[l][k]) != NULL || strstr(t, want[l][k] + 1) != NULL, "no \"%s\" in\n%s",
+                          want[l][k], t);
+            if (s == ZODIAC_LEO)
+                cr_assert(strstr(t, nodal[l]) != NULL, "no \"%s\" in\n%s", nodal[l], t);
+            /* No planet is retrograde this week: the word has nothing to describe. */
+            cr_assert(strstr(t, "retrograde") == NULL && strstr(t, "rétrograde") == NULL, "%s", t);
+            cr_assert(strstr(t, "slips back") == NULL && strstr(t, "recule") == NULL, "%s", t);
+            buf_cleanup(&b);
+        }
+    }
+    free(w);
+}
+
+/* Each retrograde body's advice, and what only Mercury's says. */
+static const struct {
+    zodiac_body body;
+    const char *en, *fr;
+} retro_advice[] = {
+    {ZODIAC_MERCURY, "reread, double-check and renegotiate", "relisez, vérifiez et renégociez"},
+    {ZODIAC_VENUS, "come back for a second look", "demandent un second regard"},
+    {ZODIAC_MARS, "energy turns inward", "l'énergie se tourne vers l'intérieur"},
+    {ZODIAC_JUPITER, "consolidates rather than expands", "se consolide plutôt qu'elle ne s'étend"},
+    {ZODIAC_SATURN, "come up for review", "sont à revoir"},
+    {ZODIAC_URANUS, "ripen slowly, out of sight", "mûrissent lentement"},
+    {ZODIAC_NEPTUNE, "settle and clear", "décantent lentement"},
+    {ZODIAC_PLUTO, "from within, slowly and quietly", "en profondeur, lentement et sans bruit"},
+};
+
+Test(horoscope, each_retrograde_body_gets_advice_that_fits_it)
+{
+    size_t n = sizeof retro_advice / sizeof retro_advice[0];
+    for (size_t k = 0; k < n; k++) {
+        /* Turning retrograde in Libra, and slipping back into Virgo: the 7th and 6th houses of Aries. */
+        sky_event ev[2];
+        ev[0] = event_make(1, 8, SKY_EVENT_STATION, retro_advice[k].body, retro_advice[k].body, 181.0, 181.0);
+        ev[0].retrograde = true;
+        ev[1] = event_make(4, 8, SKY_EVENT_INGRESS, retro_advice[k].body, retro_advice[k].body, 179.999, 179.999);
+        ev[1].retrograde = true;
+        for (int e = 0; e < 2; e++) {
+            sky_week *w = week_of(&ev[e], 1);
+            for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+                buf b;
+                const char *t = text_of(w, ZODIAC_ARIES, (zodiac_lang)l, &b);
+                for (size_t o = 0; o < n; o++) {
+                    const char *advice = l == ZODIAC_LANG_FR ? retro_advice[o].fr : retro_advice[o].en;
+                    if (o == k)
+                        cr_assert(strstr(t, advice) != NULL, "body %d: no \"%s\" in\n%s", retro_advice[k].body, advice,
+                                  t);
+                    else
+                        cr_assert(strstr(t, advice) == NULL, "body %d is given the advice of body %d:\n%s",
+                                  retro_advice[k].body, retro_advice[o].body, t);
+                }
+                buf_cleanup(&b);
+            }
+            free(w);
+        }
+    }
+}
+
+Test(horoscope, the_planets_retrograde_as_the_week_begins_each_say_their_own_thing)
+{
+    static const struct {
+        zodiac_body bodies[2];
+        size_t n;
+        const char *en, *fr;
+    } cases[] = {
+        {{ZODIAC_MERCURY},
+         1,
+         "Mercury is retrograde as the week begins and asks you to reread and double-check before you commit.",
+         "Mercure est rétrograde en début de semaine et invite à relire et à vérifier avant de vous engager."},
+        {{ZODIAC_VENUS},
+         1,
+         "Venus is retrograde as the week begins and brings relationships and values back for a second look.",
+         "Vénus est rétrograde en début de semaine et soumet vos liens et vos valeurs à un second regard."},
+        {{ZODIAC_JUPITER},
+         1,
+         "Jupiter is retrograde as the week begins and consolidates growth rather than widening it.",
+         "Jupiter est rétrograde en début de semaine et consolide la croissance plutôt que de l'étendre."},
+        {{ZODIAC_SATURN},
+         1,
+         "Saturn is retrograde as the week begins and puts structures and commitments up for review.",
+         "Saturne est rétrograde en début de semaine et remet à plat les structures et les engagements."},
+        {{ZODIAC_MARS, ZODIAC_SATURN},
+         2,
+         "Mars and Saturn are retrograde as the week begins: Mars turns your energy inward, better spent finishing "
+         "than starting; Saturn puts structures and commitments up for review.",
+         "Mars et Saturne sont rétrogrades en début de semaine\u00a0: Mars tourne votre énergie vers l'intérieur, "
+         "mieux employée à finir qu'à commencer\u00a0; Saturne remet à plat les structures et les engagements."},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sky_week *w = full_week();
+        position_set(w, ZODIAC_MERCURY, 338.6, 1.1);
+        for (size_t i = 0; i < cases[k].n; i++) {
+            zodiac_body b = cases[k].bodies[i];
+            position_set(w, b, w->positions[b].lon_deg, -0.2);
+        }
+        for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+            json_t *d = horoscope_render(w, W12, ZODIAC_LEO, (zodiac_lang)l);
+            const char *overview = json_string_value(json_object_get(d, "overview"));
+            const char *want = l == ZODIAC_LANG_FR ? cases[k].fr : cases[k].en;
+            cr_assert(strstr(overview, want) != NULL, "case %zu: no \"%s\" in\n%s", k, want, overview);
+            json_decref(d);
+        }
+        free(w);
+    }
+}
+
+Test(horoscope, a_day_is_named_once_and_its_events_share_a_clause)
+{
+    /* Wednesday: Venus trines Jupiter and squares Mars, both in the reader's 5th house. */
+    sky_event ev[2];
+    ev[0] = event_make(2, 9, SKY_EVENT_ASPECT, ZODIAC_VENUS, ZODIAC_JUPITER, 125.0, 5.0);
+    ev[0].aspect = SKY_TRINE;
+    ev[1] = event_make(2, 18, SKY_EVENT_ASPECT, ZODIAC_VENUS, ZODIAC_MARS, 125.5, 35.5);
+    ev[1].aspect = SKY_SQUARE;
+    sky_week *w = week_of(ev, 2);
+    static const char *const moments[ZODIAC_LANG_COUNT] = {
+        "Key moments: Wednesday, Venus trines Jupiter (your 5th house), then Venus squares Mars (your 5th house).",
+        "Temps forts\u00a0: mercredi, Vénus forme un trigone avec Jupiter (votre maison 5), puis Vénus forme un "
+        "carré avec Mars (votre maison 5).",
+    };
+    static const char *const same_day[ZODIAC_LANG_COUNT] = {"On the same day, Venus (love and money) squares Mars",
+                                                            "Le même jour, Vénus (amour et argent) forme un carré"};
+    for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+        json_t *d = horoscope_render(w, W12, ZODIAC_ARIES, (zodiac_lang)l);
+        const char *overview = json_string_value(json_object_get(d, "overview"));
+        const char *love = json_string_value(json_object_get(json_object_get(d, "sections"), "love"));
+        cr_assert(strstr(overview, moments[l]) != NULL, "%s", overview);
+        cr_assert(strstr(love, same_day[l]) != NULL, "%s", love);
+        cr_assert_null(check_weekday_twice(overview, (zodiac_lang)l), "%s", overview);
+        cr_assert_null(check_weekday_twice(love, (zodiac_lang)l), "%s", love);
+        json_decref(d);
+    }
+    free(w);
+    /* In a busy week too, for every reader and every text. */
+    w = full_week();
+    for (int s = 0; s < ZODIAC_SIGN_COUNT; s++) {
+        for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+            json_t *d = horoscope_render(w, W12, (zodiac_sign)s, (zodiac_lang)l);
+            const char *key;
+            json_t *v;
+            cr_assert_null(check_weekday_twice(json_string_value(json_object_get(d, "overview")), (zodiac_lang)l));
+            json_object_foreach(json_object_get(d, "sections"), key, v)
+            {
+                const char *twice = check_weekday_twice(json_string_value(v), (zodiac_lang)l);
+                cr_assert_null(twice, "%s names a day twice in a row at \"%.40s\"", key, twice);
+            }
+            json_decref(d);
+        }
+    }
+    free(w);
+    cr_assert_not_null(check_weekday_twice("lundi, A\u00a0; lundi, B", ZODIAC_LANG_FR));
+    cr_assert_null(check_weekday_twice("Lundi, A. Mardi, B. Lundi, C.", ZODIAC_LANG_FR));
+}
+
+Test(horoscope, the_tone_follows_the_events)
+{
+    /* Wednesday: a trine and a square (both sides); Friday: a square alone; Sunday: a trine alone. */
+    sky_event ev[4];
+    ev[0] = event_make(2, 9, SKY_EVENT_ASPECT, ZODIAC_VENUS, ZODIAC_JUPITER, 125.0, 5.0);
+    ev[0].aspect = SKY_TRINE;
+    ev[1] = event_make(2, 18, SKY_EVENT_ASPECT, ZODIAC_MARS, ZODIAC_SATURN, 280.0, 10.0);
+    ev[1].aspect = SKY_SQUARE;
+    ev[2] = event_make(4, 9, SKY_EVENT_ASPECT, ZODIAC_SUN, ZODIAC_PLUTO, 40.0, 310.0);
+    ev[2].aspect = SKY_SQUARE;
+    ev[3] = event_make(6, 9, SKY_EVENT_ASPECT, ZODIAC_MERCURY, ZODIAC_SATURN, 190.0, 70.0);
+    ev[3].aspect = SKY_TRINE;
+    sky_week *w = week_of(ev, 4);
+    static const char *const want[] = {"mixed", "challenging", "favourable"};
+    for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+        json_t *d = horoscope_render(w, W12, ZODIAC_ARIES, (zodiac_lang)l);
+        json_t *kds = json_object_get(d, "key_dates");
+        cr_assert_eq(json_array_size(kds), 3);
+        for (size_t k = 0; k < 3; k++) {
+            json_t *kd = json_array_get(kds, k);
+            cr_assert_str_eq(json_string_value(json_object_get(kd, "tone")), want[k], "key date %zu", k);
+            cr_assert_eq(json_array_size(json_object_get(kd, "because")), k == 0 ? 2 : 1);
+        }
+        /* A mixed week names both sides: Venus-Jupiter in the 5th (love), Mars-Saturn in the 10th. */
+        const char *overview = json_string_value(json_object_get(d, "overview"));
+        static const char *const sides[ZODIAC_LANG_COUNT][2] = {{"love", "career"}, {"les amours", "la carrière"}};
+        char mood[512];
+        check_last_sentence(overview, mood, sizeof mood);
+        cr_assert(strstr(mood, sides[l][0]) != NULL && strstr(mood, sides[l][1]) != NULL, "%s", mood);
+        json_decref(d);
+    }
+    free(w);
+
+    /* In a busy week, no favourable day lists a square or an opposition. */
+    w = full_week();
+    for (int s = 0; s < ZODIAC_SIGN_COUNT; s++) {
+        json_t *d = horoscope_render(w, W12, (zodiac_sign)s, ZODIAC_LANG_EN);
+        size_t i, j;
+        json_t *kd, *because;
+        json_array_foreach(json_object_get(d, "key_dates"), i, kd)
+        {
+            if (strcmp(json_string_value(json_object_get(kd, "tone")), "favourable") != 0)
+                continue;
+            json_array_foreach(json_object_get(kd, "because"), j, because)
+            {
+                const char *r = json_string_value(because);
+                cr_assert(strstr(r, "squares") == NULL && strstr(r, "opposes") == NULL, "favourable: %s", r);
+            }
+        }
+        json_decref(d);
+    }
+    free(w);
+}
+
+Test(horoscope, closing_advice_varies_with_the_week_the_sign_and_the_section)
+{
+    static const char *const keys[] = {"love", "work", "money", "wellbeing"};
+    sky_week *w = full_week();
+    for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+        for (int k = 0; k < 4; k++) {
+            /* The same sky under 52 week numbers: only the hash of the week changes. */
+            char closers[52][256];
+            size_t distinct = 0, most = 0;
+            for (unsigned wk = 1; wk <= 52; wk++) {
+                json_t *d = horoscope_render(w, (zodiac_week){2026, wk}, ZODIAC_VIRGO, (zodiac_lang)l);
+                check_last_sentence(json_string_value(json_object_get(json_object_get(d, "sections"), keys[k])),
+                                    closers[wk - 1], sizeof closers[0]);
+                json_decref(d);
+            }
+            for (size_t i = 0; i < 52; i++) {
+                size_t same = 0, before = 0;
+                for (size_t j = 0; j < 52; j++) {
+                    same += strcmp(closers[i], closers[j]) == 0;
+                    before += j < i && strcmp(closers[i], closers[j]) == 0;
+                }
+                distinct += before == 0;
+                most = same > most ? same : most;
+            }
+            cr_assert(distinct >= 5, "%s: %zu closers over 52 weeks", keys[k], distinct);
+            cr_assert(most <= 52 / 4, "%s: one closer ends %zu of 52 weeks", keys[k], most);
+        }
+    }
+    free(w);
+}
+
+Test(horoscope, a_quiet_section_says_where_its_planet_and_the_moon_are)
+{
+    /* No event: the Moon stays in Aquarius all week, in the 7th house of Leo. */
+    sky_week *w = week_of(NULL, 0);
+    static const char *const want[ZODIAC_LANG_COUNT][3] = {
+        {"Venus stays in Aries all week, in your 9th house", "your 7th house", "rom Monday to Sunday"},
+        {"Vénus reste en Bélier toute la semaine, dans votre maison 9", "votre maison 7", "e lundi à dimanche"},
+    };
+    for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+        json_t *d = horoscope_render(w, W12, ZODIAC_LEO, (zodiac_lang)l);
+        const char *love = json_string_value(json_object_get(json_object_get(d, "sections"), "love"));
+        for (int k = 0; k < 3; k++)
+            cr_assert(strstr(love, want[l][k]) != NULL, "no \"%s\" in %s", want[l][k], love);
+        json_decref(d);
+    }
+    /* The Moon moves from Aquarius into Pisces and Aries: for Gemini (9th, 10th, 11th), love is left out. */
+    w->events[0] = event_make(2, 8, SKY_EVENT_INGRESS, ZODIAC_MOON, ZODIAC_MOON, 330.0, 330.0);
+    w->events[1] = event_make(4, 20, SKY_EVENT_INGRESS, ZODIAC_MOON, ZODIAC_MOON, 0.0, 0.0);
+    w->nevents = 2;
+    static const char *const path[ZODIAC_LANG_COUNT] = {
+        "The Moon moves from Aquarius to Aries this week, from your 9th house to your 11th house, and leaves your "
+        "love life in the background.",
+        "Cette semaine, la Lune passe du Verseau au Bélier, de votre maison 9 à votre maison 11, et laisse votre vie "
+        "amoureuse au second plan.",
+    };
+    for (int l = 0; l < ZODIAC_LANG_COUNT; l++) {
+        json_t *d = horoscope_render(w, W12, ZODIAC_GEMINI, (zodiac_lang)l);
+        const char *love = json_string_value(json_object_get(json_object_get(d, "sections"), "love"));
+        cr_assert(strstr(love, path[l]) != NULL, "%s", love);
+        json_decref(d);
+    }
+    free(w);
+}
+
+Test(horoscope, a_body_at_its_station_never_shows_a_zero_speed)
+{
+    sky_week *w = week_of(NULL, 0);
+    position_set(w, ZODIAC_SATURN, 0.7, -0.0000312);
+    position_set(w, ZODIAC_URANUS, 57.8, 0.0000457);
+    json_t *d = horoscope_render(w, W12, ZODIAC_ARIES, ZODIAC_LANG_EN);
+    json_t *positions = json_object_get(json_object_get(d, "sky"), "positions");
+    json_t *saturn = json_array_get(positions, ZODIAC_SATURN), *uranus = json_array_get(positions, ZODIAC_URANUS);
+    cr_assert(json_real_value(json_object_get(saturn, "speed")) < 0);
+    cr_assert(json_is_true(json_object_get(saturn, "retrograde")));
+    cr_assert(json_real_value(json_object_get(uranus, "speed")) > 0);
+    cr_assert(json_is_false(json_object_get(uranus, "retrograde")));
+    /* Printed with 4 significant digits, not rounded to 0. */
+    char *sat = json_dumps(saturn, HOROSCOPE_DUMP_FLAGS), *ura = json_dumps(uranus, HOROSCOPE_DUMP_FLAGS);
+    bool ok = strstr(sat, "\"speed\":-3.12e-5,\"retrograde\":true") != NULL &&
+              strstr(ura, "\"speed\":4.57e-5,\"retrograde\":false") != NULL;
+    cr_assert(ok, "%s %s", sat, ura);
+    free(sat);
+    free(ura);
+    json_decref(d);
     free(w);
 }
