@@ -83,6 +83,7 @@ void api_admin_credentials_list(http_ctx *ctx);
 void api_admin_credentials_rotate(http_ctx *ctx);
 void api_admin_credentials_revoke(http_ctx *ctx);
 void api_admin_audit_list(http_ctx *ctx);
+void api_admin_audit_verify(http_ctx *ctx);
 
 /* b2b.c */
 void api_b2b_me(http_ctx *ctx);

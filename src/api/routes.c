@@ -32,5 +32,6 @@ const http_route api_routes[] = {
     {"GET", "/v1/admin/plans/{code}", api_admin_plans_get, 0, HTTP_AUTH_ADMIN},
     {"PATCH", "/v1/admin/plans/{code}", api_admin_plans_patch, BODY_SMALL, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/audit", api_admin_audit_list, 0, HTTP_AUTH_ADMIN},
+    {"GET", "/v1/admin/audit/verify", api_admin_audit_verify, 0, HTTP_AUTH_ADMIN},
 };
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

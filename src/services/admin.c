@@ -724,6 +724,19 @@ int admin_audit_list(services *s, const audit_filter *f, const page_req *page, j
     return rc;
 }
 
+int admin_audit_verify(services *s, json_t **out, app_err *err)
+{
+    int64_t checked, broken;
+    char why[160];
+    int rc = audit_verify(s->store, &checked, &broken, why, err);
+    if (rc != 0)
+        return rc;
+    *out = json_pack("{s:b, s:I, s:o, s:o}", "valid", broken == 0, "checked", (json_int_t)checked, "first_broken_seq",
+                     broken != 0 ? json_integer(broken) : json_null(), "reason",
+                     broken != 0 ? json_string(why) : json_null());
+    return *out != NULL ? 0 : app_err_set(err, APP_INTERNAL_ERROR, "out of memory");
+}
+
 int audit_verify(store *st, int64_t *checked, int64_t *broken_seq, char why[160], app_err *err)
 {
     enum { PAGE = 256 };

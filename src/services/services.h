@@ -62,6 +62,8 @@ int admin_credential_rotate(services *s, const actor *a, const char *key_id, jso
 int admin_credential_revoke(services *s, const actor *a, const char *key_id, json_t **out, app_err *err);
 
 int admin_audit_list(services *s, const audit_filter *f, const page_req *page, json_t **out, app_err *err);
+/* The whole chain recomputed: {valid, checked, first_broken_seq, reason} (the last two null when valid). */
+int admin_audit_verify(services *s, json_t **out, app_err *err);
 
 /*
  * Recomputes the whole audit chain. Returns 0 with *broken_seq = 0 when intact, or with the

@@ -321,6 +321,15 @@ static void read_time_param(http_ctx *ctx, admin_job *j, const char *name, opt_i
         app_err_field(&j->err, name, "must be an RFC 3339 timestamp such as 2026-11-01T00:00:00Z");
 }
 
+static int op_audit_verify(admin_job *j)
+{
+    return admin_audit_verify(j->env->services, &j->out, &j->err);
+}
+void api_admin_audit_verify(http_ctx *ctx)
+{
+    go(ctx, job_new(ctx, op_audit_verify, 200), true);
+}
+
 void api_admin_audit_list(http_ctx *ctx)
 {
     admin_job *j = job_new(ctx, op_audit_list, 200);
