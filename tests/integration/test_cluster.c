@@ -74,17 +74,20 @@ TestSuite(cluster, .init = setup, .fini = teardown, .timeout = 120);
 
 static const char *hammer_key;
 static atomic_int served, refused, other;
+static int hammer_calls; /* per connection */
 
 static void *hammer(void *arg);
 
 /*
- * Both nodes warm the week (when `warm`), then `conns` connections split between them send 12
- * calls each of `key`; `served` starts at `already`. No answer other than 200 or 429 is allowed.
+ * Both nodes warm the week (when `warm`), then `conns` connections split between them send
+ * `calls` calls each of `key`; `served` starts at `already`. No answer other than 200 or 429 is
+ * allowed.
  */
-static void race(const char *key, int conns, bool warm, int already)
+static void race(const char *key, int conns, int calls, bool warm, int already)
 {
     th_response r;
     hammer_key = key;
+    hammer_calls = calls;
     for (int n = 0; warm && n < 2; n++) {
         cr_assert_eq(th_keyed(&nodes[n], WEEKLY, key, &r), 200, "%s", r.body);
         th_response_free(&r);
@@ -104,7 +107,7 @@ static void race(const char *key, int conns, bool warm, int already)
 static void *hammer(void *arg)
 {
     th_server *node = arg;
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < hammer_calls; i++) {
         th_response r;
         long st = th_keyed(node, WEEKLY, hammer_key, &r);
         if (st == 200)
@@ -165,29 +168,29 @@ static json_int_t used_on_b(const char *key, json_int_t want)
 Test(cluster, two_nodes_serve_exactly_the_block_limit_between_them)
 {
     char key[80];
-    account_with_key("{\"code\":\"c\",\"name\":\"C\",\"daily_limit\":100,\"rate_per_second\":100000,\"burst\":"
+    account_with_key("{\"code\":\"c\",\"name\":\"C\",\"daily_limit\":1000,\"rate_per_second\":100000,\"burst\":"
                      "100000,\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
                      "c", key);
-    enum { CONNS = 64 };
-    race(key, CONNS, true, 0);
-    cr_assert_eq(atomic_load(&served), 100, "exactly the limit across both nodes");
-    cr_assert_eq(atomic_load(&refused), CONNS * 12 + 2 - 100);
+    enum { CONNS = 64, CALLS = 20 };
+    race(key, CONNS, CALLS, true, 0);
+    cr_assert_eq(atomic_load(&served), 1000, "exactly the limit across both nodes");
+    cr_assert_eq(atomic_load(&refused), CONNS * CALLS + 2 - 1000);
 
     /* The shared ledger has each call once: the summary on either node says so. */
-    cr_assert_eq(used_on_b(key, 100), 100);
+    cr_assert_eq(used_on_b(key, 1000), 1000);
 }
 
 Test(cluster, an_overage_cap_holds_across_nodes_and_its_first_overage_is_audited_once)
 {
     th_response r;
     char key[80];
-    account_with_key("{\"code\":\"o\",\"name\":\"O\",\"daily_limit\":50,\"limit_mode\":\"overage\",\"overage_"
-                     "cap\":20,\"rate_per_second\":100000,\"burst\":100000,\"credential_rate_per_second\":100000,"
+    account_with_key("{\"code\":\"o\",\"name\":\"O\",\"daily_limit\":800,\"limit_mode\":\"overage\",\"overage_"
+                     "cap\":200,\"rate_per_second\":100000,\"burst\":100000,\"credential_rate_per_second\":100000,"
                      "\"credential_burst\":100000}",
                      "o", key);
-    race(key, 32, true, 0);
-    cr_assert_eq(atomic_load(&served), 70, "the limit and the cap, across both nodes");
-    cr_assert_eq(used_on_b(key, 70), 70);
+    race(key, 64, 20, true, 0);
+    cr_assert_eq(atomic_load(&served), 1000, "the limit and the cap, across both nodes");
+    cr_assert_eq(used_on_b(key, 1000), 1000);
     th_admin(&nodes[1], "GET", "/v1/admin/audit?action=quota.overage", NULL, &r);
     cr_assert_eq(json_array_size(json_object_get(th_data(&r), "items")), 1, "%s", r.body);
     th_response_free(&r);
@@ -247,7 +250,7 @@ Test(cluster, counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds
     cr_assert_eq(system(flush), 0, "%s", flush);
 
     enum { CONNS = 16 };
-    race(key, CONNS, false, 60);
+    race(key, CONNS, 12, false, 60);
     cr_assert_eq(atomic_load(&served), 100, "the limit holds across the loss of every counter");
     cr_assert_eq(atomic_load(&refused), CONNS * 12 - 40);
     cr_assert_eq(used_on_b(key, 100), 100, "the ledger holds what was served");
@@ -569,7 +572,7 @@ Test(cluster, open_nodes_decide_alone_within_the_bound_then_converge)
     cr_assert_eq(used_on_b(key, 20), 20);
     own_redis_stop();
 
-    race(key, 16, false, 20);
+    race(key, 16, 12, false, 20);
     int served_total = atomic_load(&served);
     cr_assert_leq(served_total, 100 + (2 - 1) * (100 - 20), "the documented bound");
     cr_assert_geq(served_total, 100, "both nodes kept serving: %d served, %d refused", served_total,
@@ -691,5 +694,15 @@ Test(cluster, a_redis_restart_under_load_stays_within_the_bound)
             usleep(100000);
     }
     cr_assert_geq(redis_day, ok, "Redis is brought up to the ledger");
+    /* And once traffic has stopped, a reconciliation round on each node finds nothing apart. */
+    for (int n = 0; n < 2; n++) {
+        long long drift = -1;
+        for (int i = 0; i < 250 && drift != 0; i++) {
+            drift = gauge(&nodes[n], "b2b_counter_drift");
+            if (drift != 0)
+                usleep(100000);
+        }
+        cr_assert_eq(drift, 0, "node %d: the drift is back to 0", n);
+    }
     own_redis_stop();
 }
