@@ -12,125 +12,38 @@
 //   E2E_KEEP_TMP=1 keep the temporary directory (database, server log) for inspection
 //
 // Prints one "ok - ..." line per step and closes with "e2e: N passed, N failed".
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  BIN,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromium,
+  cli,
+  eventually,
+  expectText,
+  fail,
+  freePort,
+  ok,
+  RESULTS_DIR,
+  run,
+  runTest,
+  sleep,
+  STEP_TIMEOUT_MS,
+  textOf,
+  waitForHealthz,
+  WEB_DIST,
+  webDir,
+} from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const webDir = path.resolve(here, '../../web');
-// playwright-core is installed in web/node_modules, not beside this file.
-const requireFromWeb = createRequire(path.join(webDir, 'package.json'));
-const { chromium } = requireFromWeb('playwright-core');
-
-const BIN = process.env.STARMETER_BIN
-  ? path.resolve(process.env.STARMETER_BIN)
-  : path.resolve(webDir, '../build/starmeter');
-const WEB_DIST = path.resolve(process.env.WEB_DIST ?? path.join(webDir, 'dist'));
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const SCREENSHOT = path.join(webDir, 'test-results', 'usage.png');
-const STEP_TIMEOUT_MS = 15_000;
+const SCREENSHOT = path.join(RESULTS_DIR, 'usage.png');
 const DAILY_LIMIT = 5;
-
-let passed = 0;
-let failed = 0;
-const ok = (msg) => {
-  passed += 1;
-  console.log(`ok - ${msg}`);
-};
-
-class E2EError extends Error {}
-const fail = (msg) => {
-  throw new E2EError(msg);
-};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function run(cmd, args, { timeout = 20_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) {
-        reject(new E2EError(`${path.basename(cmd)} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      } else {
-        resolve({ stdout, stderr });
-      }
-    });
-  });
-}
-
-async function cli(args) {
-  const { stdout } = await run(BIN, args);
-  try {
-    const json = JSON.parse(stdout);
-    return json && typeof json === 'object' && 'data' in json ? json.data : json;
-  } catch {
-    return fail(`starmeter ${args.join(' ')} did not print JSON:\n${stdout}`);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForHealthz(base, serverProc, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (serverProc.exitCode !== null) fail(`the server exited early with code ${serverProc.exitCode}`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (e) {
-      last = e.message;
-    }
-    await sleep(100);
-  }
-  fail(`${base}/healthz did not answer within ${timeoutMs} ms (${last})`);
-}
-
-/** Polls until fn() returns true; anything else it returns is what it saw, shown on timeout. */
-async function eventually(what, fn, timeoutMs = STEP_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last === true) return;
-    } catch (e) {
-      last = e.message;
-    }
-    if (Date.now() > deadline) fail(`timed out waiting for ${what} (last seen: ${JSON.stringify(last)})`);
-    await sleep(150);
-  }
-}
-
-async function textOf(locator) {
-  return ((await locator.textContent({ timeout: 2_000 })) ?? '').replace(/\s+/g, ' ').trim();
-}
-
-async function expectText(locator, expected, what) {
-  await eventually(`${what} to be "${expected}"`, async () => {
-    const seen = await textOf(locator);
-    return seen === expected ? true : seen;
-  });
-  ok(`${what} is "${expected}"`);
-}
 
 /** Serves WEB_DIST and proxies /v1 and /healthz: only for E2E_STATIC_FALLBACK. */
 function startStaticProxy(port, apiPort) {
@@ -231,16 +144,7 @@ async function main() {
   state.context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
     // This script owns the signals: it stops the server too, then exits.
     handleSIGINT: false,
     handleSIGTERM: false,
@@ -423,31 +327,4 @@ async function reportFailure() {
   }
 }
 
-// One cleanup, however many paths ask for it (the end of the test, SIGINT, SIGTERM).
-let cleaning = null;
-const cleanupOnce = () => (cleaning ??= cleanup().catch((e) => console.error(`# cleanup: ${e?.message ?? e}`)));
-
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`# ${sig}: stopping the browser and the server`);
-    cleanupOnce().finally(() => process.exit(130));
-  });
-}
-
-const started = Date.now();
-try {
-  await main();
-} catch (e) {
-  failed += 1;
-  if (!interrupted) {
-    console.error(`not ok - ${e instanceof E2EError ? e.message : (e?.stack ?? e)}`);
-    await reportFailure();
-  }
-} finally {
-  await cleanupOnce();
-}
-console.log(`e2e: ${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-process.exit(interrupted ? 130 : failed > 0 ? 1 : 0);
+await runTest(main, { cleanup, reportFailure });

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 import { describe, expect, it, vi } from 'vitest';
-import { ApiError, fetchHistory, fetchSummary } from './api';
+import { ApiError, fetchHistory, fetchSummary, type Caller } from './api';
 import { API_KEY, apiError, mockFetch, ok, summary } from './test/fixtures';
+
+const CUSTOMER: Caller = { role: 'customer', apiKey: API_KEY };
 
 describe('api client', () => {
   it('sends the key in the X-API-Key header only, to a relative URL', async () => {
     const fetchFn = mockFetch({ summary: ok(summary()) });
-    const s = await fetchSummary(API_KEY);
+    const s = await fetchSummary(CUSTOMER);
     expect(s.account.name).toBe('Acme Corp');
     const [url, init] = fetchFn.mock.calls[0]!;
     expect(url).toBe('/v1/b2b/usage/summary');
@@ -17,7 +19,7 @@ describe('api client', () => {
 
   it('asks the history for a date range', async () => {
     const fetchFn = mockFetch({ history: ok({ days: [], totals: {} }) });
-    await fetchHistory(API_KEY, '2026-10-26', '2026-11-24');
+    await fetchHistory(CUSTOMER, { from: '2026-10-26', to: '2026-11-24' });
     expect(fetchFn.mock.calls[0]![0]).toBe('/v1/b2b/usage/history?from=2026-10-26&to=2026-11-24');
   });
 
@@ -29,7 +31,7 @@ describe('api client', () => {
         headers: { 'Retry-After': '4' },
       }),
     });
-    const err = await fetchSummary(API_KEY).catch((e: unknown) => e);
+    const err = await fetchSummary(CUSTOMER).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     const e = err as ApiError;
     expect(e.status).toBe(429);
@@ -42,7 +44,7 @@ describe('api client', () => {
 
   it('falls back to details.retry_after_seconds without a Retry-After header', async () => {
     mockFetch({ summary: apiError(429, 'rate_limited', 'Slow down.', { details: { retry_after_seconds: 9 } }) });
-    const e = (await fetchSummary(API_KEY).catch((x: unknown) => x)) as ApiError;
+    const e = (await fetchSummary(CUSTOMER).catch((x: unknown) => x)) as ApiError;
     expect(e.retryAfterSeconds).toBe(9);
   });
 
@@ -51,7 +53,7 @@ describe('api client', () => {
       'fetch',
       vi.fn(async () => new Response('<html>bad gateway</html>', { status: 502, headers: { 'X-Request-Id': 'rid-502' } })),
     );
-    const e = (await fetchSummary(API_KEY).catch((x: unknown) => x)) as ApiError;
+    const e = (await fetchSummary(CUSTOMER).catch((x: unknown) => x)) as ApiError;
     expect(e.code).toBe('unexpected_response');
     expect(e.status).toBe(502);
     expect(e.requestId).toBe('rid-502');
@@ -59,7 +61,7 @@ describe('api client', () => {
 
   it('reports a network failure as network_error', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))));
-    const e = (await fetchSummary(API_KEY).catch((x: unknown) => x)) as ApiError;
+    const e = (await fetchSummary(CUSTOMER).catch((x: unknown) => x)) as ApiError;
     expect(e.code).toBe('network_error');
     expect(e.status).toBe(0);
   });

@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 import { ApiError, NETWORK_ERROR } from '../api';
+import { translateIssue } from '../fields';
 import { useI18n } from '../i18n';
 
 /**
- * Any failure as the customer should see it: a plain-language title, the server's own message,
- * and the code and request ID to quote to support. 429 adds when to try again.
+ * Any failure as a person should see it: a title in their language chosen by the error code, the
+ * server's own message, and the code and request ID to quote to support. 403 and 409 say what to
+ * do, 422 lists the refused fields (unless the form shows them beside its fields: fieldsShown),
+ * 429 says when to try again.
  */
 export function ErrorNotice({
   error,
   timeZone = 'UTC',
   stale = false,
+  fieldsShown = false,
   onRetry,
 }: {
   error: Error;
   timeZone?: string;
   stale?: boolean;
+  fieldsShown?: boolean;
   onRetry?: () => void;
 }) {
   const i18n = useI18n();
@@ -26,15 +31,13 @@ export function ErrorNotice({
   if (api?.status === 429) {
     if (api.retryAfterSeconds !== null) {
       const when = new Date(api.receivedAt + api.retryAfterSeconds * 1000);
-      retryText = i18n.t('errorRetryIn', {
-        seconds: i18n.number(api.retryAfterSeconds),
-        time: i18n.time(when),
-      });
+      retryText = i18n.plural('errorRetryIn', api.retryAfterSeconds, { time: i18n.time(when) });
     } else {
       retryText = i18n.t('errorRetryLater');
     }
   }
   const resetsAt = api?.details['resets_at'];
+  const fields = api?.status === 422 ? api.fields : [];
 
   return (
     <div className="notice notice--error" role="alert" data-testid="error-notice">
@@ -54,6 +57,21 @@ export function ErrorNotice({
         <p>{i18n.t('errorQuotaResets', { time: i18n.dateTime(resetsAt, timeZone) })}</p>
       )}
       {code === NETWORK_ERROR && <p>{i18n.t('errorNetwork')}</p>}
+      {api?.status === 403 && <p data-testid="error-hint">{i18n.t('errorForbiddenHint')}</p>}
+      {api?.status === 404 && <p data-testid="error-hint">{i18n.t('errorNotFoundHint')}</p>}
+      {api?.status === 409 && <p data-testid="error-hint">{i18n.t('errorConflictHint')}</p>}
+      {fields.length > 0 &&
+        (fieldsShown ? (
+          <p data-testid="error-hint">{i18n.t('errorFieldsBeside')}</p>
+        ) : (
+          <ul className="notice__fields" data-testid="error-fields">
+            {fields.map((f) => (
+              <li key={`${f.field}:${f.issue}`}>
+                <code>{f.field}</code>: {translateIssue(i18n, f.issue)}
+              </li>
+            ))}
+          </ul>
+        ))}
       <dl className="notice__facts">
         <div>
           <dt>{i18n.t('errorCode')}</dt>

@@ -34,3 +34,31 @@ export function UsageSkeleton() {
     </div>
   );
 }
+
+/** The 30-day chart's place while its data or its code loads. */
+export function HistorySkeleton() {
+  const i18n = useI18n();
+  return (
+    <section className="card" aria-busy="true" data-testid="history-skeleton">
+      <p role="status" className="visually-hidden">
+        {i18n.t('historyLoading')}
+      </p>
+      <SkeletonBlock height="1.25rem" width="25%" />
+      <SkeletonBlock height="14rem" />
+    </section>
+  );
+}
+
+/** Rows of a table being loaded; `label` is said to screen readers. */
+export function TableSkeleton({ label, rows = 4 }: { label: string; rows?: number }) {
+  return (
+    <div aria-busy="true" data-testid="table-skeleton">
+      <p role="status" className="visually-hidden">
+        {label}
+      </p>
+      {Array.from({ length: rows }, (_, i) => (
+        <SkeletonBlock key={i} height="1.6rem" />
+      ))}
+    </div>
+  );
+}

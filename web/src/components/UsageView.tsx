@@ -1,35 +1,49 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { lazy, Suspense, useEffect, useId } from 'react';
-import { ApiError, fetchHistory, fetchSummary } from '../api';
+import { lazy, Suspense, useId } from 'react';
+import { ApiError } from '../api';
 import { useI18n } from '../i18n';
-import type { UsageSummary } from '../types';
-import { historyRange, isEmptyAccount } from '../usage';
+import { useUsageHistory, useUsageSummary } from '../queries/usage';
+import { useSession } from '../session';
+import type { UsageHistory, UsageSummary } from '../types';
+import { isEmptyAccount } from '../usage';
 import { CredentialsTable } from './CredentialsTable';
 import { EmptyState } from './EmptyState';
 import { ErrorNotice } from './ErrorNotice';
 import { PeriodCard } from './PeriodCard';
-import { SkeletonBlock, UsageSkeleton } from './Skeleton';
+import { HistorySkeleton, UsageSkeleton } from './Skeleton';
 
 // recharts is most of the bundle: load it after the figures are on screen.
 const HistoryChart = lazy(() => import('./HistoryChart'));
 
-export const summaryKey = ['usage', 'summary'] as const;
-
-function HistorySkeleton() {
+/** Today's and this month's gauges and the 30-day chart: the customer's view and the console's. */
+export function UsageFigures({
+  s,
+  history,
+  historyFailed,
+}: {
+  s: UsageSummary;
+  history: UsageHistory | undefined;
+  historyFailed: boolean;
+}) {
   const i18n = useI18n();
   return (
-    <section className="card" aria-busy="true" data-testid="history-skeleton">
-      <p role="status" className="visually-hidden">
-        {i18n.t('historyLoading')}
-      </p>
-      <SkeletonBlock height="1.25rem" width="25%" />
-      <SkeletonBlock height="14rem" />
-    </section>
+    <>
+      <div className="grid-2">
+        <PeriodCard title={i18n.t('today')} period={s.daily} mode={s.mode} timeZone={s.timezone} testId="daily" />
+        <PeriodCard title={i18n.t('thisMonth')} period={s.monthly} mode={s.mode} timeZone={s.timezone} testId="monthly" />
+      </div>
+      {history ? (
+        <Suspense fallback={<HistorySkeleton />}>
+          <HistoryChart history={history} />
+        </Suspense>
+      ) : historyFailed ? null : (
+        <HistorySkeleton />
+      )}
+    </>
   );
 }
 
-function ContractCard({ s }: { s: UsageSummary }) {
+export function ContractCard({ s }: { s: UsageSummary }) {
   const i18n = useI18n();
   const headingId = useId();
   return (
@@ -66,7 +80,7 @@ function ContractCard({ s }: { s: UsageSummary }) {
   );
 }
 
-function CumulativeCard({ s }: { s: UsageSummary }) {
+export function CumulativeCard({ s }: { s: UsageSummary }) {
   const i18n = useI18n();
   const headingId = useId();
   return (
@@ -91,32 +105,20 @@ function CumulativeCard({ s }: { s: UsageSummary }) {
   );
 }
 
-export function UsageView({ apiKey, onUnauthorized }: { apiKey: string; onUnauthorized: (e: ApiError) => void }) {
+/** The customer's own usage. A refused key (401) ends the session: App watches for it. */
+export function UsageView() {
   const i18n = useI18n();
+  const { caller } = useSession();
+  const apiKey = caller.role === 'customer' ? caller.apiKey : '';
 
-  const summaryQ = useQuery({
-    queryKey: summaryKey,
-    queryFn: ({ signal }) => fetchSummary(apiKey, signal),
-  });
+  const summaryQ = useUsageSummary('self');
   const s = summaryQ.data;
-  const range = s ? historyRange(s) : null;
-  const historyQ = useQuery({
-    queryKey: ['usage', 'history', range?.from, range?.to],
-    queryFn: ({ signal }) => fetchHistory(apiKey, range!.from, range!.to, signal),
-    enabled: range !== null,
-    placeholderData: keepPreviousData,
-  });
-
-  // A refused key (revoked, expired...) ends the session: back to sign-in with the reason.
-  const unauthorizedQ = [summaryQ, historyQ].find((q) => q.error instanceof ApiError && q.error.isUnauthorized);
-  const unauthorized = unauthorizedQ ? (unauthorizedQ.error as ApiError) : null;
-  useEffect(() => {
-    if (unauthorized) onUnauthorized(unauthorized);
-  }, [unauthorized, onUnauthorized]);
+  const historyQ = useUsageHistory('self', s);
+  const unauthorized = [summaryQ.error, historyQ.error].some((e) => e instanceof ApiError && e.isUnauthorized);
 
   const refresh = () => {
     void summaryQ.refetch();
-    if (range) void historyQ.refetch();
+    if (s) void historyQ.refetch();
   };
 
   if (!s) {
@@ -152,18 +154,7 @@ export function UsageView({ apiKey, onUnauthorized }: { apiKey: string; onUnauth
 
       <ContractCard s={s} />
 
-      <div className="grid-2">
-        <PeriodCard title={i18n.t('today')} period={s.daily} mode={s.mode} timeZone={s.timezone} testId="daily" />
-        <PeriodCard title={i18n.t('thisMonth')} period={s.monthly} mode={s.mode} timeZone={s.timezone} testId="monthly" />
-      </div>
-
-      {historyQ.data ? (
-        <Suspense fallback={<HistorySkeleton />}>
-          <HistoryChart history={historyQ.data} />
-        </Suspense>
-      ) : historyQ.error ? null : (
-        <HistorySkeleton />
-      )}
+      <UsageFigures s={s} history={historyQ.data} historyFailed={historyQ.error !== null} />
 
       <CredentialsTable credentials={s.credentials} timeZone={s.timezone} />
       <CumulativeCard s={s} />
