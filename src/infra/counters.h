@@ -163,6 +163,13 @@ struct counters_ops {
      * (decisions then have `degraded` set). Any thread.
      */
     bool (*degraded)(counters *self);
+    /*
+     * For async counters, NULL for the others: after a run of `decided` and `done` callbacks on
+     * its thread, and before it waits for more work, the counters call `flush(arg)` there, so a
+     * caller can gather what those callbacks hand on (one wake-up per event loop, not one per
+     * call) and send it in one go. Set once, before the first reservation.
+     */
+    void (*set_flush)(counters *self, void (*flush)(void *arg), void *arg);
     /* Frees the counters; NULL does nothing. */
     void (*free)(counters *self);
 };
@@ -216,6 +223,14 @@ static inline void counters_claim(counters *c, int64_t account_id, const char *k
 static inline void counters_release(counters *c, int64_t account_id, const char *key)
 {
     c->ops->release(c, account_id, key);
+}
+/* Sets the flush hook of async counters (see set_flush); false (nothing done) for the others. */
+static inline bool counters_set_flush(counters *c, void (*flush)(void *arg), void *arg)
+{
+    if (c->ops->set_flush == NULL)
+        return false;
+    c->ops->set_flush(c, flush, arg);
+    return true;
 }
 /* True while this process decides alone (see degraded); false for counters that never do. */
 static inline bool counters_degraded(counters *c)

@@ -42,6 +42,12 @@
 #include "infra/counters.h"
 
 #define DAY_MS 86400000LL
+/*
+ * A rate limit's bucket lives this long past the time it takes to fill up again, renewed every
+ * 16th call while the bucket is in use (its theoretical arrival time ahead of now), and set again
+ * whenever it was full.
+ */
+#define RATE_KEY_GRACE_MS 3600000LL
 /* Keys outlive their period by this much, so a late refund or read still finds them. */
 #define KEY_GRACE_MS (2 * DAY_MS)
 #define CONNECT_TIMEOUT_MS 500
@@ -57,7 +63,10 @@
  *       contract's: day, month, day block flag, day overage flag, month block flag, month overage
  *       flag.
  * ARGV: number of rate limits (0 or 3), now (microseconds, the node's clock), contract (1 or 0),
- *       then each rate limit's interval (microseconds) and burst, then the contract's: daily
+ *       then each rate limit's interval (microseconds), burst, now + interval (its bucket when
+ *       it was full: written as given, no number is formatted in Lua) and its key's time to live
+ *       (ms); a bucket in use moves by INCRBY, renewing its time to live every 16th call. Then the
+ *       contract's: daily
  *       present, daily, monthly present, monthly, overage mode, cap present, cap, day key ttl (ms),
  *       month key ttl (ms), missing (0: a missing counter counts 0; 1: answer {-1} when the
  *       period's day or month counter is missing; 2: create missing keys from the seed first, SET
@@ -70,35 +79,46 @@
  */
 static const char RESERVE_LUA[] =
     "local nr, now, contract = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'\n"
-    "local a = 4 + 2 * nr\n"
+    "local a = 4 + 4 * nr\n"
     "local K = {}\n"
     "for i = 1, 6 do K[i] = KEYS[nr + i] end\n"
-    "if contract and ARGV[a + 9] == '1' and\n"
-    "   (redis.call('EXISTS', K[1]) == 0 or redis.call('EXISTS', K[2]) == 0) then\n"
+    "local read = {}\n"
+    "for i = 1, nr do read[i] = KEYS[i] end\n"
+    "if contract then read[nr + 1], read[nr + 2] = K[1], K[2] end\n"
+    "local got = #read > 0 and redis.call('MGET', unpack(read)) or {}\n"
+    "if contract and ARGV[a + 9] == '1' and (got[nr + 1] == false or got[nr + 2] == false) then\n"
     "  return {-1}\n"
     "end\n"
-    "local tats, rates = {}, {}\n"
+    "local tats, active, rates = {}, {}, {}\n"
     "for i = 1, nr do\n"
-    "  local t, burst = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])\n"
+    "  local t, burst = tonumber(ARGV[4 * i]), tonumber(ARGV[4 * i + 1])\n"
     "  local capacity = t * burst\n"
-    "  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')\n"
+    "  local tat = tonumber(got[i] or '0')\n"
     "  local base = tat > now and tat or now\n"
     "  local nxt = base + t\n"
     "  if nxt - now > capacity then\n"
     "    return {-2, i - 1, base - now, nxt - capacity - now}\n"
     "  end\n"
-    "  tats[i] = nxt\n"
+    "  tats[i], active[i] = nxt, tat > now\n"
     "  rates[2 * i - 1] = math.floor((capacity - (nxt - now)) / t)\n"
     "  rates[2 * i] = nxt - now\n"
     "end\n"
     "for i = 1, nr do\n"
-    "  redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', math.floor((tats[i] - now) / 1000) + 1000)\n"
+    "  if active[i] then\n"
+    "    redis.call('INCRBY', KEYS[i], ARGV[4 * i])\n"
+    "    if math.floor(tats[i] / tonumber(ARGV[4 * i])) % 16 == 0 then\n"
+    "      redis.call('PEXPIRE', KEYS[i], ARGV[4 * i + 3])\n"
+    "    end\n"
+    "  else\n"
+    "    redis.call('SET', KEYS[i], ARGV[4 * i + 2], 'PX', ARGV[4 * i + 3])\n"
+    "  end\n"
     "end\n"
     "local function answer(r)\n"
     "  for i = 1, 2 * nr do r[7 + i] = rates[i] end\n"
     "  return r\n"
     "end\n"
     "if not contract then return answer({0, 0, 0, 0, 0, 0, 0}) end\n"
+    "local du, mu = tonumber(got[nr + 1] or '0'), tonumber(got[nr + 2] or '0')\n"
     "if ARGV[a + 9] == '2' then\n"
     "  redis.call('SET', K[1], ARGV[a + 10], 'NX', 'PX', ARGV[a + 7])\n"
     "  redis.call('SET', K[2], ARGV[a + 11], 'NX', 'PX', ARGV[a + 8])\n"
@@ -107,13 +127,13 @@ static const char RESERVE_LUA[] =
     "      redis.call('SET', K[i], '1', 'NX', 'PX', i <= 4 and ARGV[a + 7] or ARGV[a + 8])\n"
     "    end\n"
     "  end\n"
+    "  du = tonumber(redis.call('GET', K[1]) or '0')\n"
+    "  mu = tonumber(redis.call('GET', K[2]) or '0')\n"
     "end\n"
     "local dp, dl = ARGV[a] == '1', tonumber(ARGV[a + 1])\n"
     "local mp, ml = ARGV[a + 2] == '1', tonumber(ARGV[a + 3])\n"
     "local overage = ARGV[a + 4] == '1'\n"
     "local cp, cap = ARGV[a + 5] == '1', tonumber(ARGV[a + 6])\n"
-    "local du = tonumber(redis.call('GET', K[1]) or '0')\n"
-    "local mu = tonumber(redis.call('GET', K[2]) or '0')\n"
     "local function judge(present, limit, used)\n"
     "  if not present or used + 1 <= limit then return 0 end\n"
     "  if not overage then return 2 end\n"
@@ -134,7 +154,7 @@ static const char RESERVE_LUA[] =
     "end\n"
     "local function bump(key, ttl)\n"
     "  local n = redis.call('INCR', key)\n"
-    "  if redis.call('PTTL', key) == -1 then redis.call('PEXPIRE', key, ttl) end\n"
+    "  if n == 1 then redis.call('PEXPIRE', key, ttl) end\n"
     "  return n\n"
     "end\n"
     "if outcome ~= 2 then\n"
@@ -247,6 +267,8 @@ typedef struct redis_counters {
     char token[33];            /* this process's claims (random, set at start) */
     counters_seeder_fn seeder; /* set once before the first reservation, or NULL */
     void *seeder_arg;
+    void (*flush)(void *arg); /* set once before the first reservation, or NULL */
+    void *flush_arg;
 
     pthread_mutex_t mu;
     pthread_cond_t wake;    /* the connection thread: work queued, or stop */
@@ -287,7 +309,8 @@ static struct timeval tv_ms(int64_t ms)
 
 /* ---- commands ---- */
 
-#define MAX_ARGS 40
+/* The longest command, a reservation with rate limits and a seed, has 43 arguments. */
+#define MAX_ARGS 48
 
 /* A command's arguments, formatted into fixed slots. */
 typedef struct args {
@@ -308,6 +331,38 @@ static void args_add(args *a, const char *fmt, ...)
     assert(k >= 0 && (size_t)k < sizeof a->slot[a->n]);
     a->v[a->n] = a->slot[a->n];
     a->len[a->n] = (size_t)k;
+    a->n++;
+}
+
+/* A string argument (shorter than a slot), copied. */
+static void args_add_str(args *a, const char *str)
+{
+    assert(a->n < MAX_ARGS);
+    size_t len = strlen(str);
+    assert(len < sizeof a->slot[a->n]);
+    memcpy(a->slot[a->n], str, len + 1);
+    a->v[a->n] = a->slot[a->n];
+    a->len[a->n] = len;
+    a->n++;
+}
+
+/* An integer argument, written without printf (most of a command's arguments are integers). */
+static void args_add_int(args *a, int64_t v)
+{
+    assert(a->n < MAX_ARGS);
+    char tmp[24], *end = tmp + sizeof tmp, *p = end;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    size_t len = (size_t)(end - p);
+    memcpy(a->slot[a->n], p, len);
+    a->slot[a->n][len] = '\0';
+    a->v[a->n] = a->slot[a->n];
+    a->len[a->n] = len;
     a->n++;
 }
 
@@ -342,8 +397,8 @@ static long long ttl_ms(int64_t end_ms, int64_t now_ms)
 
 static void args_add_opt(args *a, opt_i64 v)
 {
-    args_add(a, "%d", v.present ? 1 : 0);
-    args_add(a, "%lld", (long long)v.v);
+    args_add_int(a, v.present ? 1 : 0);
+    args_add_int(a, v.v);
 }
 
 /* ---- the connection ---- */
@@ -840,6 +895,8 @@ static void *conn_main(void *arg)
             fail_all(c, batch, true); /* fail fast while Redis is away: 503 at once, or decided alone */
         else if (batch != NULL)
             send_batch(c, batch, true);
+        if (c->flush != NULL)
+            c->flush(c->flush_arg);
 
         pthread_mutex_lock(&c->mu);
     }
@@ -847,6 +904,8 @@ static void *conn_main(void *arg)
     c->head = c->tail = NULL;
     pthread_mutex_unlock(&c->mu);
     fail_all(c, rest, false);
+    if (c->flush != NULL)
+        c->flush(c->flush_arg);
     return NULL;
 }
 
@@ -858,6 +917,8 @@ static void enqueue(redis_counters *c, op *o)
     if (c->stopping) {
         pthread_mutex_unlock(&c->mu);
         op_complete(c, o, NULL);
+        if (c->flush != NULL)
+            c->flush(c->flush_arg);
         return;
     }
     bool was_empty = c->head == NULL;
@@ -891,9 +952,9 @@ static void format_reserve(redis_counters *c, op *o, missing_mode mode, const co
     const counters_rate *r = &o->rate;
     long long id = (long long)o->account_id;
     args a = {0};
-    args_add(&a, "EVALSHA");
-    args_add(&a, "%s", c->sha[SCRIPT_RESERVE]);
-    args_add(&a, "%d", (o->has_rate ? COUNTERS_RATES : 0) + (o->has_limits ? 6 : 0));
+    args_add_str(&a, "EVALSHA");
+    args_add_str(&a, c->sha[SCRIPT_RESERVE]);
+    args_add_int(&a, (o->has_rate ? COUNTERS_RATES : 0) + (o->has_limits ? 6 : 0));
     if (o->has_rate) {
         args_add(&a, "sm:rl:global");
         args_add(&a, "sm:{%lld}:rl:a", id);
@@ -901,13 +962,16 @@ static void format_reserve(redis_counters *c, op *o, missing_mode mode, const co
     }
     if (o->has_limits)
         args_add_keys(&a, o->account_id, &o->dec.p);
-    args_add(&a, "%d", o->has_rate ? COUNTERS_RATES : 0);
-    args_add(&a, "%lld", (long long)o->dec.now_ms * 1000);
-    args_add(&a, "%d", o->has_limits ? 1 : 0);
+    args_add_int(&a, o->has_rate ? COUNTERS_RATES : 0);
+    args_add_int(&a, o->dec.now_ms * 1000);
+    args_add_int(&a, o->has_limits ? 1 : 0);
     for (int i = 0; o->has_rate && i < COUNTERS_RATES; i++) {
         int64_t t = 1000000 / r->policy[i].rate_per_second;
-        args_add(&a, "%lld", (long long)(t > 0 ? t : 1));
-        args_add(&a, "%lld", (long long)r->policy[i].burst);
+        t = t > 0 ? t : 1;
+        args_add_int(&a, t);
+        args_add_int(&a, r->policy[i].burst);
+        args_add_int(&a, o->dec.now_ms * 1000 + t);
+        args_add_int(&a, t * r->policy[i].burst / 1000 + RATE_KEY_GRACE_MS);
     }
     if (!o->has_limits) {
         args_format(&a, o);
@@ -915,18 +979,18 @@ static void format_reserve(redis_counters *c, op *o, missing_mode mode, const co
     }
     args_add_opt(&a, l->daily_limit);
     args_add_opt(&a, l->monthly_limit);
-    args_add(&a, "%d", l->mode == LIMIT_OVERAGE ? 1 : 0);
+    args_add_int(&a, l->mode == LIMIT_OVERAGE ? 1 : 0);
     args_add_opt(&a, l->overage_cap);
-    args_add(&a, "%lld", ttl_ms(o->dec.p.day_end_ms, o->dec.now_ms));
-    args_add(&a, "%lld", ttl_ms(o->dec.p.month_end_ms, o->dec.now_ms));
-    args_add(&a, "%d", (int)mode);
+    args_add_int(&a, ttl_ms(o->dec.p.day_end_ms, o->dec.now_ms));
+    args_add_int(&a, ttl_ms(o->dec.p.month_end_ms, o->dec.now_ms));
+    args_add_int(&a, (int)mode);
     if (mode == MISSING_SEEDED) {
-        args_add(&a, "%lld", (long long)seed->day_used);
-        args_add(&a, "%lld", (long long)seed->month_used);
-        args_add(&a, "%d", seed->day_blocked ? 1 : 0);
-        args_add(&a, "%d", seed->day_overage ? 1 : 0);
-        args_add(&a, "%d", seed->month_blocked ? 1 : 0);
-        args_add(&a, "%d", seed->month_overage ? 1 : 0);
+        args_add_int(&a, seed->day_used);
+        args_add_int(&a, seed->month_used);
+        args_add_int(&a, seed->day_blocked ? 1 : 0);
+        args_add_int(&a, seed->day_overage ? 1 : 0);
+        args_add_int(&a, seed->month_blocked ? 1 : 0);
+        args_add_int(&a, seed->month_overage ? 1 : 0);
     }
     args_format(&a, o);
 }
@@ -973,8 +1037,8 @@ static void redis_refund(counters *self, int64_t account_id, const counters_deci
     }
     long long id = (long long)account_id, d = (long long)dec->p.day_key, m = (long long)dec->p.month_key;
     args a = {0};
-    args_add(&a, "EVALSHA");
-    args_add(&a, "%s", c->sha[SCRIPT_REFUND]);
+    args_add_str(&a, "EVALSHA");
+    args_add_str(&a, c->sha[SCRIPT_REFUND]);
     args_add(&a, "3");
     args_add(&a, "sm:{%lld}:d:%lld", id, d);
     args_add(&a, "sm:{%lld}:m:%lld", id, m);
@@ -985,8 +1049,8 @@ static void redis_refund(counters *self, int64_t account_id, const counters_deci
     case COUNTERS_FIRST_MONTH_OVERAGE: args_add(&a, "sm:{%lld}:m:%lld:over", id, m); break;
     default: args_add(&a, "sm:{%lld}:d:%lld", id, d); break;
     }
-    args_add(&a, "%d", dec->reserved ? 1 : 0);
-    args_add(&a, "%d", dec->first != COUNTERS_FIRST_NONE ? 1 : 0);
+    args_add_int(&a, dec->reserved ? 1 : 0);
+    args_add_int(&a, dec->first != COUNTERS_FIRST_NONE ? 1 : 0);
     op *o = xcalloc(1, sizeof *o);
     o->kind = OP_REFUND;
     args_format(&a, o);
@@ -999,7 +1063,7 @@ static int redis_read(counters *self, int64_t account_id, period_zone zone, coun
     memset(out, 0, sizeof *out);
     periods p = period_at(zone, clock_now_ms(c->clock));
     args a = {0};
-    args_add(&a, "MGET");
+    args_add_str(&a, "MGET");
     args_add(&a, "sm:{%lld}:d:%lld", (long long)account_id, (long long)p.day_key);
     args_add(&a, "sm:{%lld}:m:%lld", (long long)account_id, (long long)p.month_key);
     op o = {.kind = OP_READ};
@@ -1016,18 +1080,18 @@ static void redis_seed(counters *self, const counters_seed_row *row)
     redis_counters *c = (redis_counters *)self;
     int64_t now = clock_now_ms(c->clock);
     args a = {0};
-    args_add(&a, "EVALSHA");
-    args_add(&a, "%s", c->sha[SCRIPT_SEED]);
+    args_add_str(&a, "EVALSHA");
+    args_add_str(&a, c->sha[SCRIPT_SEED]);
     args_add(&a, "6");
     args_add_keys(&a, row->account_id, &row->p);
-    args_add(&a, "%lld", (long long)row->day_used);
-    args_add(&a, "%lld", (long long)row->month_used);
-    args_add(&a, "%d", row->day_blocked ? 1 : 0);
-    args_add(&a, "%d", row->day_overage ? 1 : 0);
-    args_add(&a, "%d", row->month_blocked ? 1 : 0);
-    args_add(&a, "%d", row->month_overage ? 1 : 0);
-    args_add(&a, "%lld", ttl_ms(row->p.day_end_ms, now));
-    args_add(&a, "%lld", ttl_ms(row->p.month_end_ms, now));
+    args_add_int(&a, row->day_used);
+    args_add_int(&a, row->month_used);
+    args_add_int(&a, row->day_blocked ? 1 : 0);
+    args_add_int(&a, row->day_overage ? 1 : 0);
+    args_add_int(&a, row->month_blocked ? 1 : 0);
+    args_add_int(&a, row->month_overage ? 1 : 0);
+    args_add_int(&a, ttl_ms(row->p.day_end_ms, now));
+    args_add_int(&a, ttl_ms(row->p.month_end_ms, now));
     op o = {.kind = OP_SEED};
     args_format(&a, &o);
     run_sync(c, &o); /* seed has no error path: a failed seed leaves the counters to the next one */
@@ -1042,12 +1106,12 @@ static void redis_claim(counters *self, int64_t account_id, const char *key, cou
 {
     redis_counters *c = (redis_counters *)self;
     args a = {0};
-    args_add(&a, "SET");
+    args_add_str(&a, "SET");
     claim_key(&a, account_id, key);
-    args_add(&a, "%s", c->token);
-    args_add(&a, "NX");
-    args_add(&a, "PX");
-    args_add(&a, "%d", COUNTERS_CLAIM_TTL_MS);
+    args_add_str(&a, c->token);
+    args_add_str(&a, "NX");
+    args_add_str(&a, "PX");
+    args_add_int(&a, COUNTERS_CLAIM_TTL_MS);
     op *o = xcalloc(1, sizeof *o);
     o->kind = OP_CLAIM;
     o->claimed = done;
@@ -1060,15 +1124,22 @@ static void redis_release(counters *self, int64_t account_id, const char *key)
 {
     redis_counters *c = (redis_counters *)self;
     args a = {0};
-    args_add(&a, "EVALSHA");
-    args_add(&a, "%s", c->sha[SCRIPT_RELEASE]);
+    args_add_str(&a, "EVALSHA");
+    args_add_str(&a, c->sha[SCRIPT_RELEASE]);
     args_add(&a, "1");
     claim_key(&a, account_id, key);
-    args_add(&a, "%s", c->token);
+    args_add_str(&a, c->token);
     op *o = xcalloc(1, sizeof *o);
     o->kind = OP_RELEASE;
     args_format(&a, o);
     enqueue(c, o);
+}
+
+static void redis_set_flush(counters *self, void (*flush)(void *arg), void *arg)
+{
+    redis_counters *c = (redis_counters *)self;
+    c->flush = flush;
+    c->flush_arg = arg;
 }
 
 static bool redis_degraded(counters *self)
@@ -1089,15 +1160,15 @@ static void redis_set_seeder(counters *self, counters_seeder_fn fn, void *arg)
 static void args_add_raise(args *a, redis_counters *c, const counters_seed_row *row, int64_t now)
 {
     long long id = (long long)row->account_id;
-    args_add(a, "EVALSHA");
-    args_add(a, "%s", c->sha[SCRIPT_RAISE]);
+    args_add_str(a, "EVALSHA");
+    args_add_str(a, c->sha[SCRIPT_RAISE]);
     args_add(a, "2");
     args_add(a, "sm:{%lld}:d:%lld", id, (long long)row->p.day_key);
     args_add(a, "sm:{%lld}:m:%lld", id, (long long)row->p.month_key);
-    args_add(a, "%lld", (long long)row->day_used);
-    args_add(a, "%lld", (long long)row->month_used);
-    args_add(a, "%lld", ttl_ms(row->p.day_end_ms, now));
-    args_add(a, "%lld", ttl_ms(row->p.month_end_ms, now));
+    args_add_int(a, row->day_used);
+    args_add_int(a, row->month_used);
+    args_add_int(a, ttl_ms(row->p.day_end_ms, now));
+    args_add_int(a, ttl_ms(row->p.month_end_ms, now));
 }
 
 static int redis_raise(counters *self, const counters_seed_row *row, counters_usage *before, app_err *err)
@@ -1146,6 +1217,7 @@ static const struct counters_ops redis_ops = {
     .raise = redis_raise,
     .claim = redis_claim,
     .degraded = redis_degraded,
+    .set_flush = redis_set_flush,
     .release = redis_release,
     .free = redis_free,
 };

@@ -83,6 +83,7 @@ struct metering {
      * open-addressing set keyed by account id (0 is the empty slot), with their zones.
      */
     bool shared;
+    bool batched_resumes; /* the counters flush after their callbacks: resumes go in batches */
     pthread_mutex_t amu;
     struct active_account {
         int64_t account_id;
@@ -808,6 +809,8 @@ void metering_settle(metering *m)
 
 /* ---- life cycle ---- */
 
+static void flush_resumes(void *arg);
+
 metering *metering_new(const metering_opts *opts, app_err *err)
 {
     journal *j = NULL;
@@ -825,6 +828,7 @@ metering *metering_new(const metering_opts *opts, app_err *err)
                                 "Calls past a contractual limit, by period and mode.", NULL, exceeded, 4);
     /* Shared counters lose counts with Redis: they seed from the ledger and are reconciled. */
     m->shared = counters_set_seeder(m->o.counters, seed_from_ledger, m);
+    m->batched_resumes = counters_set_flush(m->o.counters, flush_resumes, NULL);
     if (m->shared) {
         m->metric_drift = metrics_gauge_register(m->o.metrics, "b2b_counter_drift",
                                                  "Calls: the summed difference between the shared counters and "
@@ -1152,6 +1156,33 @@ static void on_decided(void *arg, const counters_decision *dec)
     serve(c);
 }
 
+/*
+ * The resume tokens of calls the shared counters answered, on the counters' thread, sent in one
+ * go by flush_resumes (at the end of the counters' batch, or when full): one message per loop.
+ */
+#define RESUME_BATCH 256
+static _Thread_local struct {
+    void *tokens[RESUME_BATCH];
+    size_t n;
+    const metering_host *host;
+} resumes;
+
+static void flush_resumes(void *arg)
+{
+    (void)arg;
+    if (resumes.n > 0)
+        resumes.host->resume(resumes.tokens, resumes.n);
+    resumes.n = 0;
+}
+
+static void resume_later(metering_call *c)
+{
+    resumes.host = c->m->o.host;
+    resumes.tokens[resumes.n++] = c->token;
+    if (resumes.n == RESUME_BATCH)
+        flush_resumes(NULL);
+}
+
 /* Shared counters decide on a thread of their own: the decision travels back to the call's loop. */
 static void on_decided_elsewhere(void *arg, const counters_decision *dec)
 {
@@ -1161,7 +1192,10 @@ static void on_decided_elsewhere(void *arg, const counters_decision *dec)
     if (m->shared && dec->rc == 0 && dec->reserved)
         active_mark(m, c->req.who->account_id, zone_of(m, c->req.who->timezone));
     c->pending = *dec;
-    m->o.host->resume(&c->token, 1);
+    if (m->batched_resumes)
+        resume_later(c);
+    else
+        m->o.host->resume(&c->token, 1);
 }
 
 /*
@@ -1288,7 +1322,10 @@ static void on_claimed_elsewhere(void *arg, int rc, bool claimed)
     metering_call *c = arg;
     c->claim_rc = rc;
     c->claim_won = claimed;
-    c->m->o.host->resume(&c->token, 1);
+    if (c->m->batched_resumes)
+        resume_later(c);
+    else
+        c->m->o.host->resume(&c->token, 1);
 }
 
 void metering_continue(metering_call *c)

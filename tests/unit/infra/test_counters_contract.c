@@ -245,3 +245,26 @@ Test(counters_redis_contract, two_nodes_share_one_bucket_exactly)
         pthread_join(t[i], NULL);
     cr_assert_eq(atomic_load(&admitted), 50, "160 calls on two nodes, a burst of 50: exactly 50 admitted");
 }
+
+/* The ledger's figures for account 1: 7 calls today, 9 this month. */
+static int seed_seven(void *arg, counters_seed_row *row)
+{
+    (void)arg;
+    row->day_used = 7;
+    row->month_used = 9;
+    return 0;
+}
+
+/* A reservation whose counters are missing is seeded from the ledger, rate limits and all. */
+Test(counters_redis_contract, a_seeded_reservation_takes_its_rate_limits_once)
+{
+    cr_assert(counters_set_seeder(c, seed_seven, NULL));
+    counters_rate r = rates(7, (gcra_policy){1, 5}, (gcra_policy){100, 100});
+    limits l = {.daily_limit = opt_some(100), .monthly_limit = opt_some(1000), .mode = LIMIT_BLOCK};
+    counters_decision d = take(c, &r, &l);
+    cr_assert(!d.rate_limited);
+    cr_assert(d.reserved);
+    cr_assert_eq(d.day_used, 8, "seeded at 7, then this call");
+    cr_assert_eq(d.month_used, 10);
+    cr_assert_eq(d.rate[COUNTERS_RATE_ACCOUNT].remaining, 4, "the retry after seeding took the bucket once");
+}
