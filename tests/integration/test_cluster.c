@@ -63,10 +63,18 @@ static void setup(void)
     }
 }
 
+static void own_redis_stop(void);
+static int own_port;
+static char own_dir[256];
+
 static void teardown(void)
 {
     for (int i = 0; i < 2; i++)
         th_stop(&nodes[i]);
+    if (own_port != 0) {
+        own_redis_stop(); /* also after a failed assertion: no server outlives its test */
+        th_rmdir(own_dir);
+    }
     th_rmdir(dir);
 }
 
@@ -165,6 +173,63 @@ static json_int_t used_on_b(const char *key, json_int_t want)
     return used;
 }
 
+/* A gauge's value in a node's /metrics (-1 when absent). */
+static long long gauge(th_server *node, const char *name)
+{
+    th_response r;
+    cr_assert_eq(th_admin(node, "GET", "/metrics", NULL, &r), 200);
+    char pat[96];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    const char *g = strstr(r.body, pat);
+    long long v = g != NULL ? strtoll(g + strlen(pat), NULL, 10) : -1;
+    th_response_free(&r);
+    return v;
+}
+
+/* `n` calls of `key`, alternating between the nodes, each answered 200. */
+static void serve_ok(const char *key, int n)
+{
+    th_response r;
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(th_keyed(&nodes[i % 2], WEEKLY, key, &r), 200, "%s", r.body);
+        th_response_free(&r);
+    }
+}
+
+/* The Redis key of account 1's day counter. */
+static void day_counter_key(char out[96])
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' --scan --pattern 'sm:{1}:d:*' | grep -E '^sm:\\{1\\}:d:[0-9]+$'",
+             counters_uri);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    out[0] = '\0';
+    cr_assert_not_null(fgets(out, 96, f), "%s", cmd);
+    pclose(f);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+/* Redis's value of `key` once it reaches `want` (polled for up to 30 s), or the last one read. */
+static long long redis_value_reaching(const char *key, long long want)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' GET '%s'", counters_uri, key);
+    long long v = 0;
+    for (int i = 0; i < 300; i++) {
+        FILE *f = popen(cmd, "r");
+        cr_assert_not_null(f);
+        char line[64] = "";
+        if (fgets(line, sizeof line, f) != NULL)
+            v = strtoll(line, NULL, 10);
+        pclose(f);
+        if (v >= want)
+            break;
+        usleep(100000);
+    }
+    return v;
+}
+
 Test(cluster, two_nodes_serve_exactly_the_block_limit_between_them)
 {
     char key[80];
@@ -240,10 +305,7 @@ Test(cluster, counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds
     account_with_key("{\"code\":\"f\",\"name\":\"F\",\"daily_limit\":100,\"rate_per_second\":100000,\"burst\":"
                      "100000,\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
                      "f", key);
-    for (int i = 0; i < 60; i++) {
-        cr_assert_eq(th_keyed(&nodes[i % 2], WEEKLY, key, &r), 200, "%s", r.body);
-        th_response_free(&r);
-    }
+    serve_ok(key, 60);
     cr_assert_eq(used_on_b(key, 60), 60, "both nodes folded their calls into the ledger");
 
     snprintf(flush, sizeof flush, "redis-cli -u '%s' FLUSHDB >/dev/null", counters_uri);
@@ -258,30 +320,13 @@ Test(cluster, counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds
     /* Counts lost with the counters still there (say Redis came back from an old snapshot): a
      * call passes that should not, and the reconciliation raises Redis to the ledger within
      * METERING_RECONCILE_MS, logs it, and exports the drift it saw. */
-    char cmd[800], day_key[96] = "";
-    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' --scan --pattern 'sm:{1}:d:*' | grep -E '^sm:\\{1\\}:d:[0-9]+$'",
-             counters_uri);
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f);
-    cr_assert_not_null(fgets(day_key, sizeof day_key, f), "%s", cmd);
-    pclose(f);
-    day_key[strcspn(day_key, "\n")] = '\0';
+    char cmd[800], day_key[96];
+    day_counter_key(day_key);
     snprintf(cmd, sizeof cmd, "redis-cli -u '%s' SET '%s' 90 KEEPTTL >/dev/null", counters_uri, day_key);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
     cr_assert_eq(th_keyed(&nodes[0], WEEKLY, key, &r), 200, "Redis says 90: the lost counts let one more through");
     th_response_free(&r);
-    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' GET '%s'", counters_uri, day_key);
-    long long redis_day = 0;
-    for (int i = 0; i < 300 && redis_day < 101; i++) {
-        usleep(100000);
-        f = popen(cmd, "r");
-        cr_assert_not_null(f);
-        char line[64] = "";
-        if (fgets(line, sizeof line, f) != NULL)
-            redis_day = strtoll(line, NULL, 10);
-        pclose(f);
-    }
-    cr_assert_eq(redis_day, 101, "raised to the ledger's 101 (100 and the call let through)");
+    cr_assert_eq(redis_value_reaching(day_key, 101), 101, "raised to the ledger's 101 (100 and the call let through)");
     cr_assert_eq(th_keyed(&nodes[1], WEEKLY, key, &r), 429, "%s", r.body);
     th_response_free(&r);
     /* Either node may have raised it (both had the account active in the round): one of them
@@ -292,11 +337,7 @@ Test(cluster, counters_redis_lost_are_seeded_from_the_ledger_and_the_limit_holds
         char *log = th_read_file(nodes[i].log_path, &len);
         logged |= log != NULL && strstr(log, "counters raised to the ledger") != NULL;
         free(log);
-        cr_assert_eq(th_admin(&nodes[i], "GET", "/metrics", NULL, &r), 200);
-        const char *g = strstr(r.body, "\nb2b_counter_drift ");
-        cr_assert_not_null(g, "%s", r.body);
-        drifted |= strtoll(g + strlen("\nb2b_counter_drift "), NULL, 10) > 0;
-        th_response_free(&r);
+        drifted |= gauge(&nodes[i], "b2b_counter_drift") > 0;
     }
     cr_assert(logged, "the correction is logged");
     cr_assert(drifted, "the drift of the round that corrected it is exported");
@@ -440,9 +481,6 @@ Test(cluster, concurrent_duplicates_on_two_nodes_are_served_once)
 
 /* ---- a Redis of the test's own, to stop and start again on the same port ---- */
 
-static int own_port;
-static char own_dir[256];
-
 static void own_redis_start(void)
 {
     if (own_port == 0) {
@@ -488,19 +526,6 @@ static void nodes_on_own_redis(bool open)
     }
 }
 
-/* A gauge's value in a node's /metrics (-1 when absent). */
-static long long gauge(th_server *node, const char *name)
-{
-    th_response r;
-    cr_assert_eq(th_admin(node, "GET", "/metrics", NULL, &r), 200);
-    char pat[96];
-    snprintf(pat, sizeof pat, "\n%s ", name);
-    const char *g = strstr(r.body, pat);
-    long long v = g != NULL ? strtoll(g + strlen(pat), NULL, 10) : -1;
-    th_response_free(&r);
-    return v;
-}
-
 static size_t audit_count(th_server *node, const char *action)
 {
     th_response r;
@@ -522,10 +547,7 @@ Test(cluster, closed_nodes_answer_503_and_count_nothing_while_redis_is_down)
     char key[80];
     account_with_key("{\"code\":\"k\",\"name\":\"K\",\"daily_limit\":100," GENEROUS_RATES "}", "k", key);
     th_response r;
-    for (int i = 0; i < 4; i++) {
-        cr_assert_eq(th_keyed(&nodes[i % 2], WEEKLY, key, &r), 200, "%s", r.body);
-        th_response_free(&r);
-    }
+    serve_ok(key, 4);
     cr_assert_eq(used_on_b(key, 4), 4);
     own_redis_stop();
     for (int i = 0; i < 6; i++) {
@@ -565,10 +587,7 @@ Test(cluster, open_nodes_decide_alone_within_the_bound_then_converge)
     char key[80];
     account_with_key("{\"code\":\"n\",\"name\":\"N\",\"daily_limit\":100," GENEROUS_RATES "}", "n", key);
     th_response r;
-    for (int i = 0; i < 20; i++) {
-        cr_assert_eq(th_keyed(&nodes[i % 2], WEEKLY, key, &r), 200, "%s", r.body);
-        th_response_free(&r);
-    }
+    serve_ok(key, 20);
     cr_assert_eq(used_on_b(key, 20), 20);
     own_redis_stop();
 
@@ -673,27 +692,9 @@ Test(cluster, a_redis_restart_under_load_stays_within_the_bound)
     cr_assert_eq(used_on_b(key, ok), ok, "the ledger holds what was served");
 
     /* Within a reconciliation round or two, Redis's day counter is at least the ledger's. */
-    char cmd[800], day_key[96] = "";
-    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' --scan --pattern 'sm:{1}:d:*' | grep -E '^sm:\\{1\\}:d:[0-9]+$'",
-             counters_uri);
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f);
-    cr_assert_not_null(fgets(day_key, sizeof day_key, f), "%s", cmd);
-    pclose(f);
-    day_key[strcspn(day_key, "\n")] = '\0';
-    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' GET '%s'", counters_uri, day_key);
-    long long redis_day = 0;
-    for (int i = 0; i < 250 && redis_day < ok; i++) {
-        f = popen(cmd, "r");
-        cr_assert_not_null(f);
-        char line[64] = "";
-        if (fgets(line, sizeof line, f) != NULL)
-            redis_day = strtoll(line, NULL, 10);
-        pclose(f);
-        if (redis_day < ok)
-            usleep(100000);
-    }
-    cr_assert_geq(redis_day, ok, "Redis is brought up to the ledger");
+    char day_key[96];
+    day_counter_key(day_key);
+    cr_assert_geq(redis_value_reaching(day_key, ok), ok, "Redis is brought up to the ledger");
     /* And once traffic has stopped, a reconciliation round on each node finds nothing apart. */
     for (int n = 0; n < 2; n++) {
         long long drift = -1;
