@@ -10,7 +10,7 @@
 //
 // Environment: STARMETER_BIN, WEB_DIST, CHROMIUM_BIN, E2E_KEEP_TMP as for usage.e2e.mjs.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -26,8 +26,8 @@ import {
   RESULTS_DIR,
   run,
   runTest,
-  sleep,
   STEP_TIMEOUT_MS,
+  stopServerAndTmp,
   textOf,
   waitForHealthz,
   WEB_DIST,
@@ -281,22 +281,7 @@ async function cleanup() {
     await state.browser.close().catch(() => {});
     state.browser = null;
   }
-  const srv = state.server;
-  if (srv && srv.exitCode === null && srv.signalCode === null) {
-    const exited = new Promise((r) => srv.once('exit', r));
-    srv.kill('SIGTERM');
-    const done = await Promise.race([exited.then(() => true), sleep(12_000).then(() => false)]);
-    if (!done) {
-      console.error('# the server ignored SIGTERM for 12 s; killing it');
-      srv.kill('SIGKILL');
-      await exited;
-    }
-  }
-  state.server = null;
-  if (state.tmp) {
-    if (process.env.E2E_KEEP_TMP === '1') console.log(`# kept ${state.tmp}`);
-    else rmSync(state.tmp, { recursive: true, force: true });
-  }
+  await stopServerAndTmp(state);
 }
 
 async function reportFailure() {

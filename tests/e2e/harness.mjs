@@ -3,6 +3,7 @@
 // failures, the server's CLI, polling helpers, Chromium's flags, and one runner that reports,
 // cleans up once (at the end or on a signal) and exits with the result.
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
@@ -157,4 +158,27 @@ export async function runTest(main, { cleanup, reportFailure }) {
   }
   console.log(`e2e: ${counts.passed} passed, ${counts.failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   process.exit(interrupted ? 130 : counts.failed > 0 ? 1 : 0);
+}
+
+/**
+ * Stops the server of `state` (SIGTERM, then SIGKILL after 12 s) and removes its temporary
+ * directory (kept when E2E_KEEP_TMP=1): the end of every test's cleanup.
+ */
+export async function stopServerAndTmp(state) {
+  const srv = state.server;
+  if (srv && srv.exitCode === null && srv.signalCode === null) {
+    const exited = new Promise((r) => srv.once('exit', r));
+    srv.kill('SIGTERM');
+    const done = await Promise.race([exited.then(() => true), sleep(12_000).then(() => false)]);
+    if (!done) {
+      console.error('# the server ignored SIGTERM for 12 s; killing it');
+      srv.kill('SIGKILL');
+      await exited;
+    }
+  }
+  state.server = null;
+  if (state.tmp) {
+    if (process.env.E2E_KEEP_TMP === '1') console.log(`# kept ${state.tmp}`);
+    else rmSync(state.tmp, { recursive: true, force: true });
+  }
 }

@@ -13,7 +13,7 @@
 //
 // Prints one "ok - ..." line per step and closes with "e2e: N passed, N failed".
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,8 +31,8 @@ import {
   RESULTS_DIR,
   run,
   runTest,
-  sleep,
   STEP_TIMEOUT_MS,
+  stopServerAndTmp,
   textOf,
   waitForHealthz,
   WEB_DIST,
@@ -289,22 +289,7 @@ async function cleanup() {
     await new Promise((r) => state.proxy.close(() => r()));
     state.proxy = null;
   }
-  const srv = state.server;
-  if (srv && srv.exitCode === null && srv.signalCode === null) {
-    const exited = new Promise((r) => srv.once('exit', r));
-    srv.kill('SIGTERM');
-    const done = await Promise.race([exited.then(() => true), sleep(12_000).then(() => false)]);
-    if (!done) {
-      console.error('# the server ignored SIGTERM for 12 s; killing it');
-      srv.kill('SIGKILL');
-      await exited;
-    }
-  }
-  state.server = null;
-  if (state.tmp) {
-    if (process.env.E2E_KEEP_TMP === '1') console.log(`# kept ${state.tmp}`);
-    else rmSync(state.tmp, { recursive: true, force: true });
-  }
+  await stopServerAndTmp(state);
 }
 
 async function reportFailure() {
