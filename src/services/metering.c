@@ -89,7 +89,8 @@ struct metering {
         int64_t account_id;
         period_zone zone;
     } * active;
-    size_t nactive, capactive; /* capactive: 0 or a power of two */
+    size_t nactive, capactive;     /* capactive: 0 or a power of two */
+    _Atomic uint64_t active_round; /* moves on each time reconcile takes the set */
     int metric_drift;
     int metric_degraded;
     bool degraded_seen; /* the folder's: the counters' degraded state last recorded */
@@ -201,6 +202,27 @@ static void active_mark(metering *m, int64_t account_id, period_zone zone)
         m->nactive++;
     }
     pthread_mutex_unlock(&m->amu);
+}
+
+/*
+ * Notes an account decided, from the thread the decision arrives on (the counters' own, or an
+ * event loop's): the set's lock is taken only for an account this thread did not note already in
+ * the current round, so a busy account costs each thread one lock per round.
+ */
+static void active_note(metering *m, int64_t account_id, const char *timezone)
+{
+    static _Thread_local struct {
+        const metering *m;
+        int64_t account_id;
+        uint64_t round;
+    } last;
+    uint64_t round = atomic_load_explicit(&m->active_round, memory_order_acquire);
+    if (last.m == m && last.account_id == account_id && last.round == round)
+        return;
+    active_mark(m, account_id, zone_of(m, timezone));
+    last.m = m;
+    last.account_id = account_id;
+    last.round = round;
 }
 
 /* ---- idempotency keys in flight ---- */
@@ -666,6 +688,7 @@ static void reconcile(metering *m)
     pthread_mutex_lock(&m->amu);
     struct active_account *set = m->active;
     size_t cap = m->capactive;
+    atomic_fetch_add_explicit(&m->active_round, 1, memory_order_release); /* threads note again */
     m->active = NULL;
     m->nactive = m->capactive = 0;
     pthread_mutex_unlock(&m->amu);
@@ -1188,9 +1211,8 @@ static void on_decided_elsewhere(void *arg, const counters_decision *dec)
 {
     metering_call *c = arg;
     metering *m = c->m;
-    /* Noted here, on the counters' one thread, so event loops never take the set's lock. */
     if (m->shared && dec->rc == 0 && dec->reserved)
-        active_mark(m, c->req.who->account_id, zone_of(m, c->req.who->timezone));
+        active_note(m, c->req.who->account_id, c->req.who->timezone);
     c->pending = *dec;
     if (m->batched_resumes)
         resume_later(c);
