@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "app/loop_transport.h"
 #include "core/mem.h"
 #include "core/str.h"
 #include "http/http.h"
@@ -293,7 +292,6 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         a->counters = counters_redis_new(cfg->counters, clock, cfg->counters_unavailable == 1, err);
         if (a->counters == NULL)
             goto fail;
-        counters_redis_use_loops(a->counters, app_loop_transport());
     } else {
         a->counters = counters_local_new(clock);
     }

@@ -13,7 +13,6 @@
 
 #include "core/clock.h"
 #include "core/mem.h"
-#include "http/http_conn_loop.h"
 #include "http/http_int.h"
 
 /* Each thread owns one event loop, one h2o context and one listening socket (SO_REUSEPORT). */
@@ -408,12 +407,9 @@ static void *worker_main(void *arg)
     http_worker *w = arg;
     http_server *srv = w->srv;
     worker_init(w);
-    http__conn_loop_begin(w->ctx.loop);
     while (!atomic_load(&srv->stopping))
         loop_run(w, INT32_MAX);
     drain_and_close(w);
-    http__conn_loop_end();
-    h2o_evloop_run(w->ctx.loop, 0); /* frees the sockets just closed */
     /* Torn down on the thread that made it, for the same reason it was made here. */
     h2o_multithread_unregister_receiver(w->queue, &w->wake);
     h2o_multithread_unregister_receiver(w->queue, &w->done);

@@ -15,9 +15,7 @@
  * (counters_local_new) decides in memory and calls back before reserve returns.
  */
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include "core/clock.h"
 #include "core/err.h"
@@ -271,28 +269,5 @@ counters *counters_local_new(const app_clock *clock);
  * the result (counters_free, which fails what is still queued).
  */
 counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_open, app_err *err);
-
-/*
- * How the Redis counters reach Redis from an event loop's own thread (the http server's loops,
- * wired by app/ over http/conn.h). Everything but on_loop runs on that thread, and the callbacks
- * come on it.
- */
-typedef struct counters_loop_transport {
-    bool (*on_loop)(void); /* this thread runs an event loop */
-    /* Connects; on_data gets bytes as they arrive, on_close once when it is gone. NULL: cannot. */
-    void *(*open)(const struct sockaddr *addr, socklen_t addrlen,
-                  void (*on_data)(void *arg, const char *data, size_t len),
-                  void (*on_close)(void *arg, const char *why), void *arg);
-    void (*write)(void *conn, const void *data, size_t len); /* queued, sent as the socket takes it */
-    void (*close)(void *conn);                               /* without on_close */
-} counters_loop_transport;
-
-/*
- * From now on a reservation made on an event loop's thread goes on that loop's own connection to
- * Redis and is decided back on the loop, with no thread in between (`t` borrowed, set before the
- * first reservation). What needs waiting (seeding from the ledger, a script Redis lost, deciding
- * alone) still goes through the connection thread.
- */
-void counters_redis_use_loops(counters *c, const counters_loop_transport *t);
 
 #endif

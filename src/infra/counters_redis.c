@@ -27,7 +27,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -229,7 +228,7 @@ static const char RELEASE_LUA[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then
 enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, SCRIPT_RAISE, SCRIPT_RELEASE, NSCRIPTS };
 static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA, RAISE_LUA, RELEASE_LUA};
 
-typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE, OP_CLAIM, OP_RELEASE, OP_SELECT } op_kind;
+typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE, OP_CLAIM, OP_RELEASE } op_kind;
 
 /* How a reservation treats a missing counter (RESERVE_LUA's ARGV[10]). */
 typedef enum missing_mode { MISSING_IS_ZERO = 0, MISSING_ASKS_SEED = 1, MISSING_SEEDED = 2 } missing_mode;
@@ -255,7 +254,6 @@ typedef struct op {
     limits limits;
     counters_seed_row seed; /* OP_RESERVE: the ledger's standing, once its counters were found missing */
     bool done;              /* seed, read and raise: set under the counters' lock when complete */
-    bool broken;            /* sent on a loop's connection that broke before its reply: not sent again */
     int rc;
     int64_t day_used, month_used; /* OP_READ, OP_RAISE (-1: missing) */
 } op;
@@ -265,12 +263,9 @@ typedef struct redis_counters {
     const app_clock *clock;
     char host[256];
     int port, db;
-    char sha[NSCRIPTS][41];       /* set once at start; the same after any reload */
-    char token[33];               /* this process's claims (random, set at start) */
-    struct sockaddr_storage addr; /* Redis, resolved at start */
-    socklen_t addrlen;
-    const counters_loop_transport *transport; /* set once before the first reservation, or NULL */
-    counters_seeder_fn seeder;                /* set once before the first reservation, or NULL */
+    char sha[NSCRIPTS][41];    /* set once at start; the same after any reload */
+    char token[33];            /* this process's claims (random, set at start) */
+    counters_seeder_fn seeder; /* set once before the first reservation, or NULL */
     void *seeder_arg;
     void (*flush)(void *arg); /* set once before the first reservation, or NULL */
     void *flush_arg;
@@ -637,8 +632,7 @@ static void op_complete(redis_counters *c, op *o, const redisReply *reply)
         return;
     }
     case OP_REFUND:
-    case OP_RELEASE:
-    case OP_SELECT: free(o); return;
+    case OP_RELEASE: free(o); return;
     case OP_SEED: o->rc = reply != NULL && reply->type != REDIS_REPLY_ERROR ? 0 : APP_COUNTERS_UNAVAILABLE; break;
     case OP_RAISE:
         o->rc = APP_COUNTERS_UNAVAILABLE;
@@ -895,19 +889,6 @@ static void *conn_main(void *arg)
         c->head = c->tail = NULL;
         pthread_mutex_unlock(&c->mu);
 
-        /* Reservations whose loop connection broke under them are failed, not sent again: Redis
-         * may have counted them already. */
-        op *broken = NULL, **btail = &broken, **pp = &batch;
-        while (*pp != NULL) {
-            op *o = *pp;
-            if (o->broken) {
-                *pp = o->next;
-                list_push(&btail, o);
-            } else {
-                pp = &o->next;
-            }
-        }
-        fail_all(c, broken, true);
         if (c->ctx == NULL && mono_ms() >= c->retry_at_ms)
             try_connect(c);
         if (c->ctx == NULL)
@@ -960,170 +941,6 @@ static int run_sync(redis_counters *c, op *o)
         pthread_cond_wait(&c->done_cv, &c->mu);
     pthread_mutex_unlock(&c->mu);
     return o->rc;
-}
-
-/* ---- reservations on the event loops' own connections ---- */
-
-/*
- * One per event-loop thread: its connection to Redis and the reservations sent on it, awaiting
- * their replies in order. Only that thread touches it.
- */
-static _Thread_local struct loop_link {
-    redis_counters *c;
-    void *conn; /* NULL: not connected */
-    redisReader *reader;
-    op *head, *tail;
-    int64_t retry_at_ms, backoff_ms;
-} this_link;
-
-/* The link broke (or never came up): its reservations go to the connection thread, failed. */
-static void link_lost(struct loop_link *l)
-{
-    redis_counters *c = l->c;
-    if (l->reader != NULL)
-        redisReaderFree(l->reader);
-    l->reader = NULL;
-    l->conn = NULL;
-    l->backoff_ms = l->backoff_ms == 0 ? BACKOFF_MIN_MS : l->backoff_ms * 2;
-    if (l->backoff_ms > BACKOFF_MAX_MS)
-        l->backoff_ms = BACKOFF_MAX_MS;
-    l->retry_at_ms = mono_ms() + l->backoff_ms;
-    op *o = l->head;
-    l->head = l->tail = NULL;
-    while (o != NULL) {
-        op *next = o->next;
-        if (o->kind == OP_SELECT) {
-            op_free(o);
-            free(o);
-        } else {
-            o->broken = true;
-            enqueue(c, o);
-        }
-        o = next;
-    }
-}
-
-static void on_link_close(void *arg, const char *why)
-{
-    (void)why;
-    link_lost(arg);
-}
-
-static void link_close(struct loop_link *l)
-{
-    l->c->transport->close(l->conn);
-    link_lost(l);
-}
-
-/* A reply of the link's oldest reservation: decided here, or handed to the connection thread. */
-static void link_reply(struct loop_link *l, op *o, redisReply *r)
-{
-    redis_counters *c = l->c;
-    if (o->kind == OP_SELECT) {
-        bool ok = r->type == REDIS_REPLY_STATUS;
-        op_free(o);
-        free(o);
-        if (!ok)
-            link_close(l);
-        return;
-    }
-    if (is_noscript(r) || (c->seeder != NULL && is_missing(r))) {
-        /* Needs the ledger or a script load, which may wait: the connection thread does both,
-         * and sends the command again (it did not count anything). */
-        enqueue(c, o);
-        return;
-    }
-    op_complete(c, o, r);
-}
-
-static void on_link_data(void *arg, const char *data, size_t len)
-{
-    struct loop_link *l = arg;
-    redis_counters *c = l->c;
-    if (redisReaderFeed(l->reader, data, len) != REDIS_OK) {
-        link_close(l);
-        return;
-    }
-    for (;;) {
-        void *rv = NULL;
-        if (redisReaderGetReply(l->reader, &rv) != REDIS_OK || (rv != NULL && l->head == NULL)) {
-            if (rv != NULL)
-                freeReplyObject(rv);
-            link_close(l);
-            break;
-        }
-        if (rv == NULL)
-            break;
-        op *o = l->head;
-        l->head = o->next;
-        if (l->head == NULL)
-            l->tail = NULL;
-        link_reply(l, o, rv);
-        freeReplyObject(rv);
-        if (l->reader == NULL) /* closed meanwhile */
-            break;
-    }
-    if (c->flush != NULL)
-        c->flush(c->flush_arg);
-}
-
-static void link_push(struct loop_link *l, op *o)
-{
-    o->next = NULL;
-    if (l->tail != NULL)
-        l->tail->next = o;
-    else
-        l->head = o;
-    l->tail = o;
-    l->c->transport->write(l->conn, o->cmd, o->len);
-}
-
-/* Connects this loop's link (selecting the database first). False when it cannot now. */
-static bool link_open(struct loop_link *l)
-{
-    redis_counters *c = l->c;
-    l->reader = redisReaderCreate();
-    if (l->reader == NULL)
-        return false;
-    l->conn = c->transport->open((const struct sockaddr *)&c->addr, c->addrlen, on_link_data, on_link_close, l);
-    if (l->conn == NULL) {
-        link_lost(l);
-        return false;
-    }
-    l->backoff_ms = 0;
-    if (c->db != 0) {
-        args a = {0};
-        args_add_str(&a, "SELECT");
-        args_add_int(&a, c->db);
-        op *o = xcalloc(1, sizeof *o);
-        o->kind = OP_SELECT;
-        args_format(&a, o);
-        link_push(l, o);
-    }
-    return true;
-}
-
-/*
- * Sends a reservation on this loop's link when this thread runs a loop and the link is up (or
- * can be brought up): its decision then comes back on this thread. False: the connection thread
- * takes it. No link while the counters decide alone (open mode): Redis is back for the links only
- * once the connection thread has brought it up to what this process counted.
- */
-static bool link_send(redis_counters *c, op *o)
-{
-    if (c->transport == NULL || !c->transport->on_loop())
-        return false;
-    struct loop_link *l = &this_link;
-    if (l->c != c) {
-        if (l->c != NULL && l->conn != NULL)
-            return false; /* another counters' link on this thread (tests): leave it be */
-        memset(l, 0, sizeof *l);
-        l->c = c;
-    }
-    if (l->conn == NULL && (atomic_load(&c->degraded) || mono_ms() < l->retry_at_ms || !link_open(l)))
-        return false;
-    link_push(l, o);
-    return true;
 }
 
 /* ---- counters_ops ---- */
@@ -1197,8 +1014,7 @@ static void redis_reserve(counters *self, const counters_req *req, counters_deci
     if (o->has_limits)
         o->dec.p = period_at(req->zone, o->dec.now_ms);
     format_reserve(c, o, c->seeder != NULL ? MISSING_ASKS_SEED : MISSING_IS_ZERO, NULL);
-    if (!link_send(c, o))
-        enqueue(c, o);
+    enqueue(c, o);
 }
 
 /* A reservation is counted in Redis when it is decided; the ledger records the commit. */
@@ -1319,14 +1135,6 @@ static void redis_release(counters *self, int64_t account_id, const char *key)
     enqueue(c, o);
 }
 
-static const struct counters_ops redis_ops;
-
-void counters_redis_use_loops(counters *self, const counters_loop_transport *t)
-{
-    assert(self->ops == &redis_ops);
-    ((redis_counters *)self)->transport = t;
-}
-
 static void redis_set_flush(counters *self, void (*flush)(void *arg), void *arg)
 {
     redis_counters *c = (redis_counters *)self;
@@ -1338,6 +1146,8 @@ static bool redis_degraded(counters *self)
 {
     return atomic_load(&((redis_counters *)self)->degraded);
 }
+
+static const struct counters_ops redis_ops;
 
 static void redis_set_seeder(counters *self, counters_seeder_fn fn, void *arg)
 {
@@ -1458,19 +1268,6 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
         free(c);
         return NULL;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    char port[8];
-    snprintf(port, sizeof port, "%d", c->port);
-    if (getaddrinfo(c->host, port, &hints, &ai) != 0 || ai == NULL || ai->ai_addrlen > sizeof c->addr) {
-        if (ai != NULL)
-            freeaddrinfo(ai);
-        app_err_set(err, APP_COUNTERS_UNAVAILABLE, "counters unavailable: cannot resolve %s", c->host);
-        free(c);
-        return NULL;
-    }
-    memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
-    c->addrlen = ai->ai_addrlen;
-    freeaddrinfo(ai);
     uint8_t rnd[16];
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(c->token, sizeof c->token, rnd, sizeof rnd);
