@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <time.h>
@@ -230,6 +231,36 @@ static void on_loop_iteration(void *metering_)
     metering_loop_flush(metering_);
 }
 
+/* Descriptors kept for everything but client connections: listeners, the store, the journal, logs. */
+#define RESERVED_DESCRIPTORS 64
+
+/*
+ * Raises the soft descriptor limit to the hard one, and keeps the connection cap below what is
+ * left of it after RESERVED_DESCRIPTORS, so that accepting can never be what exhausts them.
+ */
+static size_t connection_cap(const app_config *cfg, const app_log *log)
+{
+    size_t cap = (size_t)cfg->max_connections;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return cap;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY)
+        return cap;
+    size_t room =
+        rl.rlim_cur > 2 * RESERVED_DESCRIPTORS ? (size_t)rl.rlim_cur - RESERVED_DESCRIPTORS : (size_t)rl.rlim_cur / 2;
+    if (cap > room) {
+        log_write(log, LOG_WARN, "connection cap lowered to fit the descriptor limit", "{s:i, s:i, s:i}",
+                  "max_connections", (int)cfg->max_connections, "nofile", (int)rl.rlim_cur, "cap", (int)room);
+        cap = room;
+    }
+    return cap;
+}
+
 app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log, app_err *err)
 {
     static const app_parts none = {0};
@@ -344,6 +375,9 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .threads = config_threads(cfg),
         .max_header_bytes = (size_t)cfg->max_header_bytes,
         .max_body_hard = (size_t)cfg->max_body_bytes,
+        .max_connections = connection_cap(cfg, log),
+        .max_body_in_flight = (size_t)cfg->max_body_memory,
+        .write_timeout_ms = (unsigned)cfg->write_timeout_ms,
         .routes = api_routes,
         .nroutes = api_routes_count,
         .app = &a->env,

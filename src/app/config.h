@@ -21,7 +21,10 @@ typedef struct app_config {
     int64_t max_header_bytes;
     int64_t max_body_bytes;
     int64_t shutdown_grace_ms;
-    char admin_token[256]; /* from STARMETER_ADMIN_TOKEN only: a flag would show in `ps` */
+    int64_t max_connections;  /* open connections; app_start keeps it below RLIMIT_NOFILE */
+    int64_t max_body_memory;  /* bytes of request bodies in flight, all connections */
+    int64_t write_timeout_ms; /* deadline for a client to read a response */
+    char admin_token[256];    /* from STARMETER_ADMIN_TOKEN only: a flag would show in `ps` */
     char admin_token_file[1024];
     char pepper_file[1024]; /* "" means <directory of db>/pepper */
     int64_t demo;           /* 1: create the demo plan, account and key once */

@@ -48,11 +48,14 @@ void http_static_free(http_static *st);
 size_t http_static_count(const http_static *st);
 
 typedef struct http_server_opts {
-    const char *listen;       /* "host:port"; port 0 picks a free port (see http_server_port) */
-    unsigned threads;         /* event loops, one per thread, each with its own SO_REUSEPORT listener */
-    size_t max_header_bytes;  /* request line + headers beyond this get 431 */
-    size_t max_body_hard;     /* bodies beyond this are refused by h2o itself before they are read */
-    const http_route *routes; /* borrowed; must outlive the server */
+    const char *listen;        /* "host:port"; port 0 picks a free port (see http_server_port) */
+    unsigned threads;          /* event loops, one per thread, each with its own SO_REUSEPORT listener */
+    size_t max_header_bytes;   /* request line + headers beyond this get 431 */
+    size_t max_body_hard;      /* bodies beyond this are refused before they are read */
+    size_t max_connections;    /* open connections beyond this wait in the listen backlog; 0: no cap */
+    size_t max_body_in_flight; /* bytes of request bodies held at once (all loops); beyond: 503; 0: no cap */
+    unsigned write_timeout_ms; /* a response its client has not read after this closes the connection; 0: 30 s */
+    const http_route *routes;  /* borrowed; must outlive the server */
     size_t nroutes;
     void *app;                      /* handed to handlers through http_app() */
     const app_log *log;             /* borrowed */
@@ -166,6 +169,12 @@ void http_reply_error(http_ctx *ctx, const app_err *err);
 void http_reply_code(http_ctx *ctx, app_code code);
 /* Sends bytes as they are; `body` must outlive the response (static or in the arena). */
 void http_reply_raw(http_ctx *ctx, int status, const char *content_type, const char *body, size_t len);
+/*
+ * Sends a stored success envelope again (an idempotent replay), byte for byte. Its request id,
+ * meta.request_id, becomes this response's X-Request-Id (and the id of its log line), so that
+ * header and body name the same request: the one that was served. `body` as for http_reply_raw.
+ */
+void http_reply_replay(http_ctx *ctx, int status, const char *body, size_t len);
 /* Copies `len` bytes into the request arena, for bodies built on the heap. */
 char *http_arena_dup(http_ctx *ctx, const char *p, size_t len);
 

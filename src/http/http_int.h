@@ -5,6 +5,8 @@
 /* What only the files of http/ share. */
 
 #include <h2o.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "http/http.h"
 
@@ -12,9 +14,70 @@
 #define HTTP_REQUEST_ID_MAX 64
 
 typedef struct http_worker http_worker;
+typedef struct http_pool http_pool;
+
+/* Each thread owns one event loop, one h2o context and one listening socket (SO_REUSEPORT). */
+struct http_worker {
+    h2o_context_t ctx; /* first member: a request's conn->ctx leads back here */
+    h2o_accept_ctx_t accept_ctx;
+    http_server *srv;
+    int fd;
+    h2o_socket_t *listener;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t wake;
+    h2o_multithread_receiver_t done; /* deferred work coming back from the pool */
+    pthread_t thread;
+    bool started;
+    size_t inflight;      /* requests dispatched and not yet answered; touched by the loop thread only */
+    h2o_linklist_t conns; /* http_session of every accepted socket still open */
+    size_t nconns;
+    size_t max_conns;             /* this loop's share of opts->max_connections */
+    bool accept_paused;           /* the listener is not read: at the cap, or out of descriptors */
+    h2o_timeout_t write_timeout;  /* a response still unwritten after this is abandoned */
+    h2o_timeout_t accept_backoff; /* how long accepting pauses after EMFILE */
+    h2o_timeout_entry_t accept_resume;
+};
+
+struct http_server {
+    h2o_globalconf_t config;
+    http_server_opts opts;
+    char *listen; /* owned copy of opts.listen */
+    size_t nworkers;
+    http_worker *workers;
+    uint16_t port;
+    atomic_bool stopping;
+    _Atomic unsigned grace_ms;
+    http_pool *pool;
+    pthread_mutex_t ready_mu; /* start-up: loops report when they can take messages */
+    pthread_cond_t ready_cv;
+    size_t ready;
+    size_t entity_cap;        /* the largest body any route takes (h2o's own limit for chunked bodies) */
+    atomic_size_t body_bytes; /* request bodies let through and not yet answered, all loops together */
+};
+
+/*
+ * One accepted connection. Between requests the gate (gate.c) holds its read callback: it sees each
+ * request head whole before h2o does, refuses what must not go further with the error envelope,
+ * and hands the rest to h2o. The response's write completion comes back through the gate too.
+ */
+typedef struct http_session {
+    h2o_linklist_t link;
+    h2o_socket_t *sock;
+    http_worker *worker;
+    h2o_socket_cb h2o_read;    /* h2o's read callback, given back when a head is let through */
+    h2o_socket_cb h2o_written; /* h2o's write completion of the response in flight */
+    size_t head_len;           /* bytes of the request head in flight */
+    size_t reqsize;            /* head and body of the request in flight, which h2o consumes after it */
+    size_t body_reserved;      /* bytes of srv->body_bytes this request holds */
+    bool keep_alive;           /* the response in flight leaves the connection open */
+    bool close_after;          /* framing was ambiguous (Content-Length and Transfer-Encoding) */
+    h2o_timeout_entry_t write_deadline;
+    h2o_req_t *refusal; /* the gate's own answer in flight, with its arena */
+} http_session;
 
 struct http_ctx {
     h2o_req_t *req;
+    http_session *gate; /* set while the gate answers a head itself (no h2o request behind req) */
     http_worker *worker;
     const http_server_opts *opts;
     size_t route_index; /* opts->nroutes when no route matched */
@@ -39,13 +102,20 @@ struct http_ctx {
 size_t http__route_match(const http_route *routes, size_t nroutes, slice method, slice path, http_ctx *ctx,
                          bool *path_matched, char *allow, size_t allow_cap);
 
+/*
+ * Checks a request target's path (up to '?'): it starts with '/' and no segment is "." or "..",
+ * written plainly or percent-encoded. Returns 0 or APP_BAD_REQUEST with `err` filled.
+ */
+int http__path_check(slice target, app_err *err);
+/* Decodes %XX of a path segment into `out` (at least s.len bytes); malformed escapes stay as they are. */
+size_t http__pct_decode(char *out, slice s);
+
 /* True when a client-supplied X-Request-Id may be echoed: 1..64 of [A-Za-z0-9._:-]. */
 bool http__request_id_is_safe(slice s);
 /* Writes a fresh UUIDv7 (36 characters and a NUL) for a request at `unix_ms`. */
 void http__request_id_new(char out[37], int64_t unix_ms);
 
 /* The worker pool behind http_defer. */
-typedef struct http_pool http_pool;
 http_pool *http__pool_start(unsigned threads, void (*thread_exit)(void));
 /* Finishes queued work, then joins the threads and frees the pool. */
 void http__pool_stop(http_pool *pool);
@@ -60,6 +130,25 @@ http_resume *http__resume_new(http_ctx *ctx, h2o_multithread_receiver_t *done_to
 
 /* Serves `path` from the panel's files when one fits; false to let the caller answer 404. */
 bool http__static_serve(const http_static *st, http_ctx *ctx, slice method, slice path);
+
+/* Sets ctx->request_id: the caller's X-Request-Id when safe to echo, else a fresh UUIDv7. */
+void http__request_id_pick(http_ctx *ctx);
+/* The reason phrase of a status this server sends. */
+const char *http__reason(int status);
+
+/* ---- the gate (gate.c) ---- */
+/* Takes over a connection h2o has just accepted (its first request head goes through the gate). */
+void http__gate_attach(http_session *sess);
+/* The session of the connection a request came on. */
+http_session *http__session_of(h2o_req_t *req);
+/* Called by the reply path once h2o has the response: arms the write deadline, watches completion. */
+void http__gate_response_started(http_session *sess, h2o_req_t *req);
+/* Writes the gate's own answer (status line, headers and body, rendered), then closes. */
+void http__gate_send(http_ctx *ctx, const char *bytes, size_t len);
+/* Called as the connection's socket closes: gives back what the session holds. */
+void http__gate_detach(http_session *sess);
+/* Gives back what a request held of the body budget. */
+void http__gate_release(http_session *sess);
 
 /* Marks a dispatched request answered (its response is with h2o now). */
 void http__request_done(http_ctx *ctx);

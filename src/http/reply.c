@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "http/http_int.h"
 
-static const char *reason(int status)
+const char *http__reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -45,6 +46,39 @@ static const char *route_name(const http_ctx *ctx)
     return ctx->route_index < ctx->opts->nroutes ? ctx->opts->routes[ctx->route_index].path : "unmatched";
 }
 
+/*
+ * The gate answers heads h2o has not processed, so it renders the response itself, as h2o would,
+ * with Connection: close: a refused head's body (if any) is never read, so nothing after it on the
+ * connection can be trusted to be a request.
+ */
+static void render_gate_answer(http_ctx *ctx, const char *body, size_t body_len)
+{
+    h2o_req_t *req = ctx->req;
+    char top[96];
+    int n = snprintf(top, sizeof top, "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Length: %zu\r\n", req->res.status,
+                     req->res.reason, req->res.content_length);
+    assert(n > 0 && (size_t)n < sizeof top);
+    size_t total = (size_t)n + 2 + body_len;
+    for (size_t i = 0; i < req->res.headers.size; i++)
+        total += req->res.headers.entries[i].name->len + 2 + req->res.headers.entries[i].value.len + 2;
+    char *out = h2o_mem_alloc_pool(&req->pool, total), *p = out;
+#define PUT(src, len) (memcpy(p, (src), (len)), p += (len))
+    PUT(top, (size_t)n);
+    for (size_t i = 0; i < req->res.headers.size; i++) {
+        const h2o_header_t *h = &req->res.headers.entries[i];
+        PUT(h->name->base, h->name->len);
+        PUT(": ", 2);
+        PUT(h->value.base, h->value.len);
+        PUT("\r\n", 2);
+    }
+    PUT("\r\n", 2);
+    if (body_len > 0)
+        PUT(body, body_len);
+#undef PUT
+    assert((size_t)(p - out) == total);
+    http__gate_send(ctx, out, total);
+}
+
 /* Every response leaves through here: headers, metrics, the access log line. */
 static void send_bytes(http_ctx *ctx, int status, const char *content_type, const char *body, size_t len, app_code code)
 {
@@ -54,7 +88,7 @@ static void send_bytes(http_ctx *ctx, int status, const char *content_type, cons
     ctx->replied = true;
 
     req->res.status = status;
-    req->res.reason = reason(status);
+    req->res.reason = http__reason(status);
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, ctx->request_id,
@@ -79,10 +113,19 @@ static void send_bytes(http_ctx *ctx, int status, const char *content_type, cons
                       (double)elapsed / 1e6, "code", app_code_name(code));
     }
 
-    h2o_start_response(req, &generator);
-    h2o_iovec_t b = h2o_iovec_init(body, len);
+    /* HEAD: the headers GET would send, Content-Length included, and no body. */
+    bool head = req->input.method.len == 4 && memcmp(req->input.method.base, "HEAD", 4) == 0;
     http__request_done(ctx);
-    h2o_send(req, &b, 1, H2O_SEND_STATE_FINAL);
+    if (ctx->gate != NULL) {
+        render_gate_answer(ctx, body, head ? 0 : len);
+        return;
+    }
+    h2o_start_response(req, &generator);
+    h2o_iovec_t b = h2o_iovec_init(body, head ? 0 : len);
+    h2o_send(req, &b, head ? 0 : 1, H2O_SEND_STATE_FINAL);
+    http_session *sess = http__session_of(req);
+    if (sess != NULL)
+        http__gate_response_started(sess, req);
 }
 
 static void send_json(http_ctx *ctx, int status, json_t *doc, app_code code)
@@ -211,6 +254,19 @@ void http_reply_code(http_ctx *ctx, app_code code)
     app_err_clear(&err);
     app_err_set(&err, code, NULL);
     http_reply_error(ctx, &err);
+}
+
+void http_reply_replay(http_ctx *ctx, int status, const char *body, size_t len)
+{
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    const char *rid = json_string_value(json_object_get(json_object_get(doc, "meta"), "request_id"));
+    if (rid != NULL && http__request_id_is_safe(slice_make(rid, strlen(rid)))) {
+        size_t n = strlen(rid);
+        memcpy(ctx->request_id, rid, n);
+        ctx->request_id[n] = '\0';
+    }
+    json_decref(doc);
+    send_bytes(ctx, status, "application/json; charset=utf-8", body, len, APP_OK);
 }
 
 void http_reply_raw(http_ctx *ctx, int status, const char *content_type, const char *body, size_t len)

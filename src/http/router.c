@@ -17,6 +17,62 @@ static bool next_segment(slice *rest, slice *seg)
     return true;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The byte at s[*i], decoding one %XX; advances *i past what it read. */
+static char decoded_at(slice s, size_t *i)
+{
+    size_t k = *i;
+    if (s.ptr[k] == '%' && k + 2 < s.len && hexval(s.ptr[k + 1]) >= 0 && hexval(s.ptr[k + 2]) >= 0) {
+        *i = k + 3;
+        return (char)(hexval(s.ptr[k + 1]) * 16 + hexval(s.ptr[k + 2]));
+    }
+    *i = k + 1;
+    return s.ptr[k];
+}
+
+size_t http__pct_decode(char *out, slice s)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < s.len;)
+        out[o++] = decoded_at(s, &i);
+    return o;
+}
+
+/* Whether raw segment `seg`, percent-decoded, equals `lit` (an encoded '/' is only a byte here). */
+static bool segment_eq(slice seg, slice lit)
+{
+    size_t i = 0, j = 0;
+    while (i < seg.len && j < lit.len)
+        if (decoded_at(seg, &i) != lit.ptr[j++])
+            return false;
+    return i == seg.len && j == lit.len;
+}
+
+int http__path_check(slice path, app_err *err)
+{
+    if (path.len == 0 || path.ptr[0] != '/')
+        return app_err_set(err, APP_BAD_REQUEST, "The request target must be a path starting with /.");
+    slice rest = slice_make(path.ptr, path.len);
+    const char *q = memchr(path.ptr, '?', path.len);
+    if (q != NULL)
+        rest.len = (size_t)(q - path.ptr);
+    slice seg;
+    while (next_segment(&rest, &seg))
+        if (segment_eq(seg, slice_make(".", 1)) || segment_eq(seg, slice_make("..", 2)))
+            return app_err_set(err, APP_BAD_REQUEST, "The request path must not hold . or .. segments.");
+    return 0;
+}
+
 static bool template_match(const char *tmpl, slice path, http_ctx *ctx)
 {
     slice t = slice_make(tmpl, strlen(tmpl)), ts = {NULL, 0}, ps = {NULL, 0};
@@ -36,7 +92,7 @@ static bool template_match(const char *tmpl, slice path, http_ctx *ctx)
                 ctx->params[nparams].value = ps;
             }
             nparams++;
-        } else if (ts.len != ps.len || memcmp(ts.ptr, ps.ptr, ts.len) != 0) {
+        } else if (!segment_eq(ps, ts)) {
             return false;
         }
     }

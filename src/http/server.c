@@ -15,47 +15,10 @@
 #include "core/mem.h"
 #include "http/http_int.h"
 
-/* Each thread owns one event loop, one h2o context and one listening socket (SO_REUSEPORT). */
-struct http_worker {
-    h2o_context_t ctx; /* first member: a request's conn->ctx leads back here */
-    h2o_accept_ctx_t accept_ctx;
-    http_server *srv;
-    int fd;
-    h2o_socket_t *listener;
-    h2o_multithread_queue_t *queue;
-    h2o_multithread_receiver_t wake;
-    h2o_multithread_receiver_t done; /* deferred work coming back from the pool */
-    pthread_t thread;
-    bool started;
-    size_t inflight;      /* requests dispatched and not yet answered; touched by the loop thread only */
-    h2o_linklist_t conns; /* tracked_conn of every accepted socket still open */
-};
-
-/* An accepted socket, remembered so a stop can end connections that outlive the grace period. */
-typedef struct tracked_conn {
-    h2o_linklist_t link;
-    h2o_socket_t *sock;
-} tracked_conn;
-
 typedef struct server_handler {
     h2o_handler_t super;
     http_server *srv;
 } server_handler;
-
-struct http_server {
-    h2o_globalconf_t config;
-    http_server_opts opts;
-    char *listen; /* owned copy of opts.listen */
-    size_t nworkers;
-    http_worker *workers;
-    uint16_t port;
-    atomic_bool stopping;
-    _Atomic unsigned grace_ms;
-    http_pool *pool;
-    pthread_mutex_t ready_mu; /* start-up: loops report when they can take messages */
-    pthread_cond_t ready_cv;
-    size_t ready;
-};
 
 static void on_req_dispatch_error(http_ctx *ctx, app_code code);
 
@@ -69,6 +32,17 @@ static size_t header_block_size(const h2o_req_t *req)
     return n;
 }
 
+void http__request_id_pick(http_ctx *ctx)
+{
+    slice rid;
+    if (http_header(ctx, "x-request-id", &rid) && http__request_id_is_safe(rid)) {
+        memcpy(ctx->request_id, rid.ptr, rid.len);
+        ctx->request_id[rid.len] = '\0';
+    } else {
+        http__request_id_new(ctx->request_id, clock_now_ms(clock_system()));
+    }
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     http_server *srv = ((server_handler *)self)->srv;
@@ -80,22 +54,29 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     ctx->route_index = srv->opts.nroutes;
     ctx->started_ns = clock_mono_ns();
     ctx->worker->inflight++;
+    http__request_id_pick(ctx);
 
-    slice rid;
-    if (http_header(ctx, "x-request-id", &rid) && http__request_id_is_safe(rid)) {
-        memcpy(ctx->request_id, rid.ptr, rid.len);
-        ctx->request_id[rid.len] = '\0';
-    } else {
-        http__request_id_new(ctx->request_id, clock_now_ms(clock_system()));
-    }
+    http_session *sess = http__session_of(req);
+    if (sess != NULL && sess->close_after)
+        req->http1_is_persistent = 0;
 
     if (header_block_size(req) > srv->opts.max_header_bytes) {
         on_req_dispatch_error(ctx, APP_HEADERS_TOO_LARGE);
         return 0;
     }
 
+    /* Routes match the target as sent, segment by segment (see router.c): h2o's normalised path
+     * would let an encoded '/' or a ".." choose another route. The gate has checked its form. */
     slice method = slice_make(req->input.method.base, req->input.method.len);
-    slice path = slice_make(req->path_normalized.base, req->path_normalized.len);
+    if (slice_eq(method, "HEAD")) /* a GET without its body (send_bytes leaves it out) */
+        method = slice_make("GET", 3);
+    slice path = slice_make(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
+    app_err perr;
+    app_err_clear(&perr);
+    if (http__path_check(path, &perr) != 0) {
+        http_reply_error(ctx, &perr);
+        return 0;
+    }
     bool path_matched;
     char allow[128];
     size_t idx =
@@ -159,9 +140,17 @@ const char *http_request_id(const http_ctx *ctx)
 
 slice http_path_param(const http_ctx *ctx, const char *name)
 {
-    for (size_t i = 0; i < ctx->nparams; i++)
-        if (slice_eq(ctx->params[i].name, name))
-            return ctx->params[i].value;
+    for (size_t i = 0; i < ctx->nparams; i++) {
+        if (!slice_eq(ctx->params[i].name, name))
+            continue;
+        slice raw = ctx->params[i].value;
+        if (memchr(raw.ptr, '%', raw.len) == NULL || ctx->req == NULL)
+            return raw;
+        char *out = h2o_mem_alloc_pool(&ctx->req->pool, raw.len + 1);
+        size_t n = http__pct_decode(out, raw);
+        out[n] = '\0';
+        return slice_make(out, n);
+    }
     return slice_make("", 0);
 }
 
@@ -295,11 +284,39 @@ slice http_body(const http_ctx *ctx)
 
 /* ---- event loops ---- */
 
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void accept_pause(http_worker *w)
+{
+    if (!w->accept_paused && w->listener != NULL) {
+        h2o_socket_read_stop(w->listener);
+        w->accept_paused = true;
+    }
+}
+
+static void accept_resume(http_worker *w)
+{
+    if (w->accept_paused && w->listener != NULL && !atomic_load(&w->srv->stopping) && w->nconns < w->max_conns) {
+        h2o_timeout_unlink(&w->accept_resume);
+        h2o_socket_read_start(w->listener, on_accept);
+        w->accept_paused = false;
+    }
+}
+
+static void on_accept_backoff(h2o_timeout_entry_t *entry)
+{
+    accept_resume(H2O_STRUCT_FROM_MEMBER(http_worker, accept_resume, entry));
+}
+
 static void on_socket_close(void *data)
 {
-    tracked_conn *t = data;
-    h2o_linklist_unlink(&t->link);
-    free(t);
+    http_session *sess = data;
+    http_worker *w = sess->worker;
+    http__gate_detach(sess);
+    h2o_linklist_unlink(&sess->link);
+    free(sess);
+    w->nconns--;
+    accept_resume(w);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -307,15 +324,32 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     http_worker *w = listener->data;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock == NULL)
+    if (w->nconns >= w->max_conns) { /* the cap: the backlog holds the rest until one closes */
+        accept_pause(w);
         return;
-    tracked_conn *t = xcalloc(1, sizeof *t);
-    t->sock = sock;
-    h2o_linklist_insert(&w->conns, &t->link);
+    }
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock == NULL) {
+        /* Out of descriptors, the listener stays readable: stop reading it for a while, rather
+         * than spin on a connection that cannot be taken. A close resumes it sooner. */
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            accept_pause(w);
+            h2o_timeout_unlink(&w->accept_resume);
+            h2o_timeout_link(w->ctx.loop, &w->accept_backoff, &w->accept_resume);
+            log_write(w->srv->opts.log, LOG_WARN, "accept failed; pausing", "{s:s, s:i}", "error", strerror(errno),
+                      "connections", (int)w->nconns);
+        }
+        return;
+    }
+    http_session *sess = xcalloc(1, sizeof *sess);
+    sess->sock = sock;
+    sess->worker = w;
+    h2o_linklist_insert(&w->conns, &sess->link);
+    w->nconns++;
     sock->on_close.cb = on_socket_close;
-    sock->on_close.data = t;
+    sock->on_close.data = sess;
     h2o_accept(&w->accept_ctx, sock);
+    http__gate_attach(sess);
 }
 
 static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -352,7 +386,9 @@ static void loop_run(http_worker *w, int32_t max_wait_ms)
 static void drain_and_close(http_worker *w)
 {
     http_server *srv = w->srv;
-    h2o_socket_read_stop(w->listener);
+    if (!w->accept_paused)
+        h2o_socket_read_stop(w->listener);
+    h2o_timeout_unlink(&w->accept_resume);
     h2o_socket_close(w->listener);
     w->listener = NULL;
     w->ctx.shutdown_requested = 1;
@@ -367,7 +403,7 @@ static void drain_and_close(http_worker *w)
     /* Past the grace period (a client that does not read, a request still running): shut the
      * sockets down so h2o sees them fail and tears the connections down itself. */
     for (h2o_linklist_t *n = w->conns.next; n != &w->conns; n = n->next)
-        shutdown(h2o_socket_get_fd(H2O_STRUCT_FROM_MEMBER(tracked_conn, link, n)->sock), SHUT_RDWR);
+        shutdown(h2o_socket_get_fd(H2O_STRUCT_FROM_MEMBER(http_session, link, n)->sock), SHUT_RDWR);
     uint64_t hard = clock_mono_ns() + 2000000000u;
     while (loop_has_connections(w) && clock_mono_ns() < hard)
         loop_run(w, 10);
@@ -389,6 +425,10 @@ static void worker_init(http_worker *w)
     h2o_context_init(&w->ctx, h2o_evloop_create(), &srv->config);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = srv->config.hosts;
+    unsigned wt = srv->opts.write_timeout_ms ? srv->opts.write_timeout_ms : 30000;
+    h2o_timeout_init(w->ctx.loop, &w->write_timeout, wt);
+    h2o_timeout_init(w->ctx.loop, &w->accept_backoff, 100);
+    w->accept_resume.cb = on_accept_backoff;
     w->queue = h2o_multithread_create_queue(w->ctx.loop);
     h2o_multithread_register_receiver(w->queue, &w->wake, on_wake);
     h2o_multithread_register_receiver(w->queue, &w->done, on_done);
@@ -415,6 +455,8 @@ static void *worker_main(void *arg)
     h2o_multithread_unregister_receiver(w->queue, &w->done);
     h2o_multithread_destroy_queue(w->queue);
     h2o_evloop_t *loop = w->ctx.loop;
+    h2o_timeout_dispose(loop, &w->write_timeout);
+    h2o_timeout_dispose(loop, &w->accept_backoff);
     h2o_context_dispose(&w->ctx);
     h2o_evloop_destroy(loop);
     return NULL;
@@ -495,7 +537,15 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
 
     h2o_config_init(&srv->config);
     srv->config.server_name = h2o_iovec_init(H2O_STRLIT(""));
-    srv->config.max_request_entity_size = opts->max_body_hard;
+    /* h2o's own limit only matters for chunked bodies (the gate judges announced lengths): the
+     * largest body a route takes. */
+    for (size_t i = 0; i < opts->nroutes; i++)
+        if (opts->routes[i].max_body > srv->entity_cap)
+            srv->entity_cap = opts->routes[i].max_body;
+    if (srv->entity_cap > opts->max_body_hard)
+        srv->entity_cap = opts->max_body_hard;
+    srv->config.max_request_entity_size = srv->entity_cap;
+    atomic_init(&srv->body_bytes, 0);
     /* HTTP/1.1 only: a request's arena must outlive deferred work, which HTTP/1 guarantees (the
      * connection is not read, so not torn down, until the response is sent). */
     srv->config.http1.upgrade_to_http2 = 0;
@@ -520,8 +570,10 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
     freeaddrinfo(ai);
     ai = NULL;
 
+    size_t share = opts->max_connections ? (opts->max_connections + srv->nworkers - 1) / srv->nworkers : SIZE_MAX;
     for (size_t i = 0; i < srv->nworkers; i++) {
         srv->workers[i].srv = srv;
+        srv->workers[i].max_conns = share;
         h2o_linklist_init_anchor(&srv->workers[i].conns);
     }
     srv->pool = http__pool_start(opts->pool_threads, opts->pool_thread_exit);

@@ -182,6 +182,8 @@ void th_start(th_server *s, const th_opts *opts)
             s->cfg.global_burst = opts->global_burst;
         }
     }
+    if (opts != NULL && opts->tune != NULL)
+        opts->tune(&s->cfg);
     app_err err;
     app_err_clear(&err);
     s->app = app_start(&s->cfg, &parts, &s->log, &err);

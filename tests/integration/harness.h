@@ -24,17 +24,18 @@ typedef struct th_server {
 } th_server;
 
 typedef struct th_opts {
-    store *store;           /* optional: replaces the store th_start would open (see th_store_is_postgres) */
-    const app_clock *clock; /* optional */
-    bool demo;              /* serve --demo */
-    const char *dir;        /* optional: reuse this directory (a restart); it is then not removed */
-    int64_t global_burst;   /* optional: the global rate-limit burst (rate 1/s) */
-    const char *web_root;   /* optional: the panel's files */
-    int durability;         /* optional: 1 for --durability fsync */
-    const char *store_uri;  /* optional: serve this store (--store), e.g. a database another server uses */
-    const char *counters;   /* optional: --counters redis://... */
-    bool counters_open;     /* optional: --counters-unavailable open */
-    const char *pepper;     /* optional: --pepper-file, for servers that must accept the same keys */
+    store *store;                  /* optional: replaces the store th_start would open (see th_store_is_postgres) */
+    const app_clock *clock;        /* optional */
+    bool demo;                     /* serve --demo */
+    const char *dir;               /* optional: reuse this directory (a restart); it is then not removed */
+    int64_t global_burst;          /* optional: the global rate-limit burst (rate 1/s) */
+    const char *web_root;          /* optional: the panel's files */
+    int durability;                /* optional: 1 for --durability fsync */
+    const char *store_uri;         /* optional: serve this store (--store), e.g. a database another server uses */
+    const char *counters;          /* optional: --counters redis://... */
+    bool counters_open;            /* optional: --counters-unavailable open */
+    const char *pepper;            /* optional: --pepper-file, for servers that must accept the same keys */
+    void (*tune)(app_config *cfg); /* optional: adjusts the configuration last, before the start */
 } th_opts;
 
 /* The admin token every test server accepts, and its Authorization header. */

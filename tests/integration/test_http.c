@@ -119,10 +119,17 @@ Test(http, body_over_route_limit_is_413_envelope)
 
 Test(http, body_over_hard_limit_is_refused_unread)
 {
-    /* Announces 64 MiB and sends none of it: refused at once from the header alone. */
-    const char req[] = "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n";
+    /* Announces 64 MiB and sends none of it: refused at once from the head alone, after the route
+     * and its authentication. */
+    const char req[] = "POST /v1/admin/accounts HTTP/1.1\r\nHost: x\r\n" TH_ADMIN_AUTH "\r\n"
+                       "Content-Length: 67108864\r\n\r\n";
     char *out = th_raw(&srv, req, sizeof req - 1, 2000);
     cr_assert(strncmp(out, "HTTP/1.1 413", 12) == 0, "got: %s", out);
+    cr_assert(strstr(out, "payload_too_large") != NULL, "got: %s", out);
+    free(out);
+    const char other[] = "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n";
+    out = th_raw(&srv, other, sizeof other - 1, 2000);
+    cr_assert(strncmp(out, "HTTP/1.1 405", 12) == 0, "the route decides first; got: %s", out);
     free(out);
 }
 

@@ -135,9 +135,12 @@ static void on_done(const metering_request *req, const metering_result *res)
         return;
     }
     api_rate_outcome(ctx, req->rate, &res->view, NULL);
-    if (res->replayed)
+    if (res->replayed) {
         http_add_header(ctx, "idempotent-replayed", "true");
-    else if (res->view.overage)
+        http_reply_replay(ctx, res->status, res->body.ptr, res->body.len);
+        return;
+    }
+    if (res->view.overage)
         http_add_header(ctx, "x-quota-overage", "true");
     http_reply_raw(ctx, res->status, "application/json; charset=utf-8", res->body.ptr, res->body.len);
 }

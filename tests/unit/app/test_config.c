@@ -60,3 +60,21 @@ Test(config, options_belong_to_their_commands)
     const char *argv[] = {"--listen", "127.0.0.1:1"};
     cr_assert_eq(parse(&c, CMD_MIGRATE, 2, argv, &e), APP_VALIDATION_ERROR, "migrate does not listen");
 }
+
+Test(config, hardening_limits_have_defaults_and_bounds)
+{
+    app_config c;
+    config_defaults(&c);
+    cr_assert_eq(c.max_connections, 4096);
+    cr_assert_eq(c.max_body_memory, 67108864);
+    cr_assert_eq(c.write_timeout_ms, 30000);
+    app_err e;
+    const char *ok[] = {"--max-connections", "10", "--max-body-memory=2048", "--write-timeout-ms", "500"};
+    cr_assert_eq(parse(&c, CMD_SERVE, 5, ok, &e), 0, "%s", e.message);
+    cr_assert_eq(c.max_connections, 10);
+    cr_assert_eq(c.max_body_memory, 2048);
+    cr_assert_eq(c.write_timeout_ms, 500);
+    const char *bad[] = {"--max-connections", "0", "--max-body-memory=1", "--write-timeout-ms", "0"};
+    cr_assert_eq(parse(&c, CMD_SERVE, 5, bad, &e), APP_VALIDATION_ERROR);
+    cr_assert_eq(e.nfields, 3);
+}

@@ -126,3 +126,42 @@ Test(envelope, internal_errors_hide_their_message)
     cr_assert_str_eq(msg, app_code_message(APP_INTERNAL_ERROR));
     json_decref(j);
 }
+
+Test(router, segments_match_decoded_and_an_encoded_slash_stays_inside_its_segment)
+{
+    http_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    bool pm;
+    char allow[64];
+    cr_assert_eq(match("GET", "/v1/admin/%61ccounts", &ctx, &pm, allow), 1);
+    cr_assert_eq(match("GET", "/v1/admin/accounts%2F42", &ctx, &pm, allow), N);
+    cr_assert_eq(match("GET", "/v1/admin/accounts/4%2F2", &ctx, &pm, allow), 3, "one segment, one parameter");
+    cr_assert(slice_eq(ctx.params[0].value, "4%2F2"), "parameters are kept raw until read");
+    cr_assert_eq(match("GET", "/v1/admin/accounts/7/credentials%2Fabc", &ctx, &pm, allow), N);
+}
+
+Test(router, path_check_refuses_dot_segments_and_targets_without_a_slash)
+{
+    const char *bad[] = {"",       "healthz", "*",         "http://x/", "/.",       "/..",
+                         "/a/./b", "/a/../b", "/a/%2e%2E", "/%2e/x",    "/a/.%2e/b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        app_err err;
+        app_err_clear(&err);
+        cr_assert_eq(http__path_check(slice_make(bad[i], strlen(bad[i])), &err), APP_BAD_REQUEST, "%s", bad[i]);
+    }
+    const char *good[] = {"/", "/healthz", "/a/.b", "/a/..b/c", "/assets/index-1.2.js", "/a?x=/../", "/a/%2e%2ex"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        app_err err;
+        app_err_clear(&err);
+        cr_assert_eq(http__path_check(slice_make(good[i], strlen(good[i])), &err), 0, "%s", good[i]);
+    }
+}
+
+Test(router, percent_decoding_keeps_malformed_escapes)
+{
+    char out[32];
+    const char *in = "a%2Fb%zz%4";
+    size_t n = http__pct_decode(out, slice_make(in, strlen(in)));
+    cr_assert_eq(n, 8);
+    cr_assert(memcmp(out, "a/b%zz%4", 8) == 0);
+}
