@@ -55,11 +55,12 @@ const counters_rate *api_call_rate(http_ctx *ctx);
  */
 int api_rate_outcome(http_ctx *ctx, const counters_rate *rate, const metering_view *view, app_err *err);
 /*
- * Runs `next` on this loop once the caller's rate limits admit the call, or answers their 429
- * (or 503 when shared counters cannot be reached). The first step of every API-key route that is
- * not metered.
+ * Runs next(ctx, arg) on this loop once the caller's rate limits admit the call, or answers their
+ * 429 (or 503 when shared counters cannot be reached). The first step of every API-key route that
+ * is not metered, and of a metered call with work of its own before its decision (a week to
+ * compute, an Idempotency-Key to look up).
  */
-void api_admit(http_ctx *ctx, http_handler_fn next);
+void api_admit(http_ctx *ctx, void (*next)(http_ctx *ctx, void *arg), void *arg);
 
 /* ops.c */
 void api_ops_healthz(http_ctx *ctx);

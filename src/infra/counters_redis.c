@@ -2,7 +2,7 @@
 /*
  * The Redis counters (counters.h): every node on the same Redis decides against the same counts.
  *
- * Keys, per account and period, all under the account's hash tag (one cluster slot):
+ * Keys, per account and period, under the account's hash tag:
  *   sm:{<account>}:d:<day_key>          calls served in the day (a string integer)
  *   sm:{<account>}:m:<month_key>        calls served in the month
  *   sm:{<account>}:d:<day_key>:block    set once the day's first refusal was decided
@@ -11,6 +11,13 @@
  *   sm:{<account>}:m:<month_key>:over
  * Every key is created with an expiry two days past its period's end, relative to the counters'
  * clock, so a test clock far from Redis's own time still gives keys that live long enough.
+ * The rate limits' buckets (theoretical arrival times, in microseconds):
+ *   sm:rl:global                        every call of every account
+ *   sm:{<account>}:rl:a                 the account's
+ *   sm:{<account>}:rl:c:<credential>    the credential's
+ *   sm:{<account>}:idem:<key>           an Idempotency-Key being served, and by which process
+ * A reservation reads the global bucket with the account's keys, so Redis is one server (with
+ * replicas if wanted), not Redis Cluster.
  *
  * Threads: the callers (event loops) never touch the connection. They format their command
  * (EVALSHA or MGET) and queue it; one connection thread takes everything queued, pipelines it on a
@@ -201,7 +208,8 @@ static const char SEED_LUA[] = "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', 
  * figures, never lowers them (other nodes' calls may be counted here and not folded into the
  * ledger yet). A missing counter is created with the ledger's figure. KEYS: day, month. ARGV: day
  * used, month used, day key ttl, month key ttl. Returns {day before, month before}, -1 for a
- * counter that was missing.
+ * counter that was missing (created with the ledger's figure, unless that is 0: a reservation
+ * seeds it then, from the ledger as it is by that time).
  */
 static const char RAISE_LUA[] =
     "local before = {}\n"
@@ -210,7 +218,7 @@ static const char RAISE_LUA[] =
     "  local cur = redis.call('GET', KEYS[i])\n"
     "  if cur == false then\n"
     "    before[i] = -1\n"
-    "    redis.call('SET', KEYS[i], want, 'PX', ARGV[2 + i])\n"
+    "    if want > 0 then redis.call('SET', KEYS[i], want, 'PX', ARGV[2 + i]) end\n"
     "  else\n"
     "    before[i] = tonumber(cur)\n"
     "    if before[i] < want then\n"

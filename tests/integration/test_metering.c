@@ -403,6 +403,51 @@ Test(metering, an_idempotent_retry_is_served_once_and_counted_once)
     th_response_free(&a);
 }
 
+/*
+ * A call's rate limits are taken before any work of its own: a week not cached yet is computed
+ * only once they admit it, and Idempotency-Key replays and conflicts take them like any call.
+ * A credential burst of 3 at 1 call a second (the test clock stands still).
+ */
+Test(metering, rate_limits_come_before_a_computation_and_before_a_replay)
+{
+    char keys[1][80];
+    int64_t id = setup_account("{\"code\":\"rl\",\"name\":\"RL\",\"daily_limit\":100,\"credential_rate_per_second\":1,"
+                               "\"credential_burst\":3}",
+                               "rl", "UTC", 1, keys);
+    char hk[128];
+    snprintf(hk, sizeof hk, "X-API-Key: %s", keys[0]);
+    const char *h[] = {hk, "Idempotency-Key: rl-1", NULL};
+    th_response r;
+    th_request(&srv, "GET", "/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2031-W10", h, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    th_response_free(&r);
+    cr_assert_eq(get("/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2031-W11", keys[0], &r), 200, "%s", r.body);
+    th_response_free(&r);
+    th_request(&srv, "GET", "/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2031-W10", h, NULL, &r);
+    cr_assert_eq(r.status, 200, "the replay takes the third call: %s", r.body);
+    th_response_free(&r);
+
+    /* The bucket is empty: a week never computed is refused before it is computed... */
+    cr_assert_eq(get("/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2031-W12", keys[0], &r), 429);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(json_object_get(r.json, "error"), "details"), "scope")),
+        "credential");
+    th_response_free(&r);
+    /* ...and so are a replay and a conflicting reuse of the key. */
+    th_request(&srv, "GET", "/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2031-W10", h, NULL, &r);
+    th_assert_error(&r, 429, "rate_limited");
+    th_response_free(&r);
+    th_request(&srv, "GET", "/v1/b2b/astrology/weekly-by-sign?sign=leo&week=2031-W10", h, NULL, &r);
+    th_assert_error(&r, 429, "rate_limited");
+    th_response_free(&r);
+    /* The customer's own summary would take a call too: the operator's view of the account. */
+    char path[96];
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/usage", (long long)id);
+    cr_assert_eq(th_admin(&srv, "GET", path, NULL, &r), 200, "%s", r.body);
+    cr_assert_eq(jint(th_data(&r), "daily", "used"), 2, "two calls served and counted; the replay is not counted");
+    th_response_free(&r);
+}
+
 Test(metering, unmetered_plans_are_served_and_not_counted)
 {
     char keys[1][80];

@@ -153,7 +153,8 @@ static int authorize_api_key(api_env *env, http_ctx *ctx, app_err *err)
 /* ---- the rate limits of a call that is not metered ---- */
 
 typedef struct admission {
-    http_handler_fn next;
+    void (*next)(http_ctx *ctx, void *arg);
+    void *arg;
     const counters_rate *rate;
 } admission;
 
@@ -173,17 +174,18 @@ static void on_admitted(const metering_request *req, const metering_result *res)
         return;
     }
     api_rate_outcome(ctx, a->rate, &res->view, NULL);
-    a->next(ctx);
+    a->next(ctx, a->arg);
 }
 
-void api_admit(http_ctx *ctx, http_handler_fn next)
+void api_admit(http_ctx *ctx, void (*next)(http_ctx *ctx, void *arg), void *arg)
 {
     api_env *env = http_app(ctx);
     admission *a = http_arena_alloc(ctx, sizeof *a);
     a->next = next;
+    a->arg = arg;
     a->rate = api_call_rate(ctx);
     if (a->rate == NULL) {
-        next(ctx);
+        next(ctx, arg);
         return;
     }
     metering_request req = {

@@ -29,8 +29,9 @@ static void me_done(http_ctx *ctx, void *arg)
 }
 
 /* Who am I: the caller's account, credential and plan; only ever its own. */
-static void me_admitted(http_ctx *ctx)
+static void me_admitted(http_ctx *ctx, void *unused)
 {
+    (void)unused;
     me_job *j = xcalloc(1, sizeof *j);
     j->env = http_app(ctx);
     j->who = *(const principal *)http_auth_data(ctx);
@@ -40,5 +41,5 @@ static void me_admitted(http_ctx *ctx)
 
 void api_b2b_me(http_ctx *ctx)
 {
-    api_admit(ctx, me_admitted);
+    api_admit(ctx, me_admitted, NULL);
 }

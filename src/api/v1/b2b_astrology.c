@@ -54,7 +54,15 @@ static void compute_done(http_ctx *ctx, void *arg)
         http_reply_error(ctx, w->compute_err);
         return;
     }
-    api_metered(ctx, handle, w);
+    api_metered(ctx, handle, w, true);
+}
+
+/* A miss: the caller's rate limits admitted it, so the week is computed on the pool. */
+static void compute_admitted(http_ctx *ctx, void *arg)
+{
+    weekly *w = arg;
+    w->compute_err = http_arena_alloc(ctx, sizeof *w->compute_err);
+    http_defer(ctx, compute_run, compute_done, w);
 }
 
 /*
@@ -109,12 +117,12 @@ void api_b2b_astrology_weekly(http_ctx *ctx)
         http_reply_error(ctx, &err);
         return;
     }
-    /* A hit continues at once; a miss computes the week on the pool, off the event loop. */
+    /* A hit continues at once, its rate limits taken with its quota; a miss takes them first,
+     * then computes the week on the pool, off the event loop. */
     w->text = astrology_cached(w->env->astrology, w->week, w->sign, w->lang, arena, ctx, &w->len, &w->model);
     if (w->text != NULL) {
-        api_metered(ctx, handle, w);
+        api_metered(ctx, handle, w, false);
         return;
     }
-    w->compute_err = http_arena_alloc(ctx, sizeof *w->compute_err);
-    http_defer(ctx, compute_run, compute_done, w);
+    api_admit(ctx, compute_admitted, w);
 }

@@ -75,26 +75,28 @@ static void start(http_ctx *ctx, int64_t account_id, bool history)
     http_defer(ctx, run, done, j);
 }
 
-static void summary_admitted(http_ctx *ctx)
+static void summary_admitted(http_ctx *ctx, void *unused)
 {
+    (void)unused;
     const principal *p = http_auth_data(ctx);
     start(ctx, p->account_id, false);
 }
 
-static void history_admitted(http_ctx *ctx)
+static void history_admitted(http_ctx *ctx, void *unused)
 {
+    (void)unused;
     const principal *p = http_auth_data(ctx);
     start(ctx, p->account_id, true);
 }
 
 void api_b2b_usage_summary(http_ctx *ctx)
 {
-    api_admit(ctx, summary_admitted);
+    api_admit(ctx, summary_admitted, NULL);
 }
 
 void api_b2b_usage_history(http_ctx *ctx)
 {
-    api_admit(ctx, history_admitted);
+    api_admit(ctx, history_admitted, NULL);
 }
 
 static bool admin_account(http_ctx *ctx, int64_t *id)

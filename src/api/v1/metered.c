@@ -155,16 +155,13 @@ static bool idem_key_valid(slice k)
     return true;
 }
 
-void api_metered(http_ctx *ctx, metered_handle_fn handle, void *state)
+static void run(http_ctx *ctx, metered *mt, bool admitted)
 {
     api_env *env = http_app(ctx);
-    metered *mt = http_arena_alloc(ctx, sizeof *mt);
-    mt->handle = handle;
-    mt->state = state;
     metering_request req = {.caller = ctx,
                             .state = mt,
                             .who = http_auth_data(ctx),
-                            .rate = api_call_rate(ctx),
+                            .rate = admitted ? NULL : api_call_rate(ctx),
                             .render = on_render,
                             .done = on_done};
     slice key;
@@ -188,4 +185,22 @@ void api_metered(http_ctx *ctx, metered_handle_fn handle, void *state)
         crypto_generichash_final(&h, req.fingerprint, sizeof req.fingerprint);
     }
     metering_run(env->metering, &req);
+}
+
+static void run_admitted(http_ctx *ctx, void *mt)
+{
+    run(ctx, mt, true);
+}
+
+void api_metered(http_ctx *ctx, metered_handle_fn handle, void *state, bool admitted)
+{
+    metered *mt = http_arena_alloc(ctx, sizeof *mt);
+    mt->handle = handle;
+    mt->state = state;
+    slice key;
+    if (!admitted && http_header(ctx, "idempotency-key", &key)) {
+        api_admit(ctx, run_admitted, mt);
+        return;
+    }
+    run(ctx, mt, admitted);
 }

@@ -17,7 +17,12 @@
  */
 typedef int (*metered_handle_fn)(http_ctx *ctx, void *state, slice *data, slice *meta_members, const char **why);
 
-/* Runs a metered call; `state` (in the request arena) is handed to `handle`. */
-void api_metered(http_ctx *ctx, metered_handle_fn handle, void *state);
+/*
+ * Runs a metered call; `state` (in the request arena) is handed to `handle`. The caller's rate
+ * limits are taken with the quota, in one step, unless `admitted` (the handler took them already
+ * with api_admit, before work of its own). A call with an Idempotency-Key takes them first too,
+ * so that replays and conflicts are rate limited like any call.
+ */
+void api_metered(http_ctx *ctx, metered_handle_fn handle, void *state, bool admitted);
 
 #endif
