@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 import '@testing-library/jest-dom/vitest';
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterEach, vi } from 'vitest';
+
+// The suites run side by side in jsdom, and CI machines are shared: an element that takes more than
+// the default second to appear is slow, not missing.
+configure({ asyncUtilTimeout: 5000 });
 
 // recharts' ResponsiveContainer measures its box with getBoundingClientRect and ResizeObserver;
 // jsdom has no layout, so the chart's container reports a fixed size.
