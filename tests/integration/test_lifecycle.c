@@ -386,18 +386,9 @@ static long long stored_requests(const char *db, const char *pg)
     return n;
 }
 
-/*
- * Loads a spawned server with `durability` from 8 connections, kills it, restarts it (which
- * replays its journal) and counts the store: SQLite, or PostgreSQL when `postgres`.
- */
-static void sigkill_under_load(const char *durability, bool postgres)
+/* Through the CLI: a plan far above any load, an account on it, and its key into crash_key. */
+static void load_account(const char *db, const char *store_uri)
 {
-    char dir[256], db[300], pg[512] = "";
-    th_tmpdir(dir);
-    snprintf(db, sizeof db, "%s/starmeter.db", dir);
-    if (postgres)
-        th_pg_new_database(pg, sizeof pg);
-    const char *store_uri = postgres ? pg : NULL;
     json_decref(cli_json_on(db, store_uri,
                             (const char *[]){"plan", "create", "--code", "load", "--name", "Load", "--rate-per-second",
                                              "1000000", "--burst", "1000000", "--credential-rate-per-second", "1000000",
@@ -411,6 +402,21 @@ static void sigkill_under_load(const char *durability, bool postgres)
     json_t *key = cli_json_on(db, store_uri, (const char *[]){"key", "issue", "--account", id, NULL});
     snprintf(crash_key, sizeof crash_key, "%s", json_string_value(json_object_get(key, "api_key")));
     json_decref(key);
+}
+
+/*
+ * Loads a spawned server with `durability` from 8 connections, kills it, restarts it (which
+ * replays its journal) and counts the store: SQLite, or PostgreSQL when `postgres`.
+ */
+static void sigkill_under_load(const char *durability, bool postgres)
+{
+    char dir[256], db[300], pg[512] = "";
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    if (postgres)
+        th_pg_new_database(pg, sizeof pg);
+    const char *store_uri = postgres ? pg : NULL;
+    load_account(db, store_uri);
 
     const char *args[] = {"starmeter",
                           "serve",
@@ -533,19 +539,7 @@ Test(binary, sigkill_of_one_node_under_load_loses_no_served_call, .timeout = 120
     snprintf(counters, sizeof counters, "%.*s/40", (int)(slash - redis), redis); /* this test's own database */
     snprintf(cmd, sizeof cmd, "redis-cli -u '%s' FLUSHDB >/dev/null", counters);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
-    json_decref(cli_json_on(dba, pg,
-                            (const char *[]){"plan", "create", "--code", "load", "--name", "Load", "--rate-per-second",
-                                             "1000000", "--burst", "1000000", "--credential-rate-per-second", "1000000",
-                                             "--credential-burst", "1000000", NULL}));
-    json_t *acc = cli_json_on(dba, pg, (const char *[]){"account", "create", "--name", "Two Nodes", NULL});
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(acc, "id")));
-    json_decref(acc);
-    json_decref(
-        cli_json_on(dba, pg, (const char *[]){"contract", "set", "--account", id, "--plan-code", "load", NULL}));
-    json_t *key = cli_json_on(dba, pg, (const char *[]){"key", "issue", "--account", id, NULL});
-    snprintf(crash_key, sizeof crash_key, "%s", json_string_value(json_object_get(key, "api_key")));
-    json_decref(key);
+    load_account(dba, pg);
 
     const char *args_a[] = {"starmeter", "serve", "--listen",   "127.0.0.1:0", "--db", dba,
                             "--store",   pg,      "--counters", counters,      NULL};
