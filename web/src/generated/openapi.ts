@@ -120,7 +120,9 @@ export interface paths {
          *     `"daily";q=<limit>;w=86400` and `"monthly";q=<limit>;w=2592000` when those limits exist.
          *     A refusal before the quota reservation (401, 403, 422, 429 rate_limited) is not usage.
          *     The rate limits are taken with the quota in one step, all or none: a call a rate limit
-         *     refuses takes nothing from the other limits and is not counted. With shared counters
+         *     refuses takes nothing from the other limits and is not counted. A call that has work of
+         *     its own first (a week not computed yet, an Idempotency-Key to look up) takes them before
+         *     that work, so replays and conflicts are rate limited like any call. With shared counters
          *     (`--counters redis://...`) limits, rate limits and Idempotency-Key claims hold across
          *     every node; while Redis cannot be reached the call is 503 `counters_unavailable` and not
          *     counted (unless the server runs with `--counters-unavailable open`).
@@ -129,7 +131,6 @@ export interface paths {
          *     request within 24 h gets the stored answer byte for byte (with `Idempotent-Replayed: true`)
          *     and is not counted again; the same key with another request is 409 `idempotency_conflict`,
          *     and so is the same key sent while its first request is still being served (on any node).
-         *     A replayed answer takes no rate limit.
          */
         get: operations["getWeeklyBySign"];
         put?: never;
