@@ -2,6 +2,7 @@
 import { useId } from 'react';
 import { useI18n } from '../i18n';
 import type { CredentialUsage, Totals } from '../types';
+import { ScrollTable } from './ScrollTable';
 
 function TotalsCell({ totals }: { totals: Totals }) {
   const i18n = useI18n();
@@ -27,49 +28,38 @@ export function CredentialsTable({ credentials, timeZone }: { credentials: Crede
       {credentials.length === 0 ? (
         <p>{i18n.t('noCredentials')}</p>
       ) : (
-        // The wrapper scrolls on narrow screens; it is focusable so keyboards can scroll it too.
-        // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex
-        <div className="table-scroll" role="region" aria-labelledby={headingId} tabIndex={0}>
-          <table className="table" data-testid="credentials-table">
-            <caption className="visually-hidden">{i18n.t('credentialsCaption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{i18n.t('colKeyId')}</th>
-                <th scope="col">{i18n.t('colLabel')}</th>
-                <th scope="col">{i18n.t('colStatus')}</th>
-                <th scope="col" className="num">
-                  {i18n.t('colToday')}
-                </th>
-                <th scope="col" className="num">
-                  {i18n.t('colMonth')}
-                </th>
-                <th scope="col">{i18n.t('colLastUsed')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {credentials.map((c) => (
-                <tr key={c.key_id}>
-                  <th scope="row">
-                    <code>{c.key_id}</code>
-                  </th>
-                  <td>{c.label || '—'}</td>
-                  <td>
-                    <span className={`pill pill--${c.status}`}>
-                      {i18n.tMaybe(`keyStatus_${c.status}`, c.status)}
-                    </span>
-                  </td>
-                  <td className="num">
-                    <TotalsCell totals={c.daily} />
-                  </td>
-                  <td className="num">
-                    <TotalsCell totals={c.monthly} />
-                  </td>
-                  <td>{c.last_used_at ? i18n.dateTime(c.last_used_at, timeZone) : i18n.t('never')}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ScrollTable
+          labelledBy={headingId}
+          testId="credentials-table"
+          caption={i18n.t('credentialsCaption')}
+          columns={[
+            { key: 'keyId', label: i18n.t('colKeyId') },
+            { key: 'label', label: i18n.t('colLabel') },
+            { key: 'status', label: i18n.t('colStatus') },
+            { key: 'today', label: i18n.t('colToday'), numeric: true },
+            { key: 'month', label: i18n.t('colMonth'), numeric: true },
+            { key: 'lastUsed', label: i18n.t('colLastUsed') },
+          ]}
+        >
+          {credentials.map((c) => (
+            <tr key={c.key_id}>
+              <th scope="row">
+                <code>{c.key_id}</code>
+              </th>
+              <td>{c.label || '—'}</td>
+              <td>
+                <span className={`pill pill--${c.status}`}>{i18n.tMaybe(`keyStatus_${c.status}`, c.status)}</span>
+              </td>
+              <td className="num">
+                <TotalsCell totals={c.daily} />
+              </td>
+              <td className="num">
+                <TotalsCell totals={c.monthly} />
+              </td>
+              <td>{c.last_used_at ? i18n.dateTime(c.last_used_at, timeZone) : i18n.t('never')}</td>
+            </tr>
+          ))}
+        </ScrollTable>
       )}
     </section>
   );

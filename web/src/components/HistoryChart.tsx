@@ -3,6 +3,7 @@ import { useId, useMemo } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useI18n } from '../i18n';
 import type { UsageHistory } from '../types';
+import { ScrollTable } from './ScrollTable';
 
 // Blue, amber and purple: told apart by most colour-vision deficiencies, and the legend, the
 // text summary and the table say the same without colour.
@@ -82,44 +83,34 @@ export default function HistoryChart({ history }: { history: UsageHistory }) {
       )}
       <details className="history-table">
         <summary>{i18n.t('showTable')}</summary>
-        {/* eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex */}
-        <div className="table-scroll" role="region" aria-label={i18n.t('historyTitle')} tabIndex={0}>
-          <table className="table" data-testid="history-table">
-            <caption className="visually-hidden">{summary}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{i18n.t('colDate')}</th>
-                <th scope="col" className="num">
-                  {i18n.t('colRequests')}
-                </th>
-                <th scope="col" className="num">
-                  {i18n.t('colOverage')}
-                </th>
-                <th scope="col" className="num">
-                  {i18n.t('colBlocked')}
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...history.days].reverse().map((d) => (
-                <tr key={d.date}>
-                  <th scope="row">{i18n.day(d.date, 'long')}</th>
-                  <td className="num">{i18n.number(d.requests)}</td>
-                  <td className="num">{i18n.number(d.overage)}</td>
-                  <td className="num">{i18n.number(d.blocked)}</td>
-                </tr>
-              ))}
-            </tbody>
-            <tfoot>
-              <tr>
-                <th scope="row">{i18n.t('total')}</th>
-                <td className="num">{i18n.number(totals.requests)}</td>
-                <td className="num">{i18n.number(totals.overage)}</td>
-                <td className="num">{i18n.number(totals.blocked)}</td>
-              </tr>
-            </tfoot>
-          </table>
-        </div>
+        <ScrollTable
+          label={i18n.t('historyTitle')}
+          testId="history-table"
+          caption={summary}
+          columns={[
+            { key: 'date', label: i18n.t('colDate') },
+            { key: 'requests', label: i18n.t('colRequests'), numeric: true },
+            { key: 'overage', label: i18n.t('colOverage'), numeric: true },
+            { key: 'blocked', label: i18n.t('colBlocked'), numeric: true },
+          ]}
+          footer={
+            <tr>
+              <th scope="row">{i18n.t('total')}</th>
+              <td className="num">{i18n.number(totals.requests)}</td>
+              <td className="num">{i18n.number(totals.overage)}</td>
+              <td className="num">{i18n.number(totals.blocked)}</td>
+            </tr>
+          }
+        >
+          {[...history.days].reverse().map((d) => (
+            <tr key={d.date}>
+              <th scope="row">{i18n.day(d.date, 'long')}</th>
+              <td className="num">{i18n.number(d.requests)}</td>
+              <td className="num">{i18n.number(d.overage)}</td>
+              <td className="num">{i18n.number(d.blocked)}</td>
+            </tr>
+          ))}
+        </ScrollTable>
       </details>
     </section>
   );

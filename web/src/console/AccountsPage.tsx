@@ -4,7 +4,9 @@ import { ApiError } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
+import { ScrollTable } from '../components/ScrollTable';
 import { TableSkeleton } from '../components/Skeleton';
+import { SmallButton } from '../components/SmallButton';
 import { serverFieldErrors } from '../fields';
 import { useI18n } from '../i18n';
 import { ACCOUNTS_PAGE_SIZE, useAccountsPage, useAllAccounts, useCreateAccount, useSetAccountStatus } from '../queries/accounts';
@@ -120,35 +122,23 @@ export function AccountsPage() {
                 {searching ? i18n.t('accountsNoMatch') : status ? i18n.t('accountsNoneWithStatus') : i18n.t('accountsNone')}
               </p>
             ) : (
-              // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex
-              <div className="table-scroll" role="region" aria-label={i18n.t('accountsListTitle')} tabIndex={0}>
-                <table className="table" data-testid="accounts-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">{i18n.t('account')}</th>
-                      <th scope="col">{i18n.t('colStatus')}</th>
-                      <th scope="col">{i18n.t('plan')}</th>
-                      <th scope="col" className="num">
-                        {i18n.t('today')}
-                      </th>
-                      <th scope="col" className="num">
-                        {i18n.t('thisMonth')}
-                      </th>
-                      <th scope="col" className="num">
-                        {i18n.t('overage')}
-                      </th>
-                      <th scope="col">
-                        <span className="visually-hidden">{i18n.t('colActions')}</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((a) => (
-                      <AccountRow key={a.id} account={a} onStatus={(to) => setConfirm({ account: a, to })} />
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <ScrollTable
+                label={i18n.t('accountsListTitle')}
+                testId="accounts-table"
+                columns={[
+                  { key: 'account', label: i18n.t('account') },
+                  { key: 'status', label: i18n.t('colStatus') },
+                  { key: 'plan', label: i18n.t('plan') },
+                  { key: 'today', label: i18n.t('today'), numeric: true },
+                  { key: 'month', label: i18n.t('thisMonth'), numeric: true },
+                  { key: 'overage', label: i18n.t('overage'), numeric: true },
+                  { key: 'actions', label: i18n.t('colActions'), hidden: true },
+                ]}
+              >
+                {rows.map((a) => (
+                  <AccountRow key={a.id} account={a} onStatus={(to) => setConfirm({ account: a, to })} />
+                ))}
+              </ScrollTable>
             )}
             <div className="pager">
               <button type="button" className="button button--secondary" onClick={prev} disabled={!hasPrev}>
@@ -268,14 +258,12 @@ function AccountRow({ account, onStatus }: { account: Account; onStatus: (to: Ac
         {usageCell(() => i18n.number(s!.monthly.overage))}
       </td>
       <td>
-        <button
-          type="button"
-          className="button button--small button--secondary"
+        <SmallButton
           onClick={() => onStatus(account.status === 'active' ? 'suspended' : 'active')}
           aria-label={i18n.t(account.status === 'active' ? 'suspendNamed' : 'reactivateNamed', { name: account.name })}
         >
           {i18n.t(account.status === 'active' ? 'suspend' : 'reactivate')}
-        </button>
+        </SmallButton>
       </td>
     </tr>
   );

@@ -4,7 +4,9 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import type { AuditFilter } from '../api';
 import { AUDIT_ACTIONS } from '../audit';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { ScrollTable } from '../components/ScrollTable';
 import { TableSkeleton } from '../components/Skeleton';
+import { SmallButton } from '../components/SmallButton';
 import { parseCount } from '../fields';
 import { useI18n, type I18n } from '../i18n';
 import { useAuditEvents, useAuditVerification } from '../queries/audit';
@@ -84,74 +86,71 @@ export function AuditTable({
           {i18n.t('auditNone')}
         </p>
       ) : (
-        // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex
-        <div className="table-scroll" role="region" aria-label={i18n.t('auditTableLabel')} tabIndex={0}>
-          <table className="table table--audit" data-testid="audit-table">
-            <caption className="visually-hidden">{i18n.t('auditCaption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">{i18n.t('colWhen')}</th>
-                <th scope="col">{i18n.t('colAction')}</th>
-                <th scope="col">{i18n.t('colTarget')}</th>
-                {showAccount && <th scope="col">{i18n.t('account')}</th>}
-                <th scope="col">{i18n.t('colActor')}</th>
-                <th scope="col">{i18n.t('colChanges')}</th>
-                <th scope="col">{i18n.t('errorRequestId')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((e: AuditEvent) => (
-                <tr
-                  key={e.seq}
-                  ref={e.seq === brokenSeq ? brokenRow : undefined}
-                  tabIndex={e.seq === brokenSeq ? -1 : undefined}
-                  className={e.seq === brokenSeq ? 'audit-row--broken' : undefined}
-                  data-testid="audit-row"
-                  data-action={e.action}
-                  data-broken={e.seq === brokenSeq || undefined}
-                >
-                  <th scope="row">
-                    {e.seq}
-                    {e.seq === brokenSeq && (
-                      <>
-                        {' '}
-                        <span className="pill pill--broken">{i18n.t('chainBrokenHere')}</span>
-                      </>
-                    )}
-                  </th>
-                  <td>{i18n.dateTime(e.at, 'UTC')}</td>
-                  <td>
-                    {actionLabel(i18n, e.action)} <code className="cell-note muted">{e.action}</code>
-                  </td>
-                  <td>
-                    <code>{e.target}</code>
-                  </td>
-                  {showAccount && (
-                    <td>
-                      {e.account_id !== null ? (
-                        <a href={routeHref({ page: 'account', id: e.account_id })}>#{e.account_id}</a>
-                      ) : (
-                        <span className="muted">—</span>
-                      )}
-                    </td>
+        <ScrollTable
+          label={i18n.t('auditTableLabel')}
+          testId="audit-table"
+          className="table--audit"
+          caption={i18n.t('auditCaption')}
+          columns={[
+            { key: 'seq', label: '#' },
+            { key: 'when', label: i18n.t('colWhen') },
+            { key: 'action', label: i18n.t('colAction') },
+            { key: 'target', label: i18n.t('colTarget') },
+            ...(showAccount ? [{ key: 'account', label: i18n.t('account') }] : []),
+            { key: 'actor', label: i18n.t('colActor') },
+            { key: 'changes', label: i18n.t('colChanges') },
+            { key: 'requestId', label: i18n.t('errorRequestId') },
+          ]}
+        >
+          {rows.map((e: AuditEvent) => (
+            <tr
+              key={e.seq}
+              ref={e.seq === brokenSeq ? brokenRow : undefined}
+              tabIndex={e.seq === brokenSeq ? -1 : undefined}
+              className={e.seq === brokenSeq ? 'audit-row--broken' : undefined}
+              data-testid="audit-row"
+              data-action={e.action}
+              data-broken={e.seq === brokenSeq || undefined}
+            >
+              <th scope="row">
+                {e.seq}
+                {e.seq === brokenSeq && (
+                  <>
+                    {' '}
+                    <span className="pill pill--broken">{i18n.t('chainBrokenHere')}</span>
+                  </>
+                )}
+              </th>
+              <td>{i18n.dateTime(e.at, 'UTC')}</td>
+              <td>
+                {actionLabel(i18n, e.action)} <code className="cell-note muted">{e.action}</code>
+              </td>
+              <td>
+                <code>{e.target}</code>
+              </td>
+              {showAccount && (
+                <td>
+                  {e.account_id !== null ? (
+                    <a href={routeHref({ page: 'account', id: e.account_id })}>#{e.account_id}</a>
+                  ) : (
+                    <span className="muted">—</span>
                   )}
-                  <td>{i18n.tMaybe(`actor_${e.actor}`, e.actor)}</td>
-                  <td>
-                    <ul className="changes">
-                      {describeChanges(e.details).map((line) => (
-                        <li key={line}>
-                          <code>{line}</code>
-                        </li>
-                      ))}
-                    </ul>
-                  </td>
-                  <td>{e.request_id ? <code className="selectable">{e.request_id}</code> : <span className="muted">—</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                </td>
+              )}
+              <td>{i18n.tMaybe(`actor_${e.actor}`, e.actor)}</td>
+              <td>
+                <ul className="changes">
+                  {describeChanges(e.details).map((line) => (
+                    <li key={line}>
+                      <code>{line}</code>
+                    </li>
+                  ))}
+                </ul>
+              </td>
+              <td>{e.request_id ? <code className="selectable">{e.request_id}</code> : <span className="muted">—</span>}</td>
+            </tr>
+          ))}
+        </ScrollTable>
       )}
       {pages > 1 && (
         <div className="pager">
@@ -219,9 +218,7 @@ function ChainStatus({
               <p className="muted">{i18n.plural('chainChecked', r.checked)}</p>
               {seq !== null &&
                 (onShow ? (
-                  <button type="button" className="button button--secondary button--small" onClick={onShow}>
-                    {i18n.t('chainShowEvent', { seq })}
-                  </button>
+                  <SmallButton onClick={onShow}>{i18n.t('chainShowEvent', { seq })}</SmallButton>
                 ) : (
                   <p className="muted">{i18n.t('chainNotListed', { seq })}</p>
                 ))}

@@ -3,7 +3,9 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
+import { ScrollTable } from '../components/ScrollTable';
 import { TableSkeleton } from '../components/Skeleton';
+import { SmallButton } from '../components/SmallButton';
 import { serverFieldErrors } from '../fields';
 import { useI18n } from '../i18n';
 import { useCredentials, useIssueCredential, useRevokeCredential, useRotateCredential } from '../queries/accounts';
@@ -200,76 +202,63 @@ export function KeysCard({ accountId }: { accountId: number }) {
           {creds.length === 0 ? (
             <p className="empty">{i18n.t('noCredentials')}</p>
           ) : (
-            // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex
-            <div className="table-scroll" role="region" aria-label={i18n.t('credentialsTitle')} tabIndex={0}>
-              <table className="table" data-testid="keys-table">
-                <thead>
-                  <tr>
-                    <th scope="col">{i18n.t('colKeyId')}</th>
-                    <th scope="col">{i18n.t('colLabel')}</th>
-                    <th scope="col">{i18n.t('colStatus')}</th>
-                    <th scope="col">{i18n.t('colCreated')}</th>
-                    <th scope="col">{i18n.t('colExpires')}</th>
-                    <th scope="col">{i18n.t('colLastUsed')}</th>
-                    <th scope="col" className="num">
-                      {i18n.t('colToday')}
+            <ScrollTable
+              label={i18n.t('credentialsTitle')}
+              testId="keys-table"
+              columns={[
+                { key: 'keyId', label: i18n.t('colKeyId') },
+                { key: 'label', label: i18n.t('colLabel') },
+                { key: 'status', label: i18n.t('colStatus') },
+                { key: 'created', label: i18n.t('colCreated') },
+                { key: 'expires', label: i18n.t('colExpires') },
+                { key: 'lastUsed', label: i18n.t('colLastUsed') },
+                { key: 'today', label: i18n.t('colToday'), numeric: true },
+                { key: 'month', label: i18n.t('colMonth'), numeric: true },
+                { key: 'actions', label: i18n.t('colActions'), hidden: true },
+              ]}
+            >
+              {creds.map((c) => {
+                const u = usageByKey.get(c.key_id);
+                return (
+                  <tr key={c.key_id} data-testid={`key-row-${c.key_id}`}>
+                    <th scope="row">
+                      <code>{c.key_id}</code>
                     </th>
-                    <th scope="col" className="num">
-                      {i18n.t('colMonth')}
-                    </th>
-                    <th scope="col">
-                      <span className="visually-hidden">{i18n.t('colActions')}</span>
-                    </th>
+                    <td>{c.label || <span className="muted">—</span>}</td>
+                    <td>
+                      <span className={`pill pill--${c.status}`}>{i18n.t(`keyStatus_${c.status}`)}</span>
+                    </td>
+                    <td>{i18n.dateTime(c.created_at, tz)}</td>
+                    <td>{c.expires_at ? i18n.dateTime(c.expires_at, tz) : <span className="muted">{i18n.t('never')}</span>}</td>
+                    <td>{c.last_used_at ? i18n.dateTime(c.last_used_at, tz) : i18n.t('never')}</td>
+                    <td className="num">{u ? i18n.number(u.daily.used) : '—'}</td>
+                    <td className="num">{u ? i18n.number(u.monthly.used) : '—'}</td>
+                    <td className="actions">
+                      {c.status === 'active' && (
+                        <>
+                          <SmallButton
+                            aria-label={i18n.t('rotateNamed', { id: c.key_id })}
+                            onClick={() => {
+                              setGrace(DEFAULT_GRACE);
+                              setDialog({ kind: 'rotate', cred: c });
+                            }}
+                          >
+                            {i18n.t('rotate')}
+                          </SmallButton>
+                          <SmallButton
+                            variant="danger-outline"
+                            aria-label={i18n.t('revokeNamed', { id: c.key_id })}
+                            onClick={() => setDialog({ kind: 'revoke', cred: c })}
+                          >
+                            {i18n.t('revoke')}
+                          </SmallButton>
+                        </>
+                      )}
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {creds.map((c) => {
-                    const u = usageByKey.get(c.key_id);
-                    return (
-                      <tr key={c.key_id} data-testid={`key-row-${c.key_id}`}>
-                        <th scope="row">
-                          <code>{c.key_id}</code>
-                        </th>
-                        <td>{c.label || <span className="muted">—</span>}</td>
-                        <td>
-                          <span className={`pill pill--${c.status}`}>{i18n.t(`keyStatus_${c.status}`)}</span>
-                        </td>
-                        <td>{i18n.dateTime(c.created_at, tz)}</td>
-                        <td>{c.expires_at ? i18n.dateTime(c.expires_at, tz) : <span className="muted">{i18n.t('never')}</span>}</td>
-                        <td>{c.last_used_at ? i18n.dateTime(c.last_used_at, tz) : i18n.t('never')}</td>
-                        <td className="num">{u ? i18n.number(u.daily.used) : '—'}</td>
-                        <td className="num">{u ? i18n.number(u.monthly.used) : '—'}</td>
-                        <td className="actions">
-                          {c.status === 'active' && (
-                            <>
-                              <button
-                                type="button"
-                                className="button button--small button--secondary"
-                                aria-label={i18n.t('rotateNamed', { id: c.key_id })}
-                                onClick={() => {
-                                  setGrace(DEFAULT_GRACE);
-                                  setDialog({ kind: 'rotate', cred: c });
-                                }}
-                              >
-                                {i18n.t('rotate')}
-                              </button>
-                              <button
-                                type="button"
-                                className="button button--small button--danger-outline"
-                                aria-label={i18n.t('revokeNamed', { id: c.key_id })}
-                                onClick={() => setDialog({ kind: 'revoke', cred: c })}
-                              >
-                                {i18n.t('revoke')}
-                              </button>
-                            </>
-                          )}
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+                );
+              })}
+            </ScrollTable>
           )}
         </>
       )}

@@ -2,7 +2,9 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
+import { ScrollTable } from '../components/ScrollTable';
 import { TableSkeleton } from '../components/Skeleton';
+import { SmallButton } from '../components/SmallButton';
 import { parseCount, serverFieldErrors, type FieldErrors } from '../fields';
 import { useI18n, type MessageKey } from '../i18n';
 import { useCreatePlan, usePatchPlan, usePlans } from '../queries/plans';
@@ -83,68 +85,54 @@ export function PlansPage() {
                 {i18n.t('plansNone')}
               </p>
             ) : (
-              // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex
-              <div className="table-scroll" role="region" aria-label={i18n.t('plansListTitle')} tabIndex={0}>
-                <table className="table" data-testid="plans-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">{i18n.t('planName')}</th>
-                      <th scope="col">{i18n.t('planMetered')}</th>
-                      <th scope="col" className="num">
-                        {i18n.t('dailyLimit')}
-                      </th>
-                      <th scope="col" className="num">
-                        {i18n.t('monthlyLimit')}
-                      </th>
-                      <th scope="col">{i18n.t('mode')}</th>
-                      <th scope="col" className="num">
-                        {i18n.t('rateColumn')}
-                      </th>
-                      <th scope="col">
-                        <span className="visually-hidden">{i18n.t('colActions')}</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {plans.map((p) => (
-                      <tr key={p.code} data-testid={`plan-row-${p.code}`}>
-                        <th scope="row">
-                          {p.name} <code className="muted">{p.code}</code>
-                        </th>
-                        <td>{i18n.t(p.metered ? 'yes' : 'no')}</td>
-                        <td className="num">{limitText(i18n, p.daily_limit)}</td>
-                        <td className="num">{limitText(i18n, p.monthly_limit)}</td>
-                        <td>
-                          <span className={`pill pill--${p.limit_mode}`}>
-                            {i18n.t(p.limit_mode === 'block' ? 'modeShort_block' : 'modeShort_overage')}
-                          </span>
-                          {p.limit_mode === 'overage' && (
-                            <span className="cell-note">
-                              {i18n.t('capN', { n: p.overage_cap === null ? i18n.t('noOverageCap') : i18n.number(p.overage_cap) })}
-                            </span>
-                          )}
-                        </td>
-                        <td className="num">
-                          {i18n.t('rateValue', { rate: i18n.number(p.rate_per_second), burst: i18n.number(p.burst) })}
-                        </td>
-                        <td>
-                          <button
-                            type="button"
-                            className="button button--small button--secondary"
-                            aria-label={i18n.t('editNamed', { name: p.name })}
-                            onClick={() => {
-                              setDone(null);
-                              setEditing({ kind: 'edit', plan: p });
-                            }}
-                          >
-                            {i18n.t('edit')}
-                          </button>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <ScrollTable
+                label={i18n.t('plansListTitle')}
+                testId="plans-table"
+                columns={[
+                  { key: 'name', label: i18n.t('planName') },
+                  { key: 'metered', label: i18n.t('planMetered') },
+                  { key: 'daily', label: i18n.t('dailyLimit'), numeric: true },
+                  { key: 'monthly', label: i18n.t('monthlyLimit'), numeric: true },
+                  { key: 'mode', label: i18n.t('mode') },
+                  { key: 'rate', label: i18n.t('rateColumn'), numeric: true },
+                  { key: 'actions', label: i18n.t('colActions'), hidden: true },
+                ]}
+              >
+                {plans.map((p) => (
+                  <tr key={p.code} data-testid={`plan-row-${p.code}`}>
+                    <th scope="row">
+                      {p.name} <code className="muted">{p.code}</code>
+                    </th>
+                    <td>{i18n.t(p.metered ? 'yes' : 'no')}</td>
+                    <td className="num">{limitText(i18n, p.daily_limit)}</td>
+                    <td className="num">{limitText(i18n, p.monthly_limit)}</td>
+                    <td>
+                      <span className={`pill pill--${p.limit_mode}`}>
+                        {i18n.t(p.limit_mode === 'block' ? 'modeShort_block' : 'modeShort_overage')}
+                      </span>
+                      {p.limit_mode === 'overage' && (
+                        <span className="cell-note">
+                          {i18n.t('capN', { n: p.overage_cap === null ? i18n.t('noOverageCap') : i18n.number(p.overage_cap) })}
+                        </span>
+                      )}
+                    </td>
+                    <td className="num">
+                      {i18n.t('rateValue', { rate: i18n.number(p.rate_per_second), burst: i18n.number(p.burst) })}
+                    </td>
+                    <td>
+                      <SmallButton
+                        aria-label={i18n.t('editNamed', { name: p.name })}
+                        onClick={() => {
+                          setDone(null);
+                          setEditing({ kind: 'edit', plan: p });
+                        }}
+                      >
+                        {i18n.t('edit')}
+                      </SmallButton>
+                    </td>
+                  </tr>
+                ))}
+              </ScrollTable>
             )}
           </>
         )}
