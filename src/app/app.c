@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "app/app.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -57,6 +58,7 @@ struct app {
     pthread_t listen_thread;
     bool listen_started;
     atomic_bool listen_stop;
+    bool store_down; /* the sync thread's: the store failed its last ping (logged once per outage) */
 };
 
 static void free_route_labels(char **labels)
@@ -79,11 +81,47 @@ static char **make_route_labels(void)
     return labels;
 }
 
+/*
+ * What a missing SQLite database leaves behind when it existed: its WAL or shared-memory index,
+ * its usage journal, or the pepper beside it (when the pepper is the default one, in the
+ * database's own directory). The first such path found goes into out[cap]; false when none.
+ */
+static bool sqlite_traces(const app_config *cfg, char *out, size_t cap)
+{
+    const char *db = config_sqlite_path(cfg);
+    char paths[4][1100];
+    size_t n = 0;
+    snprintf(paths[n++], sizeof paths[0], "%s-wal", db);
+    snprintf(paths[n++], sizeof paths[0], "%s-shm", db);
+    config_journal_dir(cfg, paths[n++], sizeof paths[0]);
+    if (cfg->pepper_file[0] == '\0' && db == cfg->db)
+        config_pepper_path(cfg, paths[n++], sizeof paths[0]);
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) == 0) {
+            snprintf(out, cap, "%s", paths[i]);
+            return true;
+        }
+    }
+    return false;
+}
+
 store *app_store_open(const app_config *cfg, app_err *err)
 {
     if (config_store_is_postgres(cfg))
         return store_pg_open(cfg->store, (unsigned)cfg->store_connections, err);
-    return store_sqlite_open(config_sqlite_path(cfg), err);
+    const char *db = config_sqlite_path(cfg);
+    struct stat st;
+    char trace[1100];
+    /* Creating an empty database where one was deleted would hide the loss: it must be asked for. */
+    if (!cfg->recreate_db && stat(db, &st) != 0 && errno == ENOENT && sqlite_traces(cfg, trace, sizeof trace)) {
+        app_err_set(err, APP_STORE_UNAVAILABLE,
+                    "no database at %s, but %s remains from one: restore the database, or start empty with "
+                    "--recreate-db (or `starmeter migrate`)",
+                    db, trace);
+        return NULL;
+    }
+    return store_sqlite_open(db, err);
 }
 
 static store *open_and_migrate(const app_config *cfg, store *given, const app_log *log, app_err *err)
@@ -166,6 +204,24 @@ static void *listen_main(void *arg)
     return NULL;
 }
 
+/*
+ * Asks the store whether it answers, once per sync interval, and logs an outage once when it
+ * starts and once when it ends, whatever the number of calls it refuses meanwhile (a deleted
+ * database file is such an outage, one that lasts until a restart).
+ */
+static void watch_store(app *a)
+{
+    app_err err;
+    app_err_clear(&err);
+    bool down = store_ping(a->store, &err) != 0;
+    if (down && !a->store_down)
+        log_write(a->log, LOG_ERROR, "store unavailable: readiness, metered calls and admin writes answer 503",
+                  "{s:s, s:s, s:s}", "severity", "critical", "store", a->store->ops->name, "error", err.message);
+    else if (!down && a->store_down)
+        log_write(a->log, LOG_INFO, "store available again", "{s:s}", "store", a->store->ops->name);
+    a->store_down = down;
+}
+
 static void *sync_main(void *arg)
 {
     app *a = arg;
@@ -181,6 +237,7 @@ static void *sync_main(void *arg)
         if (a->sync_stop)
             break;
         pthread_mutex_unlock(&a->sync_mu);
+        watch_store(a);
         pick_up_changes(a, ++intervals % FULL_RESYNC_INTERVALS == 0);
         flush_last_used(a);
         app_err perr;
@@ -491,7 +548,10 @@ int app_migrate(const app_config *cfg)
     log_init(&log, cfg->log_level, STDERR_FILENO);
     app_err err;
     app_err_clear(&err);
-    store *st = app_store_open(cfg, &err);
+    /* Asking for migrations is asking for a database: an empty one where none is, traces or not. */
+    app_config create = *cfg;
+    create.recreate_db = 1;
+    store *st = app_store_open(&create, &err);
     int applied = 0, version = 0;
     if (st == NULL || store_migrate(st, &applied, &err) != 0 || store_schema_version(st, &version, &err) != 0) {
         log_write(&log, LOG_ERROR, "migration failed", "{s:s, s:s}", "code", app_code_name(err.code), "error",

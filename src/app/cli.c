@@ -388,8 +388,11 @@ static const char store_usage_text[] =
     "URI is sqlite:PATH or postgres://user@host:port/db. Stop the source's server cleanly first.\n"
     "Keys are copied as hashes peppered with the source's pepper file: serve the target with it.\n";
 
-/* Opens and migrates the store `uri` names, as --store would; NULL with `err` set. */
-static store *open_uri(const char *uri, int64_t connections, app_config *cfg, app_err *err)
+/*
+ * Opens and migrates the store `uri` names, as --store would; NULL with `err` set. `create`: an
+ * empty SQLite database may be made where files of an earlier one remain (the copy's target).
+ */
+static store *open_uri(const char *uri, int64_t connections, bool create, app_config *cfg, app_err *err)
 {
     int help = 0, applied = 0;
     char *argv[] = {"--store", (char *)uri};
@@ -397,6 +400,7 @@ static store *open_uri(const char *uri, int64_t connections, app_config *cfg, ap
     if (config_parse(cfg, CMD_AUDIT, 2, argv, &help, err) != 0)
         return NULL;
     cfg->store_connections = connections;
+    cfg->recreate_db = create;
     store *st = app_store_open(cfg, err);
     if (st != NULL && store_migrate(st, &applied, err) != 0) {
         store_close(st);
@@ -446,7 +450,7 @@ int cli_store(int argc, char **argv)
     store *src = NULL, *dst = NULL;
     store_copy_counts n;
     int rc = 0;
-    if ((src = open_uri(from, connections, &from_cfg, &err)) == NULL) {
+    if ((src = open_uri(from, connections, false, &from_cfg, &err)) == NULL) {
         rc = store_fail("--from", &err);
         goto out;
     }
@@ -459,7 +463,7 @@ int cli_store(int argc, char **argv)
             goto out;
         }
     }
-    if ((dst = open_uri(to, connections, &to_cfg, &err)) == NULL) {
+    if ((dst = open_uri(to, connections, true, &to_cfg, &err)) == NULL) {
         rc = store_fail("--to", &err);
         goto out;
     }

@@ -51,6 +51,9 @@ static const struct option_def {
      sizeof(((app_config *)0)->admin_token), 0, 0, "", CMD_SERVE, "admin bearer token, at least 16 characters", true},
     {"demo", "STARMETER_DEMO", OPT_FLAG, offsetof(app_config, demo), 0, 0, 1, "0", CMD_SERVE,
      "create once a demo plan, account and key, written to <db dir>/demo.key"},
+    {"recreate-db", "STARMETER_RECREATE_DB", OPT_FLAG, offsetof(app_config, recreate_db), 0, 0, 1, "0", CMD_SERVE,
+     "create an empty SQLite database even though its journal, WAL or pepper remain from an earlier one "
+     "(without it, such a start fails: the database was deleted)"},
     {"threads", "STARMETER_THREADS", OPT_INT, offsetof(app_config, threads), 0, 0, 256, "0", CMD_SERVE,
      "event-loop threads; 0 means one per core"},
     {"log-level", "STARMETER_LOG_LEVEL", OPT_LOG_LEVEL, offsetof(app_config, log_level), 0, 0, 0, "info",
@@ -79,7 +82,7 @@ static const struct option_def {
     {"global-burst", "STARMETER_GLOBAL_BURST", OPT_INT, offsetof(app_config, global_burst), 0, 1, 100000000, "40000",
      CMD_SERVE, "B2B calls the whole server lets through at once"},
     {"auth-fail-rate", "STARMETER_AUTH_FAIL_RATE", OPT_INT, offsetof(app_config, auth_fail_rate), 0, 1, 1000000, "1",
-     CMD_SERVE, "failed API-key authentications per second and client address before 429"},
+     CMD_SERVE, "failed authentications (API key or admin token) per second and client address before 429"},
     {"auth-fail-burst", "STARMETER_AUTH_FAIL_BURST", OPT_INT, offsetof(app_config, auth_fail_burst), 0, 1, 1000000,
      "20", CMD_SERVE, "failed authentications a client address may make at once"},
     {"ephemeris-path", "STARMETER_EPHEMERIS_PATH", OPT_STR, offsetof(app_config, ephemeris_path),

@@ -28,6 +28,7 @@ typedef struct app_config {
     char admin_token_file[1024];
     char pepper_file[1024]; /* "" means <directory of db>/pepper */
     int64_t demo;           /* 1: create the demo plan, account and key once */
+    int64_t recreate_db;    /* 1: create an empty SQLite database even where files of an earlier one remain */
     int64_t pool_threads;
     int64_t sync_interval_ms;
     int64_t global_rate; /* all B2B calls of this server, per second */

@@ -47,6 +47,19 @@ typedef struct sqlite_store {
     pthread_mutex_t mu;
     /* The database and its WAL, for stats: read without the mutex, never written after open. */
     char *path, *wal_path;
+    /*
+     * The database, its WAL and its shared-memory index as they were when first seen: a path that
+     * no longer leads to the same file means the files this connection writes were deleted or
+     * replaced (see files_check). Guarded by the mutex.
+     */
+    struct {
+        char *path;
+        bool seen;
+        dev_t dev;
+        ino_t ino;
+    } files[3];
+    /* Set once the files are found gone, for good: the connection writes into unlinked files. */
+    atomic_bool files_gone;
     /* The connection's current synchronous level: false FULL, true NORMAL (durable=false batches). */
     bool sync_normal;
     /* A commit made with synchronous=NORMAL whose WAL frames may not be on stable storage yet. */
@@ -73,12 +86,40 @@ static int fail(app_err *err, sqlite3 *db, const char *what)
                        db ? sqlite3_errmsg(db) : "no connection", rc);
 }
 
+/*
+ * Whether the files this connection writes are still the ones at their paths: an operator's rm or
+ * a deploy that swapped the directory leaves SQLite writing happily into unlinked files, whose
+ * every change is lost at the next start. A few stat calls, under the mutex, before each write
+ * transaction and each ping. Once gone, gone for good: only a restart reopens the path.
+ */
+static int files_check(sqlite_store *s, app_err *err)
+{
+    for (size_t i = 0; i < sizeof s->files / sizeof s->files[0] && !atomic_load(&s->files_gone); i++) {
+        struct stat st;
+        bool present = stat(s->files[i].path, &st) == 0;
+        if (!s->files[i].seen) {
+            /* The WAL and the index exist once the connection has read; the database from the start. */
+            s->files[i].seen = present;
+            s->files[i].dev = present ? st.st_dev : 0;
+            s->files[i].ino = present ? st.st_ino : 0;
+        } else if (!present || st.st_dev != s->files[i].dev || st.st_ino != s->files[i].ino) {
+            atomic_store(&s->files_gone, true);
+        }
+    }
+    if (atomic_load(&s->files_gone))
+        return app_err_set(err, APP_STORE_UNAVAILABLE,
+                           "the database files at %s were deleted or replaced while open; nothing more is written: "
+                           "restore them and restart",
+                           s->path);
+    return 0;
+}
+
 static int sqlite_ping(store *self, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
-    int rc = 0;
     pthread_mutex_lock(&s->mu);
-    int step = sqlite3_step(s->ping);
+    int rc = files_check(s, err);
+    int step = rc == 0 ? sqlite3_step(s->ping) : SQLITE_ROW;
     if (step != SQLITE_ROW)
         rc = fail(err, s->db, "ping");
     sqlite3_reset(s->ping);
@@ -277,6 +318,13 @@ static int set_sync(sqlite_store *s, bool normal, app_err *err)
     return 0;
 }
 
+/* Before a write: the files are still there (files_check), then the synchronous level (set_sync). */
+static int write_prepare(sqlite_store *s, bool normal, app_err *err)
+{
+    int rc = files_check(s, err);
+    return rc != 0 ? rc : set_sync(s, normal, err);
+}
+
 static int tx_end(sqlite_store *s, int rc, app_err *err)
 {
     /*
@@ -328,7 +376,7 @@ static int collect(sqlite_store *s, sqlite3_stmt *st, row_fn row, void *out, siz
 static int write_begin(sqlite_store *s, app_err *err)
 {
     pthread_mutex_lock(&s->mu);
-    int rc = set_sync(s, false, err);
+    int rc = write_prepare(s, false, err);
     if (rc == 0)
         rc = tx_begin(s, err);
     if (rc != 0)
@@ -1112,7 +1160,7 @@ static int sqlite_usage_apply(store *self, const usage_batch *b, app_err *err)
     int rc = 0;
     pthread_mutex_lock(&s->mu);
     do {
-        if ((rc = set_sync(s, !b->durable, err)) != 0 || (rc = tx_begin(s, err)) != 0)
+        if ((rc = write_prepare(s, !b->durable, err)) != 0 || (rc = tx_begin(s, err)) != 0)
             break;
         for (size_t i = 0; i < b->ndeltas && rc == 0; i++)
             rc = upsert_usage(s, &b->deltas[i], err);
@@ -1163,7 +1211,7 @@ static int sqlite_journal_forget(store *self, const char *segment, app_err *err)
     sqlite_store *s = (sqlite_store *)self;
     int rc = 0;
     pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = set_sync(s, false, err) == 0 ? stmt(s, SQL_JOURNAL_MARK_DELETE, err) : NULL;
+    sqlite3_stmt *st = write_prepare(s, false, err) == 0 ? stmt(s, SQL_JOURNAL_MARK_DELETE, err) : NULL;
     if (st == NULL) {
         rc = APP_STORE_UNAVAILABLE;
     } else {
@@ -1277,7 +1325,7 @@ static int sqlite_idem_purge(store *self, int64_t now_ms, app_err *err)
     sqlite_store *s = (sqlite_store *)self;
     int rc = 0;
     pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = set_sync(s, false, err) == 0 ? stmt(s, SQL_IDEM_PURGE, err) : NULL;
+    sqlite3_stmt *st = write_prepare(s, false, err) == 0 ? stmt(s, SQL_IDEM_PURGE, err) : NULL;
     if (st == NULL) {
         rc = APP_STORE_UNAVAILABLE;
     } else {
@@ -1557,6 +1605,8 @@ static void sqlite_close(store *self)
     sqlite3_finalize(s->version);
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->mu);
+    for (size_t i = 0; i < sizeof s->files / sizeof s->files[0]; i++)
+        free(s->files[i].path);
     free(s->path);
     free(s->wal_path);
     free(s);
@@ -1637,6 +1687,13 @@ store *store_sqlite_open(const char *path, app_err *err)
     size_t n = strlen(path) + sizeof "-wal";
     s->wal_path = xmalloc(n);
     snprintf(s->wal_path, n, "%s-wal", path);
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof s->files / sizeof s->files[0]; i++) {
+        size_t len = strlen(path) + strlen(suffixes[i]) + 1;
+        s->files[i].path = xmalloc(len);
+        snprintf(s->files[i].path, len, "%s%s", path, suffixes[i]);
+    }
+    atomic_init(&s->files_gone, false);
     static const char *const pragmas =
         /* Only a new database takes it (before WAL mode writes its first page); see WAL_PAGE_SIZE. */
         "PRAGMA page_size=" WAL_PAGE_SIZE ";"
@@ -1668,5 +1725,6 @@ store *store_sqlite_open(const char *path, app_err *err)
     s->ckpt_frames = WAL_CHECKPOINT_BYTES / page;
     s->restart_frames = WAL_RESTART_BYTES / page;
     sqlite3_wal_hook(s->db, on_wal_commit, s);
+    files_check(s, NULL); /* the files as they are now, the ones every later check compares with */
     return &s->super;
 }

@@ -156,6 +156,9 @@ void th_start(th_server *s, const th_opts *opts)
     s->cfg.sync_interval_ms = 100;
     snprintf(s->cfg.admin_token, sizeof s->cfg.admin_token, "%s", TH_ADMIN_TOKEN);
     s->cfg.web_root[0] = '\0'; /* no panel unless a test asks */
+    /* Tests of other things fail authentication on purpose, many times in a row; test_ratelimit
+     * sets the production burst back. */
+    s->cfg.auth_fail_burst = 100000;
     snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
     s->log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     cr_assert(s->log_fd >= 0);

@@ -772,3 +772,160 @@ Test(binary, store_copy_moves_a_sqlite_store_to_postgres_with_keys_usage_and_aud
     free(out);
     th_rmdir(dir);
 }
+
+/* ---- database files deleted under a running server ---- */
+
+static void remove_database_files(const char *dir)
+{
+    static const char *const names[] = {"starmeter.db", "starmeter.db-wal", "starmeter.db-shm"};
+    char path[400];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        cr_assert(unlink(path) == 0 || i > 0, "cannot remove %s", path);
+    }
+}
+
+/* How many lines of the server's log hold `needle`. */
+static int log_lines_with(const th_server *s, const char *needle)
+{
+    char *text = th_read_file(s->log_path, NULL);
+    int n = 0;
+    for (const char *p = text ? text : ""; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(text);
+    return n;
+}
+
+#define DELETED_WEEKLY "/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2026-W47"
+
+/* A metered key on a fresh account of server `s`, into key[80]. */
+static void metered_key(th_server *s, char key[80])
+{
+    th_response r;
+    cr_assert_eq(th_admin(s, "POST", "/v1/admin/plans",
+                          "{\"code\":\"m\",\"name\":\"M\",\"daily_limit\":100000,\"rate_per_second\":100000,"
+                          "\"burst\":100000,\"credential_rate_per_second\":100000,\"credential_burst\":100000}",
+                          &r),
+                 201, "%s", r.body);
+    th_response_free(&r);
+    cr_assert_eq(th_admin(s, "POST", "/v1/admin/accounts", "{\"name\":\"Acme\"}", &r), 201, "%s", r.body);
+    long long id = (long long)json_integer_value(json_object_get(th_data(&r), "id"));
+    th_response_free(&r);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/contract", id);
+    cr_assert_eq(th_admin(s, "PUT", path, "{\"plan_code\":\"m\"}", &r), 200, "%s", r.body);
+    th_response_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/credentials", id);
+    cr_assert_eq(th_admin(s, "POST", path, "{\"label\":\"k\"}", &r), 201, "%s", r.body);
+    snprintf(key, 80, "%s", json_string_value(json_object_get(th_data(&r), "api_key")));
+    th_response_free(&r);
+}
+
+Test(deleted_db, the_server_stops_counting_and_says_so_once, .timeout = 60)
+{
+    th_server s;
+    th_start(&s, NULL);
+    char key[80];
+    metered_key(&s, key);
+    th_response r;
+    cr_assert_eq(th_keyed(&s, DELETED_WEEKLY, key, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    th_request(&s, "GET", "/readyz", NULL, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    th_response_free(&r);
+
+    remove_database_files(s.dir);
+
+    th_request(&s, "GET", "/readyz", NULL, NULL, &r);
+    th_assert_error(&r, 503, "store_unavailable");
+    th_response_free(&r);
+    th_admin(&s, "POST", "/v1/admin/accounts", "{\"name\":\"Lost\"}", &r);
+    th_assert_error(&r, 503, "store_unavailable");
+    th_response_free(&r);
+    /* The journal absorbs the first calls of any store outage (METERING_LEDGER_GRACE_MS); past
+     * it, metered calls are refused. */
+    long st = 200;
+    for (int i = 0; i < 1000 && st == 200; i++) {
+        st = th_keyed(&s, DELETED_WEEKLY, key, &r);
+        if (st != 200)
+            th_assert_error(&r, 503, "store_unavailable");
+        th_response_free(&r);
+        if (st == 200)
+            usleep(10000);
+    }
+    cr_assert_eq(st, 503, "metered calls were never refused");
+    /* One critical line for the outage, not one per refused call. */
+    for (int i = 0; i < 500 && log_lines_with(&s, "\"severity\":\"critical\"") == 0; i++)
+        usleep(10000);
+    for (int i = 0; i < 5; i++) {
+        th_admin(&s, "PATCH", "/v1/admin/plans/m", "{\"burst\":5}", &r);
+        th_assert_error(&r, 503, "store_unavailable");
+        th_response_free(&r);
+        th_request(&s, "GET", "/readyz", NULL, NULL, &r);
+        th_assert_error(&r, 503, "store_unavailable");
+        th_response_free(&r);
+        usleep(100000); /* a sync interval of the harness */
+    }
+    cr_assert_eq(log_lines_with(&s, "\"severity\":\"critical\""), 1);
+    th_stop(&s);
+}
+
+/* Starts a server on `dir` as th_start would and returns the start's error code (0: started, stopped). */
+static int start_on(const char *dir, bool recreate, app_err *err)
+{
+    th_server s;
+    memset(&s, 0, sizeof s);
+    config_defaults(&s.cfg);
+    snprintf(s.cfg.listen, sizeof s.cfg.listen, "127.0.0.1:0");
+    snprintf(s.cfg.db, sizeof s.cfg.db, "%s/starmeter.db", dir);
+    s.cfg.recreate_db = recreate;
+    s.cfg.web_root[0] = '\0';
+    log_init(&s.log, LOG_OFF, STDERR_FILENO);
+    app_err_clear(err);
+    app *a = app_start(&s.cfg, NULL, &s.log, err);
+    app_stop(a);
+    return a != NULL ? 0 : (int)err->code;
+}
+
+Test(deleted_db, a_restart_does_not_create_an_empty_database_unless_asked, .timeout = 60)
+{
+    char dir[256], db[300], journal[320], *out;
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    snprintf(journal, sizeof journal, "%s-usage", db);
+    th_server s;
+    th_opts o = {.dir = dir};
+    th_start(&s, &o);
+    th_response r;
+    cr_assert_eq(th_admin(&s, "POST", "/v1/admin/accounts", "{\"name\":\"Kept\"}", &r), 201, "%s", r.body);
+    th_response_free(&r);
+    remove_database_files(dir);
+    th_stop(&s);
+    cr_assert_neq(access(db, F_OK), 0, "the stopping server recreated the file");
+
+    /* The journal and the pepper remain: a database was here. */
+    const char *args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", db, NULL};
+    cr_assert_eq(run_to_end(args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "store_unavailable") && strstr(out, "--recreate-db"), "%s", out);
+    free(out);
+    cr_assert_neq(access(db, F_OK), 0, "a refused start left a database behind");
+    /* Without the journal, the pepper beside it is trace enough. */
+    th_rmdir(journal);
+    app_err err;
+    cr_assert_eq(start_on(dir, false, &err), APP_STORE_UNAVAILABLE, "%s", err.message);
+    cr_assert(strstr(err.message, "/pepper") != NULL, "%s", err.message);
+    cr_assert_neq(access(db, F_OK), 0);
+    /* Asked for, it starts empty: with the flag, or after `migrate`. */
+    cr_assert_eq(start_on(dir, true, &err), 0, "%s", err.message);
+    remove_database_files(dir);
+    cr_assert_eq(start_on(dir, false, &err), APP_STORE_UNAVAILABLE, "%s", err.message);
+    const char *migrate[] = {"starmeter", "migrate", "--db", db, "--log-level", "warn", NULL};
+    cr_assert_eq(run_to_end(migrate, &out), 0, "%s", out);
+    free(out);
+    th_start(&s, &o);
+    cr_assert_eq(th_admin(&s, "GET", "/v1/admin/accounts", NULL, &r), 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(th_data(&r), "items")), 0, "%s", r.body);
+    th_response_free(&r);
+    th_stop(&s);
+    th_rmdir(dir);
+}

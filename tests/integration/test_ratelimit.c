@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "integration/harness.h"
@@ -11,10 +12,17 @@
 static th_server srv;
 static app_clock tclock;
 
+/* The production limits on failed authentication (the harness relaxes them for other suites). */
+static void tune(app_config *cfg)
+{
+    cfg->auth_fail_rate = 1;
+    cfg->auth_fail_burst = 20;
+}
+
 static void start(int64_t global_burst)
 {
     clock_test_init(&tclock, 1795000000000LL);
-    th_opts o = {.clock = &tclock, .global_burst = global_burst};
+    th_opts o = {.clock = &tclock, .global_burst = global_burst, .tune = tune};
     th_start(&srv, &o);
 }
 
@@ -138,29 +146,127 @@ Test(ratelimit, plan_changes_apply_on_the_next_request)
     th_response_free(&r);
 }
 
+/* A 429 of the failure bucket: its scope, its burst and a Retry-After that agrees with details. */
+static void assert_auth_throttled(const th_response *r)
+{
+    th_assert_error(r, 429, "rate_limited");
+    json_t *d = json_object_get(json_object_get(r->json, "error"), "details");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "scope")), "auth_failure", "%s", r->body);
+    cr_assert_eq(json_integer_value(json_object_get(d, "limit")), 20, "%s", r->body);
+    char h[32];
+    cr_assert(th_header(r, "retry-after", h, sizeof h), "%s", r->headers);
+    cr_assert(atoll(h) >= 1);
+    cr_assert_eq(atoll(h), json_integer_value(json_object_get(d, "retry_after_seconds")));
+}
+
+static const char bad_key[] = "sm_live_abcdefghijkl_0123456789012345678901234567890123456789012";
+
 Test(ratelimit, failed_authentication_is_limited_per_address)
 {
     th_response r;
-    const char *bad = "sm_live_abcdefghijkl_0123456789012345678901234567890123456789012";
     for (int i = 0; i < 20; i++) {
-        call(bad, &r);
+        call(bad_key, &r);
         th_assert_error(&r, 401, "invalid_api_key");
         th_response_free(&r);
     }
-    call(bad, &r);
-    th_assert_error(&r, 429, "rate_limited");
-    cr_assert_str_eq(
-        json_string_value(json_object_get(json_object_get(json_object_get(r.json, "error"), "details"), "scope")),
-        "auth_failure");
+    call(bad_key, &r);
+    assert_auth_throttled(&r);
     th_response_free(&r);
-    /* Even a good key from that address waits: guessing cannot continue under another name. */
+    /* A missing key is a failure too, and waits like a wrong one. */
+    th_request(&srv, "GET", "/v1/b2b/me", NULL, NULL, &r);
+    assert_auth_throttled(&r);
+    th_response_free(&r);
+    /* A good key from that address is not refused: the address may be a whole NAT. */
     char keys[1][80];
     account_with_keys("{\"code\":\"std\",\"name\":\"S\"}", "std", 1, keys);
-    call(keys[0], &r);
-    th_assert_error(&r, 429, "rate_limited");
+    cr_assert_eq(call(keys[0], &r), 200, "%s", r.body);
+    th_response_free(&r);
+    /* Failures come back with time, one per second. */
+    clock_test_advance(&tclock, 1000);
+    call(bad_key, &r);
+    th_assert_error(&r, 401, "invalid_api_key");
+    th_response_free(&r);
+    call(bad_key, &r);
+    assert_auth_throttled(&r);
+    th_response_free(&r);
+
+    th_request(&srv, "GET", "/metrics", NULL, NULL, &r);
+    cr_assert(strstr(r.body, "b2b_rate_limited_total{scope=\"auth_failure\"} 3\n"), "%s", r.body);
+    th_response_free(&r);
+}
+
+static atomic_int bad_401, bad_429, bad_other;
+
+static void *flood_bad_keys(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 50; i++) {
+        th_response r;
+        long st = call(bad_key, &r);
+        atomic_fetch_add(st == 401 ? &bad_401 : st == 429 ? &bad_429 : &bad_other, 1);
+        th_response_free(&r);
+    }
+    return NULL;
+}
+
+Test(ratelimit, a_flood_of_bad_keys_does_not_refuse_valid_keys_from_the_same_address)
+{
+    char keys[2][80];
+    account_with_keys("{\"code\":\"wide\",\"name\":\"W\",\"burst\":1000,\"credential_burst\":500}", "wide", 2, keys);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, flood_bad_keys, NULL);
+    /* While four threads send bad keys from this address, every valid call passes. */
+    for (int i = 0; i < 60; i++) {
+        th_response r;
+        cr_assert_eq(call(keys[i % 2], &r), 200, "call %d: %s", i, r.body);
+        th_response_free(&r);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    /* On a frozen clock the failure burst is exact: 20 answers of 401, then 429 only. */
+    cr_assert_eq(atomic_load(&bad_401), 20);
+    cr_assert_eq(atomic_load(&bad_429), 180);
+    cr_assert_eq(atomic_load(&bad_other), 0);
+    th_response r;
+    call(bad_key, &r);
+    assert_auth_throttled(&r);
+    th_response_free(&r);
+    cr_assert_eq(call(keys[0], &r), 200, "%s", r.body);
+    th_response_free(&r);
+}
+
+Test(ratelimit, failed_admin_tokens_are_limited_and_a_valid_token_still_works)
+{
+    const char *wrong[] = {"Authorization: Bearer wrong-token-0123456789", NULL};
+    th_response r;
+    for (int i = 0; i < 20; i++) {
+        th_request(&srv, "GET", "/v1/admin/accounts", wrong, NULL, &r);
+        th_assert_error(&r, 401, "admin_auth_required");
+        th_response_free(&r);
+    }
+    th_request(&srv, "GET", "/v1/admin/accounts", wrong, NULL, &r);
+    assert_auth_throttled(&r);
+    th_response_free(&r);
+    /* Judged from the head, before a body is read, the same. */
+    th_request(&srv, "POST", "/v1/admin/accounts", wrong, "{\"name\":\"X\"}", &r);
+    assert_auth_throttled(&r);
+    th_response_free(&r);
+    /* One bucket per address for both kinds of credential: alternating does not double the rate. */
+    call(bad_key, &r);
+    assert_auth_throttled(&r);
+    th_response_free(&r);
+    /* The valid token is never refused for them. */
+    cr_assert_eq(th_admin(&srv, "GET", "/v1/admin/accounts", NULL, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    cr_assert_eq(th_admin(&srv, "POST", "/v1/admin/accounts", "{\"name\":\"Y\"}", &r), 201, "%s", r.body);
     th_response_free(&r);
     clock_test_advance(&tclock, 1000);
-    cr_assert_eq(call(keys[0], &r), 200, "%s", r.body);
+    th_request(&srv, "GET", "/v1/admin/accounts", wrong, NULL, &r);
+    th_assert_error(&r, 401, "admin_auth_required");
+    th_response_free(&r);
+    th_request(&srv, "GET", "/v1/admin/accounts", wrong, NULL, &r);
+    assert_auth_throttled(&r);
     th_response_free(&r);
 }
 

@@ -14,22 +14,6 @@ void api_metrics_register(api_env *env)
                                 "scope", rl_scopes, RL_SCOPE_COUNT);
 }
 
-static int authorize_admin(api_env *env, http_ctx *ctx, app_err *err)
-{
-    slice h;
-    static const char bearer[] = "Bearer ";
-    if (!env->admin_enabled || !http_header(ctx, "authorization", &h) || h.len <= sizeof bearer - 1 ||
-        strncasecmp(h.ptr, bearer, sizeof bearer - 1) != 0)
-        return app_err_set(err, APP_ADMIN_AUTH_REQUIRED, NULL);
-    /* Comparing hashes makes the comparison constant-time whatever the presented length. */
-    uint8_t presented[HASH_LEN];
-    crypto_generichash(presented, HASH_LEN, (const unsigned char *)h.ptr + sizeof bearer - 1,
-                       h.len - (sizeof bearer - 1), NULL, 0);
-    if (!hash_equal(presented, env->admin_token_hash))
-        return app_err_set(err, APP_ADMIN_AUTH_REQUIRED, NULL);
-    return 0;
-}
-
 static int64_t ceil_seconds(int64_t ns)
 {
     return (ns + 999999999) / 1000000000;
@@ -64,6 +48,42 @@ static uint64_t address_id(const char *ip)
     for (; *ip; ip++)
         h = (h ^ (unsigned char)*ip) * 1099511628211ull;
     return h;
+}
+
+/*
+ * A failed authentication from the caller's address: the 401 it earned while the address's failure
+ * bucket has room, the 429 of that bucket once it is empty. Only failures reach here, after the
+ * credential was checked in full: a valid credential never waits for other callers' failures (one
+ * address may be a whole NAT), and whether a credential is valid never depends on the bucket. API
+ * keys and the admin token share the bucket, so alternating them does not double the guessing rate.
+ */
+static int auth_failed(api_env *env, http_ctx *ctx, int rc, app_err *err)
+{
+    if (env->limiter == NULL || app_code_status((app_code)rc) != 401)
+        return rc;
+    int64_t now_ns = clock_now_ms(env->clock) * 1000000;
+    gcra_result r =
+        ratelimiter_take(env->limiter, RL_AUTH_FAILURE, address_id(http_peer(ctx)), env->auth_fail_policy, now_ns);
+    if (r.allowed)
+        return rc;
+    app_err_clear(err);
+    return refuse(env, ctx, RL_AUTH_FAILURE, env->auth_fail_policy, &r, NULL, err);
+}
+
+static int authorize_admin(api_env *env, http_ctx *ctx, app_err *err)
+{
+    slice h;
+    static const char bearer[] = "Bearer ";
+    if (!env->admin_enabled || !http_header(ctx, "authorization", &h) || h.len <= sizeof bearer - 1 ||
+        strncasecmp(h.ptr, bearer, sizeof bearer - 1) != 0)
+        return auth_failed(env, ctx, app_err_set(err, APP_ADMIN_AUTH_REQUIRED, NULL), err);
+    /* Comparing hashes makes the comparison constant-time whatever the presented length. */
+    uint8_t presented[HASH_LEN];
+    crypto_generichash(presented, HASH_LEN, (const unsigned char *)h.ptr + sizeof bearer - 1,
+                       h.len - (sizeof bearer - 1), NULL, 0);
+    if (!hash_equal(presented, env->admin_token_hash))
+        return auth_failed(env, ctx, app_err_set(err, APP_ADMIN_AUTH_REQUIRED, NULL), err);
+    return 0;
 }
 
 /*
@@ -121,31 +141,21 @@ int api_rate_outcome(http_ctx *ctx, const counters_rate *rate, const metering_vi
 }
 
 /*
- * The seed's require_authenticated_b2b_client: every /v1/b2b route goes through here. Failed
- * authentications are limited per client address first, so keys cannot be guessed at line rate;
- * then the key and the account. The global, account and credential rate limits are taken next,
- * by the counters (with the call's quota on a metered route: api_metered; api_admit otherwise),
- * so that several nodes sharing their counters share them too.
+ * The seed's require_authenticated_b2b_client: every /v1/b2b route goes through here. The key and
+ * the account first; a failure then takes from its address's failure bucket (auth_failed), so
+ * keys cannot be guessed at line rate while valid keys from the same address are never refused.
+ * The global, account and credential rate limits are taken next, by the counters (with the call's
+ * quota on a metered route: api_metered; api_admit otherwise), so that several nodes sharing their
+ * counters share them too.
  */
 static int authorize_api_key(api_env *env, http_ctx *ctx, app_err *err)
 {
-    int64_t now_ms = clock_now_ms(env->clock);
     slice key = {NULL, 0};
     http_header(ctx, "x-api-key", &key);
     principal *p = http_arena_alloc(ctx, sizeof *p);
-    uint64_t addr = 0;
-    if (env->limiter != NULL) {
-        addr = address_id(http_peer(ctx));
-        gcra_result r = ratelimiter_peek(env->limiter, RL_AUTH_FAILURE, addr, env->auth_fail_policy, now_ms * 1000000);
-        if (!r.allowed)
-            return refuse(env, ctx, RL_AUTH_FAILURE, env->auth_fail_policy, &r, NULL, err);
-    }
-    int rc = keycache_authenticate(env->services->keys, env->services->pepper, key, now_ms, p, err);
-    if (rc != 0) {
-        if (env->limiter != NULL && app_code_status((app_code)rc) == 401)
-            ratelimiter_take(env->limiter, RL_AUTH_FAILURE, addr, env->auth_fail_policy, now_ms * 1000000);
-        return rc;
-    }
+    int rc = keycache_authenticate(env->services->keys, env->services->pepper, key, clock_now_ms(env->clock), p, err);
+    if (rc != 0)
+        return auth_failed(env, ctx, rc, err);
     http_set_auth(ctx, p);
     return 0;
 }
