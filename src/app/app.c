@@ -106,6 +106,26 @@ static bool sqlite_traces(const app_config *cfg, char *out, size_t cap)
     return false;
 }
 
+/*
+ * Starting empty on purpose (--recreate-db) where a database was lost: what it left behind would
+ * be taken for the new one's (a stale WAL applied to it, a journal of counts for accounts it does
+ * not have replayed into it), so it is moved aside, renamed <path>.orphaned-<unix ms>, and kept.
+ */
+static void set_traces_aside(const app_config *cfg)
+{
+    const char *db = config_sqlite_path(cfg);
+    char paths[3][1100], aside[1200];
+    snprintf(paths[0], sizeof paths[0], "%s-wal", db);
+    snprintf(paths[1], sizeof paths[1], "%s-shm", db);
+    config_journal_dir(cfg, paths[2], sizeof paths[2]);
+    long long now = (long long)clock_now_ms(clock_system());
+    for (int i = 0; i < 3; i++) {
+        snprintf(aside, sizeof aside, "%s.orphaned-%lld", paths[i], now);
+        if (rename(paths[i], aside) == 0)
+            fprintf(stderr, "starmeter: --recreate-db: %s moved aside to %s\n", paths[i], aside);
+    }
+}
+
 store *app_store_open(const app_config *cfg, app_err *err)
 {
     if (config_store_is_postgres(cfg))
@@ -121,6 +141,8 @@ store *app_store_open(const app_config *cfg, app_err *err)
                     db, trace);
         return NULL;
     }
+    if (cfg->recreate_db && stat(db, &st) != 0 && errno == ENOENT)
+        set_traces_aside(cfg);
     return store_sqlite_open(db, err);
 }
 

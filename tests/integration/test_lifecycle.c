@@ -927,5 +927,14 @@ Test(deleted_db, a_restart_does_not_create_an_empty_database_unless_asked, .time
     cr_assert_eq(json_array_size(json_object_get(th_data(&r), "items")), 0, "%s", r.body);
     th_response_free(&r);
     th_stop(&s);
+
+    /* Starting empty where the lost database's journal remains moves the journal aside, kept,
+     * rather than replaying it into the new database. */
+    remove_database_files(dir);
+    cr_assert_eq(access(journal, F_OK), 0, "the journal directory outlives a clean stop");
+    cr_assert_eq(start_on(dir, true, &err), 0, "%s", err.message);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "ls -d '%s'.orphaned-* >/dev/null 2>&1", journal);
+    cr_assert_eq(system(cmd), 0, "the old journal is kept beside, renamed");
     th_rmdir(dir);
 }
