@@ -21,6 +21,8 @@ static void usage(FILE *out)
             "  starmeter audit verify        recompute the audit chain\n"
             "  starmeter store copy --from URI --to URI\n"
             "                                copy a whole store into a new, empty one (sqlite:PATH, postgres://...)\n"
+            "  starmeter backup --db PATH --to FILE\n"
+            "                                an online copy of the SQLite database (starmeter backup --help)\n"
             "  starmeter version             print the version\n"
             "  starmeter --help              this text\n\n"
             "Every option can also be set through its STARMETER_* environment variable.\n",
@@ -64,6 +66,8 @@ int main(int argc, char **argv)
         return cli_audit(argc - 2, argv + 2);
     if (strcmp(argv[1], "store") == 0)
         return cli_store(argc - 2, argv + 2);
+    if (strcmp(argv[1], "backup") == 0)
+        return cli_backup(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("starmeter %s\n", STARMETER_VERSION);
         return 0;

@@ -18,4 +18,11 @@ int cli_audit(int argc, char **argv);
  */
 int cli_store(int argc, char **argv);
 
+/*
+ * `starmeter backup --to FILE [--db PATH | --store sqlite:PATH] [--force]`: an online copy of the
+ * SQLite database (see infra/backup.h), summarised in one line of JSON on stdout. Exit 0 done,
+ * 1 refused (FILE exists, no such database), 2 usage (a PostgreSQL store), 3 failure.
+ */
+int cli_backup(int argc, char **argv);
+
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -936,5 +937,194 @@ Test(deleted_db, a_restart_does_not_create_an_empty_database_unless_asked, .time
     char cmd[400];
     snprintf(cmd, sizeof cmd, "ls -d '%s'.orphaned-* >/dev/null 2>&1", journal);
     cr_assert_eq(system(cmd), 0, "the old journal is kept beside, renamed");
+    th_rmdir(dir);
+}
+
+/* ---- backup: an online copy of the SQLite database ---- */
+
+/* Copies the file `from` to `to` byte for byte. */
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    cr_assert(in != NULL && out != NULL, "%s -> %s", from, to);
+    char b[4096];
+    for (size_t n; (n = fread(b, 1, sizeof b, in)) > 0;)
+        cr_assert_eq(fwrite(b, 1, n, out), n);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+}
+
+/* How many entries of `dir` have `needle` in their name. */
+static int files_named(const char *dir, const char *needle)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        n += strstr(de->d_name, needle) != NULL;
+    closedir(d);
+    return n;
+}
+
+/*
+ * A backup taken while a spawned server answers metered calls from four connections: it takes
+ * many steps (a few pages each) while the server commits, yet it is one snapshot. It verifies,
+ * holds the account and its key, and its usage lies between what the server had stored before
+ * the backup began and what it stored in the end. Restored as README says (the file and the
+ * pepper), it serves the same key.
+ */
+Test(binary, backup_under_load_is_one_consistent_snapshot_that_restores, .timeout = 120)
+{
+    char dir[256], db[300], bk[300];
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    snprintf(bk, sizeof bk, "%s/backup.db", dir);
+    load_account(db, NULL);
+    const char *args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", db, NULL};
+    int fd;
+    th_server srv;
+    pid_t pid = serve_on(args, &fd, &srv);
+    pthread_t drainer;
+    pthread_create(&drainer, NULL, drain, &fd);
+
+    enum { CONNS = 4 };
+    pthread_t t[CONNS];
+    atomic_store(&crash_ok, 0);
+    atomic_store(&crash_stop, false);
+    for (int i = 0; i < CONNS; i++)
+        pthread_create(&t[i], NULL, crash_load, srv.base_url);
+    for (int i = 0; i < 500 && atomic_load(&crash_ok) < 200; i++)
+        usleep(10000);
+    usleep(300000);
+    long long before = stored_requests(db, NULL);
+    cr_assert_gt(before, 0, "the load was folded into the database before the backup");
+
+    const char *backup[] = {"starmeter", "backup", "--db", db, "--to", bk, "--pages-per-step", "4", NULL};
+    char *out;
+    cr_assert_eq(run_to_end(backup, &out), 0, "%s", out);
+    json_t *summary = json_loads(out, 0, NULL);
+    cr_assert_not_null(summary, "one line of JSON: %s", out);
+    cr_assert(strchr(out, '\n') == out + strlen(out) - 1, "one line: %s", out);
+    json_int_t pages = json_integer_value(json_object_get(summary, "pages"));
+    json_int_t page_size = json_integer_value(json_object_get(summary, "page_size"));
+    cr_assert_gt(pages, 8, "%s", out);
+    cr_assert_eq(json_integer_value(json_object_get(summary, "bytes")), pages * page_size, "%s", out);
+    cr_assert_gt(json_integer_value(json_object_get(summary, "steps")), 2, "the copy took several steps: %s", out);
+    cr_assert(json_is_real(json_object_get(summary, "seconds")), "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(summary, "backup")), bk);
+    json_decref(summary);
+    free(out);
+
+    usleep(300000); /* the server goes on serving after the backup */
+    atomic_store(&crash_stop, true);
+    for (int i = 0; i < CONNS; i++)
+        pthread_join(t[i], NULL);
+    kill(pid, SIGTERM);
+    cr_assert_eq(wait_exit(pid, 15000), 0);
+    pthread_join(drainer, NULL);
+    close(fd);
+
+    long long after = stored_requests(db, NULL), backed = stored_requests(bk, NULL);
+    cr_assert_geq(backed, before, "the backup holds what was stored before it began: %lld < %lld", backed, before);
+    cr_assert_leq(backed, after, "the backup holds no more than the server stored: %lld > %lld", backed, after);
+    cr_assert_gt(audit_verified(bk, NULL), 0);
+    cr_assert_eq(files_named(dir, ".tmp-"), 0, "no temporary file is left");
+
+    json_t *accounts = cli_json(bk, (const char *[]){"account", "list", NULL});
+    json_t *items = json_object_get(accounts, "items");
+    cr_assert_eq(json_array_size(items), 1);
+    json_t *acc = json_array_get(items, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(acc, "name")), "Load Corp");
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(acc, "id")));
+    json_decref(accounts);
+    json_t *keys = cli_json(bk, (const char *[]){"key", "list", "--account", id, NULL});
+    cr_assert_eq(json_array_size(json_object_get(keys, "items")), 1);
+    json_decref(keys);
+
+    /* Restore: the file in place of a lost database, its pepper beside it, then start. */
+    char rdir[300], rdb[340], pepper[300], rpepper[340];
+    snprintf(rdir, sizeof rdir, "%s/restored", dir);
+    cr_assert_eq(mkdir(rdir, 0700), 0);
+    snprintf(rdb, sizeof rdb, "%s/starmeter.db", rdir);
+    snprintf(pepper, sizeof pepper, "%s/pepper", dir);
+    snprintf(rpepper, sizeof rpepper, "%s/pepper", rdir);
+    copy_file(bk, rdb);
+    copy_file(pepper, rpepper);
+    const char *rargs[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", rdb, NULL};
+    pid = serve_on(rargs, &fd, &srv);
+    th_response r;
+    cr_assert_eq(th_keyed(&srv, "/v1/b2b/me", crash_key, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    kill(pid, SIGTERM);
+    cr_assert_eq(wait_exit(pid, 15000), 0);
+    close(fd);
+    cr_assert_eq(audit_verified(rdb, NULL), audit_verified(bk, NULL));
+    th_rmdir(dir);
+}
+
+Test(binary, backup_refuses_an_existing_file_without_force_and_the_database_itself, .timeout = 60)
+{
+    char dir[256], db[300], dest[300], *out;
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    snprintf(dest, sizeof dest, "%s/existing.db", dir);
+    json_decref(cli_json(db, (const char *[]){"account", "create", "--name", "Kept Corp", NULL}));
+    FILE *f = fopen(dest, "w");
+    cr_assert_not_null(f);
+    fputs("keep me", f);
+    fclose(f);
+
+    const char *plain[] = {"starmeter", "backup", "--db", db, "--to", dest, NULL};
+    cr_assert_eq(run_to_end(plain, &out), 1, "%s", out);
+    cr_assert(strstr(out, "exists") && strstr(out, "--force"), "%s", out);
+    free(out);
+    char text[32] = "";
+    f = fopen(dest, "r");
+    cr_assert_not_null(fgets(text, sizeof text, f));
+    fclose(f);
+    cr_assert_str_eq(text, "keep me", "the existing file is untouched");
+
+    char store_uri[320];
+    snprintf(store_uri, sizeof store_uri, "sqlite:%s", db);
+    const char *forced[] = {"starmeter", "backup", "--store", store_uri, "--to", dest, "--force", NULL};
+    cr_assert_eq(run_to_end(forced, &out), 0, "%s", out);
+    free(out);
+    cr_assert_eq(audit_verified(dest, NULL), 1);
+
+    /* Never the database itself, even with --force; never a database that is not there. */
+    const char *self[] = {"starmeter", "backup", "--db", db, "--to", db, "--force", NULL};
+    cr_assert_eq(run_to_end(self, &out), 1, "%s", out);
+    cr_assert(strstr(out, "database's own file") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(audit_verified(db, NULL), 1);
+    char missing[300], to[300];
+    snprintf(missing, sizeof missing, "%s/missing.db", dir);
+    snprintf(to, sizeof to, "%s/never.db", dir);
+    const char *none[] = {"starmeter", "backup", "--db", missing, "--to", to, NULL};
+    cr_assert_eq(run_to_end(none, &out), 1, "%s", out);
+    cr_assert(strstr(out, "no database") != NULL, "%s", out);
+    free(out);
+    cr_assert_neq(access(missing, F_OK), 0, "the backup creates no database");
+    cr_assert_neq(access(to, F_OK), 0);
+    cr_assert_eq(files_named(dir, ".tmp-"), 0, "no temporary file is left");
+    const char *no_to[] = {"starmeter", "backup", "--db", db, NULL};
+    cr_assert_eq(run_to_end(no_to, &out), 2, "%s", out);
+    free(out);
+    th_rmdir(dir);
+}
+
+Test(binary, backup_of_a_postgres_store_points_to_pg_dump, .timeout = 60)
+{
+    char dir[256], to[300], *out;
+    th_tmpdir(dir);
+    snprintf(to, sizeof to, "%s/pg.db", dir);
+    const char *args[] = {"starmeter", "backup", "--store", "postgres://starmeter:s3cret-pw@127.0.0.1:1/none",
+                          "--to",      to,       NULL};
+    cr_assert_eq(run_to_end(args, &out), 2, "%s", out);
+    cr_assert(strstr(out, "PostgreSQL") && strstr(out, "pg_dump"), "%s", out);
+    cr_assert_null(strstr(out, "s3cret-pw"), "the password is not echoed: %s", out);
+    free(out);
+    cr_assert_neq(access(to, F_OK), 0);
     th_rmdir(dir);
 }
