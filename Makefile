@@ -4,8 +4,10 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build
 TEST_BUILD ?= build-test
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all build run cluster test bench deps format clean web web-test
+.PHONY: all build run cluster test fuzz bench deps format clean web web-test
 
 all: build
 
@@ -32,14 +34,22 @@ web:
 	cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build
 
 # Installs what is missing, builds under ASan+UBSan, runs every test (the store's on SQLite and on a
-# private PostgreSQL that scripts/test-c.sh starts and stops).
+# private PostgreSQL that scripts/test-c.sh starts and stops), then replays the fuzzers' seed corpora.
 test:
 	scripts/deps.sh test
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARMETER_SANITIZE=ON -DSTARMETER_TESTS=ON >/dev/null
 	cmake --build $(TEST_BUILD) -j$(JOBS)
 	scripts/check-format.sh
 	scripts/test-c.sh $(TEST_BUILD)
+	tests/fuzz/run.sh regress $(FUZZ_BUILD)
 	$(MAKE) web-test
+
+# The libFuzzer targets of tests/fuzz/, built with clang under ASan+UBSan into $(FUZZ_BUILD), each
+# run for FUZZ_SECONDS (the release check: FUZZ_SECONDS=600). Inputs that add coverage are kept in
+# $(FUZZ_BUILD)/corpus/, a crashing input in $(FUZZ_BUILD)/artifacts/.
+fuzz:
+	scripts/deps.sh test
+	tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The panel's lint, type check, unit tests, build, and end-to-end test in Chromium against the
 # server of the test build.
@@ -57,4 +67,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) web/dist web/node_modules
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD) web/dist web/node_modules

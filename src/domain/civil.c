@@ -92,7 +92,8 @@ bool civil_parse_rfc3339(const char *s, size_t len, int64_t *unix_ms)
         return false;
     int64_t days = civil_days_from_date(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)offset_min * 60;
-    if (secs < 0)
+    /* Only instants civil_format_rfc3339 can write back: 1970 to the end of 9999, in UTC. */
+    if (secs < 0 || secs >= civil_days_from_date(10000, 1, 1) * 86400)
         return false;
     *unix_ms = secs * 1000 + ms;
     return true;

@@ -84,6 +84,7 @@ Test(civil, rfc3339_parse_and_format)
     cr_assert_eq(ms, 1774017953500LL);
     cr_assert(civil_parse_rfc3339_str("2026-03-20t14:45:53.123456z", &ms));
     cr_assert_eq(ms, 1774017953123LL);
+    cr_assert(civil_parse_rfc3339_str("9999-12-31T23:59:59Z", &ms), "the last instant that can be written");
     const char *bad[] = {"2026-03-20",
                          "2026-02-30T00:00:00Z",
                          "2026-13-01T00:00:00Z",
@@ -93,7 +94,8 @@ Test(civil, rfc3339_parse_and_format)
                          "2026-03-20T14:45:53.Z",
                          "1969-12-31T23:59:59Z",
                          "2026-03-20T14:45:53Zjunk",
-                         "20260320T144553Z"};
+                         "20260320T144553Z",
+                         "9999-12-31T23:59:59-00:01"}; /* year 10000 in UTC: it could not be written back */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert(!civil_parse_rfc3339_str(bad[i], &ms), "accepted %s", bad[i]);
     char out[21];
