@@ -12,6 +12,8 @@
  * its body limit and the server's budget of bodies in flight. Requests without a body go to h2o
  * unjudged beyond their form: on_req decides them as before, at no extra cost.
  */
+#include <linux/tcp.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -35,6 +37,12 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
 
 /* A head with more header fields than h2o takes is answered 431; beyond this many it is garbage. */
 #define GATE_MAX_HEADERS_SEEN 256
+/* Pipelined bytes a connection may have sent beyond the request being answered: past this, the
+ * connection closes after the answer rather than the server holding an unbounded queue for it. */
+#define GATE_MAX_PIPELINED (64 * 1024)
+/* After its own answer the gate reads and discards what the client still sends, so that closing
+ * with unread bytes does not reset the connection before the answer is read, up to this much. */
+#define GATE_LINGER_BYTES (1024 * 1024)
 
 typedef struct head {
     const char *method, *path;
@@ -138,10 +146,13 @@ static http_ctx *gate_ctx_new(http_session *sess, const head *h)
     req->version = 0x100 | (h->minor != 0);
     size_t n = h->nheaders < H2O_MAX_HEADERS ? h->nheaders : H2O_MAX_HEADERS;
     for (size_t i = 0; i < n; i++) {
+        if (h->headers[i].name == NULL) /* an obs-fold line, refused before anything reads it */
+            continue;
+        /* Copied: the socket's buffer the head was read from is consumed while the answer lives. */
         h2o_iovec_t name = h2o_strdup(&req->pool, h->headers[i].name, h->headers[i].name_len);
         h2o_strtolower(name.base, name.len);
-        h2o_add_header_by_str(&req->pool, &req->headers, name.base, name.len, 1, NULL, h->headers[i].value,
-                              h->headers[i].value_len);
+        h2o_iovec_t value = h2o_strdup(&req->pool, h->headers[i].value, h->headers[i].value_len);
+        h2o_add_header_by_str(&req->pool, &req->headers, name.base, name.len, 1, NULL, value.base, value.len);
     }
     http_ctx *ctx = h2o_mem_alloc_pool(&req->pool, sizeof *ctx);
     memset(ctx, 0, sizeof *ctx);
@@ -213,10 +224,11 @@ static bool judge_body(http_session *sess, const head *h, const framing *f)
     http__route_match(o->routes, o->nroutes, method, path, ctx, &path_matched, allow, sizeof allow);
     const http_route *route = &o->routes[idx];
     if (route->auth != HTTP_AUTH_NONE && (o->authorize == NULL || o->authorize(ctx, route->auth, &err) != 0)) {
+        if (err.code == APP_OK) /* as on_req answers it */
+            app_err_set(&err, route->auth == HTTP_AUTH_ADMIN ? APP_ADMIN_AUTH_REQUIRED : APP_MISSING_API_KEY, NULL);
         http_reply_error(ctx, &err);
         return false;
     }
-    uint64_t want = f->chunked ? srv->entity_cap : f->length;
     if ((f->chunked && route->max_body == 0) || (!f->chunked && f->length > route->max_body) ||
         f->length > o->max_body_hard) {
         app_err_set(&err, APP_PAYLOAD_TOO_LARGE, NULL);
@@ -224,6 +236,19 @@ static bool judge_body(http_session *sess, const head *h, const framing *f)
         http_reply_error(ctx, &err);
         return false;
     }
+    /* A body larger than the whole budget never fits, however long the client waits: 413, not a
+     * 429 that would be retried forever. */
+    if (o->max_body_in_flight > 0 && !f->chunked && f->length > o->max_body_in_flight) {
+        app_err_set(&err, APP_PAYLOAD_TOO_LARGE, NULL);
+        app_err_detail_int(&err, "max_bytes", (long long)o->max_body_in_flight);
+        http_reply_error(ctx, &err);
+        return false;
+    }
+    /* A chunked body's length is unknown: it holds as much as h2o may read for it, or the whole
+     * budget when that is more (it then runs alone instead of never). */
+    uint64_t want = f->chunked ? srv->entity_cap : f->length;
+    if (o->max_body_in_flight > 0 && want > o->max_body_in_flight)
+        want = o->max_body_in_flight;
     if (o->max_body_in_flight > 0 && want > 0) {
         size_t held = atomic_fetch_add(&srv->body_bytes, (size_t)want);
         if (held + want > o->max_body_in_flight) {
@@ -248,6 +273,15 @@ static bool judge(http_session *sess, const head *h)
 {
     app_err err;
     app_err_clear(&err);
+    /* An obs-fold line (RFC 9112 5.2): picohttpparser accepts it as a value without a name, which
+     * an intermediary may join to the line before or not; either reading may be the wrong one. */
+    for (size_t i = 0; i < h->nheaders; i++) {
+        if (h->headers[i].name == NULL) {
+            app_err_set(&err, APP_BAD_REQUEST, "Header lines may not be folded.");
+            refuse(sess, h, &err);
+            return false;
+        }
+    }
     slice target = slice_make(h->path, h->path_len);
     if (http__path_check(target, &err) != 0) {
         refuse(sess, h, &err);
@@ -275,12 +309,16 @@ static void inspect(http_session *sess)
         return;
     struct phr_header headers[H2O_MAX_HEADERS];
     head h = {.headers = headers, .nheaders = H2O_MAX_HEADERS};
+    /* The bytes seen before are passed on, so that a head arriving in pieces is not scanned whole
+     * again at each piece: the parser only looks for the blank line among the new ones. */
     int rc = phr_parse_request(sock->input->bytes, avail, &h.method, &h.method_len, &h.path, &h.path_len, &h.minor,
-                               headers, &h.nheaders, 0);
+                               headers, &h.nheaders, sess->parsed_len);
     head none = {.method = "", .path = "", .headers = headers};
     if (rc == -2) {
         if (avail > o->max_header_bytes)
             refuse_code(sess, &none, APP_HEADERS_TOO_LARGE, "max_bytes", (long long)o->max_header_bytes);
+        else
+            sess->parsed_len = avail;
         return;
     }
     if (rc == -1) {
@@ -291,6 +329,8 @@ static void inspect(http_session *sess)
                                     many, &m.nheaders, 0);
         if (rc2 > 0)
             refuse_code(sess, &m, APP_HEADERS_TOO_LARGE, "max_headers", H2O_MAX_HEADERS);
+        else if (rc2 == -2) /* more fields than h2o takes already, and not finished */
+            refuse_code(sess, &none, APP_HEADERS_TOO_LARGE, "max_headers", H2O_MAX_HEADERS);
         else
             refuse_code(sess, &none, APP_BAD_REQUEST, NULL, 0);
         free(many);
@@ -304,6 +344,7 @@ static void inspect(http_session *sess)
     if (!judge(sess, &h))
         return;
     sess->head_len = h.len;
+    sess->parsed_len = 0;
     h2o_socket_read_start(sock, sess->h2o_read);
     sess->h2o_read(sock, NULL);
 }
@@ -318,21 +359,50 @@ static void on_gate_read(h2o_socket_t *sock, const char *err)
     inspect(sess);
 }
 
+/* Bytes of what this server sent that the client has acknowledged so far (0 where unknown). */
+static uint64_t bytes_acked(h2o_socket_t *sock)
+{
+    struct tcp_info ti;
+    memset(&ti, 0, sizeof ti);
+    socklen_t len = sizeof ti;
+    if (getsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked)
+        return 0;
+    return ti.tcpi_bytes_acked;
+}
+
+static void write_deadline_arm(http_session *sess)
+{
+    sess->acked = bytes_acked(sess->sock);
+    h2o_timeout_link(sess->worker->ctx.loop, &sess->worker->write_timeout, &sess->write_deadline);
+}
+
 /*
- * A response its client does not read: the socket is shut down, so that the pending write fails
- * and h2o tears the connection down as after any write error.
+ * The deadline is one of idleness: a client that reads, however slowly, has acknowledged bytes
+ * since the last look, and the deadline starts again. One that acknowledged nothing for a whole
+ * period has its socket shut down, so that the pending write fails and h2o tears the connection
+ * down as after any write error.
  */
 static void on_write_deadline(h2o_timeout_entry_t *entry)
 {
     http_session *sess = H2O_STRUCT_FROM_MEMBER(http_session, write_deadline, entry);
+    uint64_t acked = bytes_acked(sess->sock);
+    if (acked != sess->acked) {
+        sess->acked = acked;
+        h2o_timeout_link(sess->worker->ctx.loop, &sess->worker->write_timeout, &sess->write_deadline);
+        return;
+    }
     const http_server_opts *o = &sess->worker->srv->opts;
     log_write(o->log, LOG_WARN, "write deadline passed", "{s:i}", "write_timeout_ms", (int)o->write_timeout_ms);
     shutdown(h2o_socket_get_fd(sess->sock), SHUT_RDWR);
 }
 
+static void on_linger_timeout(h2o_timeout_entry_t *entry);
+
 void http__gate_attach(http_session *sess)
 {
     sess->write_deadline.cb = on_write_deadline;
+    sess->linger.cb = on_linger_timeout;
     sess->h2o_read = sess->sock->_cb.read;
     assert(sess->h2o_read != NULL);
     h2o_socket_read_start(sess->sock, on_gate_read);
@@ -341,6 +411,7 @@ void http__gate_attach(http_session *sess)
 void http__gate_detach(http_session *sess)
 {
     h2o_timeout_unlink(&sess->write_deadline);
+    h2o_timeout_unlink(&sess->linger);
     http__gate_release(sess);
     free_refusal(sess);
 }
@@ -357,14 +428,46 @@ static void free_refusal(http_session *sess)
     }
 }
 
+/* h2o owns the connection object: a read error is how it is told to close it. */
+static void close_now(http_session *sess)
+{
+    h2o_timeout_unlink(&sess->linger);
+    sess->h2o_read(sess->sock, h2o_socket_error_closed);
+}
+
+static void on_linger_timeout(h2o_timeout_entry_t *entry)
+{
+    close_now(H2O_STRUCT_FROM_MEMBER(http_session, linger, entry));
+}
+
+static void on_linger_read(h2o_socket_t *sock, const char *err)
+{
+    http_session *sess = sock->on_close.data;
+    sess->lingered += sock->input->size;
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    if (err != NULL || sess->lingered > GATE_LINGER_BYTES)
+        close_now(sess);
+}
+
+/*
+ * The answer is out. A client may still be sending what the refused head announced: closing with
+ * those bytes unread would make the kernel reset the connection, and a reset can destroy the
+ * answer before the client reads it (RFC 9112 9.6). So the sending side is shut, and what arrives
+ * is read and dropped until the client closes too, for a bounded time and number of bytes.
+ */
 static void on_refusal_written(h2o_socket_t *sock, const char *err)
 {
-    (void)err;
     http_session *sess = sock->on_close.data;
     h2o_timeout_unlink(&sess->write_deadline);
     free_refusal(sess);
-    /* h2o owns the connection object: a read error is how it is told to close it. */
-    sess->h2o_read(sock, h2o_socket_error_closed);
+    if (err != NULL || shutdown(h2o_socket_get_fd(sock), SHUT_WR) != 0) {
+        close_now(sess);
+        return;
+    }
+    sess->lingered = sock->input->size;
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    h2o_timeout_link(sess->worker->ctx.loop, &sess->worker->linger_timeout, &sess->linger);
+    h2o_socket_read_start(sock, on_linger_read);
 }
 
 void http__gate_send(http_ctx *ctx, const char *bytes, size_t len)
@@ -374,7 +477,7 @@ void http__gate_send(http_ctx *ctx, const char *bytes, size_t len)
     sess->refusal = ctx->req;
     h2o_iovec_t b = h2o_iovec_init(bytes, len);
     h2o_socket_write(sess->sock, &b, 1, on_refusal_written);
-    h2o_timeout_link(sess->worker->ctx.loop, &sess->worker->write_timeout, &sess->write_deadline);
+    write_deadline_arm(sess);
 }
 
 /* ---- after a response ---- */
@@ -382,45 +485,58 @@ void http__gate_send(http_ctx *ctx, const char *bytes, size_t len)
 static void on_response_written(h2o_socket_t *sock, const char *err)
 {
     http_session *sess = sock->on_close.data;
+    h2o_req_t *req = sess->req;
+    size_t reqsize = sess->reqsize;
     h2o_timeout_unlink(&sess->write_deadline);
     http__gate_release(sess);
     h2o_socket_cb written = sess->h2o_written;
     sess->h2o_written = NULL;
-    if (err != NULL || !sess->keep_alive) {
+    sess->req = NULL;
+    sess->head_len = sess->reqsize = sess->parsed_len = 0;
+    sess->close_after = false;
+    size_t extra = sock->input->size > reqsize ? sock->input->size - reqsize : 0;
+    /* h2o 2.2 ignores a write error here: with keep-alive it would go on to parse the pipelined
+     * bytes itself, past the gate. Whether the connection stays open is read now, not when the
+     * response started: h2o may have changed its mind since. */
+    if (err != NULL || extra > GATE_MAX_PIPELINED)
+        req->http1_is_persistent = 0;
+    if (!req->http1_is_persistent) {
         written(sock, err); /* h2o closes the connection, and the session with it */
         return;
     }
-    /* Bytes past this request (pipelined) are held back while h2o finishes with the request, so
-     * that it does not parse them before the gate has seen them. */
-    h2o_buffer_t *in = sock->input;
-    size_t extra = in->size > sess->reqsize ? in->size - sess->reqsize : 0;
-    char *held = NULL;
-    if (extra > 0) {
-        held = xmalloc(extra);
-        memcpy(held, in->bytes + sess->reqsize, extra);
-        in->size = sess->reqsize;
+    if (extra == 0) {
+        written(sock, NULL); /* h2o consumes the request and waits: nothing else to hide */
+        h2o_socket_read_start(sock, on_gate_read);
+        return;
     }
+    /* h2o consumes the request's bytes and then parses what follows them, before the gate could
+     * see it. It is given a stand-in buffer of exactly the request's length instead (its bytes are
+     * never read), and the real one, pipelined bytes in place, comes back after. */
+    h2o_buffer_t *held = sock->input;
+    h2o_buffer_init(&sock->input, held->_prototype);
+    if (h2o_buffer_reserve(&sock->input, reqsize).base == NULL) {
+        sock->input = held;
+        req->http1_is_persistent = 0;
+        written(sock, NULL);
+        return;
+    }
+    sock->input->size = reqsize;
     written(sock, NULL);
-    sess->head_len = sess->reqsize = 0;
-    sess->close_after = false;
+    assert(sock->input->size == 0); /* the stand-in went back to its prototype */
+    sock->input = held;
+    h2o_buffer_consume(&sock->input, reqsize);
     h2o_socket_read_start(sock, on_gate_read);
-    if (held != NULL) {
-        h2o_iovec_t room = h2o_buffer_reserve(&sock->input, extra);
-        memcpy(room.base, held, extra);
-        sock->input->size += extra;
-        free(held);
-        inspect(sess);
-    }
+    inspect(sess);
 }
 
 void http__gate_response_started(http_session *sess, h2o_req_t *req)
 {
     h2o_socket_t *sock = sess->sock;
-    if (sock->_cb.write == NULL)
-        return;
-    sess->keep_alive = req->http1_is_persistent != 0;
+    /* h2o has at least the response's head to write: its completion is pending. */
+    assert(sock->_cb.write != NULL);
+    sess->req = req;
     sess->reqsize = sess->head_len + (req->entity.base != NULL ? req->entity.len : 0);
     sess->h2o_written = sock->_cb.write;
     sock->_cb.write = on_response_written;
-    h2o_timeout_link(sess->worker->ctx.loop, &sess->worker->write_timeout, &sess->write_deadline);
+    write_deadline_arm(sess);
 }

@@ -28,12 +28,12 @@ struct http_worker {
     h2o_multithread_receiver_t done; /* deferred work coming back from the pool */
     pthread_t thread;
     bool started;
-    size_t inflight;      /* requests dispatched and not yet answered; touched by the loop thread only */
-    h2o_linklist_t conns; /* http_session of every accepted socket still open */
-    size_t nconns;
-    size_t max_conns;             /* this loop's share of opts->max_connections */
+    size_t inflight;              /* requests dispatched and not yet answered; touched by the loop thread only */
+    h2o_linklist_t conns;         /* http_session of every accepted socket still open */
+    size_t nconns;                /* this loop's part of srv->nconns */
     bool accept_paused;           /* the listener is not read: at the cap, or out of descriptors */
-    h2o_timeout_t write_timeout;  /* a response still unwritten after this is abandoned */
+    h2o_timeout_t write_timeout;  /* a response whose client acknowledges nothing for this long is abandoned */
+    h2o_timeout_t linger_timeout; /* how long the gate reads and drops bytes after its own answer */
     h2o_timeout_t accept_backoff; /* how long accepting pauses after EMFILE */
     h2o_timeout_entry_t accept_resume;
 };
@@ -53,6 +53,7 @@ struct http_server {
     size_t ready;
     size_t entity_cap;        /* the largest body any route takes (h2o's own limit for chunked bodies) */
     atomic_size_t body_bytes; /* request bodies let through and not yet answered, all loops together */
+    atomic_size_t nconns;     /* connections open (or being accepted), all loops together */
 };
 
 /*
@@ -66,13 +67,17 @@ typedef struct http_session {
     http_worker *worker;
     h2o_socket_cb h2o_read;    /* h2o's read callback, given back when a head is let through */
     h2o_socket_cb h2o_written; /* h2o's write completion of the response in flight */
+    h2o_req_t *req;            /* h2o's request whose response is in flight (h2o owns it) */
+    size_t parsed_len;         /* bytes of an unfinished head already scanned for its end */
     size_t head_len;           /* bytes of the request head in flight */
     size_t reqsize;            /* head and body of the request in flight, which h2o consumes after it */
     size_t body_reserved;      /* bytes of srv->body_bytes this request holds */
-    bool keep_alive;           /* the response in flight leaves the connection open */
     bool close_after;          /* framing was ambiguous (Content-Length and Transfer-Encoding) */
+    uint64_t acked;            /* bytes the client had acknowledged when the write deadline last started */
     h2o_timeout_entry_t write_deadline;
-    h2o_req_t *refusal; /* the gate's own answer in flight, with its arena */
+    h2o_timeout_entry_t linger; /* after the gate's own answer: when to stop draining and close */
+    size_t lingered;            /* bytes drained since */
+    h2o_req_t *refusal;         /* the gate's own answer in flight, with its arena */
 } http_session;
 
 struct http_ctx {

@@ -294,12 +294,27 @@ static void accept_pause(http_worker *w)
     }
 }
 
+/* --max-connections, counted over every loop together; SIZE_MAX when there is no cap. */
+static size_t conn_cap(const http_server *srv)
+{
+    return srv->opts.max_connections ? srv->opts.max_connections : SIZE_MAX;
+}
+
+/*
+ * Resumes a paused listener when the server is under the cap again. The cap is shared by every
+ * loop and a slot freed on one is not announced to the others: a loop paused at the cap looks
+ * again every accept_backoff period (and at once when one of its own connections closes).
+ */
 static void accept_resume(http_worker *w)
 {
-    if (w->accept_paused && w->listener != NULL && !atomic_load(&w->srv->stopping) && w->nconns < w->max_conns) {
+    if (!w->accept_paused || w->listener == NULL || atomic_load(&w->srv->stopping))
+        return;
+    if (atomic_load(&w->srv->nconns) < conn_cap(w->srv)) {
         h2o_timeout_unlink(&w->accept_resume);
         h2o_socket_read_start(w->listener, on_accept);
         w->accept_paused = false;
+    } else if (!h2o_timeout_is_linked(&w->accept_resume)) {
+        h2o_timeout_link(w->ctx.loop, &w->accept_backoff, &w->accept_resume);
     }
 }
 
@@ -316,6 +331,7 @@ static void on_socket_close(void *data)
     h2o_linklist_unlink(&sess->link);
     free(sess);
     w->nconns--;
+    atomic_fetch_sub(&w->srv->nconns, 1);
     accept_resume(w);
 }
 
@@ -324,12 +340,16 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     http_worker *w = listener->data;
-    if (w->nconns >= w->max_conns) { /* the cap: the backlog holds the rest until one closes */
-        accept_pause(w);
+    /* The slot is taken before the accept, so that loops accepting at once cannot pass the cap. */
+    if (atomic_fetch_add(&w->srv->nconns, 1) >= conn_cap(w->srv)) {
+        atomic_fetch_sub(&w->srv->nconns, 1);
+        accept_pause(w);  /* the backlog holds the rest until one closes */
+        accept_resume(w); /* which, at the cap, looks again later */
         return;
     }
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (sock == NULL) {
+        atomic_fetch_sub(&w->srv->nconns, 1);
         /* Out of descriptors, the listener stays readable: stop reading it for a while, rather
          * than spin on a connection that cannot be taken. A close resumes it sooner. */
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -412,6 +432,17 @@ static void drain_and_close(http_worker *w)
      * this wait (a stalled commit fails and the request is answered 503). */
     while (w->inflight > 0)
         loop_run(w, 10);
+    /* A request that finished late wrote its response after the sockets were shut down: its
+     * connection (and its write deadline) may still be there. The loop runs on until every
+     * connection is gone, since a timeout list must be empty when it is disposed; what a bounded
+     * wait leaves behind has its deadlines unlinked. */
+    for (h2o_linklist_t *n = w->conns.next; n != &w->conns; n = n->next)
+        shutdown(h2o_socket_get_fd(H2O_STRUCT_FROM_MEMBER(http_session, link, n)->sock), SHUT_RDWR);
+    hard = clock_mono_ns() + 2000000000u;
+    while (!h2o_linklist_is_empty(&w->conns) && clock_mono_ns() < hard)
+        loop_run(w, 10);
+    for (h2o_linklist_t *n = w->conns.next; n != &w->conns; n = n->next)
+        http__gate_detach(H2O_STRUCT_FROM_MEMBER(http_session, link, n));
 }
 
 /*
@@ -427,6 +458,7 @@ static void worker_init(http_worker *w)
     w->accept_ctx.hosts = srv->config.hosts;
     unsigned wt = srv->opts.write_timeout_ms ? srv->opts.write_timeout_ms : 30000;
     h2o_timeout_init(w->ctx.loop, &w->write_timeout, wt);
+    h2o_timeout_init(w->ctx.loop, &w->linger_timeout, 2000);
     h2o_timeout_init(w->ctx.loop, &w->accept_backoff, 100);
     w->accept_resume.cb = on_accept_backoff;
     w->queue = h2o_multithread_create_queue(w->ctx.loop);
@@ -456,6 +488,7 @@ static void *worker_main(void *arg)
     h2o_multithread_destroy_queue(w->queue);
     h2o_evloop_t *loop = w->ctx.loop;
     h2o_timeout_dispose(loop, &w->write_timeout);
+    h2o_timeout_dispose(loop, &w->linger_timeout);
     h2o_timeout_dispose(loop, &w->accept_backoff);
     h2o_context_dispose(&w->ctx);
     h2o_evloop_destroy(loop);
@@ -570,10 +603,9 @@ http_server *http_server_start(const http_server_opts *opts, app_err *err)
     freeaddrinfo(ai);
     ai = NULL;
 
-    size_t share = opts->max_connections ? (opts->max_connections + srv->nworkers - 1) / srv->nworkers : SIZE_MAX;
+    atomic_init(&srv->nconns, 0);
     for (size_t i = 0; i < srv->nworkers; i++) {
         srv->workers[i].srv = srv;
-        srv->workers[i].max_conns = share;
         h2o_linklist_init_anchor(&srv->workers[i].conns);
     }
     srv->pool = http__pool_start(opts->pool_threads, opts->pool_thread_exit);

@@ -286,6 +286,31 @@ Test(protocol, too_many_or_too_large_headers_are_431_envelope)
     assert_serving();
 }
 
+Test(protocol, folded_header_lines_are_400)
+{
+    /* obs-fold: one intermediary joins the line to X-A, another reads it apart. */
+    char *out = exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n");
+    assert_raw_error(out, 400, "bad_request");
+    free(out);
+    out = exchange("POST /v1/admin/accounts HTTP/1.1\r\nHost: x\r\n" TH_ADMIN_AUTH "\r\n"
+                   "Content-Type: application/json\r\nContent-Length: 2\r\n\tchunked\r\n\r\n{}");
+    assert_raw_error(out, 400, "bad_request");
+    free(out);
+    assert_serving();
+}
+
+Test(protocol, too_many_headers_are_431_before_the_head_ends)
+{
+    char *req = malloc(64 * 1024);
+    size_t o = (size_t)snprintf(req, 64 * 1024, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 150; i++)
+        o += (size_t)snprintf(req + o, 64 * 1024 - o, "X-H%d: v\r\n", i);
+    char *out = th_raw(&srv, req, o, 3000); /* no blank line: the head is not finished */
+    assert_raw_error(out, 431, "request_header_fields_too_large");
+    free(out);
+    free(req);
+}
+
 Test(protocol, broken_chunked_encoding_is_400_from_h2o_and_closes)
 {
     /* Documented in openapi.yaml: the body is h2o's to decode, after the gate let the head through,
