@@ -113,6 +113,8 @@ size_t http__route_match(const http_route *routes, size_t nroutes, slice method,
  */
 int http__path_check(slice target, app_err *err);
 /* Decodes %XX of a path segment into `out` (at least s.len bytes); malformed escapes stay as they are. */
+/* The value of a hexadecimal digit, or -1: what percent-decoding reads (router.c). */
+int http__hexval(char c);
 size_t http__pct_decode(char *out, slice s);
 
 /* True when a client-supplied X-Request-Id may be echoed: 1..64 of [A-Za-z0-9._:-]. */

@@ -17,7 +17,7 @@ static bool next_segment(slice *rest, slice *seg)
     return true;
 }
 
-static int hexval(char c)
+int http__hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -32,9 +32,9 @@ static int hexval(char c)
 static char decoded_at(slice s, size_t *i)
 {
     size_t k = *i;
-    if (s.ptr[k] == '%' && k + 2 < s.len && hexval(s.ptr[k + 1]) >= 0 && hexval(s.ptr[k + 2]) >= 0) {
+    if (s.ptr[k] == '%' && k + 2 < s.len && http__hexval(s.ptr[k + 1]) >= 0 && http__hexval(s.ptr[k + 2]) >= 0) {
         *i = k + 3;
-        return (char)(hexval(s.ptr[k + 1]) * 16 + hexval(s.ptr[k + 2]));
+        return (char)(http__hexval(s.ptr[k + 1]) * 16 + http__hexval(s.ptr[k + 2]));
     }
     *i = k + 1;
     return s.ptr[k];

@@ -163,25 +163,14 @@ bool http_header(const http_ctx *ctx, const char *name, slice *out)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes %XX and '+' into the arena. Malformed escapes are kept as they are. */
 static slice query_decode(h2o_mem_pool_t *pool, const char *p, size_t n)
 {
     char *out = h2o_mem_alloc_pool(pool, n + 1);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+        if (p[i] == '%' && i + 2 < n && http__hexval(p[i + 1]) >= 0 && http__hexval(p[i + 2]) >= 0) {
+            out[o++] = (char)(http__hexval(p[i + 1]) * 16 + http__hexval(p[i + 2]));
             i += 2;
         } else {
             out[o++] = p[i] == '+' ? ' ' : p[i];
