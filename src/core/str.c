@@ -97,3 +97,10 @@ bool str_to_i64(slice s, int64_t min, int64_t max, int64_t *out)
     *out = v;
     return true;
 }
+
+bool str_to_id(slice s, int64_t min, int64_t max, int64_t *out)
+{
+    if (s.len == 0 || s.ptr[0] < '0' || s.ptr[0] > '9' || (s.ptr[0] == '0' && s.len > 1))
+        return false;
+    return str_to_i64(s, min, max, out);
+}

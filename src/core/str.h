@@ -43,4 +43,11 @@ size_t str_escape_ctl(char *dst, size_t cap, const char *src, size_t len);
  */
 bool str_to_i64(slice s, int64_t min, int64_t max, int64_t *out);
 
+/*
+ * Like str_to_i64, for identifiers a client sends back (ids in paths, id filters, cursors): only
+ * the canonical spelling is accepted, digits without a sign or a leading zero ("0" itself aside),
+ * so that one resource has exactly one name and "+1" or "01" never reach a lookup.
+ */
+bool str_to_id(slice s, int64_t min, int64_t max, int64_t *out);
+
 #endif

@@ -117,7 +117,10 @@ int http__path_check(slice target, app_err *err);
 int http__hexval(char c);
 size_t http__pct_decode(char *out, slice s);
 
-/* True when a client-supplied X-Request-Id may be echoed: 1..64 of [A-Za-z0-9._:-]. */
+/*
+ * True when a client-supplied X-Request-Id may be echoed, logged and stored: 1..64 of
+ * [A-Za-z0-9._:-], and nothing shaped like an API key (its prefix, or a secret-long mixed run).
+ */
 bool http__request_id_is_safe(slice s);
 /* Writes a fresh UUIDv7 (36 characters and a NUL) for a request at `unix_ms`. */
 void http__request_id_new(char out[37], int64_t unix_ms);

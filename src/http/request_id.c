@@ -2,7 +2,36 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "domain/apikey.h"
 #include "http/http_int.h"
+
+/* 1 for a lower-case letter, 2 for an upper-case one, 4 for a digit, 0 for anything else. */
+static unsigned char_class(char c)
+{
+    return (c >= 'a' && c <= 'z') ? 1u : (c >= 'A' && c <= 'Z') ? 2u : (c >= '0' && c <= '9') ? 4u : 0u;
+}
+
+/*
+ * A client's id is echoed, logged and stored in audit rows, so one that may be an API key pasted
+ * into the wrong header is never taken: one holding the key prefix in any case, or a run of base62
+ * as long as a key's secret that mixes lower case, upper case and digits as random base62 does
+ * (a UUID's longest run is 12; hexadecimal trace ids have no upper case).
+ */
+static bool looks_like_apikey(slice s)
+{
+    size_t run = 0;
+    unsigned classes = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (i + APIKEY_PREFIX_LEN <= s.len && slice_eq_nocase(slice_make(s.ptr + i, APIKEY_PREFIX_LEN), APIKEY_PREFIX))
+            return true;
+        unsigned c = char_class(s.ptr[i]);
+        run = c != 0 ? run + 1 : 0;
+        classes = c != 0 ? classes | c : 0;
+        if (run >= APIKEY_SECRET_LEN && classes == 7u)
+            return true;
+    }
+    return false;
+}
 
 bool http__request_id_is_safe(slice s)
 {
@@ -10,12 +39,11 @@ bool http__request_id_is_safe(slice s)
         return false;
     for (size_t i = 0; i < s.len; i++) {
         char c = s.ptr[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                  c == '.' || c == ':';
+        bool ok = char_class(c) != 0 || c == '-' || c == '_' || c == '.' || c == ':';
         if (!ok)
             return false;
     }
-    return true;
+    return !looks_like_apikey(s);
 }
 
 /*

@@ -168,3 +168,36 @@ bool tzdb_zone(tzdb *db, const char *name, period_zone *out)
     out->zone = found;
     return true;
 }
+
+static bool is_area(const char *p, size_t n)
+{
+    static const char *const areas[] = {"Africa",   "America",   "Antarctica", "Arctic", "Asia",
+                                        "Atlantic", "Australia", "Europe",     "Indian", "Pacific"};
+    for (size_t i = 0; i < sizeof areas / sizeof areas[0]; i++)
+        if (strlen(areas[i]) == n && memcmp(areas[i], p, n) == 0)
+            return true;
+    return false;
+}
+
+bool tzdb_name_is_geographic(const char *name)
+{
+    if (strcmp(name, "UTC") == 0)
+        return true;
+    size_t parts = 0;
+    for (const char *p = name;; parts++) {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || !(p[0] >= 'A' && p[0] <= 'Z'))
+            return false;
+        for (size_t i = 1; i < n; i++) {
+            char c = p[i];
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '-'))
+                return false;
+        }
+        if (parts == 0 && !is_area(p, n))
+            return false;
+        if (p[n] == '\0')
+            break;
+        p += n + 1;
+    }
+    return parts >= 1 && parts <= 2;
+}

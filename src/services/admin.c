@@ -11,6 +11,7 @@
 #include "core/str.h"
 #include "domain/apikey.h"
 #include "domain/civil.h"
+#include "infra/tzdb.h"
 #include "services/jbody.h"
 #include "services/services.h"
 
@@ -124,7 +125,7 @@ static int page_start(const page_req *page, int64_t *after, size_t *limit, app_e
             return app_err_field(err, "limit", "must be an integer from 1 to %d", LIST_LIMIT_MAX);
         *limit = (size_t)page->limit;
     }
-    if (page->cursor != NULL && !str_to_i64(slice_make(page->cursor, strlen(page->cursor)), 0, INT64_MAX, after))
+    if (page->cursor != NULL && !str_to_id(slice_make(page->cursor, strlen(page->cursor)), 0, INT64_MAX, after))
         return app_err_field(err, "cursor", "is not a cursor this API returned");
     return 0;
 }
@@ -142,6 +143,70 @@ static json_t *page_json(json_t *items, size_t limit, int64_t last_id)
     return json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
 }
 
+/* ---- names ---- */
+
+/* The next code point of valid UTF-8 (jansson only hands out valid UTF-8) at *p, advancing *p. */
+static uint32_t utf8_next(const unsigned char **p)
+{
+    const unsigned char *s = *p;
+    uint32_t c = s[0];
+    size_t n = 1;
+    if (c >= 0xf0) {
+        c = (c & 0x07) << 18 | (uint32_t)(s[1] & 0x3f) << 12 | (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
+        n = 4;
+    } else if (c >= 0xe0) {
+        c = (c & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
+        n = 3;
+    } else if (c >= 0xc0) {
+        c = (c & 0x1f) << 6 | (s[1] & 0x3f);
+        n = 2;
+    }
+    *p = s + n;
+    return c;
+}
+
+/*
+ * C0 and C1 controls, and the bidirectional formatting characters (embeddings, overrides, isolates
+ * and the implicit marks) that make a name display in an order other than the one stored, so that
+ * what an operator reads in the console or the audit trail is what the account is called.
+ */
+static bool is_refused_in_name(uint32_t c)
+{
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+           (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Unicode white space and the zero-width characters: what trimming would remove. */
+static bool is_blank_in_name(uint32_t c)
+{
+    return c == ' ' || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200d) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202f || c == 0x205f || c == 0x2060 || c == 0x3000 || c == 0xfeff;
+}
+
+/* A display name (account, plan, credential label) already read by jbody_string into `s`. */
+static bool check_name(app_err *err, const char *field, const char *s)
+{
+    bool blank = true;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t c = utf8_next(&p);
+        if (is_refused_in_name(c)) {
+            app_err_field(err, field, "must not contain control or bidirectional formatting characters (U+%04X)",
+                          (unsigned)c);
+            return false;
+        }
+        blank = blank && is_blank_in_name(c);
+    }
+    if (blank)
+        app_err_field(err, field, "must not be blank");
+    return !blank;
+}
+
+/* jbody_string for a display name; true when the field was present and is acceptable. */
+static bool read_name(jbody *b, const char *field, bool required, size_t max_chars, char *out, size_t cap)
+{
+    return jbody_string(b, field, required, max_chars, out, cap) && check_name(b->err, field, out);
+}
+
 /* ---- accounts ---- */
 
 int admin_account_create(services *s, const actor *a, json_t *body, json_t **out, app_err *err)
@@ -149,7 +214,7 @@ int admin_account_create(services *s, const actor *a, json_t *body, json_t **out
     account acc = {0};
     jbody b;
     if (jbody_init(&b, body, err))
-        jbody_string(&b, "name", true, NAME_MAX_LEN, acc.name, sizeof acc.name);
+        read_name(&b, "name", true, NAME_MAX_LEN, acc.name, sizeof acc.name);
     if (jbody_finish(&b) != 0)
         return err->code;
     acc.status = ACCOUNT_ACTIVE;
@@ -295,7 +360,7 @@ int admin_plan_create(services *s, const actor *a, json_t *body, json_t **out, a
     if (jbody_init(&b, body, err)) {
         if (jbody_string(&b, "code", true, PLAN_CODE_MAX_LEN, p.code, sizeof p.code) && !valid_code(p.code))
             app_err_field(err, "code", "must be 1 to 64 of a-z, 0-9, '_' and '-'");
-        jbody_string(&b, "name", true, NAME_MAX_LEN, p.name, sizeof p.name);
+        read_name(&b, "name", true, NAME_MAX_LEN, p.name, sizeof p.name);
         read_limits(&b, &p.limits, &set);
         jbody_bool(&b, "metered", &p.metered);
     }
@@ -354,7 +419,7 @@ int admin_plan_patch(services *s, const actor *a, const char *code, json_t *body
     unsigned set;
     jbody b;
     if (jbody_init(&b, body, err)) {
-        jbody_string(&b, "name", false, NAME_MAX_LEN, p.name, sizeof p.name);
+        read_name(&b, "name", false, NAME_MAX_LEN, p.name, sizeof p.name);
         read_limits(&b, &p.limits, &set);
         jbody_bool(&b, "metered", &p.metered);
     }
@@ -387,14 +452,8 @@ int admin_plan_patch(services *s, const actor *a, const char *code, json_t *body
 bool timezone_is_valid(const char *tz)
 {
     size_t n = strlen(tz);
-    if (n == 0 || n > TIMEZONE_MAX_LEN || tz[0] == '/' || strstr(tz, "..") != NULL)
+    if (n == 0 || n > TIMEZONE_MAX_LEN || !tzdb_name_is_geographic(tz))
         return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = tz[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' || c == '_' ||
-              c == '-' || c == '+'))
-            return false;
-    }
     if (strcmp(tz, "UTC") == 0)
         return true;
     char path[128];
@@ -451,7 +510,8 @@ int admin_contract_put(services *s, const actor *a, int64_t account_id, json_t *
         jbody_string(&b, "plan_code", true, PLAN_CODE_MAX_LEN, plan_code, sizeof plan_code);
         if (jbody_string(&b, "timezone", false, TIMEZONE_MAX_LEN, c.timezone, sizeof c.timezone) &&
             !timezone_is_valid(c.timezone))
-            app_err_field(err, "timezone", "must be an IANA time zone such as Europe/Paris or UTC");
+            app_err_field(err, "timezone",
+                          "must be UTC or a geographic IANA time zone (Area/Location) such as Europe/Paris");
         json_t *ovr = jbody_object(&b, "overrides");
         if (ovr != NULL) {
             jbody ob;
@@ -554,7 +614,7 @@ int admin_credential_issue(services *s, const actor *a, int64_t account_id, json
     else
         json_incref(body);
     if (jbody_init(&b, body, err)) {
-        jbody_string(&b, "label", false, LABEL_MAX_LEN, c.label, sizeof c.label);
+        read_name(&b, "label", false, LABEL_MAX_LEN, c.label, sizeof c.label);
         if (jbody_nullable_time(&b, "expires_at", &c.expires_at, &present) && c.expires_at.present &&
             c.expires_at.v <= now)
             app_err_field(err, "expires_at", "must be in the future");

@@ -83,7 +83,7 @@ int services_seed_demo(services *s, const char *key_path, bool *created, app_err
 /* Unix ms as an RFC 3339 JSON string ("2026-11-24T08:39:00Z"); a new reference. */
 json_t *services_json_time(int64_t ms);
 
-/* Validates an IANA time zone name against the system's tz database. */
+/* A geographic IANA time zone name (tzdb_name_is_geographic) that the system's tz database holds. */
 bool timezone_is_valid(const char *tz);
 
 #endif

@@ -457,6 +457,169 @@ Test(admin, secrets_never_reach_the_database_or_the_logs)
     cr_assert_eq(st.st_size, 32);
 }
 
+/* An API key sent as X-Request-Id on an admin change never lands in the audit trail. */
+Test(admin, apikey_shaped_request_id_stays_out_of_the_audit_trail)
+{
+    int64_t id = create_account("Acme");
+    char key[80], kid[16];
+    issue_key(id, NULL, key, kid);
+    char path[96], hdr[128];
+    snprintf(path, sizeof path, "/v1/admin/credentials/%s", kid);
+    snprintf(hdr, sizeof hdr, "X-Request-Id: %s", key);
+    const char *h[] = {TH_ADMIN_AUTH, hdr, NULL};
+    th_response r;
+    th_request(&srv, "DELETE", path, h, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    char rid[128];
+    cr_assert(th_header(&r, "x-request-id", rid, sizeof rid));
+    cr_assert_str_neq(rid, key);
+    th_response_free(&r);
+    th_admin(&srv, "GET", "/v1/admin/audit?action=credential.revoke", NULL, &r);
+    json_t *items = json_object_get(th_data(&r), "items");
+    cr_assert_eq(json_array_size(items), 1, "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "request_id")), rid);
+    cr_assert_null(strstr(r.body, key + 8), "%s", r.body);
+    th_response_free(&r);
+}
+
+/* A 422 validation_error whose only field is `field`. */
+static void expect_field_error(const th_response *r, const char *field)
+{
+    th_assert_error(r, 422, "validation_error");
+    json_t *fields = json_object_get(json_object_get(json_object_get(r->json, "error"), "details"), "fields");
+    cr_assert_eq(json_array_size(fields), 1, "%s", r->body);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(fields, 0), "field")), field, "%s", r->body);
+}
+
+/* One account has one id spelling: "+1", "01" or " 1" name no account, and filters refuse them. */
+Test(admin, ids_are_canonical_decimal)
+{
+    int64_t id = create_account("Acme");
+    cr_assert_eq(id, 1);
+    const char *spellings[] = {"%2B1", "+1", "01", "001", "%201", "1%20", "%091", "0x1", "1e0", "-1", "0"};
+    const char *suffixes[] = {"", "/contract", "/credentials", "/usage", "/usage/history"};
+    th_response r;
+    for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++)
+        for (size_t j = 0; j < sizeof suffixes / sizeof suffixes[0]; j++) {
+            char path[128];
+            snprintf(path, sizeof path, "/v1/admin/accounts/%s%s", spellings[i], suffixes[j]);
+            th_admin(&srv, "GET", path, NULL, &r);
+            cr_assert_eq(r.status, 404, "%s: %s", path, r.body);
+            th_assert_error(&r, 404, "not_found");
+            th_response_free(&r);
+        }
+    cr_assert_eq(th_admin(&srv, "GET", "/v1/admin/accounts/1", NULL, &r), 200, "%s", r.body);
+    th_response_free(&r);
+
+    for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/v1/admin/audit?account_id=%s", spellings[i]);
+        th_admin(&srv, "GET", path, NULL, &r);
+        expect_field_error(&r, "account_id");
+        th_response_free(&r);
+        snprintf(path, sizeof path, "/v1/admin/accounts?cursor=%s", spellings[i]);
+        th_admin(&srv, "GET", path, NULL, &r);
+        if (strcmp(spellings[i], "0") == 0) /* before the first id: a cursor this API may return */
+            cr_assert_eq(r.status, 200, "%s: %s", path, r.body);
+        else
+            expect_field_error(&r, "cursor");
+        th_response_free(&r);
+    }
+    cr_assert_eq(th_admin(&srv, "GET", "/v1/admin/audit?account_id=1", NULL, &r), 200, "%s", r.body);
+    th_response_free(&r);
+}
+
+/* Names are what an operator reads in the console: never blank, never reordered by bidi controls. */
+Test(admin, names_refuse_blank_and_invisible_controls)
+{
+    create_plan("{\"code\":\"pro\",\"name\":\"Pro\"}");
+    int64_t id = create_account("Acme");
+    char cred_path[96], plan_path[] = "/v1/admin/plans/pro";
+    snprintf(cred_path, sizeof cred_path, "/v1/admin/accounts/%lld/credentials", (long long)id);
+    /* JSON string bodies: blank, a control character, or a direction override or isolate. */
+    const char *bad[] = {
+        " ",         "   \\t ",   "\\u00a0",   "\\u3000 ",  "a\\u0085b", "a\\u009bb", "a\\u007fb",
+        "a\\u202Eb", "a\\u202Ab", "\\u2066x",  "x\\u2069",  "a\\u200Eb", "a\\u200Fb", "a\\u061Cb",
+        "a\\u202Bb", "a\\u202Cb", "a\\u202Db", "a\\u2067b", "a\\u2068b", "a\\u0001b",
+    };
+    th_response r;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"name\":\"%s\"}", bad[i]);
+        th_admin(&srv, "POST", "/v1/admin/accounts", body, &r);
+        expect_field_error(&r, "name");
+        th_response_free(&r);
+        snprintf(body, sizeof body, "{\"code\":\"p%zu\",\"name\":\"%s\"}", i, bad[i]);
+        th_admin(&srv, "POST", "/v1/admin/plans", body, &r);
+        expect_field_error(&r, "name");
+        th_response_free(&r);
+        snprintf(body, sizeof body, "{\"name\":\"%s\"}", bad[i]);
+        th_admin(&srv, "PATCH", plan_path, body, &r);
+        expect_field_error(&r, "name");
+        th_response_free(&r);
+        snprintf(body, sizeof body, "{\"label\":\"%s\"}", bad[i]);
+        th_admin(&srv, "POST", cred_path, body, &r);
+        expect_field_error(&r, "label");
+        th_response_free(&r);
+    }
+    /* Letters of any script, inner spaces and marks that are not controls stay welcome. */
+    cr_assert_eq(th_admin(&srv, "POST", "/v1/admin/accounts", "{\"name\":\"  Société Générale  \"}", &r), 201, "%s",
+                 r.body);
+    th_response_free(&r);
+    cr_assert_eq(th_admin(&srv, "POST", "/v1/admin/accounts", "{\"name\":\"\\u05e9\\u05dc\\u05d5\\u05dd Ltd\"}", &r),
+                 201, "%s", r.body);
+    th_response_free(&r);
+    cr_assert_eq(th_admin(&srv, "POST", cred_path, "{\"label\":\"ci \\u2014 nightly\"}", &r), 201, "%s", r.body);
+    th_response_free(&r);
+}
+
+/* A contract's zone is a place (Area/Location) or UTC, never a table, a link to one, or a leap-second variant. */
+Test(admin, time_zones_are_geographic)
+{
+    create_plan("{\"code\":\"pro\",\"name\":\"Pro\"}");
+    int64_t id = create_account("Acme");
+    char path[96];
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/contract", (long long)id);
+    const char *bad[] = {"Factory",
+                         "posixrules",
+                         "localtime",
+                         "right/Europe/Paris",
+                         "posix/Europe/Paris",
+                         "Etc/GMT+5",
+                         "Etc/Unknown",
+                         "GMT",
+                         "EST",
+                         "CET",
+                         "EST5EDT",
+                         "Zulu",
+                         "US/Eastern",
+                         "Europe/../UTC",
+                         "Europe/",
+                         "/Europe/Paris",
+                         "europe/paris",
+                         "Europe/Nowhere",
+                         "zone.tab",
+                         "Etc/UTC",
+                         "SystemV/EST5",
+                         ""};
+    th_response r;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[160];
+        snprintf(body, sizeof body, "{\"plan_code\":\"pro\",\"timezone\":\"%s\"}", bad[i]);
+        th_admin(&srv, "PUT", path, body, &r);
+        expect_field_error(&r, "timezone");
+        th_response_free(&r);
+    }
+    const char *good[] = {"UTC",          "Europe/Paris",    "America/Argentina/Buenos_Aires", "America/Port-au-Prince",
+                          "Asia/Kolkata", "Pacific/Auckland"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char body[160];
+        snprintf(body, sizeof body, "{\"plan_code\":\"pro\",\"timezone\":\"%s\"}", good[i]);
+        cr_assert_eq(th_admin(&srv, "PUT", path, body, &r), 200, "%s: %s", good[i], r.body);
+        th_response_free(&r);
+    }
+}
+
 /* Every change leaves a chained event; verification finds the first altered row. */
 Test(admin, audit_trail_filters_and_verification)
 {

@@ -86,6 +86,52 @@ Test(http, unsafe_or_long_caller_request_id_is_replaced)
     }
 }
 
+/* A key pasted into X-Request-Id must not be echoed, logged or stored: it is replaced. */
+Test(http, apikey_shaped_request_id_is_replaced_and_never_logged)
+{
+    const char *secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg"; /* 43 base62 */
+    char key[80], bare[80];
+    snprintf(key, sizeof key, "sm_live_ABCDEFGHJKLM_%s", secret);
+    snprintf(bare, sizeof bare, "ABCDEFGHJKLM_%s", secret);
+    cr_assert_eq(strlen(key), 64);
+    const char *values[] = {key, bare, secret, "sm_live_ABCDEFGHJKLM", "SM_LIVE_abc", "trace.sm_live_1"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char hdr[128];
+        snprintf(hdr, sizeof hdr, "X-Request-Id: %s", values[i]);
+        const char *h[] = {hdr, NULL};
+        th_response r;
+        th_request(&srv, "GET", "/nope", h, NULL, &r);
+        th_assert_error(&r, 404, "not_found");
+        char rid[128];
+        cr_assert(th_header(&r, "x-request-id", rid, sizeof rid));
+        cr_assert_eq(strlen(rid), 36, "kept %s", rid);
+        cr_assert_null(strstr(r.body, values[i]), "%s", r.body);
+        th_response_free(&r);
+    }
+    size_t len;
+    char *log = th_read_file(srv.log_path, &len);
+    cr_assert_not_null(log);
+    cr_assert_null(strstr(log, secret), "a key-shaped request id reached the log");
+    cr_assert_null(strstr(log, "sm_live_"), "a key-shaped request id reached the log");
+    cr_assert_null(strstr(log, "SM_LIVE_"), "a key-shaped request id reached the log");
+    free(log);
+
+    /* Trace ids of the usual shapes are still echoed. */
+    const char *kept[] = {"0af7651916cd43dd8448eb211c80319c", "01890a5d-ac96-774b-bcce-b302099a8057", "smoke_test-1",
+                          "sm_live"};
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        char hdr[128];
+        snprintf(hdr, sizeof hdr, "X-Request-Id: %s", kept[i]);
+        const char *h[] = {hdr, NULL};
+        th_response r;
+        th_request(&srv, "GET", "/healthz", h, NULL, &r);
+        char rid[128];
+        cr_assert(th_header(&r, "x-request-id", rid, sizeof rid));
+        cr_assert_str_eq(rid, kept[i]);
+        th_response_free(&r);
+    }
+}
+
 Test(http, unknown_route_is_404_envelope)
 {
     th_response r;

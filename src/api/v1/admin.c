@@ -97,7 +97,7 @@ static bool read_body(http_ctx *ctx, admin_job *j)
 
 static bool read_id(http_ctx *ctx, admin_job *j)
 {
-    if (!str_to_i64(http_path_param(ctx, "id"), 1, INT64_MAX, &j->id)) {
+    if (!str_to_id(http_path_param(ctx, "id"), 1, INT64_MAX, &j->id)) {
         app_err_set(&j->err, APP_NOT_FOUND, "no account has that id");
         return false;
     }
@@ -336,10 +336,11 @@ void api_admin_audit_list(http_ctx *ctx)
     slice v;
     int64_t id;
     if (http_query(ctx, "account_id", &v)) {
-        if (str_to_i64(v, 1, INT64_MAX, &id))
+        if (str_to_id(v, 1, INT64_MAX, &id))
             j->filter.account_id = opt_some(id);
         else
-            app_err_field(&j->err, "account_id", "must be a positive integer");
+            app_err_field(&j->err, "account_id",
+                          "must be a positive integer in canonical decimal form (no sign, no leading zeros)");
     }
     if (http_query(ctx, "action", &v)) {
         if (v.len == 0 || v.len >= sizeof j->action)

@@ -101,7 +101,7 @@ void api_b2b_usage_history(http_ctx *ctx)
 
 static bool admin_account(http_ctx *ctx, int64_t *id)
 {
-    if (str_to_i64(http_path_param(ctx, "id"), 1, INT64_MAX, id))
+    if (str_to_id(http_path_param(ctx, "id"), 1, INT64_MAX, id))
         return true;
     http_reply_code(ctx, APP_NOT_FOUND);
     return false;

@@ -64,6 +64,21 @@ Test(str, to_i64_accepts_exactly_the_integers_in_range)
     cr_assert_eq(v, 7, "untouched on failure");
 }
 
+Test(str, to_id_accepts_only_canonical_decimal)
+{
+    int64_t v = 7;
+    cr_assert(str_to_id(SLICE_LIT("0"), 0, INT64_MAX, &v) && v == 0);
+    cr_assert(str_to_id(SLICE_LIT("10"), 1, INT64_MAX, &v) && v == 10);
+    cr_assert(str_to_id(SLICE_LIT("9223372036854775807"), 1, INT64_MAX, &v) && v == INT64_MAX);
+    v = 7;
+    const char *bad[] = {"",    "+1",  "-1",  "01",  "00",  "0",  " 1", "1 ",
+                         "1\t", "\t1", "0x1", "1e3", "1.0", "+0", "-0", "9223372036854775808",
+                         "０"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert(!str_to_id(slice_make(bad[i], strlen(bad[i])), 1, INT64_MAX, &v), "accepted \"%s\"", bad[i]);
+    cr_assert_eq(v, 7, "untouched on failure");
+}
+
 Test(str, copy_reports_truncation)
 {
     char small[4];

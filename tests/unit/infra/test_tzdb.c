@@ -160,3 +160,40 @@ Test(tzdb, offsets_match_glib_around_every_transition)
     }
     tzdb_free(db);
 }
+
+Test(tzdb, only_geographic_names_are_accepted)
+{
+    const char *good[] = {"UTC",
+                          "Europe/Paris",
+                          "America/Argentina/Buenos_Aires",
+                          "America/Port-au-Prince",
+                          "Antarctica/DumontDUrville",
+                          "Indian/Reunion"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_assert(tzdb_name_is_geographic(good[i]), "%s", good[i]);
+    const char *bad[] = {"",
+                         "Factory",
+                         "posixrules",
+                         "localtime",
+                         "right/Europe/Paris",
+                         "posix/Europe/Paris",
+                         "Etc/UTC",
+                         "Etc/GMT+5",
+                         "GMT",
+                         "EST5EDT",
+                         "US/Eastern",
+                         "Europe",
+                         "Europe/",
+                         "/Europe/Paris",
+                         "Europe//Paris",
+                         "Europe/paris",
+                         "Europe/../UTC",
+                         "Europe/Paris/",
+                         "America/A/B/C",
+                         "Europe/Paris ",
+                         "Europe/Par1s",
+                         "utc",
+                         "zone.tab"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert(!tzdb_name_is_geographic(bad[i]), "%s", bad[i]);
+}

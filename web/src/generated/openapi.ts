@@ -190,6 +190,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -209,6 +210,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -270,6 +272,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -293,6 +296,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -318,6 +322,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -858,10 +863,11 @@ export interface components {
         };
     };
     parameters: {
+        /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
         AccountId: number;
         KeyId: string;
         Limit: number;
-        /** @description The next_cursor of the previous page. */
+        /** @description The next_cursor of the previous page, unchanged (canonical decimal). */
         Cursor: string;
     };
     requestBodies: never;
@@ -1332,6 +1338,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -1364,6 +1371,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -1434,7 +1442,7 @@ export interface operations {
             query?: {
                 status?: "active" | "suspended";
                 limit?: components["parameters"]["Limit"];
-                /** @description The next_cursor of the previous page. */
+                /** @description The next_cursor of the previous page, unchanged (canonical decimal). */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -1472,6 +1480,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description Not blank; no control or bidirectional formatting characters (see Input rules). */
                     name: string;
                 };
             };
@@ -1489,6 +1498,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -1506,6 +1516,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -1531,6 +1542,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -1548,6 +1560,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -1566,7 +1579,7 @@ export interface operations {
                 "application/json": {
                     plan_code: string;
                     /**
-                     * @description An IANA zone such as Europe/Paris.
+                     * @description UTC or a geographic IANA zone (Area/Location) such as Europe/Paris; see Input rules.
                      * @default UTC
                      */
                     timezone?: string;
@@ -1587,6 +1600,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -1617,6 +1631,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
                 id: components["parameters"]["AccountId"];
             };
             cookie?: never;
@@ -1624,6 +1639,7 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
+                    /** @description Not blank; no control or bidirectional formatting characters (see Input rules). */
                     label: string;
                     /** Format: date-time */
                     expires_at: string | null;
@@ -1695,7 +1711,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: components["parameters"]["Limit"];
-                /** @description The next_cursor of the previous page. */
+                /** @description The next_cursor of the previous page, unchanged (canonical decimal). */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -1744,6 +1760,7 @@ export interface operations {
                  */
                 "application/json": components["schemas"]["Limits"] & {
                     code: string;
+                    /** @description Not blank; no control or bidirectional formatting characters (see Input rules). */
                     name: string;
                     /**
                      * @description false for internal traffic that is not counted.
@@ -1802,6 +1819,7 @@ export interface operations {
     listAudit: {
         parameters: {
             query?: {
+                /** @description A positive id in canonical decimal form (no sign, no leading zero). */
                 account_id?: number;
                 /** @description e.g. account.create, credential.revoke */
                 action?: string;
@@ -1810,7 +1828,7 @@ export interface operations {
                 /** @description before */
                 to?: string;
                 limit?: components["parameters"]["Limit"];
-                /** @description The next_cursor of the previous page. */
+                /** @description The next_cursor of the previous page, unchanged (canonical decimal). */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
