@@ -9,6 +9,7 @@
 #include "infra/metrics.h"
 #include "infra/store.h"
 #include "services/astrology.h"
+#include "services/authaudit.h"
 #include "infra/ratelimit.h"
 #include "services/services.h"
 #include "services/metering.h"
@@ -28,6 +29,7 @@ typedef struct api_env {
     gcra_policy global_policy;
     gcra_policy auth_fail_policy;
     int metric_rate_limited; /* b2b_rate_limited_total{scope} */
+    authaudit *authaudit;    /* failed authentications: counted and audited; NULL: neither */
 } api_env;
 
 /* How the metering service parks calls and resumes them on their loop (metered.c). */

@@ -22,6 +22,7 @@
 #include "infra/secret_file.h"
 #include "infra/ephemeris.h"
 #include "infra/tzdb.h"
+#include "services/authaudit.h"
 #include "services/keycache.h"
 #include "infra/counters.h"
 #include "infra/pg_listen.h"
@@ -37,6 +38,7 @@ struct app {
     tzdb *tz;
     counters *counters;
     metering *metering;
+    authaudit *authaudit;
     ephemeris eph;
     astrology *astrology;
     http_static *web;
@@ -397,6 +399,10 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .auth_fail_policy = {cfg->auth_fail_rate, cfg->auth_fail_burst},
     };
     api_metrics_register(&a->env);
+    authaudit_opts aopts = {.store = a->store, .clock = clock, .log = log, .metrics = a->metrics};
+    a->env.authaudit = a->authaudit = authaudit_new(&aopts);
+    if (authaudit_start(a->authaudit, err) != 0)
+        goto fail;
     a->tz = tzdb_new();
     if (cfg->counters[0] != '\0') {
         a->counters = counters_redis_new(cfg->counters, clock, cfg->counters_unavailable == 1, err);
@@ -514,7 +520,8 @@ void app_stop(app *a)
         pthread_join(a->listen_thread, NULL);
     }
     pg_listener_close(a->listener);
-    metering_free(a->metering); /* commits and syncs what is queued */
+    authaudit_free(a->authaudit); /* writes the failures still counted */
+    metering_free(a->metering);   /* commits and syncs what is queued */
     counters_free(a->counters);
     astrology_free(a->astrology);
     http_static_free(a->web);

@@ -421,6 +421,8 @@ out:
 int keycache_authenticate(keycache *kc, const uint8_t pepper[PEPPER_LEN], slice key, int64_t now_ms, principal *out,
                           app_err *err)
 {
+    out->account_id = 0;
+    out->key_id[0] = '\0';
     if (key.ptr == NULL || key.len == 0)
         return app_err_set(err, APP_MISSING_API_KEY, NULL);
     apikey parsed;
@@ -434,6 +436,12 @@ int keycache_authenticate(keycache *kc, const uint8_t pepper[PEPPER_LEN], slice 
     int rc = 0;
     pthread_rwlock_rdlock(&kc->lock);
     entry *e = find(&kc->v, parsed.key_id);
+    if (e != NULL) {
+        /* Known on failure too, for the audit of failed authentications; the id is public. */
+        out->account_id = e->account_id;
+        memcpy(out->key_id, e->key_id, KEY_ID_LEN);
+        out->key_id[KEY_ID_LEN] = '\0';
+    }
     if (e == NULL || !hash_equal(presented, e->secret_hash)) {
         rc = app_err_set(err, APP_INVALID_API_KEY, NULL);
     } else if (e->status == CREDENTIAL_REVOKED) {

@@ -51,7 +51,9 @@ void keycache_put_contract(keycache *kc, int64_t account_id, const limits *l, bo
  * Authenticates the X-API-Key value `key` at `now_ms`: missing_api_key (key.ptr NULL),
  * invalid_api_key (malformed, unknown, wrong secret), revoked_api_key, expired_api_key,
  * account_suspended. The secret is checked first, in constant time, so a key id alone reveals
- * nothing. On success fills `out` and marks the credential used at now_ms.
+ * nothing. On success fills `out` and marks the credential used at now_ms. On failure, out->key_id
+ * and out->account_id name the credential when its key id is known here (a wrong secret, a revoked
+ * or expired key, a suspended account), and are "" and 0 otherwise.
  */
 int keycache_authenticate(keycache *kc, const uint8_t pepper[PEPPER_LEN], slice key, int64_t now_ms, principal *out,
                           app_err *err);

@@ -56,9 +56,16 @@ static uint64_t address_id(const char *ip)
  * credential was checked in full: a valid credential never waits for other callers' failures (one
  * address may be a whole NAT), and whether a credential is valid never depends on the bucket. API
  * keys and the admin token share the bucket, so alternating them does not double the guessing rate.
+ * Every failure is also counted and audited (authaudit), under the credential `known` names when
+ * its key id is known, under the address otherwise.
  */
-static int auth_failed(api_env *env, http_ctx *ctx, int rc, app_err *err)
+static int auth_failed(api_env *env, http_ctx *ctx, int rc, const principal *known, app_err *err)
 {
+    authaudit_reason reason;
+    /* Counted and audited before the bucket: a refused attempt is an attempt all the same. */
+    if (env->authaudit != NULL && authaudit_reason_of((app_code)rc, &reason))
+        authaudit_record(env->authaudit, reason, known ? known->key_id : NULL, known ? known->account_id : 0,
+                         http_peer(ctx));
     if (env->limiter == NULL || app_code_status((app_code)rc) != 401)
         return rc;
     int64_t now_ns = clock_now_ms(env->clock) * 1000000;
@@ -76,13 +83,13 @@ static int authorize_admin(api_env *env, http_ctx *ctx, app_err *err)
     static const char bearer[] = "Bearer ";
     if (!env->admin_enabled || !http_header(ctx, "authorization", &h) || h.len <= sizeof bearer - 1 ||
         strncasecmp(h.ptr, bearer, sizeof bearer - 1) != 0)
-        return auth_failed(env, ctx, app_err_set(err, APP_ADMIN_AUTH_REQUIRED, NULL), err);
+        return auth_failed(env, ctx, app_err_set(err, APP_ADMIN_AUTH_REQUIRED, NULL), NULL, err);
     /* Comparing hashes makes the comparison constant-time whatever the presented length. */
     uint8_t presented[HASH_LEN];
     crypto_generichash(presented, HASH_LEN, (const unsigned char *)h.ptr + sizeof bearer - 1,
                        h.len - (sizeof bearer - 1), NULL, 0);
     if (!hash_equal(presented, env->admin_token_hash))
-        return auth_failed(env, ctx, app_err_set(err, APP_ADMIN_AUTH_REQUIRED, NULL), err);
+        return auth_failed(env, ctx, app_err_set(err, APP_ADMIN_AUTH_REQUIRED, NULL), NULL, err);
     return 0;
 }
 
@@ -155,7 +162,7 @@ static int authorize_api_key(api_env *env, http_ctx *ctx, app_err *err)
     principal *p = http_arena_alloc(ctx, sizeof *p);
     int rc = keycache_authenticate(env->services->keys, env->services->pepper, key, clock_now_ms(env->clock), p, err);
     if (rc != 0)
-        return auth_failed(env, ctx, rc, err);
+        return auth_failed(env, ctx, rc, p, err);
     http_set_auth(ctx, p);
     return 0;
 }

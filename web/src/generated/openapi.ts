@@ -64,6 +64,9 @@ export interface paths {
          *       the call is in `enterprise_daily_usages`
          *     - `b2b_quota_exceeded_total{period,mode}` counter
          *     - `b2b_rate_limited_total{scope}` counter
+         *     - `b2b_auth_failures_total{reason}` counter: failed authentications by reason
+         *       (`missing_api_key`, `invalid_api_key`, `revoked_api_key`, `expired_api_key`,
+         *       `admin_auth_required`), each also in the audit trail as `auth.failure`
          *     - `store_wal_bytes` gauge, the size of the SQLite write-ahead log (0 on PostgreSQL)
          *     - `store_db_bytes` gauge, the size of the database
          *     - `b2b_counter_drift` gauge (with `--counters redis://...`): the calls by which Redis's
@@ -442,6 +445,16 @@ export interface paths {
          * The audit trail
          * @description Every admin change, in order, hash-chained: each event's `hash` is BLAKE2b-256 over the
          *     previous event's hash and this event's fields. `starmeter audit verify` recomputes the chain.
+         *
+         *     Failed authentications are security events with action `auth.failure` and actor
+         *     `anonymous`, aggregated: one event per target, reason and minute, written within seconds of
+         *     the minute's end. The target is `key:<key_id>` when the presented key id is known (a wrong
+         *     secret, a revoked or expired key; `account_id` is then its account), `address:<ip>`
+         *     otherwise (no key, a malformed or unknown key, the admin token), or `other` for what came
+         *     once 2,048 targets were already counted in that minute. `details` holds `reason` (as
+         *     `b2b_auth_failures_total`: `missing_api_key`, `invalid_api_key` for an unknown key id and a
+         *     wrong secret alike, `revoked_api_key`, `expired_api_key`, `admin_auth_required`), `count`,
+         *     `first_at` and `last_at`. A secret or a whole presented key is never recorded.
          */
         get: operations["listAudit"];
         put?: never;
@@ -721,8 +734,11 @@ export interface components {
             seq: number;
             /** Format: date-time */
             at: string;
-            /** @enum {string} */
-            actor: "admin" | "cli" | "system";
+            /**
+             * @description anonymous: a failed authentication (auth.failure)
+             * @enum {string}
+             */
+            actor: "admin" | "cli" | "system" | "anonymous";
             action: string;
             target: string;
             account_id: number | null;
@@ -1821,7 +1837,7 @@ export interface operations {
             query?: {
                 /** @description A positive id in canonical decimal form (no sign, no leading zero). */
                 account_id?: number;
-                /** @description e.g. account.create, credential.revoke */
+                /** @description e.g. account.create, credential.revoke, auth.failure */
                 action?: string;
                 /** @description at or after */
                 from?: string;
