@@ -9,6 +9,7 @@
  * the sanitizers watch the server meanwhile.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -155,11 +156,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t len;
     char *req = expand(data, size, &len);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+    /* Thousands of connections a second for minutes: each is closed with a reset (no TIME_WAIT
+     * left to exhaust the client's ports), and a connect that still fails is tried again before
+     * the run stops on it. */
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 50; attempt++) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            close(fd);
+            fd = -1;
+            poll(NULL, 0, 20);
+        }
+    }
+    if (fd < 0) {
+        fprintf(stderr, "fuzz_request: cannot connect to the server: %s\n", strerror(errno));
         abort();
+    }
+    struct linger reset = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     /* The server may answer and close before it has read everything: a short send is fine. */
     for (size_t off = 0; off < len;) {
         ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
