@@ -77,6 +77,17 @@ typedef struct counters_decision {
     int64_t day_used, month_used;     /* after this decision */
 } counters_decision;
 
+/* The kind of `first` a quota decision would be (NONE for a call served within its limits). */
+static inline counters_first counters_first_of(const quota_decision *d)
+{
+    bool daily = d->period == QUOTA_DAILY;
+    switch (d->outcome) {
+    case QUOTA_BLOCK: return daily ? COUNTERS_FIRST_DAY_BLOCK : COUNTERS_FIRST_MONTH_BLOCK;
+    case QUOTA_SERVE_OVERAGE: return daily ? COUNTERS_FIRST_DAY_OVERAGE : COUNTERS_FIRST_MONTH_OVERAGE;
+    default: return COUNTERS_FIRST_NONE;
+    }
+}
+
 /* Receives a decision; `dec` is borrowed for the duration of the call. */
 typedef void (*counters_decided_fn)(void *arg, const counters_decision *dec);
 

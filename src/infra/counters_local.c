@@ -127,16 +127,6 @@ static unsigned seen_bit(counters_first f)
     }
 }
 
-static counters_first first_of(const quota_decision *d)
-{
-    bool daily = d->period == QUOTA_DAILY;
-    switch (d->outcome) {
-    case QUOTA_BLOCK: return daily ? COUNTERS_FIRST_DAY_BLOCK : COUNTERS_FIRST_MONTH_BLOCK;
-    case QUOTA_SERVE_OVERAGE: return daily ? COUNTERS_FIRST_DAY_OVERAGE : COUNTERS_FIRST_MONTH_OVERAGE;
-    default: return COUNTERS_FIRST_NONE;
-    }
-}
-
 /* Takes the call's rate limits, all or none (counters_scope is rl_scope's order). False: refused. */
 static bool take_rates(local_counters *c, const counters_rate *r, int64_t now_ms, counters_decision *dec)
 {
@@ -185,7 +175,7 @@ static void local_reserve(counters *self, const counters_req *req, counters_deci
         a->inflight++;
         dec.reserved = true;
     }
-    counters_first first = first_of(&dec.d);
+    counters_first first = counters_first_of(&dec.d);
     if (first != COUNTERS_FIRST_NONE && !(a->seen & seen_bit(first))) {
         a->seen |= seen_bit(first);
         dec.first = first;

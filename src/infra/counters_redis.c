@@ -540,16 +540,6 @@ static bool reply_is_int(const redisReply *r)
     return r != NULL && r->type == REDIS_REPLY_INTEGER;
 }
 
-static counters_first first_of(const quota_decision *d)
-{
-    bool daily = d->period == QUOTA_DAILY;
-    switch (d->outcome) {
-    case QUOTA_BLOCK: return daily ? COUNTERS_FIRST_DAY_BLOCK : COUNTERS_FIRST_MONTH_BLOCK;
-    case QUOTA_SERVE_OVERAGE: return daily ? COUNTERS_FIRST_DAY_OVERAGE : COUNTERS_FIRST_MONTH_OVERAGE;
-    default: return COUNTERS_FIRST_NONE;
-    }
-}
-
 static bool ints(const redisReply *r, size_t n)
 {
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != n)
@@ -594,7 +584,7 @@ static bool decision_from_reply(const redisReply *r, const op *o, counters_decis
     dec->day_used = r->element[4]->integer;
     dec->month_used = r->element[5]->integer;
     dec->reserved = dec->d.outcome != QUOTA_BLOCK;
-    dec->first = r->element[6]->integer ? first_of(&dec->d) : COUNTERS_FIRST_NONE;
+    dec->first = r->element[6]->integer ? counters_first_of(&dec->d) : COUNTERS_FIRST_NONE;
     return true;
 }
 
