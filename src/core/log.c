@@ -267,3 +267,14 @@ void log_write(const app_log *lg, log_level level, const char *msg, const char *
     out[n++] = '\n';
     emit(lg, level, out, n);
 }
+
+bool log_every_pass(log_every *e, int64_t now_ms, int64_t interval_ms, int64_t *held)
+{
+    int64_t next = atomic_load(&e->next_ms);
+    if (now_ms < next || !atomic_compare_exchange_strong(&e->next_ms, &next, now_ms + interval_ms)) {
+        atomic_fetch_add(&e->held, 1);
+        return false;
+    }
+    *held = atomic_exchange(&e->held, 0);
+    return true;
+}

@@ -2,8 +2,10 @@
 #ifndef STARMETER_CORE_LOG_H
 #define STARMETER_CORE_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF } log_level;
 
@@ -59,5 +61,22 @@ static inline bool log_enabled(const app_log *lg, log_level l)
  * that cannot be built is replaced by a short notice.
  */
 void log_write(const app_log *lg, log_level level, const char *msg, const char *fields_fmt, ...);
+
+/*
+ * One line per interval for a condition that repeats with every call (a full disk fails each
+ * write, and each refused call would log it): the first occurrence passes, the next ones within
+ * `interval_ms` are held back and counted, and the next line that passes says how many were.
+ * Zero-initialised; any thread.
+ */
+typedef struct log_every {
+    _Atomic int64_t next_ms; /* the instant from which a line may pass again */
+    _Atomic int64_t held;    /* lines held back since the last one that passed */
+} log_every;
+
+/*
+ * Whether a line may be written at `now_ms` (a monotonic clock): true once per interval, with
+ * *held set to how many lines were held back before it; false (the line is counted) otherwise.
+ */
+bool log_every_pass(log_every *e, int64_t now_ms, int64_t interval_ms, int64_t *held);
 
 #endif

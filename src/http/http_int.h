@@ -51,9 +51,10 @@ struct http_server {
     pthread_mutex_t ready_mu; /* start-up: loops report when they can take messages */
     pthread_cond_t ready_cv;
     size_t ready;
-    size_t entity_cap;        /* the largest body any route takes (h2o's own limit for chunked bodies) */
-    atomic_size_t body_bytes; /* request bodies let through and not yet answered, all loops together */
-    atomic_size_t nconns;     /* connections open (or being accepted), all loops together */
+    size_t entity_cap;         /* the largest body any route takes (h2o's own limit for chunked bodies) */
+    atomic_size_t body_bytes;  /* request bodies let through and not yet answered, all loops together */
+    atomic_size_t nconns;      /* connections open (or being accepted), all loops together */
+    log_every unavailable_log; /* "request failed" lines of store_unavailable: one per interval */
 };
 
 /*

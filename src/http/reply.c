@@ -242,9 +242,14 @@ json_t *http__error_body(const app_err *err, const char *request_id)
 void http_reply_error(http_ctx *ctx, const app_err *err)
 {
     app_code code = err->code == APP_OK ? APP_INTERNAL_ERROR : err->code;
-    if (code == APP_INTERNAL_ERROR || code == APP_STORE_UNAVAILABLE)
-        log_write(ctx->opts->log, LOG_ERROR, "request failed", "{s:s, s:s, s:s}", "request_id", ctx->request_id, "code",
-                  app_code_name(code), "error", err->message);
+    /* An internal error is a fault of its own each time; an unavailable store refuses every call
+     * alike, and is logged once per interval (its cause is logged where it is met). */
+    int64_t held = 0;
+    if (code == APP_INTERNAL_ERROR ||
+        (code == APP_STORE_UNAVAILABLE &&
+         log_every_pass(&ctx->worker->srv->unavailable_log, (int64_t)(clock_mono_ns() / 1000000u), 10000, &held)))
+        log_write(ctx->opts->log, LOG_ERROR, "request failed", "{s:s, s:s, s:s, s:I}", "request_id", ctx->request_id,
+                  "code", app_code_name(code), "error", err->message, "held_back", (json_int_t)held);
     send_json(ctx, app_code_status(code), http__error_body(err, ctx->request_id), code);
 }
 

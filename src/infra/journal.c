@@ -251,6 +251,24 @@ int journal_read(journal_segment *seg, int64_t from, journal_entry *out, size_t 
 
 static int sync_locked(journal *j, bool *synced, app_err *err);
 
+/* Not a segment: its name lacks SUFFIX, so recovery never takes it for one. */
+#define PROBE_NAME "write-probe.tmp"
+
+int journal_probe(journal *j, app_err *err)
+{
+    static const char block[4096];
+    int fd = openat(j->dir_fd, PROBE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return io_fail(err, "open", PROBE_NAME);
+    ssize_t w = write(fd, block, sizeof block);
+    int rc = w == (ssize_t)sizeof block && fsync(fd) == 0 ? 0 : io_fail(err, "write", PROBE_NAME);
+    if (w >= 0 && w < (ssize_t)sizeof block)
+        app_err_set(err, APP_STORE_UNAVAILABLE, "usage journal: write %s: %s", PROBE_NAME, strerror(ENOSPC));
+    close(fd);
+    unlinkat(j->dir_fd, PROBE_NAME, 0);
+    return rc;
+}
+
 int journal_sync(journal *j, bool *synced, app_err *err)
 {
     pthread_mutex_lock(&j->sync_mu);

@@ -73,6 +73,13 @@ int journal_read(journal_segment *seg, int64_t from, journal_entry *out, size_t 
 /* Fsyncs every segment appended to since its last sync. Sets *synced when it fsynced any. */
 int journal_sync(journal *j, bool *synced, app_err *err);
 
+/*
+ * Whether a write reaches the journal's disk now: writes and fsyncs one block in a file of its own
+ * (never taken for a segment), then removes it. For readiness once appends have failed (a full
+ * disk): 0, or store_unavailable naming the system's error.
+ */
+int journal_probe(journal *j, app_err *err);
+
 /* Removes a sealed, fully folded and synced segment: unlinks and closes its file, frees it. */
 void journal_retire(journal *j, journal_segment *seg);
 

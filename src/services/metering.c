@@ -61,6 +61,16 @@ struct metering_call {
     app_err *err;       /* the call's failure, allocated when there is one */
 };
 
+/* Where a write of the usage path fails (see write_failed). */
+typedef enum write_site {
+    SITE_JOURNAL_APPEND,
+    SITE_JOURNAL_SYNC,
+    SITE_COMMIT,
+    SITE_FOLD,
+    SITE_SYNC,
+    WRITE_SITES
+} write_site;
+
 struct metering {
     metering_opts o;
     int metric_events, metric_exceeded;
@@ -73,8 +83,12 @@ struct metering {
     int64_t settle_asked, settle_done; /* metering_settle's requests, and the last one served */
     pthread_cond_t fold_cv;            /* wakes the folder (a settle, a stop) */
     bool folder_stopping;
-    atomic_bool store_unsynced;        /* a ledger commit was made without fsync since the last sync */
-    _Atomic int64_t ledger_down_since; /* monotonic ms of the first failure of a run of them; 0: healthy */
+    atomic_bool store_unsynced;         /* a ledger commit was made without fsync since the last sync */
+    _Atomic int64_t ledger_down_since;  /* monotonic ms of the first failure of a run of them; 0: healthy */
+    _Atomic int64_t journal_down_since; /* the same for appends to the journal */
+    pthread_mutex_t emu;                /* write_error */
+    char write_error[sizeof(((app_err *)0)->message)]; /* the last failed write's message, for /readyz */
+    log_every write_log[WRITE_SITES];                  /* one line per interval for each kind of failed write */
     pthread_t writer, folder;
     bool started;
 
@@ -344,6 +358,41 @@ static int64_t mono_ms(void)
     return (int64_t)(clock_mono_ns() / 1000000u);
 }
 
+/* The writes that can fail with every call while a disk is full, each logged once per interval. */
+static const char *const write_site_msg[WRITE_SITES] = {
+    [SITE_JOURNAL_APPEND] = "usage journal append failed",
+    [SITE_JOURNAL_SYNC] = "usage journal sync failed",
+    [SITE_COMMIT] = "usage commit failed",
+    [SITE_FOLD] = "usage journal fold failed",
+    [SITE_SYNC] = "usage sync failed",
+};
+
+/*
+ * A failed write of the usage path: remembered for /readyz (an append to the journal starts a
+ * journal outage; the ledger's are ledger_health's) and logged once per METERING_FAILURE_LOG_MS
+ * for each site, with the number of lines held back, so that a full disk refusing every call does
+ * not fill what is left of it with the same line.
+ */
+static void write_failed(metering *m, write_site site, const app_err *err, size_t calls)
+{
+    int64_t now = mono_ms(), held, zero = 0;
+    if (site == SITE_JOURNAL_APPEND || site == SITE_JOURNAL_SYNC)
+        atomic_compare_exchange_strong(&m->journal_down_since, &zero, now);
+    pthread_mutex_lock(&m->emu);
+    str_copy(m->write_error, sizeof m->write_error, err->message);
+    pthread_mutex_unlock(&m->emu);
+    if (log_every_pass(&m->write_log[site], now, METERING_FAILURE_LOG_MS, &held))
+        log_write(m->o.log, LOG_ERROR, write_site_msg[site], "{s:s, s:I, s:I}", "error", err->message, "calls",
+                  (json_int_t)calls, "held_back", (json_int_t)held);
+}
+
+/* An append reached the journal: an outage of the journal is over. Cheap on the hot path. */
+static void journal_wrote(metering *m)
+{
+    if (atomic_load_explicit(&m->journal_down_since, memory_order_relaxed) != 0)
+        atomic_store(&m->journal_down_since, 0);
+}
+
 /* Records how the last call to the ledger went: a failure starts (or continues) an outage. */
 static void ledger_health(metering *m, int rc)
 {
@@ -353,6 +402,18 @@ static void ledger_health(metering *m, int rc)
     }
     int64_t zero = 0;
     atomic_compare_exchange_strong(&m->ledger_down_since, &zero, mono_ms());
+}
+
+/*
+ * A write to the ledger that counts nothing: a journal mark for a segment that never exists,
+ * written and forgotten, each in its own transaction, as a fold writes its marks.
+ */
+static int ledger_probe(metering *m, app_err *err)
+{
+    journal_mark mark = {.segment = "readiness-probe", .offset = 0};
+    usage_batch ub = {.marks = &mark, .nmarks = 1};
+    int rc = store_usage_apply(m->o.store, &ub, err);
+    return rc != 0 ? rc : store_journal_forget(m->o.store, mark.segment, err);
 }
 
 /* Whether the ledger has failed for longer than the grace that the journal absorbs. */
@@ -473,8 +534,7 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
         rc = store_usage_apply(m->o.store, &ub, &err);
         ledger_health(m, rc);
         if (rc != 0)
-            log_write(m->o.log, LOG_ERROR, "usage commit failed", "{s:s, s:I}", "error", err.message, "calls",
-                      (json_int_t)nwrites);
+            write_failed(m, SITE_COMMIT, &err, nwrites);
         else if (!ub.durable)
             atomic_store(&m->store_unsynced, true);
     }
@@ -495,8 +555,9 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
             for (metering_call *c = batch; c; c = c->next)
                 c->journaled |= c->stage == STAGE_SYNC;
         if (sync_rc != 0 || (sync_rc = journal_sync(m->j, &any, &err)) != 0)
-            log_write(m->o.log, LOG_ERROR, appended ? "usage journal sync failed" : "usage journal append failed",
-                      "{s:s}", "error", err.message);
+            write_failed(m, appended ? SITE_JOURNAL_SYNC : SITE_JOURNAL_APPEND, &err, k);
+        else
+            journal_wrote(m);
         free(je);
     }
     /* Nothing of a call may be touched once its token is posted: its loop may free it at once. */
@@ -579,8 +640,7 @@ static int fold(metering *m, bool *touched)
         usage_batch ub = {.deltas = d, .ndeltas = deltas_merge(d, ne), .marks = marks, .nmarks = nm};
         *touched = true;
         if ((rc = store_usage_apply(m->o.store, &ub, &err)) != 0) {
-            log_write(m->o.log, LOG_ERROR, "usage journal fold failed", "{s:s, s:I}", "error", err.message, "calls",
-                      (json_int_t)ne);
+            write_failed(m, SITE_FOLD, &err, ne);
             break;
         }
         atomic_store(&m->store_unsynced, true);
@@ -604,12 +664,12 @@ static void sync_all(metering *m, bool all)
     app_err_clear(&err);
     bool any;
     if (m->j != NULL && journal_sync(m->j, &any, &err) != 0) {
-        log_write(m->o.log, LOG_ERROR, "usage journal sync failed", "{s:s}", "error", err.message);
+        write_failed(m, SITE_JOURNAL_SYNC, &err, 0);
         return;
     }
     if (atomic_exchange(&m->store_unsynced, false) && store_sync(m->o.store, &err) != 0) {
         atomic_store(&m->store_unsynced, true);
-        log_write(m->o.log, LOG_ERROR, "usage sync failed", "{s:s}", "error", err.message);
+        write_failed(m, SITE_SYNC, &err, 0);
         return;
     }
     if (m->j == NULL)
@@ -776,11 +836,19 @@ static void *folder_main(void *arg)
         int rc = m->j != NULL ? fold(m, &touched) : 0;
         if (!touched && mono_ms() - checked >= METERING_LEDGER_CHECK_MS) {
             /* Nothing to fold: ask the ledger whether it answers, so an outage is noticed
-             * before calls are journaled into it. */
+             * before calls are journaled into it; once writes have failed, whether it takes one
+             * (a full disk still answers queries). And whether the journal's disk does. */
             app_err perr;
             app_err_clear(&perr);
-            rc = store_ping(m->o.store, &perr);
+            rc = atomic_load(&m->ledger_down_since) != 0 ? ledger_probe(m, &perr) : store_ping(m->o.store, &perr);
             touched = true;
+            if (rc != 0) {
+                pthread_mutex_lock(&m->emu);
+                str_copy(m->write_error, sizeof m->write_error, perr.message);
+                pthread_mutex_unlock(&m->emu);
+            }
+            if (m->j != NULL && atomic_load(&m->journal_down_since) != 0 && journal_probe(m->j, &perr) == 0)
+                journal_wrote(m);
         }
         if (touched) {
             ledger_health(m, rc);
@@ -870,6 +938,8 @@ metering *metering_new(const metering_opts *opts, app_err *err)
     pthread_condattr_destroy(&ca);
     atomic_init(&m->store_unsynced, false);
     atomic_init(&m->ledger_down_since, 0);
+    atomic_init(&m->journal_down_since, 0);
+    pthread_mutex_init(&m->emu, NULL);
     pthread_cond_init(&m->idle_cv, NULL);
     pthread_mutex_init(&m->imu, NULL);
     return m;
@@ -898,6 +968,7 @@ void metering_free(metering *m)
     pthread_cond_destroy(&m->idle_cv);
     pthread_mutex_destroy(&m->imu);
     pthread_mutex_destroy(&m->amu);
+    pthread_mutex_destroy(&m->emu);
     free(m->active);
     free(m->claims);
     free(m);
@@ -1039,7 +1110,7 @@ static journaled journal_count(metering_call *c)
     app_err jerr;
     app_err_clear(&jerr);
     if (journal_append(m->j, &loop_journal.seg, &e, 1, &jerr) != 0) {
-        log_write(m->o.log, LOG_ERROR, "usage journal append failed", "{s:s}", "error", jerr.message);
+        write_failed(m, SITE_JOURNAL_APPEND, &jerr, 1);
         c->rc = APP_STORE_UNAVAILABLE;
         c->stage = STAGE_SYNC;
         metering_continue(c); /* answered 503 as a failed commit is */
@@ -1404,4 +1475,15 @@ void metering_run(metering *m, const metering_request *req)
         return;
     }
     park_for_writer(c, STAGE_LOOKUP);
+}
+
+int metering_health(metering *m, app_err *err)
+{
+    if (atomic_load(&m->journal_down_since) == 0 && !ledger_down(m))
+        return 0;
+    char why[sizeof(((app_err *)0)->message)];
+    pthread_mutex_lock(&m->emu);
+    str_copy(why, sizeof why, m->write_error[0] != '\0' ? m->write_error : "the ledger does not answer");
+    pthread_mutex_unlock(&m->emu);
+    return app_err_set(err, APP_STORE_UNAVAILABLE, "calls cannot be counted now: %s", why);
 }

@@ -49,6 +49,8 @@
 #define METERING_LEDGER_GRACE_MS 2000
 /* With nothing to fold, how often the ledger is asked whether it answers. */
 #define METERING_LEDGER_CHECK_MS 500
+/* A failed write of the usage path (a full disk fails every call) is logged once per this. */
+#define METERING_FAILURE_LOG_MS 10000
 /*
  * With shared counters (Redis), how often the counters of the accounts decided since the last
  * round are compared with the ledger (after a fold), raised where Redis lost counts, and their
@@ -190,6 +192,14 @@ void metering_flush(metering *m);
 void metering_settle(metering *m);
 
 /* The periods of a contract in `timezone` at now_ms (UTC when the zone is unknown). */
+/*
+ * Whether a call can be counted now, for /readyz: 0, or store_unavailable with the last failed
+ * write's message while appends to the journal fail (a full disk) or the ledger has failed for
+ * longer than METERING_LEDGER_GRACE_MS. Both clear by themselves when a write succeeds again:
+ * the folder tries one every METERING_LEDGER_CHECK_MS while they last. Any thread.
+ */
+int metering_health(metering *m, app_err *err);
+
 periods metering_periods(metering *m, const char *timezone, int64_t now_ms);
 
 #endif

@@ -2,6 +2,7 @@
 /* Start, stop and the built binary, run as a user runs it. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <libpq-fe.h>
 #include <curl/curl.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -870,6 +872,114 @@ Test(deleted_db, the_server_stops_counting_and_says_so_once, .timeout = 60)
     }
     cr_assert_eq(log_lines_with(&s, "\"severity\":\"critical\""), 1);
     th_stop(&s);
+}
+
+/* The database and its journal on a small tmpfs of their own, the log outside it. */
+static char full_disk_db[320];
+static void on_small_disk(app_config *cfg)
+{
+    snprintf(cfg->db, sizeof cfg->db, "%s", full_disk_db);
+}
+
+/* Fills the file system of `dir` with one file until it refuses a write; returns its path's fd. */
+static int fill_disk(const char *dir, char path[400])
+{
+    snprintf(path, 400, "%s/filler", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert(fd >= 0);
+    static const char block[65536];
+    while (write(fd, block, sizeof block) > 0)
+        ;
+    while (write(fd, block, 1) > 0) /* the last partial block */
+        ;
+    cr_assert_eq(errno, ENOSPC);
+    return fd;
+}
+
+/*
+ * A full disk (issue: "/readyz is 200 while every write fails; 26 MB of logs in 30 s"): readiness
+ * says the server cannot count, each failing write is logged once per interval rather than with
+ * every refused call, nothing is counted, and all of it ends by itself once space is back.
+ */
+Test(full_disk, readiness_follows_writes_and_the_failure_is_logged_once_per_interval, .timeout = 90)
+{
+    char dir[256], disk[300], filler[400];
+    th_tmpdir(dir);
+    snprintf(disk, sizeof disk, "%s/disk", dir);
+    cr_assert_eq(mkdir(disk, 0700), 0);
+    if (mount("tmpfs", disk, "tmpfs", 0, "size=4m") != 0) {
+        th_rmdir(dir);
+        cr_skip_test("a tmpfs cannot be mounted here (%s): the test needs root", strerror(errno));
+    }
+    snprintf(full_disk_db, sizeof full_disk_db, "%s/starmeter.db", disk);
+    th_server s;
+    th_start(&s, &(th_opts){.dir = dir, .tune = on_small_disk});
+    char key[80];
+    metered_key(&s, key);
+    th_response r;
+    cr_assert_eq(th_keyed(&s, DELETED_WEEKLY, key, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    int served = 1;
+    th_request(&s, "GET", "/readyz", NULL, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    th_response_free(&r);
+
+    int fd = fill_disk(disk, filler);
+    /* What the journal's last pages (one segment per event loop) still hold is used up first:
+     * calls are served while their count finds room, refused once it does not. */
+    int refused_in_a_row = 0, calls = 0;
+    for (; calls < 3000 && refused_in_a_row < 200; calls++) {
+        long st = th_keyed(&s, DELETED_WEEKLY, key, &r);
+        if (st == 200) {
+            served++;
+            refused_in_a_row = 0;
+        } else {
+            th_assert_error(&r, 503, "store_unavailable");
+            refused_in_a_row++;
+        }
+        th_response_free(&r);
+        if (refused_in_a_row == 1) {
+            th_request(&s, "GET", "/readyz", NULL, NULL, &r);
+            th_assert_error(&r, 503, "store_unavailable");
+            th_response_free(&r);
+        }
+    }
+    cr_assert_eq(refused_in_a_row, 200, "calls still served on a full disk after %d", calls);
+    /* Hundreds of refused calls within one interval: one line for the failed appends, one for the
+     * refusals (before, two lines per refused call). */
+    cr_assert_leq(log_lines_with(&s, "usage journal append failed"), 1);
+    cr_assert_leq(log_lines_with(&s, "\"request failed\""), 1);
+
+    /* Space is back: ready again within a few probes, and calls are counted again. */
+    close(fd);
+    cr_assert_eq(unlink(filler), 0);
+    long ready = 0;
+    for (int i = 0; i < 100 && ready != 200; i++) {
+        th_request(&s, "GET", "/readyz", NULL, NULL, &r);
+        ready = r.status;
+        th_response_free(&r);
+        if (ready != 200)
+            usleep(50000);
+    }
+    cr_assert_eq(ready, 200, "not ready again once space was back");
+    cr_assert_eq(th_keyed(&s, DELETED_WEEKLY, key, &r), 200, "%s", r.body);
+    th_response_free(&r);
+    served++;
+
+    /* The ledger holds exactly the calls answered 200: the refused ones counted nothing. */
+    th_stop(&s);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(full_disk_db, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT coalesce(sum(requests), 0) FROM enterprise_daily_usages", -1, &q, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int64(q, 0), served, "ledger %lld, answered 200: %d",
+                 (long long)sqlite3_column_int64(q, 0), served);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    cr_assert_eq(umount2(disk, MNT_DETACH), 0);
+    th_rmdir(dir);
 }
 
 /* Starts a server on `dir` as th_start would and returns the start's error code (0: started, stopped). */

@@ -12,6 +12,7 @@ void api_ops_healthz(http_ctx *ctx)
 /* What the readiness check learns off the loop. */
 typedef struct readiness {
     store *store;
+    metering *metering; /* NULL in servers that meter nothing */
     int rc;
     int version;
     app_err err;
@@ -25,6 +26,8 @@ static void readyz_ping(void *arg)
     r->rc = store_ping(r->store, &r->err);
     if (r->rc == 0)
         r->rc = store_schema_version(r->store, &r->version, &r->err);
+    if (r->rc == 0 && r->metering != NULL)
+        r->rc = metering_health(r->metering, &r->err);
 }
 
 static void on_readyz_pinged(http_ctx *ctx, void *arg)
@@ -39,12 +42,17 @@ static void on_readyz_pinged(http_ctx *ctx, void *arg)
             NULL);
 }
 
-/* Ready when the store answers a query, asked from the worker pool and answered on the loop. */
+/*
+ * Ready when the store answers a query and a call can be counted now (writes to the journal and
+ * the ledger succeed: a full disk still answers queries), asked from the worker pool and answered
+ * on the loop.
+ */
 void api_ops_readyz(http_ctx *ctx)
 {
     api_env *env = http_app(ctx);
     readiness *r = http_arena_alloc(ctx, sizeof *r); /* lives until the response, after the done callback */
     r->store = env->store;
+    r->metering = env->metering;
     r->rc = 0;
     r->version = 0;
     http_defer(ctx, readyz_ping, on_readyz_pinged, r);

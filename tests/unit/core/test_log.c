@@ -157,3 +157,45 @@ Test(log, long_lines_and_levels)
     close(fd);
     unlink(path);
 }
+
+Test(log_every, one_line_per_interval_with_the_count_held_back)
+{
+    log_every e = {0};
+    int64_t held = -1;
+    cr_assert(log_every_pass(&e, 1000, 10000, &held));
+    cr_assert_eq(held, 0);
+    for (int i = 0; i < 5; i++)
+        cr_assert_not(log_every_pass(&e, 1000 + i * 1000, 10000, &held));
+    cr_assert_not(log_every_pass(&e, 10999, 10000, &held));
+    cr_assert(log_every_pass(&e, 11000, 10000, &held));
+    cr_assert_eq(held, 6);
+    cr_assert_not(log_every_pass(&e, 11001, 10000, &held));
+    cr_assert(log_every_pass(&e, 50000, 10000, &held));
+    cr_assert_eq(held, 1);
+}
+
+/* Threads racing at the same instant: exactly one line passes, and every other is counted. */
+static log_every race;
+static atomic_int passed;
+static void *race_main(void *arg)
+{
+    (void)arg;
+    int64_t held;
+    for (int i = 0; i < 1000; i++)
+        if (log_every_pass(&race, 5, 1000000, &held))
+            atomic_fetch_add(&passed, 1);
+    return NULL;
+}
+
+Test(log_every, racing_threads_let_one_line_through)
+{
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, race_main, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(atomic_load(&passed), 1);
+    int64_t held;
+    cr_assert(log_every_pass(&race, 1000005, 1000000, &held));
+    cr_assert_eq(held, 3999);
+}

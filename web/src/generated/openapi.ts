@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Ready when the store answers a query; 503 `store_unavailable` when it does not.
+         * @description Ready when a call can be counted now: the store answers a query, and writes to the usage journal and the ledger succeed. 503 `store_unavailable` when the store does not answer, or while those writes fail (a full disk: the message is the last failure's); it turns 200 again by itself within about a second of the writes succeeding again.
          */
         get: operations["getReadyz"];
         put?: never;
