@@ -99,5 +99,7 @@ void api_b2b_usage_summary(http_ctx *ctx);
 void api_b2b_usage_history(http_ctx *ctx);
 void api_admin_usage_summary(http_ctx *ctx);
 void api_admin_usage_history(http_ctx *ctx);
+void api_b2b_usage_alerts(http_ctx *ctx);
+void api_admin_usage_alerts(http_ctx *ctx);
 
 #endif

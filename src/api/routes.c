@@ -14,6 +14,7 @@ const http_route api_routes[] = {
     {"GET", "/v1/b2b/me", api_b2b_me, 0, HTTP_AUTH_API_KEY},
     {"GET", "/v1/b2b/usage/summary", api_b2b_usage_summary, 0, HTTP_AUTH_API_KEY},
     {"GET", "/v1/b2b/usage/history", api_b2b_usage_history, 0, HTTP_AUTH_API_KEY},
+    {"GET", "/v1/b2b/usage/alerts", api_b2b_usage_alerts, 0, HTTP_AUTH_API_KEY},
 
     {"POST", "/v1/admin/accounts", api_admin_accounts_create, BODY_SMALL, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/accounts", api_admin_accounts_list, 0, HTTP_AUTH_ADMIN},
@@ -25,6 +26,7 @@ const http_route api_routes[] = {
     {"GET", "/v1/admin/accounts/{id}/credentials", api_admin_credentials_list, 0, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/accounts/{id}/usage", api_admin_usage_summary, 0, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/accounts/{id}/usage/history", api_admin_usage_history, 0, HTTP_AUTH_ADMIN},
+    {"GET", "/v1/admin/accounts/{id}/usage/alerts", api_admin_usage_alerts, 0, HTTP_AUTH_ADMIN},
     {"POST", "/v1/admin/credentials/{key_id}/rotate", api_admin_credentials_rotate, BODY_SMALL, HTTP_AUTH_ADMIN},
     {"DELETE", "/v1/admin/credentials/{key_id}", api_admin_credentials_revoke, 0, HTTP_AUTH_ADMIN},
     {"POST", "/v1/admin/plans", api_admin_plans_create, BODY_SMALL, HTTP_AUTH_ADMIN},

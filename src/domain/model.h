@@ -39,6 +39,23 @@ typedef struct account {
     int64_t created_at; /* Unix ms */
 } account;
 
+/*
+ * The percentages of a period's limit at which its usage raises an alert (usage.threshold):
+ * ascending, distinct, each 1..100; n == 0 turns alerts off. Plans default to 80 and 100.
+ */
+#define ALERT_THRESHOLDS_MAX 5
+typedef struct alert_set {
+    uint8_t n;
+    uint8_t pct[ALERT_THRESHOLDS_MAX];
+} alert_set;
+/* The text form stored in a column: "80,100", or "" for none. Room for five "100," and the NUL. */
+#define ALERT_SET_TEXT_MAX 24
+/* Parses the text form; false (out untouched) unless it is exactly one that alert_set_format writes. */
+bool alert_set_parse(const char *text, alert_set *out);
+void alert_set_format(const alert_set *a, char out[ALERT_SET_TEXT_MAX]);
+/* 80 and 100. */
+alert_set alert_set_default(void);
+
 /* The limits a plan sets and a contract may override. */
 typedef struct limits {
     opt_i64 daily_limit;   /* none: unlimited */
@@ -49,6 +66,7 @@ typedef struct limits {
     int64_t burst;
     int64_t credential_rate_per_second;
     int64_t credential_burst;
+    alert_set alerts;
 } limits;
 
 typedef struct plan {
@@ -71,6 +89,7 @@ enum {
     OVR_BURST = 1 << 5,
     OVR_CRED_RATE = 1 << 6,
     OVR_CRED_BURST = 1 << 7,
+    OVR_ALERTS = 1 << 8,
 };
 
 typedef struct contract {

@@ -51,3 +51,21 @@ quota_decision quota_decide(const limits *l, int64_t day_used, int64_t month_use
     }
     return out;
 }
+
+int64_t quota_threshold_calls(int64_t pct, opt_i64 limit)
+{
+    if (!limit.present || limit.v <= 0 || pct < 1 || pct > 100)
+        return -1;
+    /* ceil(pct * L / 100) with L = 100q + r, without the product's overflow */
+    int64_t calls = limit.v / 100 * pct + (limit.v % 100 * pct + 99) / 100;
+    return calls < 1 ? 1 : calls;
+}
+
+size_t quota_thresholds_reached(const alert_set *alerts, opt_i64 limit, int64_t used, uint8_t out[ALERT_THRESHOLDS_MAX])
+{
+    size_t n = 0;
+    for (uint8_t i = 0; i < alerts->n && i < ALERT_THRESHOLDS_MAX; i++)
+        if (quota_threshold_calls(alerts->pct[i], limit) == used)
+            out[n++] = alerts->pct[i];
+    return n;
+}

@@ -10,6 +10,7 @@
  * Unlimited (absent) limits never block.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "domain/model.h"
@@ -33,5 +34,19 @@ int64_t quota_remaining(opt_i64 limit, int64_t used);
 int64_t quota_overage(opt_i64 limit, int64_t used);
 
 const char *quota_period_name(quota_period p);
+
+/*
+ * The calls of a period at which threshold `pct` of `limit` is reached: ceil(pct * limit / 100),
+ * at least 1. A limit of 0 (nothing may be served) or an absent one has no threshold: -1.
+ */
+int64_t quota_threshold_calls(int64_t pct, opt_i64 limit);
+
+/*
+ * The thresholds of `alerts` that the served call bringing its period's usage to `used` reaches:
+ * those whose threshold_calls equal `used` (each call adds one, so exactly one call of a period
+ * reaches each). Fills out[] in ascending order; returns how many.
+ */
+size_t quota_thresholds_reached(const alert_set *alerts, opt_i64 limit, int64_t used,
+                                uint8_t out[ALERT_THRESHOLDS_MAX]);
 
 #endif

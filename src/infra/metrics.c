@@ -22,13 +22,14 @@ typedef struct route_stats {
 } route_stats;
 
 #define MAX_FAMILIES 16
-#define MAX_FAMILY_VALUES 16
+#define MAX_FAMILY_VALUES 200
 
 typedef struct family {
     const char *name, *help, *label;
     const char *const *values; /* NULL: a gauge without labels, its value in counts[0] */
     size_t nvalues;
     bool gauge;
+    bool sparse; /* only the values counted at least once are rendered */
     atomic_uint_fast64_t counts[MAX_FAMILY_VALUES];
 } family;
 
@@ -101,6 +102,14 @@ int metrics_family_register(metrics *m, const char *name, const char *help, cons
     f->values = values;
     f->nvalues = nvalues;
     return m->nfamilies++;
+}
+
+int metrics_family_register_sparse(metrics *m, const char *name, const char *help, const char *const *values,
+                                   size_t nvalues)
+{
+    int id = metrics_family_register(m, name, help, NULL, values, nvalues);
+    m->families[id].sparse = true;
+    return id;
 }
 
 int metrics_gauge_register(metrics *m, const char *name, const char *help)
@@ -181,7 +190,9 @@ void metrics_render(metrics *m, buf *out)
         family *f = &m->families[i];
         buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->gauge ? "gauge" : "counter");
         for (size_t v = 0; v < f->nvalues; v++)
-            if (f->values == NULL)
+            if (f->sparse && load(&f->counts[v]) == 0)
+                continue;
+            else if (f->values == NULL)
                 buf_appendf(out, "%s %llu\n", f->name, (unsigned long long)load(&f->counts[v]));
             else if (f->label != NULL)
                 buf_appendf(out, "%s{%s=\"%s\"} %llu\n", f->name, f->label, f->values[v],

@@ -35,6 +35,12 @@ void metrics_count_error(metrics *m, app_code code);
  */
 int metrics_family_register(metrics *m, const char *name, const char *help, const char *label,
                             const char *const *values, size_t nvalues);
+/*
+ * The same with whole label sets for values, of which only those counted at least once are
+ * rendered: for a family over many possible values of which few are ever used (up to 200).
+ */
+int metrics_family_register_sparse(metrics *m, const char *name, const char *help, const char *const *values,
+                                   size_t nvalues);
 /* Adds `n` to the counter of value index `value` of family `id`. */
 void metrics_family_add(metrics *m, int id, size_t value, uint64_t n);
 

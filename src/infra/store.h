@@ -44,6 +44,22 @@ typedef struct journal_mark {
 } journal_mark;
 
 /*
+ * A usage alert: a period's usage reached `threshold` percent of its limit. There is at most one
+ * per (account, period, period_start, threshold): usage_apply writes a new one together with its
+ * audit event, and nothing of either when it exists already.
+ */
+typedef struct usage_alert {
+    int64_t account_id;
+    bool monthly;          /* the month's limit; else the day's */
+    char period_start[11]; /* YYYY-MM-DD in the contract's zone: the day, or the month's first day */
+    int threshold;         /* percent, 1..100 */
+    int64_t used, limit;   /* the period's calls when it was reached, and its limit */
+    int64_t at;            /* Unix ms */
+    audit_event *audit;    /* usage_apply: appended when the alert is new (seq and hashes filled); or NULL */
+    bool raised;           /* usage_apply sets it: the alert is new and committed */
+} usage_alert;
+
+/*
  * One transaction of metered calls (group commit): usage deltas, answers of idempotent requests,
  * audit events of quota decisions, and how far usage journals are folded. Borrowed.
  * durable true: the batch is on stable storage when usage_apply returns (it survives a power
@@ -60,6 +76,8 @@ typedef struct usage_batch {
     size_t naudits;
     const journal_mark *marks;
     size_t nmarks;
+    usage_alert *alerts; /* written when new; each one's `raised` tells */
+    size_t nalerts;
     bool durable;
 } usage_batch;
 
@@ -171,6 +189,13 @@ struct store_ops {
     /* Rows grouped by date (by_credential false) or by credential (true), from <= date <= to. */
     int (*usage_rows)(store *self, int64_t account_id, int64_t credential_id, const char *from, const char *to,
                       bool by_credential, usage_row *out, size_t cap, size_t *n, app_err *err);
+    /*
+     * An account's alerts of the days from `day_from` and the months from `month_from` on
+     * (YYYY-MM-DD), newest first (by `at`, then threshold, then the month before the day), at most `cap`. `audit` is
+     * NULL in each.
+     */
+    int (*alert_list)(store *self, int64_t account_id, const char *day_from, const char *month_from, usage_alert *out,
+                      size_t cap, size_t *n, app_err *err);
     /* The unexpired answer stored for (account, key); not_found if none. out->body is malloc'd. */
     int (*idem_get)(store *self, int64_t account_id, const char *key, int64_t now_ms, idem_record *out, app_err *err);
     /* Deletes expired idempotency answers. */
@@ -335,6 +360,11 @@ static inline int store_usage_rows(store *s, int64_t account_id, int64_t credent
                                    const char *to, bool by_credential, usage_row *o, size_t cap, size_t *n, app_err *e)
 {
     return STORE_CALL(usage_rows, account_id, credential_id, from, to, by_credential, o, cap, n, e);
+}
+static inline int store_alert_list(store *s, int64_t account_id, const char *day_from, const char *month_from,
+                                   usage_alert *o, size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(alert_list, account_id, day_from, month_from, o, cap, n, e);
 }
 static inline int store_idem_get(store *s, int64_t account_id, const char *key, int64_t now_ms, idem_record *o,
                                  app_err *e)

@@ -79,6 +79,10 @@ FORWARD(audit_list,
         (s->inner, f, after, o, cap, n, err))
 FORWARD(change_token, (store * self, int64_t *out, app_err *err), (s->inner, out, err))
 FORWARD(usage_apply, (store * self, const usage_batch *b, app_err *err), (s->inner, b, err))
+FORWARD(alert_list,
+        (store * self, int64_t id, const char *day_from, const char *month_from, usage_alert *o, size_t cap, size_t *n,
+         app_err *err),
+        (s->inner, id, day_from, month_from, o, cap, n, err))
 FORWARD(usage_sum,
         (store * self, int64_t acc, int64_t cred, const char *from, const char *to, usage_totals *o, app_err *err),
         (s->inner, acc, cred, from, to, o, err))
@@ -144,6 +148,7 @@ static const struct store_ops faulty_ops = {
     .journal_mark = faulty_journal_mark,
     .journal_forget = faulty_journal_forget,
     .usage_sum = faulty_usage_sum,
+    .alert_list = faulty_alert_list,
     .usage_rows = faulty_usage_rows,
     .idem_get = faulty_idem_get,
     .idem_purge = faulty_idem_purge,

@@ -67,6 +67,8 @@ enum stmt_id {
     Q_USAGE_BY_DATE,
     Q_USAGE_BY_CRED,
     Q_MARK_PUT,
+    Q_ALERT_INSERT,
+    Q_ALERT_LIST,
     Q_MARK_GET,
     Q_MARK_DELETE,
     Q_TOKEN_GET,
@@ -84,11 +86,11 @@ enum stmt_id {
 
 #define PLAN_COLS                                                                                                      \
     "id, code, name, daily_limit, monthly_limit, limit_mode, overage_cap, rate_per_second, burst, "                    \
-    "credential_rate_per_second, credential_burst, metered, created_at, updated_at"
+    "credential_rate_per_second, credential_burst, metered, created_at, updated_at, alert_thresholds"
 #define CONTRACT_COLS                                                                                                  \
     "account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, limit_mode, "                \
     "overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, timezone, "   \
-    "starts_at, ends_at, updated_at"
+    "starts_at, ends_at, updated_at, alert_thresholds"
 #define CRED_COLS "id, account_id, key_id, secret_hash, label, status, created_at, expires_at, revoked_at, last_used_at"
 #define USAGE_FILTER                                                                                                   \
     "FROM enterprise_daily_usages WHERE account_id = $1 AND ($2::bigint < 0 OR credential_id = $2) "                   \
@@ -107,20 +109,20 @@ static const char *const SQL[Q_COUNT] = {
     [Q_ACCOUNT_STATUS] = "UPDATE accounts SET status = $1 WHERE id = $2",
     [Q_PLAN_INSERT] =
         "INSERT INTO plans(code, name, daily_limit, monthly_limit, limit_mode, overage_cap, rate_per_second, burst, "
-        "credential_rate_per_second, credential_burst, metered, created_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        "credential_rate_per_second, credential_burst, metered, created_at, updated_at, alert_thresholds) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     [Q_PLAN_UPDATE] =
         "UPDATE plans SET name = $1, daily_limit = $2, monthly_limit = $3, limit_mode = $4, overage_cap = $5, "
         "rate_per_second = $6, burst = $7, credential_rate_per_second = $8, credential_burst = $9, metered = $10, "
-        "updated_at = $11 WHERE id = $12",
+        "updated_at = $11, alert_thresholds = $13 WHERE id = $12",
     [Q_PLAN_GET] = "SELECT " PLAN_COLS " FROM plans WHERE id = $1",
     [Q_PLAN_GET_CODE] = "SELECT " PLAN_COLS " FROM plans WHERE code = $1",
     [Q_PLAN_LIST] = "SELECT " PLAN_COLS " FROM plans WHERE id > $1 ORDER BY id LIMIT $2",
     [Q_CONTRACT_PUT] =
         "INSERT INTO contracts(account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, "
         "limit_mode, overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, "
-        "credential_burst, timezone, starts_at, ends_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+        "credential_burst, timezone, starts_at, ends_at, updated_at, alert_thresholds) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
         "ON CONFLICT (account_id) DO UPDATE SET plan_id = excluded.plan_id, daily_limit = excluded.daily_limit, "
         "daily_limit_set = excluded.daily_limit_set, monthly_limit = excluded.monthly_limit, "
         "monthly_limit_set = excluded.monthly_limit_set, limit_mode = excluded.limit_mode, "
@@ -128,7 +130,8 @@ static const char *const SQL[Q_COUNT] = {
         "rate_per_second = excluded.rate_per_second, burst = excluded.burst, "
         "credential_rate_per_second = excluded.credential_rate_per_second, "
         "credential_burst = excluded.credential_burst, timezone = excluded.timezone, "
-        "ends_at = excluded.ends_at, updated_at = excluded.updated_at",
+        "ends_at = excluded.ends_at, updated_at = excluded.updated_at, "
+        "alert_thresholds = excluded.alert_thresholds",
     [Q_CONTRACT_GET] = "SELECT " CONTRACT_COLS " FROM contracts WHERE account_id = $1",
     [Q_CONTRACT_LIST] = "SELECT " CONTRACT_COLS " FROM contracts WHERE account_id > $1 ORDER BY account_id LIMIT $2",
     [Q_CRED_INSERT] = "INSERT INTO credentials(account_id, key_id, secret_hash, label, status, created_at, expires_at) "
@@ -183,6 +186,12 @@ static const char *const SQL[Q_COUNT] = {
     [Q_USAGE_BY_CRED] =
         "SELECT '', credential_id, sum(requests)::bigint, sum(overage)::bigint, sum(blocked)::bigint " USAGE_FILTER
         "GROUP BY credential_id ORDER BY credential_id LIMIT $5",
+    [Q_ALERT_INSERT] = "INSERT INTO usage_alerts(account_id, period, period_start, threshold, used, limit_value, at) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING 1",
+    [Q_ALERT_LIST] =
+        "SELECT account_id, period, period_start, threshold, used, limit_value, at FROM usage_alerts "
+        "WHERE account_id = $1 AND ((period = 'day' AND period_start >= $2) OR "
+        "(period = 'month' AND period_start >= $3)) ORDER BY at DESC, threshold DESC, period DESC LIMIT $4",
     [Q_MARK_PUT] = "INSERT INTO usage_journal_marks(segment, folded_bytes) VALUES ($1, $2) "
                    "ON CONFLICT (segment) DO UPDATE SET folded_bytes = excluded.folded_bytes",
     [Q_MARK_GET] = "SELECT folded_bytes FROM usage_journal_marks WHERE segment = $1",
@@ -200,7 +209,7 @@ static const char *const SQL[Q_COUNT] = {
                     "WHERE expires_at > $1 AND (account_id, key) > ($2, $3) ORDER BY account_id, key LIMIT $4",
     [Q_ACCOUNT_IMPORT] = "INSERT INTO accounts(id, name, status, created_at) VALUES ($1, $2, $3, $4)",
     [Q_PLAN_IMPORT] = "INSERT INTO plans(" PLAN_COLS ") "
-                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     [Q_CRED_IMPORT] = "INSERT INTO credentials(" CRED_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     /*
      * Rows inserted with their ids leave the identity sequences where they were: each is set so
@@ -337,6 +346,17 @@ static void p_opt(params *p, opt_i64 x)
 }
 
 /* Borrows `t` (NUL-terminated; NULL binds SQL NULL) until the statement has run. */
+/* Alert thresholds in their text form ("80,100"), kept in the parameter's own room. */
+_Static_assert(sizeof(((params *)0)->num[0]) >= ALERT_SET_TEXT_MAX, "room for an alert set's text");
+static void p_alerts(params *p, const alert_set *a)
+{
+    assert(p->n < MAX_PARAMS);
+    alert_set_format(a, p->num[p->n]);
+    p->v[p->n] = p->num[p->n];
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 0;
+}
+
 static void p_text(params *p, const char *t)
 {
     assert(p->n < MAX_PARAMS);
@@ -885,6 +905,15 @@ static const char *mode_text(limit_mode m)
     return m == LIMIT_OVERAGE ? "overage" : "block";
 }
 
+/* A column of alert thresholds in text form; a value the CHECK should have refused reads as none. */
+static alert_set col_alerts(const PGresult *r, int i, int col)
+{
+    alert_set a = {0};
+    if (!PQgetisnull(r, i, col))
+        alert_set_parse(PQgetvalue(r, i, col), &a);
+    return a;
+}
+
 static void row_plan(const PGresult *r, int i, void *out)
 {
     plan *p = out;
@@ -903,6 +932,7 @@ static void row_plan(const PGresult *r, int i, void *out)
     p->metered = col_i64(r, i, 11) != 0;
     p->created_at = col_i64(r, i, 12);
     p->updated_at = col_i64(r, i, 13);
+    p->limits.alerts = col_alerts(r, i, 14);
 }
 
 /* Binds the limits (daily, monthly, mode, cap, rate, burst, crate, cburst, metered) as the next 9 parameters. */
@@ -931,6 +961,7 @@ static int pg_plan_create(store *self, plan *io, audit_event *audit, app_err *er
     p_plan_limits(&p, io);
     p_i64(&p, io->created_at);
     p_i64(&p, io->updated_at);
+    p_alerts(&p, &io->limits.alerts);
     PGresult *r = NULL;
     int rc = run(s, c, Q_PLAN_INSERT, &p, &r, "create plan", err);
     if (rc == 0) {
@@ -979,6 +1010,7 @@ static int pg_plan_update(store *self, const plan *pl, audit_event *audit, app_e
     p_plan_limits(&p, pl);
     p_i64(&p, pl->updated_at);
     p_i64(&p, pl->id);
+    p_alerts(&p, &pl->limits.alerts);
     char idtext[24];
     snprintf(idtext, sizeof idtext, "%lld", (long long)pl->id);
     int rc = update_one(s, c, Q_PLAN_UPDATE, &p, "update plan", err, "plan", idtext);
@@ -1013,6 +1045,10 @@ static void p_contract(params *p, const contract *ct)
     p_i64(p, ct->starts_at);
     p_opt(p, ct->ends_at);
     p_i64(p, ct->updated_at);
+    if (ct->overridden & OVR_ALERTS)
+        p_alerts(p, &o->alerts);
+    else
+        p_null(p);
 }
 
 static int pg_contract_put(store *self, const contract *ct, audit_event *audit, app_err *err)
@@ -1062,6 +1098,10 @@ static void row_contract(const PGresult *r, int i, void *dst)
     out->starts_at = col_i64(r, i, 14);
     out->ends_at = col_opt(r, i, 15);
     out->updated_at = col_i64(r, i, 16);
+    if (!PQgetisnull(r, i, 17)) {
+        out->overridden |= OVR_ALERTS;
+        o->alerts = col_alerts(r, i, 17);
+    }
 }
 
 static int pg_contract_get(store *self, int64_t account_id, contract *out, app_err *err)
@@ -1495,6 +1535,50 @@ static int usage_arrays_and_conn(pg_store *s, buf arr[A_COUNT], const usage_delt
     return rc;
 }
 
+/* Inserts the alert unless it exists; a.raised tells which. Inside the batch's transaction. */
+static int insert_alert(pg_store *s, pg_conn *c, usage_alert *a, app_err *err)
+{
+    a->raised = false;
+    params p = {0};
+    p_i64(&p, a->account_id);
+    p_text(&p, a->monthly ? "month" : "day");
+    p_text(&p, a->period_start);
+    p_i64(&p, a->threshold);
+    p_i64(&p, a->used);
+    p_i64(&p, a->limit);
+    p_i64(&p, a->at);
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_ALERT_INSERT, &p, &r, "insert usage alert", err);
+    if (rc == 0)
+        a->raised = PQntuples(r) == 1;
+    PQclear(r);
+    return rc;
+}
+
+static void row_alert(const PGresult *r, int i, void *out)
+{
+    usage_alert *a = out;
+    memset(a, 0, sizeof *a);
+    a->account_id = col_i64(r, i, 0);
+    a->monthly = col_is(r, i, 1, "month");
+    col_text(r, i, 2, a->period_start, sizeof a->period_start);
+    a->threshold = (int)col_i64(r, i, 3);
+    a->used = col_i64(r, i, 4);
+    a->limit = col_i64(r, i, 5);
+    a->at = col_i64(r, i, 6);
+}
+
+static int pg_alert_list(store *self, int64_t account_id, const char *day_from, const char *month_from,
+                         usage_alert *out, size_t cap, size_t *n, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, account_id);
+    p_text(&p, day_from);
+    p_text(&p, month_from);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_ALERT_LIST, &p, row_alert, out, sizeof *out, cap, n, "list usage alerts", err);
+}
+
 static int pg_usage_apply(store *self, const usage_batch *b, app_err *err)
 {
     pg_store *s = (pg_store *)self;
@@ -1503,15 +1587,16 @@ static int pg_usage_apply(store *self, const usage_batch *b, app_err *err)
     int rc = usage_arrays_and_conn(s, arr, b->deltas, b->ndeltas, &c, err);
     if (rc != 0)
         goto out;
-    if (b->naudits == 0) {
+    if (b->naudits == 0 && b->nalerts == 0) {
         rc = usage_apply_pipelined(s, c, b, arr[0].data ? arr : NULL, err);
         checkin(s, c);
         goto out;
     }
     /*
-     * With audit events, statements one by one: the chain's last hash must be read (under the
-     * lock) before the events' hashes can be computed. Such batches are rare (the first block or
-     * overage of a period).
+     * With audit events or alerts, statements one by one: the chain's last hash must be read
+     * (under the lock) before the events' hashes can be computed, and an alert's event is written
+     * only when the alert is new. Such batches are rare (the first block, overage or threshold of a
+     * period).
      */
     rc = exec_simple(
         s, c, b->durable ? "BEGIN; SET LOCAL synchronous_commit = on" : "BEGIN; SET LOCAL synchronous_commit = off",
@@ -1531,11 +1616,19 @@ static int pg_usage_apply(store *self, const usage_batch *b, app_err *err)
         p_idem(&p, &b->idem[i]);
         rc = run(s, c, Q_IDEM_INSERT, &p, NULL, "store idempotent answer", err);
     }
+    bool alert_events = false;
+    for (size_t i = 0; i < b->nalerts && rc == 0; i++) {
+        rc = insert_alert(s, c, &b->alerts[i], err);
+        alert_events |= b->alerts[i].raised && b->alerts[i].audit != NULL;
+    }
     /* One advisory lock for the batch's events, taken last: held only from here to the commit. */
-    if (rc == 0 && b->naudits > 0)
+    if (rc == 0 && (b->naudits > 0 || alert_events))
         rc = lock_key(s, c, LOCK_AUDIT, err);
     for (size_t i = 0; i < b->naudits && rc == 0; i++)
         rc = audit_append(s, c, &b->audits[i], true, err);
+    for (size_t i = 0; i < b->nalerts && rc == 0; i++)
+        if (b->alerts[i].raised && b->alerts[i].audit != NULL)
+            rc = audit_append(s, c, b->alerts[i].audit, true, err);
     for (size_t i = 0; i < b->nmarks && rc == 0; i++) {
         params p = {0};
         p_text(&p, b->marks[i].segment);
@@ -1546,6 +1639,8 @@ static int pg_usage_apply(store *self, const usage_batch *b, app_err *err)
     rc = tx_end(s, c, rc, err);
     if (rc == 0 && !b->durable)
         atomic_store(&s->unsynced, true);
+    for (size_t i = 0; i < b->nalerts && rc != 0; i++)
+        b->alerts[i].raised = false;
     checkin(s, c);
 out:
     for (int i = 0; i < A_COUNT; i++)
@@ -1729,6 +1824,7 @@ static int pg_import_rows(store *self, const store_import *b, app_err *err)
         p_plan_limits(&p, pl);
         p_i64(&p, pl->created_at);
         p_i64(&p, pl->updated_at);
+        p_alerts(&p, &pl->limits.alerts);
         pipe_run(&pp, Q_PLAN_IMPORT, &p, "import plan");
     }
     for (size_t i = 0; i < b->naccounts; i++) {
@@ -1938,6 +2034,7 @@ static const struct store_ops pg_ops = {
     .change_token = pg_change_token,
     .usage_apply = pg_usage_apply,
     .usage_sum = pg_usage_sum,
+    .alert_list = pg_alert_list,
     .usage_rows = pg_usage_rows,
     .idem_get = pg_idem_get,
     .idem_purge = pg_idem_purge,

@@ -569,15 +569,15 @@ static int sqlite_account_set_status(store *self, int64_t id, account_status sta
 
 #define PLAN_COLS                                                                                                      \
     "id, code, name, daily_limit, monthly_limit, limit_mode, overage_cap, rate_per_second, burst, "                    \
-    "credential_rate_per_second, credential_burst, metered, created_at, updated_at"
+    "credential_rate_per_second, credential_burst, metered, created_at, updated_at, alert_thresholds"
 static const char SQL_PLAN_INSERT[] =
     "INSERT INTO plans(code, name, daily_limit, monthly_limit, limit_mode, overage_cap, rate_per_second, burst, "
-    "credential_rate_per_second, credential_burst, metered, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "credential_rate_per_second, credential_burst, metered, created_at, updated_at, alert_thresholds) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_PLAN_UPDATE[] =
     "UPDATE plans SET name = ?, daily_limit = ?, monthly_limit = ?, limit_mode = ?, overage_cap = ?, "
     "rate_per_second = ?, burst = ?, credential_rate_per_second = ?, credential_burst = ?, metered = ?, "
-    "updated_at = ? WHERE id = ?";
+    "updated_at = ?, alert_thresholds = ? WHERE id = ?";
 static const char SQL_PLAN_GET[] = "SELECT " PLAN_COLS " FROM plans WHERE id = ?";
 static const char SQL_PLAN_GET_CODE[] = "SELECT " PLAN_COLS " FROM plans WHERE code = ?";
 static const char SQL_PLAN_LIST[] = "SELECT " PLAN_COLS " FROM plans WHERE id > ? ORDER BY id LIMIT ?";
@@ -585,6 +585,26 @@ static const char SQL_PLAN_LIST[] = "SELECT " PLAN_COLS " FROM plans WHERE id > 
 static const char *mode_text(limit_mode m)
 {
     return m == LIMIT_OVERAGE ? "overage" : "block";
+}
+
+/*
+ * The alert thresholds of a column in their text form ("80,100"); a value the schema's CHECK
+ * should have refused reads as no alerts rather than as someone else's.
+ */
+static alert_set col_alerts(sqlite3_stmt *st, int i)
+{
+    alert_set a = {0};
+    const char *text = (const char *)sqlite3_column_text(st, i);
+    if (text != NULL)
+        alert_set_parse(text, &a);
+    return a;
+}
+
+static void bind_alerts(sqlite3_stmt *st, int i, const alert_set *a)
+{
+    char text[ALERT_SET_TEXT_MAX];
+    alert_set_format(a, text);
+    sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
 }
 
 static void row_plan(sqlite3_stmt *st, void *out)
@@ -606,6 +626,7 @@ static void row_plan(sqlite3_stmt *st, void *out)
     p->metered = sqlite3_column_int(st, 11) != 0;
     p->created_at = sqlite3_column_int64(st, 12);
     p->updated_at = sqlite3_column_int64(st, 13);
+    p->limits.alerts = col_alerts(st, 14);
 }
 
 /* Binds the limits at parameters first..first+8 (daily, monthly, mode, cap, rate, burst, crate, cburst, metered). */
@@ -638,6 +659,7 @@ static int sqlite_plan_create(store *self, plan *io, audit_event *audit, app_err
         sqlite3_bind_text(st, 2, io->name, -1, SQLITE_STATIC);
         bind_plan_limits(st, 3, io);
         sqlite3_bind_int64(st, 12, io->created_at);
+        bind_alerts(st, 14, &io->limits.alerts);
         sqlite3_bind_int64(st, 13, io->updated_at);
         int step = sqlite3_step(st);
         if (step == SQLITE_CONSTRAINT || sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
@@ -718,7 +740,8 @@ static int sqlite_plan_update(store *self, const plan *p, audit_event *audit, ap
         sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
         bind_plan_limits(st, 2, p);
         sqlite3_bind_int64(st, 11, p->updated_at);
-        sqlite3_bind_int64(st, 12, p->id);
+        bind_alerts(st, 12, &p->limits.alerts);
+        sqlite3_bind_int64(st, 13, p->id);
         rc = exec_done(s, st, "update plan", err);
         if (rc == 0 && sqlite3_changes(s->db) == 0)
             rc = app_err_set(err, APP_NOT_FOUND, "plan %lld not found", (long long)p->id);
@@ -731,7 +754,8 @@ static int sqlite_plan_update(store *self, const plan *p, audit_event *audit, ap
 static const char SQL_CONTRACT_PUT[] =
     "INSERT INTO contracts(account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, "
     "limit_mode, overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, "
-    "timezone, starts_at, ends_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "timezone, starts_at, ends_at, updated_at, alert_thresholds) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(account_id) DO UPDATE SET plan_id = excluded.plan_id, daily_limit = excluded.daily_limit, "
     "daily_limit_set = excluded.daily_limit_set, monthly_limit = excluded.monthly_limit, "
     "monthly_limit_set = excluded.monthly_limit_set, limit_mode = excluded.limit_mode, "
@@ -739,11 +763,11 @@ static const char SQL_CONTRACT_PUT[] =
     "rate_per_second = excluded.rate_per_second, burst = excluded.burst, "
     "credential_rate_per_second = excluded.credential_rate_per_second, "
     "credential_burst = excluded.credential_burst, timezone = excluded.timezone, "
-    "ends_at = excluded.ends_at, updated_at = excluded.updated_at";
+    "ends_at = excluded.ends_at, updated_at = excluded.updated_at, alert_thresholds = excluded.alert_thresholds";
 #define CONTRACT_COLS                                                                                                  \
     "account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, limit_mode, "                \
     "overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, timezone, "   \
-    "starts_at, ends_at, updated_at"
+    "starts_at, ends_at, updated_at, alert_thresholds"
 static const char SQL_CONTRACT_GET[] = "SELECT " CONTRACT_COLS " FROM contracts WHERE account_id = ?";
 static const char SQL_CONTRACT_LIST[] =
     "SELECT " CONTRACT_COLS " FROM contracts WHERE account_id > ? ORDER BY account_id LIMIT ?";
@@ -777,6 +801,10 @@ static void bind_contract(sqlite3_stmt *st, const contract *c)
     sqlite3_bind_int64(st, 15, c->starts_at);
     bind_opt(st, 16, c->ends_at);
     sqlite3_bind_int64(st, 17, c->updated_at);
+    if (c->overridden & OVR_ALERTS)
+        bind_alerts(st, 18, &o->alerts);
+    else
+        sqlite3_bind_null(st, 18);
 }
 
 static int sqlite_contract_put(store *self, const contract *c, audit_event *audit, app_err *err)
@@ -832,6 +860,10 @@ static void row_contract(sqlite3_stmt *st, void *dst)
     out->starts_at = sqlite3_column_int64(st, 14);
     out->ends_at = col_opt(st, 15);
     out->updated_at = sqlite3_column_int64(st, 16);
+    if (sqlite3_column_type(st, 17) != SQLITE_NULL) {
+        out->overridden |= OVR_ALERTS;
+        o->alerts = col_alerts(st, 17);
+    }
 }
 
 static int sqlite_contract_get(store *self, int64_t account_id, contract *out, app_err *err)
@@ -1154,6 +1186,70 @@ static int insert_idem(sqlite_store *s, const idem_record *r, app_err *err)
     return exec_done(s, st, "store idempotent answer", err);
 }
 
+static const char SQL_ALERT_INSERT[] =
+    "INSERT INTO usage_alerts(account_id, period, period_start, threshold, used, limit_value, at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+static const char SQL_ALERT_LIST[] =
+    "SELECT account_id, period, period_start, threshold, used, limit_value, at FROM usage_alerts "
+    "WHERE account_id = ? AND ((period = 'day' AND period_start >= ?) OR (period = 'month' AND period_start >= ?)) "
+    "ORDER BY at DESC, threshold DESC, period DESC LIMIT ?";
+
+/* Writes the alert and its audit event when it is new (a.raised), nothing when it exists. */
+static int insert_alert(sqlite_store *s, usage_alert *a, app_err *err)
+{
+    a->raised = false;
+    sqlite3_stmt *st = stmt(s, SQL_ALERT_INSERT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, a->account_id);
+    sqlite3_bind_text(st, 2, a->monthly ? "month" : "day", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->period_start, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, a->threshold);
+    sqlite3_bind_int64(st, 5, a->used);
+    sqlite3_bind_int64(st, 6, a->limit);
+    sqlite3_bind_int64(st, 7, a->at);
+    int rc = exec_done(s, st, "insert usage alert", err);
+    if (rc != 0 || sqlite3_changes(s->db) == 0)
+        return rc;
+    a->raised = true;
+    return a->audit != NULL ? audit_append(s, a->audit, err) : 0;
+}
+
+static void row_alert(sqlite3_stmt *st, void *out)
+{
+    usage_alert *a = out;
+    memset(a, 0, sizeof *a);
+    a->account_id = sqlite3_column_int64(st, 0);
+    const char *period = (const char *)sqlite3_column_text(st, 1);
+    a->monthly = period != NULL && strcmp(period, "month") == 0;
+    col_text(st, 2, a->period_start, sizeof a->period_start);
+    a->threshold = sqlite3_column_int(st, 3);
+    a->used = sqlite3_column_int64(st, 4);
+    a->limit = sqlite3_column_int64(st, 5);
+    a->at = sqlite3_column_int64(st, 6);
+}
+
+static int sqlite_alert_list(store *self, int64_t account_id, const char *day_from, const char *month_from,
+                             usage_alert *out, size_t cap, size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = stmt(s, SQL_ALERT_LIST, err);
+    if (st == NULL) {
+        rc = APP_STORE_UNAVAILABLE;
+    } else {
+        sqlite3_bind_int64(st, 1, account_id);
+        sqlite3_bind_text(st, 2, day_from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, month_from, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (int64_t)cap);
+        rc = collect(s, st, row_alert, out, sizeof *out, cap, n, "list usage alerts", err);
+    }
+    unlock(s);
+    return rc;
+}
+
 static int sqlite_usage_apply(store *self, const usage_batch *b, app_err *err)
 {
     sqlite_store *s = (sqlite_store *)self;
@@ -1168,6 +1264,8 @@ static int sqlite_usage_apply(store *self, const usage_batch *b, app_err *err)
             rc = insert_idem(s, &b->idem[i], err);
         for (size_t i = 0; i < b->naudits && rc == 0; i++)
             rc = audit_append(s, &b->audits[i], err);
+        for (size_t i = 0; i < b->nalerts && rc == 0; i++)
+            rc = insert_alert(s, &b->alerts[i], err);
         for (size_t i = 0; i < b->nmarks && rc == 0; i++) {
             sqlite3_stmt *st = stmt(s, SQL_JOURNAL_MARK_PUT, err);
             if (st == NULL) {
@@ -1181,6 +1279,8 @@ static int sqlite_usage_apply(store *self, const usage_batch *b, app_err *err)
         /* A failed batch is rolled back whole: no call of it is counted, none is answered 2xx. */
         rc = tx_end(s, rc, err);
     } while (0);
+    for (size_t i = 0; i < b->nalerts && rc != 0; i++)
+        b->alerts[i].raised = false;
     unlock(s);
     return rc;
 }
@@ -1346,7 +1446,7 @@ static const char SQL_IDEM_LIST[] =
     "WHERE expires_at > ? AND (account_id, key) > (?, ?) ORDER BY account_id, key LIMIT ?";
 static const char SQL_ACCOUNT_IMPORT[] = "INSERT INTO accounts(id, name, status, created_at) VALUES (?, ?, ?, ?)";
 static const char SQL_PLAN_IMPORT[] =
-    "INSERT INTO plans(" PLAN_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO plans(" PLAN_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_CRED_IMPORT[] = "INSERT INTO credentials(" CRED_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static void row_usage_delta(sqlite3_stmt *st, void *out)
@@ -1443,6 +1543,7 @@ static int import_plan(sqlite_store *s, const plan *p, app_err *err)
     bind_plan_limits(st, 4, p);
     sqlite3_bind_int64(st, 13, p->created_at);
     sqlite3_bind_int64(st, 14, p->updated_at);
+    bind_alerts(st, 15, &p->limits.alerts);
     return exec_done(s, st, "import plan", err);
 }
 
@@ -1640,6 +1741,7 @@ static const struct store_ops sqlite_ops = {
     .change_token = sqlite_change_token,
     .usage_apply = sqlite_usage_apply,
     .usage_sum = sqlite_usage_sum,
+    .alert_list = sqlite_alert_list,
     .usage_rows = sqlite_usage_rows,
     .idem_get = sqlite_idem_get,
     .idem_purge = sqlite_idem_purge,

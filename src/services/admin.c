@@ -44,13 +44,21 @@ static json_t *account_json(const account *a)
                      status_names[a->status], "created_at", services_json_time(a->created_at));
 }
 
+static json_t *alerts_json(const alert_set *a)
+{
+    json_t *list = json_array();
+    for (uint8_t i = 0; i < a->n && i < ALERT_THRESHOLDS_MAX; i++)
+        json_array_append_new(list, json_integer(a->pct[i]));
+    return list;
+}
+
 static json_t *limits_json(const limits *l)
 {
-    return json_pack("{s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:I}", "daily_limit", json_opt_int(l->daily_limit),
+    return json_pack("{s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "daily_limit", json_opt_int(l->daily_limit),
                      "monthly_limit", json_opt_int(l->monthly_limit), "limit_mode", mode_names[l->mode], "overage_cap",
                      json_opt_int(l->overage_cap), "rate_per_second", (json_int_t)l->rate_per_second, "burst",
                      (json_int_t)l->burst, "credential_rate_per_second", (json_int_t)l->credential_rate_per_second,
-                     "credential_burst", (json_int_t)l->credential_burst);
+                     "credential_burst", (json_int_t)l->credential_burst, "alert_thresholds", alerts_json(&l->alerts));
 }
 
 static json_t *plan_json(const plan *p)
@@ -327,6 +335,8 @@ static void read_limits(jbody *b, limits *l, unsigned *set)
         *set |= OVR_CRED_RATE;
     if (jbody_int(b, "credential_burst", false, 1, BURST_MAX, &l->credential_burst))
         *set |= OVR_CRED_BURST;
+    if (jbody_alerts(b, "alert_thresholds", &l->alerts))
+        *set |= OVR_ALERTS;
 }
 
 static bool valid_code(const char *c)
@@ -348,6 +358,7 @@ static void plan_defaults(plan *p)
     p->limits.burst = 100;
     p->limits.credential_rate_per_second = 20;
     p->limits.credential_burst = 40;
+    p->limits.alerts = alert_set_default();
     p->metered = true;
 }
 
@@ -484,7 +495,8 @@ static json_t *contract_json(const contract *c, const plan *p)
                   {OVR_RATE, "rate_per_second"},
                   {OVR_BURST, "burst"},
                   {OVR_CRED_RATE, "credential_rate_per_second"},
-                  {OVR_CRED_BURST, "credential_burst"}};
+                  {OVR_CRED_BURST, "credential_burst"},
+                  {OVR_ALERTS, "alert_thresholds"}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (!(c->overridden & fields[i].bit))
             json_object_del(ovr, fields[i].name);

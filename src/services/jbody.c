@@ -165,6 +165,39 @@ bool jbody_nullable_time(jbody *b, const char *name, opt_i64 *out, bool *present
     return true;
 }
 
+bool jbody_alerts(jbody *b, const char *name, alert_set *out)
+{
+    json_t *v = get(b, name);
+    if (v == NULL)
+        return false;
+    if (!json_is_array(v) || json_array_size(v) > ALERT_THRESHOLDS_MAX) {
+        app_err_field(b->err, name, "must be a list of at most %d integers from 1 to 100", ALERT_THRESHOLDS_MAX);
+        return false;
+    }
+    bool taken[101] = {false};
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        json_int_t pct = json_is_integer(e) ? json_integer_value(e) : 0;
+        if (pct < 1 || pct > 100) {
+            app_err_field(b->err, name, "must be a list of at most %d integers from 1 to 100", ALERT_THRESHOLDS_MAX);
+            return false;
+        }
+        if (taken[pct]) {
+            app_err_field(b->err, name, "lists %d twice", (int)pct);
+            return false;
+        }
+        taken[pct] = true;
+    }
+    alert_set a = {0};
+    for (int pct = 1; pct <= 100; pct++)
+        if (taken[pct])
+            a.pct[a.n++] = (uint8_t)pct;
+    *out = a;
+    return true;
+}
+
 json_t *jbody_object(jbody *b, const char *name)
 {
     json_t *v = get(b, name);

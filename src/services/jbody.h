@@ -36,6 +36,11 @@ bool jbody_bool(jbody *b, const char *name, bool *out);
 bool jbody_enum(jbody *b, const char *name, bool required, const char *const *choices, int *index);
 /* An RFC 3339 timestamp or null. */
 bool jbody_nullable_time(jbody *b, const char *name, opt_i64 *out, bool *present);
+/*
+ * Alert thresholds: an array of 0 to ALERT_THRESHOLDS_MAX distinct integers from 1 to 100, stored
+ * ascending (an empty array turns alerts off).
+ */
+bool jbody_alerts(jbody *b, const char *name, alert_set *out);
 /* An object member (borrowed) or NULL. */
 json_t *jbody_object(jbody *b, const char *name);
 

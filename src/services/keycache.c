@@ -234,7 +234,8 @@ limits keycache_default_limits(void)
                     .rate_per_second = 50,
                     .burst = 100,
                     .credential_rate_per_second = 20,
-                    .credential_burst = 40};
+                    .credential_burst = 40,
+                    .alerts = alert_set_default()};
 }
 
 static account_entry *put_account_locked(view *v, int64_t id, account_status status)

@@ -53,12 +53,14 @@ struct metering_call {
     metering_view view;
     slice body;
     usage_delta delta;
-    audit_event *audit; /* the first refusal or overage of a period, or NULL */
-    bool store_answer;  /* an idempotent answer to store with the count */
-    idem_record found;  /* the writer's lookup; body malloc'd by the store */
-    int rc;             /* the writer's result */
-    bool journaled;     /* the count is written in the journal (it will be folded) */
-    app_err *err;       /* the call's failure, allocated when there is one */
+    audit_event *audit;  /* the first refusal or overage of a period, or NULL */
+    usage_alert *alerts; /* the alert thresholds its count reaches (in its arena), or NULL */
+    size_t nalerts;
+    bool store_answer; /* an idempotent answer to store with the count */
+    idem_record found; /* the writer's lookup; body malloc'd by the store */
+    int rc;            /* the writer's result */
+    bool journaled;    /* the count is written in the journal (it will be folded) */
+    app_err *err;      /* the call's failure, allocated when there is one */
 };
 
 /* Where a write of the usage path fails (see write_failed). */
@@ -73,7 +75,7 @@ typedef enum write_site {
 
 struct metering {
     metering_opts o;
-    int metric_events, metric_exceeded;
+    int metric_events, metric_exceeded, metric_thresholds;
     journal *j; /* NULL: every count goes through a ledger commit */
 
     pthread_mutex_t qmu;
@@ -478,6 +480,15 @@ static bool durable_commits(const metering *m)
     return m->o.durability == METERING_DURABLE_FSYNC;
 }
 
+/* An alert the ledger took as new: counted and logged (its audit event is written with it). */
+static void alert_raised(metering *m, const usage_alert *a)
+{
+    metrics_family_add(m->o.metrics, m->metric_thresholds, (a->monthly ? 100u : 0u) + (size_t)a->threshold - 1, 1);
+    log_write(m->o.log, LOG_INFO, "usage threshold reached", "{s:I, s:s, s:s, s:i, s:I, s:I}", "account_id",
+              (json_int_t)a->account_id, "period", a->monthly ? "month" : "day", "period_start", a->period_start,
+              "threshold", a->threshold, "used", (json_int_t)a->used, "limit", (json_int_t)a->limit);
+}
+
 /*
  * One batch of parked calls: the idempotency lookups; then every count, stored answer and audit
  * event in one transaction (the deltas summed per row); one fsync of the journal for the calls
@@ -489,7 +500,8 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
     idem_record *idem = xcalloc(n, sizeof *idem);
     audit_event *audits = xcalloc(n, sizeof *audits);
     void **tokens = xcalloc(n, sizeof *tokens);
-    size_t nd = 0, ni = 0, na = 0, nwrites = 0, nsyncs = 0;
+    size_t nd = 0, ni = 0, na = 0, nwrites = 0, nsyncs = 0, nal = 0, capal = 0;
+    usage_alert *alerts = NULL;
     int64_t now = clock_now_ms(m->o.clock);
     for (metering_call *c = batch; c; c = c->next) {
         if (c->stage == STAGE_SYNC) {
@@ -517,6 +529,11 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
         }
         if (c->audit != NULL)
             audits[na++] = *c->audit;
+        for (size_t k = 0; k < c->nalerts; k++) {
+            if (nal == capal)
+                alerts = xrealloc(alerts, (capal = capal ? 2 * capal : 8) * sizeof *alerts);
+            alerts[nal++] = c->alerts[k];
+        }
         if (c->delta.requests != 0 || c->delta.blocked != 0)
             d[nd++] = c->delta;
     }
@@ -530,13 +547,18 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
                           .nidem = ni,
                           .audits = audits,
                           .naudits = na,
+                          .alerts = alerts,
+                          .nalerts = nal,
                           .durable = durable_commits(m)};
         rc = store_usage_apply(m->o.store, &ub, &err);
         ledger_health(m, rc);
         if (rc != 0)
             write_failed(m, SITE_COMMIT, &err, nwrites);
-        else if (!ub.durable)
-            atomic_store(&m->store_unsynced, true);
+        for (size_t k = 0; k < nal; k++)
+            if (alerts[k].raised)
+                alert_raised(m, &alerts[k]);
+            else if (!ub.durable)
+                atomic_store(&m->store_unsynced, true);
     }
     if (nsyncs > 0) {
         app_err err;
@@ -578,6 +600,7 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
     free(d);
     free(idem);
     free(audits);
+    free(alerts);
 }
 
 /* The ledger rows journal records add to. */
@@ -902,6 +925,21 @@ void metering_settle(metering *m)
 
 static void flush_resumes(void *arg);
 
+/* The label sets of b2b_quota_threshold_total: the day's thresholds 1..100, then the month's. */
+#define THRESHOLD_LABELS 200
+static char threshold_label_text[THRESHOLD_LABELS][40];
+static const char *threshold_labels[THRESHOLD_LABELS];
+static pthread_once_t threshold_labels_once = PTHREAD_ONCE_INIT;
+
+static void threshold_labels_init(void)
+{
+    for (int i = 0; i < THRESHOLD_LABELS; i++) {
+        snprintf(threshold_label_text[i], sizeof threshold_label_text[i], "period=\"%s\",threshold=\"%d\"",
+                 i < 100 ? "day" : "month", i % 100 + 1);
+        threshold_labels[i] = threshold_label_text[i];
+    }
+}
+
 metering *metering_new(const metering_opts *opts, app_err *err)
 {
     journal *j = NULL;
@@ -917,6 +955,11 @@ metering *metering_new(const metering_opts *opts, app_err *err)
     m->metric_exceeded =
         metrics_family_register(m->o.metrics, "b2b_quota_exceeded_total",
                                 "Calls past a contractual limit, by period and mode.", NULL, exceeded, 4);
+    pthread_once(&threshold_labels_once, threshold_labels_init);
+    m->metric_thresholds = metrics_family_register_sparse(
+        m->o.metrics, "b2b_quota_threshold_total",
+        "Usage alerts raised (usage.threshold): a period's usage reached a threshold of its limit.", threshold_labels,
+        THRESHOLD_LABELS);
     /* Shared counters lose counts with Redis: they seed from the ledger and are reconciled. */
     m->shared = counters_set_seeder(m->o.counters, seed_from_ledger, m);
     m->batched_resumes = counters_set_flush(m->o.counters, flush_resumes, NULL);
@@ -1053,11 +1096,10 @@ static const char *mode_name(const limits *l)
     return l->mode == LIMIT_OVERAGE ? "overage" : "block";
 }
 
-/* The audit event of the first refusal or overage of a period, in the call's arena. */
-static audit_event *quota_audit(metering_call *c, const char *action)
+/* An audit event of the system about the call's account, in the call's arena; steals `details`. */
+static audit_event *system_audit(metering_call *c, const char *action, json_t *details)
 {
     const principal *p = c->req.who;
-    const quota_decision *d = &c->dec.d;
     audit_event *ev = c->m->o.host->alloc(c->req.caller, sizeof *ev);
     memset(ev, 0, sizeof *ev);
     ev->at = c->dec.now_ms;
@@ -1065,9 +1107,6 @@ static audit_event *quota_audit(metering_call *c, const char *action)
     str_copy(ev->action, sizeof ev->action, action);
     snprintf(ev->target, sizeof ev->target, "account:%lld", (long long)p->account_id);
     ev->account_id = opt_some(p->account_id);
-    json_t *details =
-        json_pack("{s:s, s:I, s:I, s:s, s:s}", "period", quota_period_name(d->period), "limit", (json_int_t)d->limit,
-                  "used", (json_int_t)d->used, "mode", mode_name(&p->limits), "key_id", p->key_id);
     size_t len = details ? json_dumpb(details, ev->details, sizeof ev->details - 1, JSON_COMPACT) : 0;
     if (len == 0 || len >= sizeof ev->details)
         len = 0; /* cannot happen with these bounded values; an empty object keeps the event valid */
@@ -1076,6 +1115,56 @@ static audit_event *quota_audit(metering_call *c, const char *action)
         str_copy(ev->details, sizeof ev->details, "{}");
     json_decref(details);
     return ev;
+}
+
+/* The audit event of the first refusal or overage of a period. */
+static audit_event *quota_audit(metering_call *c, const char *action)
+{
+    const principal *p = c->req.who;
+    const quota_decision *d = &c->dec.d;
+    return system_audit(c, action,
+                        json_pack("{s:s, s:I, s:I, s:s, s:s}", "period", quota_period_name(d->period), "limit",
+                                  (json_int_t)d->limit, "used", (json_int_t)d->used, "mode", mode_name(&p->limits),
+                                  "key_id", p->key_id));
+}
+
+static void fill_alert(metering_call *c, usage_alert *a, bool monthly, int pct)
+{
+    const principal *p = c->req.who;
+    local_date start = c->dec.p.today;
+    if (monthly)
+        start.day = 1;
+    *a = (usage_alert){.account_id = p->account_id,
+                       .monthly = monthly,
+                       .threshold = pct,
+                       .used = monthly ? c->dec.month_used : c->dec.day_used,
+                       .limit = monthly ? p->limits.monthly_limit.v : p->limits.daily_limit.v,
+                       .at = c->dec.now_ms};
+    period_date_format(start, a->period_start);
+    a->audit = system_audit(c, "usage.threshold",
+                            json_pack("{s:s, s:s, s:i, s:I, s:I, s:s}", "period", monthly ? "month" : "day",
+                                      "period_start", a->period_start, "threshold", pct, "used", (json_int_t)a->used,
+                                      "limit", (json_int_t)a->limit, "key_id", p->key_id));
+}
+
+/*
+ * The alert thresholds that this served call's count reaches (domain/quota.c: exactly one call of
+ * a period reaches each), with their audit events, in the call's arena. The call is then written
+ * to the ledger with them, never journaled, and the store keeps an alert only when it is new.
+ */
+static void note_alerts(metering_call *c)
+{
+    const principal *p = c->req.who;
+    uint8_t day[ALERT_THRESHOLDS_MAX], month[ALERT_THRESHOLDS_MAX];
+    size_t nd = quota_thresholds_reached(&p->limits.alerts, p->limits.daily_limit, c->dec.day_used, day);
+    size_t nm = quota_thresholds_reached(&p->limits.alerts, p->limits.monthly_limit, c->dec.month_used, month);
+    if (nd + nm == 0)
+        return;
+    c->alerts = c->m->o.host->alloc(c->req.caller, (nd + nm) * sizeof *c->alerts);
+    for (size_t i = 0; i < nd; i++)
+        fill_alert(c, &c->alerts[c->nalerts++], false, day[i]);
+    for (size_t i = 0; i < nm; i++)
+        fill_alert(c, &c->alerts[c->nalerts++], true, month[i]);
 }
 
 static void delta_init(metering_call *c)
@@ -1144,9 +1233,11 @@ static void serve(metering_call *c)
         c->delta.overage = c->dec.d.outcome == QUOTA_SERVE_OVERAGE ? 1 : 0;
         if (c->dec.first != COUNTERS_FIRST_NONE)
             c->audit = quota_audit(c, "quota.overage");
+        note_alerts(c);
     }
     c->store_answer = c->req.has_idem;
-    journaled how = c->audit == NULL && !c->store_answer && c->decided ? journal_count(c) : NOT_JOURNALED;
+    journaled how =
+        c->audit == NULL && c->nalerts == 0 && !c->store_answer && c->decided ? journal_count(c) : NOT_JOURNALED;
     if (how == JOURNALED) {
         counters_commit(m->o.counters, c->req.who->account_id, &c->dec);
         finish(c, 200, false);

@@ -178,3 +178,44 @@ int report_history(services *s, metering *m, int64_t account_id, const char *fro
                      "overage", (json_int_t)total.overage, "blocked", (json_int_t)total.blocked);
     return 0;
 }
+
+int report_alerts(services *s, metering *meter, int64_t account_id, int64_t now_ms, json_t **out, app_err *err)
+{
+    account acc;
+    contract c;
+    plan p;
+    int rc = load_contract(s, account_id, &acc, &c, &p, err);
+    if (rc != 0)
+        return rc;
+    limits l = contract_effective_limits(&p, &c);
+    /* An alert is written with the count that reached it, before that call is answered: nothing
+     * to settle. */
+    periods per = metering_periods(meter, c.timezone, now_ms);
+    local_date first = {per.today.year, per.today.month, 1};
+    local_date yesterday = metering_periods(meter, c.timezone, per.day_start_ms - 1).today;
+    local_date last_month = metering_periods(meter, c.timezone, per.month_start_ms - 1).today;
+    last_month.day = 1;
+    char today_s[11], first_s[11], yesterday_s[11], last_month_s[11];
+    period_date_format(per.today, today_s);
+    period_date_format(first, first_s);
+    period_date_format(yesterday, yesterday_s);
+    period_date_format(last_month, last_month_s);
+    enum { CAP = 4 * ALERT_THRESHOLDS_MAX };
+    usage_alert got[CAP];
+    size_t n = 0;
+    if ((rc = store_alert_list(s->store, account_id, yesterday_s, last_month_s, got, CAP, &n, err)) != 0)
+        return rc;
+    json_t *thresholds = json_array(), *alerts = json_array();
+    for (uint8_t i = 0; i < l.alerts.n; i++)
+        json_array_append_new(thresholds, json_integer(l.alerts.pct[i]));
+    for (size_t i = 0; i < n; i++) {
+        const usage_alert *a = &got[i];
+        bool current = strcmp(a->period_start, a->monthly ? first_s : today_s) == 0;
+        json_array_append_new(
+            alerts, json_pack("{s:s, s:s, s:b, s:i, s:I, s:I, s:o}", "period", a->monthly ? "month" : "day",
+                              "period_start", a->period_start, "current", current, "threshold", a->threshold, "used",
+                              (json_int_t)a->used, "limit", (json_int_t)a->limit, "at", services_json_time(a->at)));
+    }
+    *out = json_pack("{s:o, s:o}", "thresholds", thresholds, "alerts", alerts);
+    return 0;
+}

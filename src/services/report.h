@@ -25,4 +25,10 @@ int report_summary(services *s, metering *m, int64_t account_id, int64_t now_ms,
 int report_history(services *s, metering *m, int64_t account_id, const char *from, const char *to, const char *key_id,
                    int64_t now_ms, json_t **out, app_err *err);
 
+/*
+ * The account's usage alerts of the current and the previous day and month (in the contract's
+ * zone), newest first, with the contract's thresholds: {"thresholds": [...], "alerts": [...]}.
+ */
+int report_alerts(services *s, metering *m, int64_t account_id, int64_t now_ms, json_t **out, app_err *err);
+
 #endif

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/embedded.h"
 #include "integration/harness.h"
 
 extern char **environ;
@@ -170,11 +171,14 @@ Test(binary, migrate_on_empty_then_on_migrated_database)
     th_tmpdir(dir);
     snprintf(db, sizeof db, "%s/m.db", dir);
     const char *args[] = {"starmeter", "migrate", "--db", db, "--log-level", "warn", NULL};
+    char first[64], again[64]; /* every migration file of src/infra/migrations/sqlite/, numbered 1..n */
+    snprintf(first, sizeof first, "migrations applied: %zu", embedded_migrations_sqlite_count);
+    snprintf(again, sizeof again, "migrations applied: 0, schema version: %zu", embedded_migrations_sqlite_count);
     cr_assert_eq(run_to_end(args, &out), 0, "%s", out);
-    cr_assert(strstr(out, "migrations applied: 2") != NULL, "%s", out);
+    cr_assert(strstr(out, first) != NULL, "%s", out);
     free(out);
     cr_assert_eq(run_to_end(args, &out), 0, "%s", out);
-    cr_assert(strstr(out, "migrations applied: 0, schema version: 2") != NULL, "%s", out);
+    cr_assert(strstr(out, again) != NULL, "%s", out);
     free(out);
     th_rmdir(dir);
 }

@@ -527,3 +527,167 @@ Test(metering, period_overage_is_derived_from_used_and_the_limit)
     cr_assert_eq(jint(s, "cumulative", "overage"), 1, "the calls billed as overage");
     th_response_free(&r);
 }
+
+/* ---- usage alerts ---- */
+
+/* The account's alerts (GET /v1/b2b/usage/alerts) as "day:80,month:50,..." in the answer's order. */
+static void alerts_text(const char *key, char *out, size_t cap)
+{
+    th_response r;
+    cr_assert_eq(get("/v1/b2b/usage/alerts", key, &r), 200, "%s", r.body);
+    json_t *list = json_object_get(th_data(&r), "alerts");
+    size_t i, len = 0;
+    json_t *a;
+    out[0] = '\0';
+    json_array_foreach(list, i, a)
+    {
+        len += (size_t)snprintf(out + len, cap - len, "%s%s:%lld", i ? "," : "",
+                                json_string_value(json_object_get(a, "period")),
+                                (long long)json_integer_value(json_object_get(a, "threshold")));
+        cr_assert(json_is_true(json_object_get(a, "current")));
+    }
+    th_response_free(&r);
+}
+
+static size_t audit_actions(const char *action)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/admin/audit?action=%s&limit=200", action);
+    th_response a;
+    cr_assert_eq(th_admin(&srv, "GET", path, NULL, &a), 200, "%s", a.body);
+    size_t n = json_array_size(json_object_get(th_data(&a), "items"));
+    th_response_free(&a);
+    return n;
+}
+
+Test(metering, each_threshold_is_raised_exactly_once_under_sixty_four_connections)
+{
+    char keys[1][80];
+    int64_t id = setup_account("{\"code\":\"al\",\"name\":\"AL\",\"daily_limit\":1000,\"monthly_limit\":1200,"
+                               "\"rate_per_second\":1000000,\"burst\":1000000,\"credential_rate_per_second\":1000000,"
+                               "\"credential_burst\":1000000}",
+                               "al", "UTC", 1, keys);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/contract", (long long)id);
+    admin_ok("PUT", path, "{\"plan_code\":\"al\",\"overrides\":{\"alert_thresholds\":[100,50,80]}}");
+    th_response r;
+    get(WEEKLY, keys[0], &r);
+    cr_assert_eq(r.status, 200);
+    th_response_free(&r);
+    char text[256];
+    alerts_text(keys[0], text, sizeof text);
+    cr_assert_str_eq(text, "", "no threshold at 1 call");
+    hammer_key = keys[0];
+    atomic_store(&served, 0);
+    atomic_store(&refused, 0);
+    pthread_t t[64];
+    for (int i = 0; i < 64; i++)
+        pthread_create(&t[i], NULL, hammer, NULL);
+    for (int i = 0; i < 64; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(atomic_load(&served), 999);
+    /* Day: 500, 800, 1000 calls; month (1200): 600 and 960 reached, 1200 not. Newest first. */
+    alerts_text(keys[0], text, sizeof text);
+    cr_assert_str_eq(text, "day:100,month:80,day:80,month:50,day:50");
+    cr_assert_eq(audit_actions("usage.threshold"), 5);
+
+    th_response m;
+    th_request(&srv, "GET", "/metrics", NULL, NULL, &m);
+    cr_assert(strstr(m.body, "b2b_quota_threshold_total{period=\"day\",threshold=\"80\"} 1\n"), "%s", m.body);
+    cr_assert(strstr(m.body, "b2b_quota_threshold_total{period=\"month\",threshold=\"50\"} 1\n"));
+    cr_assert_null(
+        strstr(m.body, "threshold=\"100\"} 1\nb2b_quota_threshold_total{period=\"month\",threshold=\"100\""));
+    cr_assert_null(strstr(m.body, "threshold=\"81\""), "thresholds never reached are not rendered");
+    th_response_free(&m);
+
+    /* The event's figures, as the audit trail keeps them. */
+    th_response a;
+    th_admin(&srv, "GET", "/v1/admin/audit?action=usage.threshold&limit=200", NULL, &a);
+    json_t *items = json_object_get(th_data(&a), "items");
+    size_t i;
+    json_t *ev;
+    int seen = 0;
+    json_array_foreach(items, i, ev)
+    {
+        json_t *d = json_object_get(ev, "details");
+        const char *period = json_string_value(json_object_get(d, "period"));
+        json_int_t pct = json_integer_value(json_object_get(d, "threshold"));
+        json_int_t used = json_integer_value(json_object_get(d, "used"));
+        json_int_t limit = json_integer_value(json_object_get(d, "limit"));
+        cr_assert_eq(used, (limit * pct + 99) / 100, "%s %lld: used %lld", period, (long long)pct, (long long)used);
+        cr_assert_str_eq(json_string_value(json_object_get(d, "period_start")),
+                         strcmp(period, "day") == 0 ? "2026-11-18" : "2026-11-01");
+        seen++;
+    }
+    cr_assert_eq(seen, 5);
+    th_response_free(&a);
+
+    /* The admin sees the same alerts; the next day starts with none of the day's. */
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/usage/alerts", (long long)id);
+    cr_assert_eq(th_admin(&srv, "GET", path, NULL, &a), 200, "%s", a.body);
+    cr_assert_eq(json_array_size(json_object_get(th_data(&a), "alerts")), 5);
+    cr_assert_eq(json_array_size(json_object_get(th_data(&a), "thresholds")), 3);
+    th_response_free(&a);
+}
+
+Test(metering, a_threshold_whose_commit_fails_is_raised_by_the_next_call)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"af\",\"name\":\"AF\",\"daily_limit\":4,\"alert_thresholds\":[50]}", "af", "UTC", 1,
+                  keys);
+    th_response r;
+    cr_assert_eq(get(WEEKLY, keys[0], &r), 200); /* 1 of 4 */
+    th_response_free(&r);
+    store_faulty_break(faulty, true);
+    get(WEEKLY, keys[0], &r); /* 2 of 4: 50 %, written with its count, which fails */
+    th_assert_error(&r, 503, "store_unavailable");
+    th_response_free(&r);
+    store_faulty_break(faulty, false);
+    char text[64];
+    alerts_text(keys[0], text, sizeof text);
+    cr_assert_str_eq(text, "");
+    cr_assert_eq(get(WEEKLY, keys[0], &r), 200, "%s", r.body); /* 2 of 4 again */
+    th_response_free(&r);
+    alerts_text(keys[0], text, sizeof text);
+    cr_assert_str_eq(text, "day:50");
+    cr_assert_eq(get(WEEKLY, keys[0], &r), 200); /* 3 of 4 */
+    th_response_free(&r);
+    cr_assert_eq(audit_actions("usage.threshold"), 1);
+}
+
+Test(metering, alerts_can_be_turned_off_and_bad_thresholds_are_refused)
+{
+    char keys[1][80];
+    int64_t id = setup_account("{\"code\":\"ao\",\"name\":\"AO\",\"daily_limit\":1,\"alert_thresholds\":[]}", "ao",
+                               "UTC", 1, keys);
+    th_response r;
+    cr_assert_eq(get(WEEKLY, keys[0], &r), 200);
+    th_response_free(&r);
+    char text[64];
+    alerts_text(keys[0], text, sizeof text);
+    cr_assert_str_eq(text, "", "an empty list turns alerts off");
+    static const char *const bad[] = {"[0]", "[101]", "[80,80]", "[1,2,3,4,5,6]", "[\"80\"]", "80", "[80.5]", "null"};
+    char body[128], path[128];
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/contract", (long long)id);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body, "{\"plan_code\":\"ao\",\"overrides\":{\"alert_thresholds\":%s}}", bad[i]);
+        th_admin(&srv, "PUT", path, body, &r);
+        th_assert_error(&r, 422, "validation_error");
+        cr_assert(strstr(r.body, "alert_thresholds"), "%s", r.body);
+        th_response_free(&r);
+        snprintf(body, sizeof body, "{\"alert_thresholds\":%s}", bad[i]);
+        th_admin(&srv, "PATCH", "/v1/admin/plans/ao", body, &r);
+        th_assert_error(&r, 422, "validation_error");
+        th_response_free(&r);
+    }
+    /* The plan's list, sorted, and the contract's effective one. */
+    cr_assert_eq(th_admin(&srv, "PATCH", "/v1/admin/plans/ao", "{\"alert_thresholds\":[90,10]}", &r), 200);
+    json_t *list = json_object_get(th_data(&r), "alert_thresholds");
+    cr_assert(json_array_size(list) == 2 && json_integer_value(json_array_get(list, 0)) == 10);
+    th_response_free(&r);
+    cr_assert_eq(th_admin(&srv, "GET", path, NULL, &r), 200);
+    list = json_object_get(json_object_get(th_data(&r), "effective"), "alert_thresholds");
+    cr_assert_eq(json_array_size(list), 2, "%s", r.body);
+    cr_assert_null(json_object_get(json_object_get(th_data(&r), "overrides"), "alert_thresholds"));
+    th_response_free(&r);
+}

@@ -18,6 +18,36 @@ function renderApp({ signedIn = true } = {}) {
 const card = (testId: string) => within(screen.getByTestId(testId));
 
 describe('usage view', () => {
+  it('lists the usage alerts the server raised, newest first, and says when there are none', async () => {
+    mockFetch({
+      summary: ok(summary()),
+      history: ok(history()),
+      alerts: ok({
+        thresholds: [80, 100],
+        alerts: [
+          { period: 'month', period_start: '2026-11-01', current: true, threshold: 80, used: 16000, limit: 20000, at: '2026-11-24T10:00:00Z' },
+          { period: 'day', period_start: '2026-11-23', current: false, threshold: 100, used: 1000, limit: 1000, at: '2026-11-23T18:30:00Z' },
+        ],
+      }),
+    });
+    renderApp();
+    const items = await within(await screen.findByTestId('alerts')).findAllByTestId('alert');
+    expect(items).toHaveLength(2);
+    expect(items[0]).toHaveTextContent('80% of the monthly limit reached');
+    expect(items[0]).toHaveTextContent('16,000 of 20,000 calls');
+    expect(items[1]).toHaveTextContent('100% of the daily limit reached (previous period)');
+  });
+
+  it('names the thresholds while none is reached, and says when alerts are off', async () => {
+    mockFetch({ summary: ok(summary()), history: ok(history()) });
+    const { unmount } = renderApp();
+    expect(await screen.findByTestId('alerts-empty')).toHaveTextContent('You are alerted at 80%, 100% of each limit.');
+    unmount();
+    mockFetch({ summary: ok(summary()), history: ok(history()), alerts: ok({ thresholds: [], alerts: [] }) });
+    renderApp();
+    expect(await screen.findByTestId('alerts-empty')).toHaveTextContent('Alerts are turned off for this contract.');
+  });
+
   it('shows skeletons while the first answer is awaited', () => {
     mockFetch({ summary: () => new Promise<Response>(() => {}) });
     renderApp();

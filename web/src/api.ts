@@ -16,6 +16,7 @@ import type {
   Plan,
   PlanInput,
   PlanPatch,
+  UsageAlerts,
   UsageHistory,
   UsageSummary,
 } from './types';
@@ -216,6 +217,11 @@ export function fetchHistory(
 ): Promise<UsageHistory> {
   const q = new URLSearchParams({ from: range.from, to: range.to });
   return apiRequest<UsageHistory>(caller, `${usagePath(caller, account)}/history?${q.toString()}`, { signal });
+}
+
+/** The usage alerts (usage.threshold) of the current and previous day and month. */
+export function fetchAlerts(caller: Caller, account: UsageTarget = 'self', signal?: AbortSignal): Promise<UsageAlerts> {
+  return apiRequest<UsageAlerts>(caller, `${usagePath(caller, account)}/alerts`, { signal });
 }
 
 // ---- the admin API (operator only) ----

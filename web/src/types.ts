@@ -20,6 +20,9 @@ export type HistoryDay = Schemas['UsageHistory']['days'][number];
 /** `credential` is null when the history covers every key. */
 export type UsageHistory = Omit<Schemas['UsageHistory'], 'credential'> & { credential?: string | null };
 
+export type UsageAlert = Schemas['UsageAlert'];
+export type UsageAlerts = Schemas['UsageAlerts'];
+
 export type ErrorBody = Schemas['Error']['error'];
 
 export type Account = Schemas['Account'];

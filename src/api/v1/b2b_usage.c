@@ -8,10 +8,12 @@
 #include "core/str.h"
 #include "services/report.h"
 
+typedef enum report_kind { REPORT_SUMMARY, REPORT_HISTORY, REPORT_ALERTS } report_kind;
+
 typedef struct report_job {
     api_env *env;
     int64_t account_id;
-    bool history;
+    report_kind kind;
     char from[16], to[16], key_id[16];
     bool has_from, has_to, has_key;
     json_t *out;
@@ -23,11 +25,16 @@ static void run(void *arg)
 {
     report_job *j = arg;
     int64_t now = clock_now_ms(j->env->clock);
-    if (j->history)
+    switch (j->kind) {
+    case REPORT_HISTORY:
         j->rc = report_history(j->env->services, j->env->metering, j->account_id, j->has_from ? j->from : NULL,
                                j->has_to ? j->to : NULL, j->has_key ? j->key_id : NULL, now, &j->out, &j->err);
-    else
-        j->rc = report_summary(j->env->services, j->env->metering, j->account_id, now, &j->out, &j->err);
+        break;
+    case REPORT_ALERTS:
+        j->rc = report_alerts(j->env->services, j->env->metering, j->account_id, now, &j->out, &j->err);
+        break;
+    default: j->rc = report_summary(j->env->services, j->env->metering, j->account_id, now, &j->out, &j->err);
+    }
 }
 
 static void done(http_ctx *ctx, void *arg)
@@ -55,14 +62,14 @@ static bool query_copy(http_ctx *ctx, report_job *j, const char *name, char *out
     return true;
 }
 
-static void start(http_ctx *ctx, int64_t account_id, bool history)
+static void start(http_ctx *ctx, int64_t account_id, report_kind kind)
 {
     report_job *j = xcalloc(1, sizeof *j);
     j->env = http_app(ctx);
     j->account_id = account_id;
-    j->history = history;
+    j->kind = kind;
     app_err_clear(&j->err);
-    if (history) {
+    if (kind == REPORT_HISTORY) {
         j->has_from = query_copy(ctx, j, "from", j->from, sizeof j->from);
         j->has_to = query_copy(ctx, j, "to", j->to, sizeof j->to);
         j->has_key = query_copy(ctx, j, "credential", j->key_id, sizeof j->key_id);
@@ -79,14 +86,21 @@ static void summary_admitted(http_ctx *ctx, void *unused)
 {
     (void)unused;
     const principal *p = http_auth_data(ctx);
-    start(ctx, p->account_id, false);
+    start(ctx, p->account_id, REPORT_SUMMARY);
 }
 
 static void history_admitted(http_ctx *ctx, void *unused)
 {
     (void)unused;
     const principal *p = http_auth_data(ctx);
-    start(ctx, p->account_id, true);
+    start(ctx, p->account_id, REPORT_HISTORY);
+}
+
+static void alerts_admitted(http_ctx *ctx, void *unused)
+{
+    (void)unused;
+    const principal *p = http_auth_data(ctx);
+    start(ctx, p->account_id, REPORT_ALERTS);
 }
 
 void api_b2b_usage_summary(http_ctx *ctx)
@@ -97,6 +111,11 @@ void api_b2b_usage_summary(http_ctx *ctx)
 void api_b2b_usage_history(http_ctx *ctx)
 {
     api_admit(ctx, history_admitted, NULL);
+}
+
+void api_b2b_usage_alerts(http_ctx *ctx)
+{
+    api_admit(ctx, alerts_admitted, NULL);
 }
 
 static bool admin_account(http_ctx *ctx, int64_t *id)
@@ -111,12 +130,19 @@ void api_admin_usage_summary(http_ctx *ctx)
 {
     int64_t id;
     if (admin_account(ctx, &id))
-        start(ctx, id, false);
+        start(ctx, id, REPORT_SUMMARY);
 }
 
 void api_admin_usage_history(http_ctx *ctx)
 {
     int64_t id;
     if (admin_account(ctx, &id))
-        start(ctx, id, true);
+        start(ctx, id, REPORT_HISTORY);
+}
+
+void api_admin_usage_alerts(http_ctx *ctx)
+{
+    int64_t id;
+    if (admin_account(ctx, &id))
+        start(ctx, id, REPORT_ALERTS);
 }

@@ -148,3 +148,62 @@ Test(period, dates_parse_and_format)
     cr_assert_eq(period_date_days(period_date_from_days(20000)), 20000);
     cr_assert(!tzdb_zone(db, "Mars/Olympus", &(period_zone){0}));
 }
+
+/* ---- alert thresholds ---- */
+
+Test(alerts, threshold_calls_round_up_and_never_reach_zero)
+{
+    cr_assert_eq(quota_threshold_calls(80, opt_some(1000)), 800);
+    cr_assert_eq(quota_threshold_calls(100, opt_some(1000)), 1000);
+    cr_assert_eq(quota_threshold_calls(80, opt_some(7)), 6); /* 5.6 */
+    cr_assert_eq(quota_threshold_calls(1, opt_some(7)), 1);  /* 0.07 */
+    cr_assert_eq(quota_threshold_calls(33, opt_some(3)), 1); /* 0.99 */
+    cr_assert_eq(quota_threshold_calls(100, opt_some(1)), 1);
+    cr_assert_eq(quota_threshold_calls(80, opt_some(0)), -1);
+    cr_assert_eq(quota_threshold_calls(80, opt_none()), -1);
+    cr_assert_eq(quota_threshold_calls(50, opt_some(INT64_MAX)), INT64_MAX / 2 + 1);
+    cr_assert_eq(quota_threshold_calls(100, opt_some(INT64_MAX)), INT64_MAX);
+}
+
+Test(alerts, exactly_one_call_of_a_period_reaches_each_threshold)
+{
+    alert_set a = {.n = 3, .pct = {50, 80, 100}};
+    uint8_t out[ALERT_THRESHOLDS_MAX];
+    int reached[101] = {0};
+    for (int64_t used = 1; used <= 25; used++) {
+        size_t n = quota_thresholds_reached(&a, opt_some(10), used, out);
+        for (size_t i = 0; i < n; i++)
+            reached[out[i]] += (int)used;
+    }
+    cr_assert_eq(reached[50], 5);
+    cr_assert_eq(reached[80], 8);
+    cr_assert_eq(reached[100], 10);
+    /* Several thresholds on one call when the limit is small. */
+    cr_assert_eq(quota_thresholds_reached(&a, opt_some(1), 1, out), 3);
+    cr_assert_eq(out[0], 50);
+    cr_assert_eq(out[2], 100);
+    alert_set none = {0};
+    cr_assert_eq(quota_thresholds_reached(&none, opt_some(10), 8, out), 0);
+    cr_assert_eq(quota_thresholds_reached(&a, opt_none(), 8, out), 0);
+}
+
+Test(alerts, text_form_round_trips_and_refuses_everything_else)
+{
+    alert_set a;
+    cr_assert(alert_set_parse("80,100", &a));
+    cr_assert_eq(a.n, 2);
+    cr_assert_eq(a.pct[1], 100);
+    cr_assert(alert_set_parse("", &a));
+    cr_assert_eq(a.n, 0);
+    cr_assert(alert_set_parse("1,2,3,4,100", &a));
+    char text[ALERT_SET_TEXT_MAX];
+    alert_set_format(&a, text);
+    cr_assert_str_eq(text, "1,2,3,4,100");
+    static const char *const bad[] = {"0",     "101",         "080", "80,", ",80",     "80,,100", "100,80",
+                                      "80,80", "1,2,3,4,5,6", "+80", "-1",  "80 ,100", "8a",      "1000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_not(alert_set_parse(bad[i], &a), "%s", bad[i]);
+    alert_set def = alert_set_default();
+    alert_set_format(&def, text);
+    cr_assert_str_eq(text, "80,100");
+}

@@ -224,6 +224,7 @@ static void plan_fill(plan *p, const char *code)
     p->limits.burst = 8;
     p->limits.credential_rate_per_second = 9;
     p->limits.credential_burst = 10;
+    p->limits.alerts = (alert_set){.n = 3, .pct = {10, 50, 100}};
     p->metered = false;
     p->created_at = T0 + 1;
     p->updated_at = T0 + 2;
@@ -447,6 +448,8 @@ static void assert_plan_eq(const plan *a, const plan *b)
     cr_assert_eq(a->limits.burst, b->limits.burst);
     cr_assert_eq(a->limits.credential_rate_per_second, b->limits.credential_rate_per_second);
     cr_assert_eq(a->limits.credential_burst, b->limits.credential_burst);
+    cr_assert_eq(a->limits.alerts.n, b->limits.alerts.n);
+    cr_assert_arr_eq(a->limits.alerts.pct, b->limits.alerts.pct, b->limits.alerts.n);
     cr_assert_eq(a->metered, b->metered);
     cr_assert_eq(a->created_at, b->created_at);
     cr_assert_eq(a->updated_at, b->updated_at);
@@ -552,8 +555,9 @@ CONTRACT_TEST(contract_put_creates_then_replaces_the_contract_with_its_overrides
     int64_t acc = make_account(s, "acme"), plan_id = make_plan(s, "gold");
     contract ct = {
         .account_id = acc, .plan_id = plan_id, .starts_at = T0, .ends_at = opt_some(T0 + 1000), .updated_at = T0 + 1};
-    ct.overridden = OVR_DAILY_LIMIT | OVR_MODE | OVR_RATE | OVR_CRED_BURST;
+    ct.overridden = OVR_DAILY_LIMIT | OVR_MODE | OVR_RATE | OVR_CRED_BURST | OVR_ALERTS;
     ct.overrides.daily_limit = opt_none(); /* overridden to unlimited, unlike the plan's 1000 */
+    ct.overrides.alerts = (alert_set){0};  /* alerts turned off, unlike the plan's 10, 50, 100 */
     ct.overrides.mode = LIMIT_OVERAGE;
     ct.overrides.rate_per_second = 33;
     ct.overrides.credential_burst = 44;
@@ -572,6 +576,7 @@ CONTRACT_TEST(contract_put_creates_then_replaces_the_contract_with_its_overrides
     cr_assert_eq(got.overrides.mode, LIMIT_OVERAGE);
     cr_assert_eq(got.overrides.rate_per_second, 33);
     cr_assert_eq(got.overrides.credential_burst, 44);
+    cr_assert_eq(got.overrides.alerts.n, 0);
     cr_assert_str_eq(got.timezone, "Europe/Paris");
     cr_assert_eq(got.starts_at, T0);
     cr_assert(got.ends_at.present && got.ends_at.v == T0 + 1000);
@@ -583,14 +588,16 @@ CONTRACT_TEST(contract_put_creates_then_replaces_the_contract_with_its_overrides
                      .starts_at = T0,
                      .ends_at = opt_none(),
                      .updated_at = T0 + 2,
-                     .overridden = OVR_MONTHLY_LIMIT | OVR_OVERAGE_CAP};
+                     .overridden = OVR_MONTHLY_LIMIT | OVR_OVERAGE_CAP | OVR_ALERTS};
+    next.overrides.alerts = (alert_set){.n = 1, .pct = {90}};
     next.overrides.monthly_limit = opt_some(0);
     next.overrides.overage_cap = opt_some(5);
     snprintf(next.timezone, sizeof next.timezone, "UTC");
     MUST(store_contract_put(s, &next, NULL, &err));
     MUST(store_contract_get(s, acc, &got, &err));
     cr_assert_eq(got.plan_id, other_plan);
-    cr_assert_eq(got.overridden, OVR_MONTHLY_LIMIT | OVR_OVERAGE_CAP, "old overrides are gone");
+    cr_assert_eq(got.overridden, OVR_MONTHLY_LIMIT | OVR_OVERAGE_CAP | OVR_ALERTS, "old overrides are gone");
+    cr_assert(got.overrides.alerts.n == 1 && got.overrides.alerts.pct[0] == 90);
     cr_assert(got.overrides.monthly_limit.present && got.overrides.monthly_limit.v == 0);
     cr_assert(got.overrides.overage_cap.present && got.overrides.overage_cap.v == 5);
     cr_assert_str_eq(got.timezone, "UTC");
@@ -1164,6 +1171,101 @@ CONTRACT_TEST(journal_marks_are_stored_replaced_and_forgotten)
     MUST(store_journal_mark(s, "usage-0002.log", &off, &err));
     cr_assert_eq(off, 7);
     MUST(store_journal_forget(s, "usage-0404.log", &err));
+}
+
+/* ---- usage alerts ---- */
+
+static usage_alert alert_fill(int64_t acc, bool monthly, const char *start, int threshold, int64_t at, audit_event *ev)
+{
+    usage_alert a = {.account_id = acc,
+                     .monthly = monthly,
+                     .threshold = threshold,
+                     .used = 8 * threshold,
+                     .limit = 800,
+                     .at = at,
+                     .audit = ev};
+    snprintf(a.period_start, sizeof a.period_start, "%s", start);
+    if (ev != NULL)
+        audit_fill(ev, "usage.threshold", "account", opt_some(acc));
+    return a;
+}
+
+CONTRACT_TEST(an_alert_is_written_once_with_its_audit_event_and_listed_by_period)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t acc = make_account(s, "acme");
+    int64_t cred = make_credential(s, acc, "kAlert000001").id;
+    size_t audits = audit_count(s);
+    usage_delta d = delta(acc, cred, "2026-03-01", 1, 0, 0);
+    audit_event ev[4];
+    usage_alert a[] = {alert_fill(acc, false, "2026-03-01", 80, T0 + 1, &ev[0]),
+                       alert_fill(acc, true, "2026-03-01", 80, T0 + 2, &ev[1])};
+    usage_batch b = {.deltas = &d, .ndeltas = 1, .alerts = a, .nalerts = 2};
+    MUST(store_usage_apply(s, &b, &err));
+    cr_assert(a[0].raised && a[1].raised, "new alerts are raised");
+    cr_assert_eq(audit_count(s), audits + 2);
+
+    /* The same alerts again (another node, a retry): counted, not raised, no event. */
+    usage_alert again[] = {alert_fill(acc, false, "2026-03-01", 80, T0 + 3, &ev[2]),
+                           alert_fill(acc, false, "2026-03-01", 100, T0 + 4, &ev[3])};
+    b.alerts = again;
+    MUST(store_usage_apply(s, &b, &err));
+    cr_assert_not(again[0].raised, "an alert exists once per account, period, start and threshold");
+    cr_assert(again[1].raised);
+    cr_assert_eq(audit_count(s), audits + 3);
+    usage_totals t;
+    MUST(store_usage_sum(s, acc, -1, "2026-03-01", "2026-03-01", &t, &err));
+    assert_totals(t, 2, 0, 0);
+    assert_chain_intact(s, audits + 3);
+
+    usage_alert got[8];
+    size_t n = 0;
+    MUST(store_alert_list(s, acc, "2026-03-01", "2026-03-01", got, 8, &n, &err));
+    cr_assert_eq(n, 3);
+    cr_assert_eq(got[0].threshold, 100, "newest first");
+    cr_assert_eq(got[0].at, T0 + 4);
+    cr_assert_not(got[0].monthly);
+    cr_assert_eq(got[0].used, 800);
+    cr_assert_eq(got[0].limit, 800);
+    cr_assert_str_eq(got[0].period_start, "2026-03-01");
+    cr_assert_null(got[0].audit);
+    cr_assert(got[1].monthly);
+    cr_assert_eq(got[2].at, T0 + 1);
+    /* Days and months filtered apart; another account's alerts never listed. */
+    MUST(store_alert_list(s, acc, "2026-03-02", "2026-03-01", got, 8, &n, &err));
+    cr_assert(n == 1 && got[0].monthly);
+    MUST(store_alert_list(s, acc, "2026-03-01", "2026-04-01", got, 8, &n, &err));
+    cr_assert(n == 2 && !got[0].monthly && !got[1].monthly);
+    MUST(store_alert_list(s, acc + 1000, "2026-01-01", "2026-01-01", got, 8, &n, &err));
+    cr_assert_eq(n, 0);
+    MUST(store_alert_list(s, acc, "2026-01-01", "2026-01-01", got, 2, &n, &err));
+    cr_assert_eq(n, 2, "at most cap");
+}
+
+CONTRACT_TEST(a_failed_batch_raises_no_alert)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t acc = make_account(s, "acme");
+    int64_t cred = make_credential(s, acc, "kAlert000002").id;
+    size_t audits = audit_count(s);
+    usage_delta ds[] = {delta(acc, cred, "2026-03-01", 1, 0, 0), delta(acc, cred + 1000, "2026-03-01", 1, 0, 0)};
+    audit_event ev;
+    usage_alert a = alert_fill(acc, false, "2026-03-01", 80, T0, &ev);
+    usage_batch b = {.deltas = ds, .ndeltas = 2, .alerts = &a, .nalerts = 1};
+    app_err_clear(&err);
+    cr_assert_neq(store_usage_apply(s, &b, &err), 0);
+    cr_assert_not(a.raised, "a rolled back alert is not raised");
+    cr_assert_eq(audit_count(s), audits);
+    usage_alert got[2];
+    size_t n = 9;
+    MUST(store_alert_list(s, acc, "2026-01-01", "2026-01-01", got, 2, &n, &err));
+    cr_assert_eq(n, 0);
+    /* Written later, it is new. */
+    b.ndeltas = 1;
+    MUST(store_usage_apply(s, &b, &err));
+    cr_assert(a.raised);
 }
 
 /* Nothing of a failed batch is visible: no usage, no answer, no audit event, no mark. */

@@ -6,6 +6,7 @@ import { useUsageHistory, useUsageSummary } from '../queries/usage';
 import { useSession } from '../session';
 import type { UsageHistory, UsageSummary } from '../types';
 import { isEmptyAccount } from '../usage';
+import { AlertsCard } from './AlertsCard';
 import { CredentialsTable } from './CredentialsTable';
 import { EmptyState } from './EmptyState';
 import { ErrorNotice } from './ErrorNotice';
@@ -155,6 +156,8 @@ export function UsageView() {
       <ContractCard s={s} />
 
       <UsageFigures s={s} history={historyQ.data} historyFailed={historyQ.error !== null} />
+
+      {s.metered && <AlertsCard account="self" timeZone={s.timezone} />}
 
       <CredentialsTable credentials={s.credentials} timeZone={s.timezone} />
       <CumulativeCard s={s} />

@@ -63,6 +63,8 @@ export interface paths {
          *     - `b2b_usage_events_total{outcome}` counter (`served`, `overage`, `blocked`), counted once
          *       the call is in `enterprise_daily_usages`
          *     - `b2b_quota_exceeded_total{period,mode}` counter
+         *     - `b2b_quota_threshold_total{period,threshold}` counter: usage alerts raised
+         *       (`usage.threshold`), only the series of thresholds reached at least once
          *     - `b2b_rate_limited_total{scope}` counter
          *     - `b2b_auth_failures_total{reason}` counter: failed authentications by reason
          *       (`missing_api_key`, `invalid_api_key`, `revoked_api_key`, `expired_api_key`,
@@ -180,6 +182,46 @@ export interface paths {
          * @description One row per day from `from` to `to` (at most 366 days), days without calls as zeros.
          */
         get: operations["getUsageHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/b2b/usage/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's usage alerts
+         * @description The `usage.threshold` events of the caller's account in the current and the previous day and month (contract time zone), newest first, with the contract's thresholds. An alert is written with the count of the call that reached it, before that call is answered. Not metered.
+         */
+        get: operations["getUsageAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/accounts/{id}/usage/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
+                id: components["parameters"]["AccountId"];
+            };
+            cookie?: never;
+        };
+        /** Any account's usage alerts (the operator's view of /v1/b2b/usage/alerts) */
+        get: operations["getAccountUsageAlerts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -686,6 +728,38 @@ export interface components {
             credential_rate_per_second: number;
             /** @default 40 */
             credential_burst: number;
+            /**
+             * @description Percentages of the daily and of the monthly limit at which a `usage.threshold` alert is raised, once per account, period and threshold (the call whose count reaches ceil(threshold × limit / 100)); answered sorted ascending. An empty list turns alerts off; a period without a limit (or a limit of 0) has none.
+             * @default [
+             *       80,
+             *       100
+             *     ]
+             */
+            alert_thresholds: number[];
+        };
+        UsageAlerts: {
+            /** @description the contract's effective alert thresholds */
+            thresholds: number[];
+            /** @description The alerts of the current and the previous day and month, newest first. */
+            alerts: components["schemas"]["UsageAlert"][];
+        };
+        /** @description A `usage.threshold` event: the period's usage reached `threshold` percent of its limit. Also in the audit trail (action `usage.threshold`, with the same figures and the key that reached it) and counted in `b2b_quota_threshold_total{period,threshold}`. */
+        UsageAlert: {
+            /** @enum {string} */
+            period: "day" | "month";
+            /**
+             * Format: date
+             * @description the day
+             */
+            period_start: string;
+            /** @description the period is the current one (else the previous) */
+            current: boolean;
+            threshold: number;
+            /** @description the period's calls when the threshold was reached */
+            used: number;
+            limit: number;
+            /** Format: date-time */
+            at: string;
         };
         Plan: components["schemas"]["Limits"] & {
             code?: string;
@@ -1346,6 +1420,63 @@ export interface operations {
             422: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getUsageAlerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alerts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["UsageAlerts"];
+                        meta: components["schemas"]["Meta"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getAccountUsageAlerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
+                id: components["parameters"]["AccountId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alerts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["UsageAlerts"];
+                        meta: components["schemas"]["Meta"];
+                    };
+                };
+            };
+            401: components["responses"]["AdminUnauthorized"];
+            404: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
     };

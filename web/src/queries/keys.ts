@@ -9,6 +9,7 @@ export const keys = {
   usageSummary: (who: string, account: UsageTarget) => [who, 'usage', account, 'summary'] as const,
   usageHistory: (who: string, account: UsageTarget, from: string | undefined, to: string | undefined) =>
     [who, 'usage', account, 'history', from, to] as const,
+  usageAlerts: (who: string, account: UsageTarget) => [who, 'usage', account, 'alerts'] as const,
 
   accounts: (who: string) => [who, 'accounts'] as const,
   accountsPage: (who: string, status: AccountStatus | null, cursor: string | null) =>

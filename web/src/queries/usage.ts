@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // Usage, for both views: a customer's own account ('self'), or any account for an operator.
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { fetchHistory, fetchSummary, type UsageTarget } from '../api';
+import { fetchAlerts, fetchHistory, fetchSummary, type UsageTarget } from '../api';
 import { useSession } from '../session';
 import type { UsageSummary } from '../types';
 import { historyRange } from '../usage';
@@ -13,6 +13,15 @@ export function useUsageSummary(account: UsageTarget, opts: { enabled?: boolean 
     queryKey: keys.usageSummary(who, account),
     queryFn: ({ signal }) => fetchSummary(caller, account, signal),
     enabled: opts.enabled ?? true,
+  });
+}
+
+/** The usage alerts of the current and previous day and month. */
+export function useUsageAlerts(account: UsageTarget) {
+  const { caller, who } = useSession();
+  return useQuery({
+    queryKey: keys.usageAlerts(who, account),
+    queryFn: ({ signal }) => fetchAlerts(caller, account, signal),
   });
 }
 

@@ -22,6 +22,7 @@ export function plan(over: Partial<Plan> = {}): Plan {
     burst: 100,
     credential_rate_per_second: 20,
     credential_burst: 40,
+    alert_thresholds: [80, 100],
     created_at: '2026-11-01T00:00:00Z',
     updated_at: '2026-11-01T00:00:00Z',
     ...over,

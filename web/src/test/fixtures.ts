@@ -109,15 +109,20 @@ export function apiError(
 
 type Route = Response | (() => Response | Promise<Response>);
 
-/** A vi.fn() fetch answering /v1/b2b/usage/summary and /history from the given routes. */
-export function mockFetch(routes: { summary?: Route; history?: Route }) {
+/**
+ * A vi.fn() fetch answering /v1/b2b/usage/summary, /history and /alerts from the given routes
+ * (alerts: none reached, unless given).
+ */
+export function mockFetch(routes: { summary?: Route; history?: Route; alerts?: Route }) {
   const fn = vi.fn(async (input: RequestInfo | URL, _init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const pick = url.startsWith('/v1/b2b/usage/summary')
       ? routes.summary
       : url.startsWith('/v1/b2b/usage/history')
         ? routes.history
-        : undefined;
+        : url.startsWith('/v1/b2b/usage/alerts')
+          ? (routes.alerts ?? ok({ thresholds: [80, 100], alerts: [] }))
+          : undefined;
     if (!pick) return apiError(404, 'not_found', 'No such resource.');
     const res = typeof pick === 'function' ? await pick() : pick.clone();
     return res;
