@@ -26,6 +26,7 @@ static const char usage_text[] =
     "  plan create --code CODE --name NAME [--daily-limit N|null] [--monthly-limit N|null]\n"
     "              [--limit-mode block|overage] [--overage-cap N|null] [--rate-per-second N] [--burst N]\n"
     "              [--credential-rate-per-second N] [--credential-burst N] [--metered true|false]\n"
+    "              [--alert-thresholds '[80,100]']\n"
     "  plan list [--limit N] [--cursor C]\n"
     "  plan get --code CODE\n"
     "  plan update --code CODE [any field of plan create but --code]\n"
@@ -36,7 +37,8 @@ static const char usage_text[] =
     "  key rotate --key-id KEY_ID [--grace-seconds N]\n"
     "  key revoke --key-id KEY_ID\n"
     "  audit list [--account-id ID] [--action ACTION] [--from T] [--to T] [--limit N] [--cursor C]\n\n"
-    "Values: integers are numbers, null/true/false are JSON literals, anything else is a string.\n"
+    "Values: integers are numbers, null/true/false are JSON literals, [...] is a JSON list, anything\n"
+    "else is a string.\n"
     "The output is the JSON the HTTP admin API answers. Options also read STARMETER_DB and\n"
     "STARMETER_PEPPER_FILE.\n";
 
@@ -56,6 +58,12 @@ static json_t *value_json(const char *v)
         return json_false();
     if (str_to_i64(slice_make(v, strlen(v)), INT64_MIN, INT64_MAX, &n))
         return json_integer(n);
+    if (v[0] == '[') { /* a list, such as --alert-thresholds '[80,100]' */
+        json_t *list = json_loads(v, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_array(list))
+            return list;
+        json_decref(list);
+    }
     return json_string(v);
 }
 

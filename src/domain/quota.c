@@ -61,11 +61,17 @@ int64_t quota_threshold_calls(int64_t pct, opt_i64 limit)
     return calls < 1 ? 1 : calls;
 }
 
-size_t quota_thresholds_reached(const alert_set *alerts, opt_i64 limit, int64_t used, uint8_t out[ALERT_THRESHOLDS_MAX])
+size_t quota_thresholds_due(const alert_set *alerts, opt_i64 limit, int64_t used, const uint8_t *done, size_t ndone,
+                            uint8_t out[ALERT_THRESHOLDS_MAX])
 {
     size_t n = 0;
-    for (uint8_t i = 0; i < alerts->n && i < ALERT_THRESHOLDS_MAX; i++)
-        if (quota_threshold_calls(alerts->pct[i], limit) == used)
+    for (uint8_t i = 0; i < alerts->n && i < ALERT_THRESHOLDS_MAX; i++) {
+        int64_t calls = quota_threshold_calls(alerts->pct[i], limit);
+        bool recorded = false;
+        for (size_t k = 0; k < ndone && !recorded; k++)
+            recorded = done[k] == alerts->pct[i];
+        if (calls > 0 && used >= calls && !recorded)
             out[n++] = alerts->pct[i];
+    }
     return n;
 }

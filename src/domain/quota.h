@@ -42,11 +42,13 @@ const char *quota_period_name(quota_period p);
 int64_t quota_threshold_calls(int64_t pct, opt_i64 limit);
 
 /*
- * The thresholds of `alerts` that the served call bringing its period's usage to `used` reaches:
- * those whose threshold_calls equal `used` (each call adds one, so exactly one call of a period
- * reaches each). Fills out[] in ascending order; returns how many.
+ * The thresholds of `alerts` due when a served call brings its period's usage to `used`: those
+ * reached (threshold_calls <= used) and not among done[0..ndone) (already recorded). Each call adds
+ * one, so the call that reaches a threshold finds it due; one that finds it due later (its counts
+ * were seeded past it after a crash, or its writer failed) raises it late rather than never. Fills
+ * out[] in ascending order; returns how many.
  */
-size_t quota_thresholds_reached(const alert_set *alerts, opt_i64 limit, int64_t used,
-                                uint8_t out[ALERT_THRESHOLDS_MAX]);
+size_t quota_thresholds_due(const alert_set *alerts, opt_i64 limit, int64_t used, const uint8_t *done, size_t ndone,
+                            uint8_t out[ALERT_THRESHOLDS_MAX]);
 
 #endif

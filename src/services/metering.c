@@ -480,6 +480,23 @@ static bool durable_commits(const metering *m)
     return m->o.durability == METERING_DURABLE_FSYNC;
 }
 
+static int alert_cmp(const void *a, const void *b)
+{
+    const usage_alert *x = a, *y = b;
+    return x->used < y->used ? -1 : x->used > y->used;
+}
+
+/*
+ * Puts a batch's alerts in the order of their counts: when calls of two loops both find a threshold
+ * due, the one that reached it is written first and is the alert; the other finds it there.
+ */
+static size_t alerts_order(usage_alert *a, size_t n)
+{
+    if (n > 1)
+        qsort(a, n, sizeof *a, alert_cmp);
+    return n;
+}
+
 /* An alert the ledger took as new: counted and logged (its audit event is written with it). */
 static void alert_raised(metering *m, const usage_alert *a)
 {
@@ -548,7 +565,7 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
                           .audits = audits,
                           .naudits = na,
                           .alerts = alerts,
-                          .nalerts = nal,
+                          .nalerts = alerts_order(alerts, nal),
                           .durable = durable_commits(m)};
         rc = store_usage_apply(m->o.store, &ub, &err);
         ledger_health(m, rc);
@@ -1148,18 +1165,103 @@ static void fill_alert(metering_call *c, usage_alert *a, bool monthly, int pct)
 }
 
 /*
- * The alert thresholds that this served call's count reaches (domain/quota.c: exactly one call of
- * a period reaches each), with their audit events, in the call's arena. The call is then written
- * to the ledger with them, never journaled, and the store keeps an alert only when it is new.
+ * Per event loop: the thresholds of each account's current day and month that a call of this loop
+ * took to the ledger (written there, or found there already), so that calls past a threshold ask
+ * the ledger once per loop and period, not each time; the ledger keeps one alert however many
+ * ask. A fixed table with no lock (each loop has its own); when it fills it starts over, and each
+ * threshold is asked once more, which the ledger answers with "exists".
+ */
+#define ALERT_SEEN_SLOTS 1024 /* a power of two */
+typedef struct alert_seen {
+    int64_t account_id; /* 0: an empty slot */
+    int64_t day_key, month_key;
+    uint8_t nday, nmonth;
+    uint8_t day[ALERT_THRESHOLDS_MAX], month[ALERT_THRESHOLDS_MAX];
+} alert_seen;
+static _Thread_local struct {
+    alert_seen slots[ALERT_SEEN_SLOTS];
+    size_t used;
+} alerts_seen;
+
+/* The account's entry for periods `p` (emptied when its day or month moved on). */
+static alert_seen *seen_of(int64_t account_id, const periods *p)
+{
+    size_t mask = ALERT_SEEN_SLOTS - 1;
+    size_t i = (size_t)(((uint64_t)account_id * 0x9E3779B97F4A7C15u) >> 32) & mask;
+    alert_seen *e = &alerts_seen.slots[i];
+    while (e->account_id != account_id && e->account_id != 0)
+        e = &alerts_seen.slots[i = (i + 1) & mask];
+    if (e->account_id == 0) {
+        if (alerts_seen.used >= ALERT_SEEN_SLOTS / 4 * 3) {
+            memset(&alerts_seen, 0, sizeof alerts_seen);
+            return seen_of(account_id, p);
+        }
+        alerts_seen.used++;
+        *e = (alert_seen){.account_id = account_id, .day_key = p->day_key, .month_key = p->month_key};
+    }
+    if (e->day_key != p->day_key) {
+        e->day_key = p->day_key;
+        e->nday = 0;
+    }
+    if (e->month_key != p->month_key) {
+        e->month_key = p->month_key;
+        e->nmonth = 0;
+    }
+    return e;
+}
+
+static void seen_add(uint8_t *list, uint8_t *n, uint8_t pct)
+{
+    if (*n < ALERT_THRESHOLDS_MAX)
+        list[(*n)++] = pct; /* else asked again next time: harmless */
+}
+
+static void seen_remove(uint8_t *list, uint8_t *n, uint8_t pct)
+{
+    for (uint8_t i = 0; i < *n; i++)
+        if (list[i] == pct) {
+            list[i] = list[--*n];
+            return;
+        }
+}
+
+/* The call's alerts were not written (its commit failed): the next call past them asks again. */
+static void alerts_not_written(metering_call *c)
+{
+    if (c->nalerts == 0)
+        return;
+    alert_seen *e = seen_of(c->req.who->account_id, &c->dec.p);
+    for (size_t i = 0; i < c->nalerts; i++) {
+        const usage_alert *a = &c->alerts[i];
+        if (a->monthly)
+            seen_remove(e->month, &e->nmonth, (uint8_t)a->threshold);
+        else
+            seen_remove(e->day, &e->nday, (uint8_t)a->threshold);
+    }
+}
+
+/*
+ * The alert thresholds due with this served call's count (domain/quota.c: the call that reaches a
+ * threshold finds it due, and a later one if that call's counts were lost), with their audit
+ * events, in the call's arena. The call is then written to the ledger with them, never journaled,
+ * and the store keeps an alert only when it is new.
  */
 static void note_alerts(metering_call *c)
 {
     const principal *p = c->req.who;
+    const limits *l = &p->limits;
+    if (l->alerts.n == 0 || (!l->daily_limit.present && !l->monthly_limit.present))
+        return;
+    alert_seen *e = seen_of(p->account_id, &c->dec.p);
     uint8_t day[ALERT_THRESHOLDS_MAX], month[ALERT_THRESHOLDS_MAX];
-    size_t nd = quota_thresholds_reached(&p->limits.alerts, p->limits.daily_limit, c->dec.day_used, day);
-    size_t nm = quota_thresholds_reached(&p->limits.alerts, p->limits.monthly_limit, c->dec.month_used, month);
+    size_t nd = quota_thresholds_due(&l->alerts, l->daily_limit, c->dec.day_used, e->day, e->nday, day);
+    size_t nm = quota_thresholds_due(&l->alerts, l->monthly_limit, c->dec.month_used, e->month, e->nmonth, month);
     if (nd + nm == 0)
         return;
+    for (size_t i = 0; i < nd; i++)
+        seen_add(e->day, &e->nday, day[i]);
+    for (size_t i = 0; i < nm; i++)
+        seen_add(e->month, &e->nmonth, month[i]);
     c->alerts = c->m->o.host->alloc(c->req.caller, (nd + nm) * sizeof *c->alerts);
     for (size_t i = 0; i < nd; i++)
         fill_alert(c, &c->alerts[c->nalerts++], false, day[i]);
@@ -1451,6 +1553,7 @@ static void after_commit(metering_call *c)
         /* Not in the ledger: not counted, not served. */
         if (c->decided)
             counters_refund(m->o.counters, c->req.who->account_id, &c->dec);
+        alerts_not_written(c);
         fail_code(c, APP_STORE_UNAVAILABLE, "usage could not be recorded");
         return;
     }

@@ -491,6 +491,100 @@ static void sigkill_under_load(const char *durability, bool postgres)
     th_rmdir(dir);
 }
 
+/* One integer a query on the SQLite file `db` answers. */
+static long long sqlite_count(const char *db, const char *sql)
+{
+    sqlite3 *raw;
+    cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(raw, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(raw));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return n;
+}
+
+/* Spawns `starmeter serve` with args and points crash_srv at it; returns its pid and output fd. */
+static pid_t serve_for_crash(const char *const *args, int *fd)
+{
+    pid_t pid = spawn(args, fd);
+    char *out = read_until(*fd, "\"msg\":\"listening\"", 20000);
+    const char *p = strstr(out, "\"port\":");
+    cr_assert_not_null(p, "%s", out);
+    snprintf(crash_srv.base_url, sizeof crash_srv.base_url, "http://127.0.0.1:%d", atoi(p + 7));
+    free(out);
+    return pid;
+}
+
+/*
+ * Alerts across a kill -9 under load: four thresholds of a daily limit of 400, the server killed
+ * while calls reach them and restarted (its journal replayed), then the rest of the day's calls.
+ * Each threshold is raised once, with its audit event, none lost to the crash.
+ */
+Test(binary, sigkill_under_load_raises_each_threshold_once, .timeout = 120)
+{
+    char dir[256], db[300];
+    th_tmpdir(dir);
+    snprintf(db, sizeof db, "%s/starmeter.db", dir);
+    json_decref(cli_json_on(db, NULL,
+                            (const char *[]){"plan", "create", "--code", "th", "--name", "Th", "--daily-limit", "400",
+                                             "--alert-thresholds", "[25,50,75,100]", "--rate-per-second", "1000000",
+                                             "--burst", "1000000", "--credential-rate-per-second", "1000000",
+                                             "--credential-burst", "1000000", NULL}));
+    json_t *acc = cli_json_on(db, NULL, (const char *[]){"account", "create", "--name", "Alert Corp", NULL});
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(acc, "id")));
+    json_decref(acc);
+    json_decref(cli_json_on(db, NULL, (const char *[]){"contract", "set", "--account", id, "--plan-code", "th", NULL}));
+    json_t *key = cli_json_on(db, NULL, (const char *[]){"key", "issue", "--account", id, NULL});
+    snprintf(crash_key, sizeof crash_key, "%s", json_string_value(json_object_get(key, "api_key")));
+    json_decref(key);
+
+    const char *args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", db, NULL};
+    int fd;
+    pid_t pid = serve_for_crash(args, &fd);
+    enum { CONNS = 8 };
+    pthread_t t[CONNS];
+    atomic_store(&crash_ok, 0);
+    atomic_store(&crash_stop, false);
+    for (int i = 0; i < CONNS; i++)
+        pthread_create(&t[i], NULL, crash_load, NULL);
+    /* Killed between the second and the third threshold, with calls in flight around them. */
+    for (int i = 0; i < 3000 && atomic_load(&crash_ok) < 240; i++)
+        usleep(2000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    atomic_store(&crash_stop, true);
+    for (int i = 0; i < CONNS; i++)
+        pthread_join(t[i], NULL);
+    close(fd);
+    cr_assert_gt(atomic_load(&crash_ok), 100, "the load did not pass the first threshold before the kill");
+
+    /* Restarted: the rest of the day's 400 calls, until the limit refuses. */
+    pid = serve_for_crash(args, &fd);
+    long st = 200;
+    for (int i = 0; i < 1000 && st == 200; i++) {
+        th_response r;
+        st = th_keyed(&crash_srv, "/v1/b2b/astrology/weekly-by-sign?sign=virgo&week=2026-W47", crash_key, &r);
+        th_response_free(&r);
+    }
+    cr_assert_eq(st, 429, "the limit was never reached");
+    kill(pid, SIGTERM);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fd);
+
+    cr_assert_eq(sqlite_count(db, "SELECT coalesce(sum(requests), 0) FROM enterprise_daily_usages"), 400);
+    cr_assert_eq(sqlite_count(db, "SELECT count(*) FROM usage_alerts WHERE period = 'day'"), 4);
+    cr_assert_eq(sqlite_count(db, "SELECT count(*) FROM usage_alerts WHERE period = 'day' AND threshold IN "
+                                  "(25, 50, 75, 100) AND used >= threshold * 4"),
+                 4);
+    cr_assert_eq(sqlite_count(db, "SELECT count(*) FROM audit_events WHERE action = 'usage.threshold'"), 4);
+    th_rmdir(dir);
+}
+
 Test(binary, sigkill_under_load_loses_no_served_call, .timeout = 120)
 {
     sigkill_under_load("process", false);

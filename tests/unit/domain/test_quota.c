@@ -165,26 +165,35 @@ Test(alerts, threshold_calls_round_up_and_never_reach_zero)
     cr_assert_eq(quota_threshold_calls(100, opt_some(INT64_MAX)), INT64_MAX);
 }
 
-Test(alerts, exactly_one_call_of_a_period_reaches_each_threshold)
+Test(alerts, the_call_reaching_a_threshold_finds_it_due_and_once_recorded_it_is_not)
 {
     alert_set a = {.n = 3, .pct = {50, 80, 100}};
-    uint8_t out[ALERT_THRESHOLDS_MAX];
+    uint8_t out[ALERT_THRESHOLDS_MAX], done[ALERT_THRESHOLDS_MAX];
+    size_t ndone = 0;
     int reached[101] = {0};
     for (int64_t used = 1; used <= 25; used++) {
-        size_t n = quota_thresholds_reached(&a, opt_some(10), used, out);
-        for (size_t i = 0; i < n; i++)
+        size_t n = quota_thresholds_due(&a, opt_some(10), used, done, ndone, out);
+        for (size_t i = 0; i < n; i++) {
             reached[out[i]] += (int)used;
+            done[ndone++] = out[i];
+        }
     }
     cr_assert_eq(reached[50], 5);
     cr_assert_eq(reached[80], 8);
     cr_assert_eq(reached[100], 10);
+    /* Seeded past two thresholds (a restart): both due at the next call, none forgotten. */
+    cr_assert_eq(quota_thresholds_due(&a, opt_some(10), 9, done, 1, out), 1);
+    cr_assert_eq(out[0], 80);
+    cr_assert_eq(quota_thresholds_due(&a, opt_some(10), 12, NULL, 0, out), 3);
     /* Several thresholds on one call when the limit is small. */
-    cr_assert_eq(quota_thresholds_reached(&a, opt_some(1), 1, out), 3);
+    cr_assert_eq(quota_thresholds_due(&a, opt_some(1), 1, NULL, 0, out), 3);
     cr_assert_eq(out[0], 50);
     cr_assert_eq(out[2], 100);
+    cr_assert_eq(quota_thresholds_due(&a, opt_some(10), 4, NULL, 0, out), 0);
     alert_set none = {0};
-    cr_assert_eq(quota_thresholds_reached(&none, opt_some(10), 8, out), 0);
-    cr_assert_eq(quota_thresholds_reached(&a, opt_none(), 8, out), 0);
+    cr_assert_eq(quota_thresholds_due(&none, opt_some(10), 8, NULL, 0, out), 0);
+    cr_assert_eq(quota_thresholds_due(&a, opt_none(), 8, NULL, 0, out), 0);
+    cr_assert_eq(quota_thresholds_due(&a, opt_some(0), 8, NULL, 0, out), 0);
 }
 
 Test(alerts, text_form_round_trips_and_refuses_everything_else)
