@@ -496,9 +496,10 @@ int cli_store(int argc, char **argv)
         goto out;
     }
     printf("copied from %s to %s: %lld plans, %lld accounts, %lld contracts, %lld API keys, %lld usage rows, "
-           "%lld idempotent answers, %lld audit events\n",
+           "%lld idempotent answers, %lld audit events, %lld usage alerts\n",
            src->ops->name, dst->ops->name, (long long)n.plans, (long long)n.accounts, (long long)n.contracts,
-           (long long)n.credentials, (long long)n.usage_rows, (long long)n.idem_records, (long long)n.audit_events);
+           (long long)n.credentials, (long long)n.usage_rows, (long long)n.idem_records, (long long)n.audit_events,
+           (long long)n.usage_alerts);
     printf("audit chain of the copy intact: %lld events verified\n", (long long)checked);
     printf("API keys are copied as hashes peppered with the source's pepper file: serve the target with that same "
            "file (--pepper-file, default <directory of --db>/pepper), or no key will authenticate.\n");

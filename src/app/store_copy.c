@@ -139,6 +139,17 @@ static void batch_audit(store_import *b, const void *rows, size_t n)
     b->naudits = n;
 }
 
+static int list_alerts(store *from, const void *last, int64_t now_ms, void *rows, size_t cap, size_t *n, app_err *err)
+{
+    (void)now_ms;
+    return store_alert_list_all(from, last, rows, cap, n, err);
+}
+static void batch_alerts(store_import *b, const void *rows, size_t n)
+{
+    b->alerts = rows;
+    b->nalerts = n;
+}
+
 /* Referenced rows first: contracts name plans and accounts, usage rows name credentials. */
 static const row_kind KINDS[] = {
     {sizeof(plan), PAGE_ROWS, offsetof(store_copy_counts, plans), list_plans, batch_plans, NULL},
@@ -149,6 +160,7 @@ static const row_kind KINDS[] = {
     {sizeof(usage_delta), PAGE_ROWS, offsetof(store_copy_counts, usage_rows), list_usage, batch_usage, NULL},
     {sizeof(idem_record), PAGE_ROWS, offsetof(store_copy_counts, idem_records), list_idem, batch_idem, release_idem},
     {sizeof(audit_event), PAGE_AUDITS, offsetof(store_copy_counts, audit_events), list_audit, batch_audit, NULL},
+    {sizeof(usage_alert), PAGE_ROWS, offsetof(store_copy_counts, usage_alerts), list_alerts, batch_alerts, NULL},
 };
 
 /* Copies every row of one kind, a page (one target transaction) at a time. */

@@ -129,6 +129,8 @@ typedef struct store_import {
     size_t nidem;
     const audit_event *audits;
     size_t naudits;
+    const usage_alert *alerts; /* as they are (their events are among the audits); `audit` unused */
+    size_t nalerts;
 } store_import;
 
 /*
@@ -196,6 +198,11 @@ struct store_ops {
      */
     int (*alert_list)(store *self, int64_t account_id, const char *day_from, const char *month_from, usage_alert *out,
                       size_t cap, size_t *n, app_err *err);
+    /*
+     * Every alert of every account, in (account_id, period, period_start, threshold) order after
+     * `after` (the last of the previous page; NULL: from the first). For copying a store.
+     */
+    int (*alert_list_all)(store *self, const usage_alert *after, usage_alert *out, size_t cap, size_t *n, app_err *err);
     /* The unexpired answer stored for (account, key); not_found if none. out->body is malloc'd. */
     int (*idem_get)(store *self, int64_t account_id, const char *key, int64_t now_ms, idem_record *out, app_err *err);
     /* Deletes expired idempotency answers. */
@@ -365,6 +372,11 @@ static inline int store_alert_list(store *s, int64_t account_id, const char *day
                                    usage_alert *o, size_t cap, size_t *n, app_err *e)
 {
     return STORE_CALL(alert_list, account_id, day_from, month_from, o, cap, n, e);
+}
+static inline int store_alert_list_all(store *s, const usage_alert *after, usage_alert *o, size_t cap, size_t *n,
+                                       app_err *e)
+{
+    return STORE_CALL(alert_list_all, after, o, cap, n, e);
 }
 static inline int store_idem_get(store *s, int64_t account_id, const char *key, int64_t now_ms, idem_record *o,
                                  app_err *e)

@@ -83,6 +83,8 @@ FORWARD(alert_list,
         (store * self, int64_t id, const char *day_from, const char *month_from, usage_alert *o, size_t cap, size_t *n,
          app_err *err),
         (s->inner, id, day_from, month_from, o, cap, n, err))
+FORWARD(alert_list_all, (store * self, const usage_alert *after, usage_alert *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, after, o, cap, n, err))
 FORWARD(usage_sum,
         (store * self, int64_t acc, int64_t cred, const char *from, const char *to, usage_totals *o, app_err *err),
         (s->inner, acc, cred, from, to, o, err))
@@ -149,6 +151,7 @@ static const struct store_ops faulty_ops = {
     .journal_forget = faulty_journal_forget,
     .usage_sum = faulty_usage_sum,
     .alert_list = faulty_alert_list,
+    .alert_list_all = faulty_alert_list_all,
     .usage_rows = faulty_usage_rows,
     .idem_get = faulty_idem_get,
     .idem_purge = faulty_idem_purge,

@@ -69,6 +69,8 @@ enum stmt_id {
     Q_MARK_PUT,
     Q_ALERT_INSERT,
     Q_ALERT_LIST,
+    Q_ALERT_LIST_ALL,
+    Q_ALERT_IMPORT,
     Q_MARK_GET,
     Q_MARK_DELETE,
     Q_TOKEN_GET,
@@ -192,6 +194,11 @@ static const char *const SQL[Q_COUNT] = {
         "SELECT account_id, period, period_start, threshold, used, limit_value, at FROM usage_alerts "
         "WHERE account_id = $1 AND ((period = 'day' AND period_start >= $2) OR "
         "(period = 'month' AND period_start >= $3)) ORDER BY at DESC, threshold DESC, period DESC LIMIT $4",
+    [Q_ALERT_LIST_ALL] = "SELECT account_id, period, period_start, threshold, used, limit_value, at FROM usage_alerts "
+                         "WHERE (account_id, period, period_start, threshold) > ($1, $2, $3, $4) "
+                         "ORDER BY account_id, period, period_start, threshold LIMIT $5",
+    [Q_ALERT_IMPORT] = "INSERT INTO usage_alerts(account_id, period, period_start, threshold, used, limit_value, at) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7)",
     [Q_MARK_PUT] = "INSERT INTO usage_journal_marks(segment, folded_bytes) VALUES ($1, $2) "
                    "ON CONFLICT (segment) DO UPDATE SET folded_bytes = excluded.folded_bytes",
     [Q_MARK_GET] = "SELECT folded_bytes FROM usage_journal_marks WHERE segment = $1",
@@ -1579,6 +1586,18 @@ static int pg_alert_list(store *self, int64_t account_id, const char *day_from, 
     return list((pg_store *)self, Q_ALERT_LIST, &p, row_alert, out, sizeof *out, cap, n, "list usage alerts", err);
 }
 
+static int pg_alert_list_all(store *self, const usage_alert *after, usage_alert *out, size_t cap, size_t *n,
+                             app_err *err)
+{
+    params p = {0};
+    p_i64(&p, after ? after->account_id : INT64_MIN);
+    p_text(&p, after ? (after->monthly ? "month" : "day") : "");
+    p_text(&p, after ? after->period_start : "");
+    p_i64(&p, after ? after->threshold : 0);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_ALERT_LIST_ALL, &p, row_alert, out, sizeof *out, cap, n, "list usage alerts", err);
+}
+
 static int pg_usage_apply(store *self, const usage_batch *b, app_err *err)
 {
     pg_store *s = (pg_store *)self;
@@ -1801,7 +1820,7 @@ static int pg_import_rows(store *self, const store_import *b, app_err *err)
     int rc = usage_arrays_and_conn(s, arr, b->usage, b->nusage, &c, err);
     if (rc != 0)
         goto out;
-    size_t rows = b->nplans + b->naccounts + b->ncontracts + b->ncredentials + b->nidem + b->naudits;
+    size_t rows = b->nplans + b->naccounts + b->ncontracts + b->ncredentials + b->nidem + b->naudits + b->nalerts;
     pg_pipeline pp;
     if (!pipe_begin(&pp, s, c, 2 * (rows + 8))) {
         free(pp.items);
@@ -1871,6 +1890,18 @@ static int pg_import_rows(store *self, const store_import *b, app_err *err)
         params p = {0};
         p_audit(&p, &b->audits[i]);
         pipe_run(&pp, Q_AUDIT_INSERT, &p, "import audit event");
+    }
+    for (size_t i = 0; i < b->nalerts; i++) {
+        const usage_alert *a = &b->alerts[i];
+        params p = {0};
+        p_i64(&p, a->account_id);
+        p_text(&p, a->monthly ? "month" : "day");
+        p_text(&p, a->period_start);
+        p_i64(&p, a->threshold);
+        p_i64(&p, a->used);
+        p_i64(&p, a->limit);
+        p_i64(&p, a->at);
+        pipe_run(&pp, Q_ALERT_IMPORT, &p, "import usage alert");
     }
     const params none = {0};
     pipe_run(&pp, Q_SEQ_RESTART, &none, "move id sequences");
@@ -2035,6 +2066,7 @@ static const struct store_ops pg_ops = {
     .usage_apply = pg_usage_apply,
     .usage_sum = pg_usage_sum,
     .alert_list = pg_alert_list,
+    .alert_list_all = pg_alert_list_all,
     .usage_rows = pg_usage_rows,
     .idem_get = pg_idem_get,
     .idem_purge = pg_idem_purge,

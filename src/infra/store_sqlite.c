@@ -1194,6 +1194,11 @@ static const char SQL_ALERT_LIST[] =
     "WHERE account_id = ? AND ((period = 'day' AND period_start >= ?) OR (period = 'month' AND period_start >= ?)) "
     "ORDER BY at DESC, threshold DESC, period DESC LIMIT ?";
 
+static const char SQL_ALERT_LIST_ALL[] =
+    "SELECT account_id, period, period_start, threshold, used, limit_value, at FROM usage_alerts "
+    "WHERE (account_id, period, period_start, threshold) > (?, ?, ?, ?) "
+    "ORDER BY account_id, period, period_start, threshold LIMIT ?";
+
 /* Writes the alert and its audit event when it is new (a.raised), nothing when it exists. */
 static int insert_alert(sqlite_store *s, usage_alert *a, app_err *err)
 {
@@ -1244,6 +1249,28 @@ static int sqlite_alert_list(store *self, int64_t account_id, const char *day_fr
         sqlite3_bind_text(st, 2, day_from, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, month_from, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, (int64_t)cap);
+        rc = collect(s, st, row_alert, out, sizeof *out, cap, n, "list usage alerts", err);
+    }
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_alert_list_all(store *self, const usage_alert *after, usage_alert *out, size_t cap, size_t *n,
+                                 app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = 0;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = stmt(s, SQL_ALERT_LIST_ALL, err);
+    if (st == NULL) {
+        rc = APP_STORE_UNAVAILABLE;
+    } else {
+        sqlite3_bind_int64(st, 1, after ? after->account_id : INT64_MIN);
+        sqlite3_bind_text(st, 2, after ? (after->monthly ? "month" : "day") : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, after ? after->period_start : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 4, after ? after->threshold : 0);
+        sqlite3_bind_int64(st, 5, (int64_t)cap);
         rc = collect(s, st, row_alert, out, sizeof *out, cap, n, "list usage alerts", err);
     }
     unlock(s);
@@ -1598,6 +1625,13 @@ static int sqlite_import_rows(store *self, const store_import *b, app_err *err)
         rc = insert_idem(s, &b->idem[i], err);
     for (size_t i = 0; i < b->naudits && rc == 0; i++)
         rc = insert_audit(s, &b->audits[i], err);
+    for (size_t i = 0; i < b->nalerts && rc == 0; i++) {
+        usage_alert a = b->alerts[i];
+        a.audit = NULL;
+        if ((rc = insert_alert(s, &a, err)) == 0 && !a.raised)
+            rc = app_err_set(err, APP_VALIDATION_ERROR, "usage alert of account %lld exists already",
+                             (long long)a.account_id);
+    }
     return write_end(s, rc, NULL, err);
 }
 
@@ -1742,6 +1776,7 @@ static const struct store_ops sqlite_ops = {
     .usage_apply = sqlite_usage_apply,
     .usage_sum = sqlite_usage_sum,
     .alert_list = sqlite_alert_list,
+    .alert_list_all = sqlite_alert_list_all,
     .usage_rows = sqlite_usage_rows,
     .idem_get = sqlite_idem_get,
     .idem_purge = sqlite_idem_purge,

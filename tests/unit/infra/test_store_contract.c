@@ -1661,6 +1661,41 @@ Test(store_contract_helpers, conninfo_with_db_replaces_only_the_database)
 
 /* ---- copying a store: import_rows, usage_list, idem_list ---- */
 
+CONTRACT_TEST(alerts_page_in_key_order_and_import_as_they_are_once)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    account accs[2] = {{.id = 3, .status = ACCOUNT_ACTIVE, .created_at = T0}, {.id = 4, .status = ACCOUNT_ACTIVE}};
+    snprintf(accs[0].name, sizeof accs[0].name, "Three");
+    snprintf(accs[1].name, sizeof accs[1].name, "Four");
+    usage_alert al[] = {
+        alert_fill(4, false, "2026-03-01", 80, T0 + 9, NULL), alert_fill(3, true, "2026-03-01", 80, T0 + 1, NULL),
+        alert_fill(3, false, "2026-03-02", 100, T0 + 2, NULL), alert_fill(3, false, "2026-03-02", 80, T0 + 3, NULL)};
+    store_import b = {.accounts = accs, .naccounts = 2, .alerts = al, .nalerts = 4};
+    MUST(store_import_rows(s, &b, &err));
+    usage_alert page[3];
+    size_t n;
+    MUST(store_alert_list_all(s, NULL, page, 3, &n, &err));
+    cr_assert_eq(n, 3);
+    /* (account, period, start, threshold): account 3's day alerts, then its month's, then 4's. */
+    cr_assert(page[0].account_id == 3 && !page[0].monthly && page[0].threshold == 80);
+    cr_assert(page[1].account_id == 3 && !page[1].monthly && page[1].threshold == 100);
+    cr_assert(page[2].account_id == 3 && page[2].monthly && page[2].at == T0 + 1 && page[2].used == 640);
+    usage_alert last = page[2];
+    MUST(store_alert_list_all(s, &last, page, 3, &n, &err));
+    cr_assert(n == 1 && page[0].account_id == 4 && page[0].limit == 800);
+    last = page[0];
+    MUST(store_alert_list_all(s, &last, page, 3, &n, &err));
+    cr_assert_eq(n, 0);
+    /* An imported alert is one the ledger has: it is not raised again. */
+    usage_alert again = alert_fill(4, false, "2026-03-01", 80, T0 + 20, NULL);
+    usage_batch ub = {.alerts = &again, .nalerts = 1};
+    MUST(store_usage_apply(s, &ub, &err));
+    cr_assert_not(again.raised);
+    store_import dup = {.alerts = &again, .nalerts = 1};
+    MUST_FAIL(APP_VALIDATION_ERROR, store_import_rows(s, &dup, &err));
+}
+
 CONTRACT_TEST(import_rows_keeps_ids_rows_and_audit_hashes_and_later_creates_continue_past_them)
 {
     store *s = open_backend(backend);
