@@ -56,6 +56,18 @@ export function serverFieldErrors(i18n: I18n, error: unknown): FieldErrors {
   return out;
 }
 
+/**
+ * Alert thresholds typed as "80, 100": up to 5 distinct whole percentages from 1 to 100, sorted;
+ * '' is an empty list (alerts off). Anything else is an error.
+ */
+export function parseThresholds(raw: string): { ok: true; value: number[] } | { ok: false } {
+  const parts = raw.split(/[\s,;]+/).filter((p) => p !== '');
+  if (parts.length > 5 || parts.some((p) => !/^\d{1,3}$/.test(p))) return { ok: false };
+  const values = parts.map(Number);
+  if (values.some((v) => v < 1 || v > 100) || new Set(values).size !== values.length) return { ok: false };
+  return { ok: true, value: values.sort((a, b) => a - b) };
+}
+
 /** An optional whole number: '' is null; anything but digits is an error. */
 export function parseCount(raw: string): { ok: true; value: number | null } | { ok: false } {
   const s = raw.trim();

@@ -274,6 +274,8 @@ const en = {
   planName: 'Name',
   planMetered: 'Metered',
   planMeteredLabel: 'Metered: calls count against the limits',
+  alertThresholds: 'Alert thresholds (%)',
+  alertThresholdsHint: 'Percentages of the daily and monthly limits that raise a usage alert, such as 80, 100. Empty: no alerts.',
   rateColumn: 'Rate (per s / burst)',
   rateValue: '{rate} / {burst}',
   capN: 'cap: {n}',
@@ -349,6 +351,7 @@ const en = {
   issue_type: 'Not the expected kind of value.',
   issue_wholeNumber: 'A whole number, 0 or more.',
   issue_positive: 'A whole number, 1 or more.',
+  issue_thresholds: 'Up to 5 different whole percentages from 1 to 100, separated by commas.',
   issue_accountId: 'An account ID is a whole number, 1 or more.',
   issue_other: 'This value was refused.',
 
@@ -641,6 +644,8 @@ const fr: Dict = {
   planName: 'Nom',
   planMetered: 'Décompté',
   planMeteredLabel: 'Décompté : les appels comptent dans les limites',
+  alertThresholds: 'Seuils d’alerte (%)',
+  alertThresholdsHint: 'Pourcentages des limites quotidienne et mensuelle qui déclenchent une alerte, par exemple 80, 100. Vide : aucune alerte.',
   rateColumn: 'Débit (par s / rafale)',
   rateValue: '{rate} / {burst}',
   capN: 'plafond : {n}',
@@ -716,6 +721,7 @@ const fr: Dict = {
   issue_type: 'Ce n’est pas le type de valeur attendu.',
   issue_wholeNumber: 'Un nombre entier, 0 ou plus.',
   issue_positive: 'Un nombre entier, 1 ou plus.',
+  issue_thresholds: 'Jusqu’à 5 pourcentages entiers différents de 1 à 100, séparés par des virgules.',
   issue_accountId: 'Un identifiant de compte est un nombre entier, 1 ou plus.',
   issue_other: 'Cette valeur a été refusée.',
 

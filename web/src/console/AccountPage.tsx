@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 import { useId, useState } from 'react';
 import { ApiError } from '../api';
+import { AlertsCard } from '../components/AlertsCard';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { UsageSkeleton } from '../components/Skeleton';
 import { CumulativeCard, UsageFigures } from '../components/UsageView';
@@ -124,6 +125,7 @@ function AccountUsage({ accountId }: { accountId: number }) {
       {s ? (
         <>
           <UsageFigures s={s} history={historyQ.data} historyFailed={historyQ.error !== null} />
+          {s.metered && <AlertsCard account={accountId} timeZone={s.timezone} />}
           <CumulativeCard s={s} />
         </>
       ) : (

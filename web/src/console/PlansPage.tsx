@@ -5,7 +5,7 @@ import { Field } from '../components/Field';
 import { ScrollTable } from '../components/ScrollTable';
 import { TableSkeleton } from '../components/Skeleton';
 import { SmallButton } from '../components/SmallButton';
-import { parseCount, serverFieldErrors, type FieldErrors } from '../fields';
+import { parseCount, parseThresholds, serverFieldErrors, type FieldErrors } from '../fields';
 import { useI18n, type MessageKey } from '../i18n';
 import { useCreatePlan, usePatchPlan, usePlans } from '../queries/plans';
 import type { LimitMode, Plan, PlanInput } from '../types';
@@ -171,6 +171,7 @@ function PlanForm({
     credential_rate_per_second: String(plan?.credential_rate_per_second ?? 20),
     credential_burst: String(plan?.credential_burst ?? 40),
   });
+  const [thresholds, setThresholds] = useState((plan?.alert_thresholds ?? [80, 100]).join(', '));
   const [local, setLocal] = useState<FieldErrors>({});
   const errors: FieldErrors = { ...serverFieldErrors(i18n, m.error), ...local };
   const meteredId = useId();
@@ -200,6 +201,9 @@ function PlanForm({
       if (!n.ok || n.value === null || n.value < 1) errs[f] = i18n.t('issue_positive');
       else body[f] = n.value;
     }
+    const t = parseThresholds(thresholds);
+    if (!t.ok) errs['alert_thresholds'] = i18n.t('issue_thresholds');
+    else body.alert_thresholds = t.value;
     setLocal(errs);
     if (Object.keys(errs).length > 0) return;
     if (plan) {
@@ -267,6 +271,16 @@ function PlanForm({
             )}
           </Field>
         ))}
+        <Field
+          label={i18n.t('alertThresholds')}
+          hint={i18n.t('alertThresholdsHint')}
+          error={errors['alert_thresholds']}
+          testId="plan-alert_thresholds"
+        >
+          {(p) => (
+            <input {...p} className="input input--text" value={thresholds} onChange={(e) => setThresholds(e.target.value)} />
+          )}
+        </Field>
         <div className="field field--inline">
           <input id={meteredId} type="checkbox" checked={metered} onChange={(e) => setMetered(e.target.checked)} />
           <label htmlFor={meteredId}>{i18n.t('planMeteredLabel')}</label>

@@ -216,6 +216,7 @@ describe("an account's page", () => {
     const bar = await within(usage).findByRole('progressbar', { name: /Today/ });
     expect(bar).toHaveAttribute('data-level', 'danger');
     expect(await within(usage).findByTestId('history-table')).toBeInTheDocument();
+    expect(await within(usage).findByTestId('alert')).toHaveTextContent('80% of the daily limit reached');
     const trail = screen.getByTestId('account-audit');
     expect(await within(trail).findByText('2 events.')).toBeInTheDocument();
     const rows = within(trail).getAllByTestId('audit-row');

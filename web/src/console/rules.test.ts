@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../api';
-import { parseCount, serverFieldErrors, translateIssue } from '../fields';
+import { parseCount, parseThresholds, serverFieldErrors, translateIssue } from '../fields';
 import { makeI18n } from '../i18n';
 import { account } from '../test/fakeAdmin';
 import { matchesSearch } from './AccountsPage';
@@ -109,5 +109,20 @@ describe('every error code of the contract has its words', () => {
     for (const i18n of [en, fr]) {
       for (const code of codes) expect(i18n.tMaybe(`err_${code}`, 'MISSING'), `${i18n.lang} err_${code}`).not.toBe('MISSING');
     }
+  });
+});
+
+describe('alert thresholds typed by an operator', () => {
+  it.each([
+    ['80, 100', [80, 100]],
+    ['100,80', [80, 100]],
+    ['', []],
+    ['  5 ; 50   95 ', [5, 50, 95]],
+    ['1,2,3,4,100', [1, 2, 3, 4, 100]],
+  ])('%j is %j', (raw, want) => {
+    expect(parseThresholds(raw)).toEqual({ ok: true, value: want });
+  });
+  it.each(['0', '101', '80,80', '1,2,3,4,5,6', '80%', '-5', '8.5', 'eighty'])('%j is refused', (raw) => {
+    expect(parseThresholds(raw).ok).toBe(false);
   });
 });

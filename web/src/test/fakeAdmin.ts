@@ -242,6 +242,17 @@ export function fakeAdmin(init: { accounts?: Account[]; plans?: Plan[]; contract
       },
     },
     { method: 'GET', path: /^\/v1\/admin\/accounts\/(\d+)\/usage\/history$/, handler: () => ok(history()) },
+    {
+      method: 'GET',
+      path: /^\/v1\/admin\/accounts\/(\d+)\/usage\/alerts$/,
+      handler: () =>
+        ok({
+          thresholds: [80, 100],
+          alerts: [
+            { period: 'day', period_start: '2026-11-24', current: true, threshold: 80, used: 800, limit: 1000, at: '2026-11-24T09:00:00Z' },
+          ],
+        }),
+    },
     { method: 'GET', path: /^\/v1\/admin\/plans$/, handler: (_m, url) => page(state.plans, url, (p) => state.plans.indexOf(p) + 1) },
     {
       method: 'POST',
