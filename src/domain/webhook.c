@@ -47,6 +47,17 @@ static bool is_alnum(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+bool webhook_msg_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > WEBHOOK_MSG_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(is_alnum(id[i]) || id[i] == '_' || id[i] == '-' || id[i] == '.'))
+            return false;
+    return true;
+}
+
 static bool prefix_nocase(const char *s, size_t len, const char *lit)
 {
     size_t n = strlen(lit);

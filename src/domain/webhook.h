@@ -91,6 +91,12 @@ bool webhook_event_known(const char *name, size_t len);
 /* Whether the comma-separated `events` holds `type`. */
 bool webhook_events_include(const char *events, const char *type);
 
+/*
+ * Whether `id` may be a message id (the webhook-id header): 1 to WEBHOOK_MSG_ID_MAX of letters,
+ * digits, '_', '-' and '.', nothing a header could be split on.
+ */
+bool webhook_msg_id_valid(const char *id);
+
 /* An endpoint URL taken apart. */
 typedef struct webhook_url {
     bool https;

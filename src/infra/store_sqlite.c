@@ -1843,6 +1843,8 @@ static int sqlite_webhook_enqueue_tx(sqlite_store *s, int64_t account_id, const 
                                      const char *body, int64_t now_ms, size_t *n_enqueued, app_err *err)
 {
     *n_enqueued = 0;
+    if (!webhook_msg_id_valid(msg_id))
+        return app_err_field(err, "msg_id", "must be 1 to %d of letters, digits, '_', '-' and '.'", WEBHOOK_MSG_ID_MAX);
     size_t len = strlen(body);
     if (len > WEBHOOK_BODY_MAX)
         return app_err_set(err, APP_INTERNAL_ERROR, "webhook event body of %zu bytes is over %d", len,

@@ -38,6 +38,8 @@ bool jbody_enum(jbody *b, const char *name, bool required, const char *const *ch
 bool jbody_nullable_time(jbody *b, const char *name, opt_i64 *out, bool *present);
 /* An object member (borrowed) or NULL. */
 json_t *jbody_object(jbody *b, const char *name);
+/* An array member (borrowed) or NULL (absent: an error when `required`; not an array: an error). */
+json_t *jbody_array(jbody *b, const char *name, bool required);
 
 /* Records every member not read above as an unknown field; returns the error code or 0. */
 int jbody_finish(jbody *b);

@@ -121,6 +121,17 @@ Test(webhook, event_types)
     cr_assert(webhook_events_include("a.b,usage.threshold", "usage.threshold"));
     cr_assert_not(webhook_events_include("usage.threshold2", "usage.threshold"));
     cr_assert_not(webhook_events_include("", "usage.threshold"));
+    cr_assert(webhook_msg_id_valid("msg_p5jXN8AQM9LWM0D4loKWxJek"));
+    cr_assert(webhook_msg_id_valid("thr.12.day.2026-12-01.80"));
+    cr_assert_not(webhook_msg_id_valid(""));
+    cr_assert_not(webhook_msg_id_valid("msg\r\nX-Evil: 1"));
+    cr_assert_not(webhook_msg_id_valid("msg id"));
+    char long_id[WEBHOOK_MSG_ID_MAX + 2];
+    memset(long_id, 'a', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    cr_assert_not(webhook_msg_id_valid(long_id));
+    long_id[WEBHOOK_MSG_ID_MAX] = '\0';
+    cr_assert(webhook_msg_id_valid(long_id));
 }
 
 Test(webhook, retries_back_off_with_full_jitter_within_the_window)

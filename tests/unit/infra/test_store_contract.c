@@ -1692,6 +1692,9 @@ CONTRACT_TEST(webhook_enqueue_writes_one_delivery_per_active_subscribed_endpoint
     big[sizeof big - 1] = '\0';
     MUST_FAIL(APP_INTERNAL_ERROR, store_webhook_enqueue(s, acc, "usage.threshold", "msg_3", big, T0, &n, &err));
     cr_assert_eq(n, 0);
+    MUST_FAIL(APP_VALIDATION_ERROR,
+              store_webhook_enqueue(s, acc, "usage.threshold", "msg\r\nX-Evil: 1", body, T0, &n, &err));
+    cr_assert_eq(n, 0);
 }
 
 CONTRACT_TEST(webhook_due_deliveries_are_claimed_with_a_lease_and_attempts_record_their_outcome)
