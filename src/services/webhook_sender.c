@@ -92,10 +92,11 @@ static void sign(const webhook_due *d, int64_t now_ms, char out[2 * WEBHOOK_SIG_
         snprintf(out, 2 * WEBHOOK_SIG_LEN, "%s", cur);
 }
 
-/* Records the attempt at delivery `d` and decides what comes next. */
-static void record(webhook_sender *w, const webhook_due *d, const webhook_request *r, int64_t now)
+/* Records the attempt at delivery `d`, started at `started`, and decides what comes next (as of `now`). */
+static void record(webhook_sender *w, const webhook_due *d, const webhook_request *r, int64_t started, int64_t now)
 {
-    webhook_attempt a = {.delivery_id = d->d.id, .at = now, .http_status = r->http_status, .latency_ms = r->latency_ms};
+    webhook_attempt a = {
+        .delivery_id = d->d.id, .at = started, .http_status = r->http_status, .latency_ms = r->latency_ms};
     str_copy(a.error, sizeof a.error, r->error);
     delivery_status status = DELIVERY_DELIVERED;
     int64_t next = now;
@@ -154,7 +155,7 @@ int webhook_sender_run_once(webhook_sender *w, size_t *sent, app_err *err)
     for (size_t i = 0; i < n; i++) {
         /* Abandoned by a stop: its lease brings it back after a restart, no attempt is counted. */
         if (!atomic_load(&w->stop))
-            record(w, &w->due[i], &w->reqs[i], after);
+            record(w, &w->due[i], &w->reqs[i], now, after);
         sodium_memzero(w->due[i].secret, sizeof w->due[i].secret);
         sodium_memzero(w->due[i].prev_secret, sizeof w->due[i].prev_secret);
     }

@@ -120,10 +120,14 @@ static void read_events(jbody *b, char out[WEBHOOK_EVENTS_MAX + 1])
         const char *t = json_string_value(v);
         size_t tl = json_string_length(v);
         if (!json_is_string(v) || !webhook_event_known(t, tl)) {
-            char shown[64];
+            char shown[64], known[128] = "";
             str_escape_ctl(shown, sizeof shown, t ? t : "", t ? tl : 0);
-            app_err_field(b->err, "events", "item %zu: unknown event type \"%s\"; known: usage.threshold", i,
-                          json_is_string(v) ? shown : "(not a string)");
+            for (size_t k = 0, at = 0; webhook_event_types[k] != NULL && at < sizeof known; k++) {
+                int w = snprintf(known + at, sizeof known - at, "%s%s", k ? ", " : "", webhook_event_types[k]);
+                at += w > 0 ? (size_t)w : 0;
+            }
+            app_err_field(b->err, "events", "item %zu: unknown event type \"%s\"; known: %s", i,
+                          json_is_string(v) ? shown : "(not a string)", known);
             return;
         }
         if (webhook_events_include(out, t)) {
