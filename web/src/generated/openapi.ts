@@ -73,6 +73,8 @@ export interface paths {
          *       counters differed from the ledger at the last reconciliation
          *     - `b2b_counters_degraded` gauge (with `--counters redis://...`): 1 while Redis cannot be
          *       reached and this process decides limits alone (`--counters-unavailable open`), else 0
+         *     - `b2b_webhook_deliveries_total{outcome}` counter: webhook attempts by outcome (`delivered`:
+         *       a 2xx; `retry`: another attempt is scheduled; `failed`: its 24-hour window is over)
          */
         get: operations["getMetrics"];
         put?: never;
