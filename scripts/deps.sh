@@ -5,8 +5,8 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-build=(cmake make gcc pkg-config libh2o-evloop-dev libjansson-dev libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libglib2.0-dev tzdata libswe-dev swe-basic-data)
-test=(clang-format clang libfuzzer-14-dev libcriterion-dev libcurl4-openssl-dev sqlite3 python3 postgresql redis-server)
+build=(cmake make gcc pkg-config libh2o-evloop-dev libjansson-dev libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libcurl4-openssl-dev libglib2.0-dev tzdata libswe-dev swe-basic-data)
+test=(clang-format clang libfuzzer-14-dev libcriterion-dev sqlite3 python3 postgresql redis-server)
 bench=(wrk nginx-light curl sqlite3 postgresql redis-server)
 web=(chromium fonts-dejavu-core)
 cluster=(python3 curl postgresql redis-server)

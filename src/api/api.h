@@ -12,6 +12,7 @@
 #include "services/authaudit.h"
 #include "infra/ratelimit.h"
 #include "services/services.h"
+#include "services/webhooks.h"
 #include "services/metering.h"
 
 /* What handlers reach through http_app(): the services and the parts they need. Borrowed. */
@@ -87,6 +88,14 @@ void api_admin_credentials_rotate(http_ctx *ctx);
 void api_admin_credentials_revoke(http_ctx *ctx);
 void api_admin_audit_list(http_ctx *ctx);
 void api_admin_audit_verify(http_ctx *ctx);
+void api_admin_webhooks_create(http_ctx *ctx);
+void api_admin_webhooks_list(http_ctx *ctx);
+void api_admin_webhooks_get(http_ctx *ctx);
+void api_admin_webhooks_patch(http_ctx *ctx);
+void api_admin_webhooks_delete(http_ctx *ctx);
+void api_admin_webhooks_rotate(http_ctx *ctx);
+void api_admin_webhooks_deliveries(http_ctx *ctx);
+void api_admin_webhooks_resend(http_ctx *ctx);
 
 /* b2b.c */
 void api_b2b_me(http_ctx *ctx);

@@ -27,6 +27,8 @@ const http_route api_routes[] = {
     {"GET", "/v1/admin/accounts/{id}/usage", api_admin_usage_summary, 0, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/accounts/{id}/usage/history", api_admin_usage_history, 0, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/accounts/{id}/usage/alerts", api_admin_usage_alerts, 0, HTTP_AUTH_ADMIN},
+    {"POST", "/v1/admin/accounts/{id}/webhooks", api_admin_webhooks_create, BODY_SMALL, HTTP_AUTH_ADMIN},
+    {"GET", "/v1/admin/accounts/{id}/webhooks", api_admin_webhooks_list, 0, HTTP_AUTH_ADMIN},
     {"POST", "/v1/admin/credentials/{key_id}/rotate", api_admin_credentials_rotate, BODY_SMALL, HTTP_AUTH_ADMIN},
     {"DELETE", "/v1/admin/credentials/{key_id}", api_admin_credentials_revoke, 0, HTTP_AUTH_ADMIN},
     {"POST", "/v1/admin/plans", api_admin_plans_create, BODY_SMALL, HTTP_AUTH_ADMIN},
@@ -35,5 +37,12 @@ const http_route api_routes[] = {
     {"PATCH", "/v1/admin/plans/{code}", api_admin_plans_patch, BODY_SMALL, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/audit", api_admin_audit_list, 0, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/audit/verify", api_admin_audit_verify, 0, HTTP_AUTH_ADMIN},
+    {"GET", "/v1/admin/webhooks/{id}", api_admin_webhooks_get, 0, HTTP_AUTH_ADMIN},
+    {"PATCH", "/v1/admin/webhooks/{id}", api_admin_webhooks_patch, BODY_SMALL, HTTP_AUTH_ADMIN},
+    {"DELETE", "/v1/admin/webhooks/{id}", api_admin_webhooks_delete, 0, HTTP_AUTH_ADMIN},
+    {"POST", "/v1/admin/webhooks/{id}/rotate-secret", api_admin_webhooks_rotate, BODY_SMALL, HTTP_AUTH_ADMIN},
+    {"GET", "/v1/admin/webhooks/{id}/deliveries", api_admin_webhooks_deliveries, 0, HTTP_AUTH_ADMIN},
+    {"POST", "/v1/admin/webhooks/{id}/deliveries/{delivery_id}/resend", api_admin_webhooks_resend, BODY_SMALL,
+     HTTP_AUTH_ADMIN},
 };
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

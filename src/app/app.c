@@ -28,6 +28,7 @@
 #include "infra/pg_listen.h"
 #include "services/metering.h"
 #include "services/services.h"
+#include "services/webhooks.h"
 
 struct app {
     app_config cfg;
@@ -39,6 +40,7 @@ struct app {
     counters *counters;
     metering *metering;
     authaudit *authaudit;
+    webhook_sender *webhooks;
     ephemeris eph;
     astrology *astrology;
     http_static *web;
@@ -284,6 +286,7 @@ int app_services_init(services *sv, keycache *keys, store *st, const app_config 
     sv->keys = keys;
     sv->clock = clock;
     sv->log = log;
+    sv->webhooks_allow_private = cfg->webhooks_allow_private != 0;
     return pepper_load_or_create(pepper_path, sv->pepper, err);
 }
 
@@ -403,6 +406,18 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
     a->env.authaudit = a->authaudit = authaudit_new(&aopts);
     if (authaudit_start(a->authaudit, err) != 0)
         goto fail;
+    /* Webhooks leave from a thread of their own, never from an event loop. */
+    webhook_sender_opts wopts = {
+        .store = a->store,
+        .clock = clock,
+        .log = log,
+        .metrics = a->metrics,
+        .allow_private = cfg->webhooks_allow_private != 0,
+        .retry = {.base_ms = cfg->webhooks_retry_base_ms, .max_ms = cfg->webhooks_retry_max_ms},
+        .timeout_ms = cfg->webhooks_timeout_ms};
+    a->services.webhooks = a->webhooks = webhook_sender_new(&wopts);
+    if (webhook_sender_start(a->webhooks, err) != 0)
+        goto fail;
     a->tz = tzdb_new();
     if (cfg->counters[0] != '\0') {
         a->counters = counters_redis_new(cfg->counters, clock, cfg->counters_unavailable == 1, err);
@@ -500,6 +515,11 @@ uint16_t app_port(const app *a)
     return http_server_port(a->server);
 }
 
+void app_webhooks_kick(app *a)
+{
+    webhooks_kick(a->webhooks);
+}
+
 void app_stop(app *a)
 {
     if (a == NULL)
@@ -520,6 +540,9 @@ void app_stop(app *a)
         pthread_join(a->listen_thread, NULL);
     }
     pg_listener_close(a->listener);
+    /* After the server: no request can kick it any more; an attempt in flight is abandoned (leased). */
+    webhook_sender_free(a->webhooks);
+    a->services.webhooks = NULL;
     authaudit_free(a->authaudit); /* writes the failures still counted */
     metering_free(a->metering);   /* commits and syncs what is queued */
     counters_free(a->counters);

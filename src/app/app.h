@@ -25,6 +25,8 @@ typedef struct app_parts {
 app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log, app_err *err);
 /* The port the server listens on. */
 uint16_t app_port(const app *a);
+/* Wakes the webhook sender: events were written to the outbox (see webhooks_kick). */
+void app_webhooks_kick(app *a);
 /* Stops serving (in-flight requests finish), closes the store and frees everything. NULL is a no-op. */
 void app_stop(app *a);
 

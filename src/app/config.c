@@ -101,6 +101,17 @@ static const struct option_def {
      "when the shared counters (--counters) cannot be reached: closed answers metered calls 503 "
      "counters_unavailable; open lets each process decide alone (limits may be exceeded: see the README)",
      false, "closed|open"},
+    {"webhooks-allow-private", "STARMETER_WEBHOOKS_ALLOW_PRIVATE", OPT_FLAG,
+     offsetof(app_config, webhooks_allow_private), 0, 0, 1, "0", CMD_SERVE,
+     "let webhook endpoints be on loopback, private, link-local and other non-public addresses (tests, "
+     "closed networks); without it they are refused at creation and at every delivery"},
+    {"webhooks-retry-base-ms", "STARMETER_WEBHOOKS_RETRY_BASE_MS", OPT_INT,
+     offsetof(app_config, webhooks_retry_base_ms), 0, 1, 3600000, "5000", CMD_SERVE,
+     "webhook retries: the first waits up to this, each next one up to twice as long (full jitter)"},
+    {"webhooks-retry-max-ms", "STARMETER_WEBHOOKS_RETRY_MAX_MS", OPT_INT, offsetof(app_config, webhooks_retry_max_ms),
+     0, 1, 86400000, "3600000", CMD_SERVE, "webhook retries: the longest wait between two attempts"},
+    {"webhooks-timeout-ms", "STARMETER_WEBHOOKS_TIMEOUT_MS", OPT_INT, offsetof(app_config, webhooks_timeout_ms), 0, 100,
+     60000, "5000", CMD_SERVE, "one webhook attempt, from connecting to the last byte of the answer"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

@@ -36,15 +36,19 @@ typedef struct app_config {
     int64_t auth_fail_rate; /* failed authentications per client address, per second */
     int64_t auth_fail_burst;
     char ephemeris_path[256];
-    int64_t rate_limits;          /* 0 turns the global, account and credential limits off (benchmarks only) */
-    char web_root[1024];          /* the built panel; "" or a missing directory: no panel */
-    char store[1024];             /* "" (SQLite at `db`), "sqlite:PATH", or a postgres:// URI */
-    int64_t store_connections;    /* PostgreSQL connections per process */
-    char journal_dir[1024];       /* the usage journal; "" means <db>-usage */
-    char counters[512];           /* "" (in-process counters) or redis://host:port/db (shared) */
-    int64_t counters_unavailable; /* 0 (closed): 503 while the shared counters are away; 1 (open): decide alone */
-    int64_t durability;           /* 0: a count survives a crash of the process before its answer leaves,
-                                     and power loss within METERING_SYNC_DELAY_MS; 1 (fsync): power loss too */
+    int64_t rate_limits;            /* 0 turns the global, account and credential limits off (benchmarks only) */
+    char web_root[1024];            /* the built panel; "" or a missing directory: no panel */
+    char store[1024];               /* "" (SQLite at `db`), "sqlite:PATH", or a postgres:// URI */
+    int64_t store_connections;      /* PostgreSQL connections per process */
+    char journal_dir[1024];         /* the usage journal; "" means <db>-usage */
+    char counters[512];             /* "" (in-process counters) or redis://host:port/db (shared) */
+    int64_t counters_unavailable;   /* 0 (closed): 503 while the shared counters are away; 1 (open): decide alone */
+    int64_t durability;             /* 0: a count survives a crash of the process before its answer leaves,
+                                       and power loss within METERING_SYNC_DELAY_MS; 1 (fsync): power loss too */
+    int64_t webhooks_allow_private; /* 1: webhook endpoints may be on loopback and private addresses */
+    int64_t webhooks_retry_base_ms; /* the first retry of a webhook delivery waits up to this */
+    int64_t webhooks_retry_max_ms;  /* no wait between two attempts is longer */
+    int64_t webhooks_timeout_ms;    /* one attempt, connection to last byte */
 } app_config;
 
 /* Sets every option to its default. */

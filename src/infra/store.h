@@ -5,9 +5,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "core/err.h"
 #include "domain/model.h"
+#include "domain/webhook.h"
 
 /*
  * The store: starmeter's durable state behind a table of function pointers, so services never
@@ -245,6 +247,55 @@ struct store_ops {
     int (*journal_mark)(store *self, const char *segment, int64_t *offset, app_err *err);
     /* Forgets a segment's mark (the segment is gone). */
     int (*journal_forget)(store *self, const char *segment, app_err *err);
+
+    /*
+     * Webhooks. Endpoints are listed per account in id order after `after`; deliveries of an
+     * endpoint newest first, before the id `before` (0: from the newest), without their bodies
+     * (body NULL); attempts of a delivery in id order after `after`.
+     */
+    int (*webhook_create)(store *self, webhook *io, audit_event *audit, app_err *err);
+    int (*webhook_get)(store *self, int64_t id, webhook *out, app_err *err);
+    int (*webhook_list)(store *self, int64_t account_id, int64_t after, webhook *out, size_t cap, size_t *n,
+                        app_err *err);
+    /* Writes status, secret, prev_secret, prev_secret_expires_at and updated_at of an existing endpoint. */
+    int (*webhook_update)(store *self, const webhook *w, audit_event *audit, app_err *err);
+    /* Deletes an endpoint with its deliveries and their attempts. */
+    int (*webhook_delete)(store *self, int64_t id, audit_event *audit, app_err *err);
+    /*
+     * Writes one pending delivery of `body` (NUL-terminated, at most WEBHOOK_BODY_MAX bytes), due at
+     * now_ms, for each active endpoint of the account whose events include `event_type`, in one
+     * transaction; *n_enqueued counts them. Enqueuing the same msg_id again for an endpoint adds
+     * nothing (a delivery is unique per endpoint and msg_id), so a replayed event is sent once.
+     */
+    int (*webhook_enqueue)(store *self, int64_t account_id, const char *event_type, const char *msg_id,
+                           const char *body, int64_t now_ms, size_t *n_enqueued, app_err *err);
+    /*
+     * Claims up to `cap` due deliveries (pending, next_attempt_at <= now_ms, of an active endpoint),
+     * earliest first, and pushes their next_attempt_at to now_ms + lease_ms in the same transaction:
+     * another sender (another process) does not take them meanwhile, and a sender that dies leaves
+     * them due again once the lease is over. Each out[i].d.body is malloc'd: the caller frees it
+     * (webhook_due_free); on failure *n is 0 and nothing is owned.
+     */
+    int (*webhook_due)(store *self, int64_t now_ms, int64_t lease_ms, webhook_due *out, size_t cap, size_t *n,
+                       app_err *err);
+    /*
+     * Records one attempt (a->delivery_id, at, http_status, latency_ms, error) and its outcome in one
+     * transaction: attempts + 1 and `status` (delivered, failed, or pending to retry at
+     * next_attempt_at). not_found when the delivery is gone (its endpoint was deleted).
+     */
+    int (*webhook_attempt_record)(store *self, const webhook_attempt *a, delivery_status status,
+                                  int64_t next_attempt_at, app_err *err);
+    int (*webhook_deliveries_list)(store *self, int64_t webhook_id, int64_t before, webhook_delivery *out, size_t cap,
+                                   size_t *n, app_err *err);
+    int (*webhook_attempts_list)(store *self, int64_t delivery_id, int64_t after, webhook_attempt *out, size_t cap,
+                                 size_t *n, app_err *err);
+    /*
+     * Sends a failed delivery again: pending, due at now_ms, its retry window starting over
+     * (scheduled_at = now_ms). not_found when the endpoint has no such delivery; validation_error
+     * (field delivery_id) when it is not failed.
+     */
+    int (*webhook_delivery_resend)(store *self, int64_t webhook_id, int64_t delivery_id, int64_t now_ms,
+                                   audit_event *audit, app_err *err);
 };
 
 struct store {
@@ -417,7 +468,67 @@ static inline int store_journal_forget(store *s, const char *segment, app_err *e
 {
     return STORE_CALL(journal_forget, segment, e);
 }
+static inline int store_webhook_create(store *s, webhook *io, audit_event *a, app_err *e)
+{
+    return STORE_CALL(webhook_create, io, a, e);
+}
+static inline int store_webhook_get(store *s, int64_t id, webhook *o, app_err *e)
+{
+    return STORE_CALL(webhook_get, id, o, e);
+}
+static inline int store_webhook_list(store *s, int64_t account_id, int64_t after, webhook *o, size_t cap, size_t *n,
+                                     app_err *e)
+{
+    return STORE_CALL(webhook_list, account_id, after, o, cap, n, e);
+}
+static inline int store_webhook_update(store *s, const webhook *w, audit_event *a, app_err *e)
+{
+    return STORE_CALL(webhook_update, w, a, e);
+}
+static inline int store_webhook_delete(store *s, int64_t id, audit_event *a, app_err *e)
+{
+    return STORE_CALL(webhook_delete, id, a, e);
+}
+static inline int store_webhook_enqueue(store *s, int64_t account_id, const char *event_type, const char *msg_id,
+                                        const char *body, int64_t now_ms, size_t *n_enqueued, app_err *e)
+{
+    return STORE_CALL(webhook_enqueue, account_id, event_type, msg_id, body, now_ms, n_enqueued, e);
+}
+static inline int store_webhook_due(store *s, int64_t now_ms, int64_t lease_ms, webhook_due *o, size_t cap, size_t *n,
+                                    app_err *e)
+{
+    return STORE_CALL(webhook_due, now_ms, lease_ms, o, cap, n, e);
+}
+static inline int store_webhook_attempt_record(store *s, const webhook_attempt *a, delivery_status status,
+                                               int64_t next_attempt_at, app_err *e)
+{
+    return STORE_CALL(webhook_attempt_record, a, status, next_attempt_at, e);
+}
+static inline int store_webhook_deliveries_list(store *s, int64_t webhook_id, int64_t before, webhook_delivery *o,
+                                                size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(webhook_deliveries_list, webhook_id, before, o, cap, n, e);
+}
+static inline int store_webhook_attempts_list(store *s, int64_t delivery_id, int64_t after, webhook_attempt *o,
+                                              size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(webhook_attempts_list, delivery_id, after, o, cap, n, e);
+}
+static inline int store_webhook_delivery_resend(store *s, int64_t webhook_id, int64_t delivery_id, int64_t now_ms,
+                                                audit_event *a, app_err *e)
+{
+    return STORE_CALL(webhook_delivery_resend, webhook_id, delivery_id, now_ms, a, e);
+}
 #undef STORE_CALL
+
+/* Frees the bodies of n due deliveries filled by store_webhook_due (not the array). */
+static inline void store_webhook_due_free(webhook_due *due, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(due[i].d.body);
+        due[i].d.body = NULL;
+    }
+}
 
 /*
  * Opens (creating if needed, with its parent directory) the SQLite database at `path` in WAL

@@ -105,6 +105,29 @@ FORWARD(sync, (store * self, app_err *err), (s->inner, err))
 FORWARD(journal_mark, (store * self, const char *segment, int64_t *offset, app_err *err),
         (s->inner, segment, offset, err))
 FORWARD(journal_forget, (store * self, const char *segment, app_err *err), (s->inner, segment, err))
+FORWARD(webhook_create, (store * self, webhook *io, audit_event *a, app_err *err), (s->inner, io, a, err))
+FORWARD(webhook_get, (store * self, int64_t id, webhook *o, app_err *err), (s->inner, id, o, err))
+FORWARD(webhook_list, (store * self, int64_t acc, int64_t after, webhook *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, acc, after, o, cap, n, err))
+FORWARD(webhook_update, (store * self, const webhook *w, audit_event *a, app_err *err), (s->inner, w, a, err))
+FORWARD(webhook_delete, (store * self, int64_t id, audit_event *a, app_err *err), (s->inner, id, a, err))
+FORWARD(webhook_enqueue,
+        (store * self, int64_t acc, const char *type, const char *msg_id, const char *body, int64_t now, size_t *n,
+         app_err *err),
+        (s->inner, acc, type, msg_id, body, now, n, err))
+FORWARD(webhook_due, (store * self, int64_t now, int64_t lease, webhook_due *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, now, lease, o, cap, n, err))
+FORWARD(webhook_attempt_record,
+        (store * self, const webhook_attempt *a, delivery_status st, int64_t next, app_err *err),
+        (s->inner, a, st, next, err))
+FORWARD(webhook_deliveries_list,
+        (store * self, int64_t id, int64_t before, webhook_delivery *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, id, before, o, cap, n, err))
+FORWARD(webhook_attempts_list,
+        (store * self, int64_t id, int64_t after, webhook_attempt *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, id, after, o, cap, n, err))
+FORWARD(webhook_delivery_resend, (store * self, int64_t wid, int64_t did, int64_t now, audit_event *a, app_err *err),
+        (s->inner, wid, did, now, a, err))
 #undef FORWARD
 
 /* Always forwarded: sizes of files are observation, not a store operation a test wants to fail. */
@@ -160,6 +183,17 @@ static const struct store_ops faulty_ops = {
     .import_rows = faulty_import_rows,
     .sync = faulty_sync,
     .stats = faulty_stats,
+    .webhook_create = faulty_webhook_create,
+    .webhook_get = faulty_webhook_get,
+    .webhook_list = faulty_webhook_list,
+    .webhook_update = faulty_webhook_update,
+    .webhook_delete = faulty_webhook_delete,
+    .webhook_enqueue = faulty_webhook_enqueue,
+    .webhook_due = faulty_webhook_due,
+    .webhook_attempt_record = faulty_webhook_attempt_record,
+    .webhook_deliveries_list = faulty_webhook_deliveries_list,
+    .webhook_attempts_list = faulty_webhook_attempts_list,
+    .webhook_delivery_resend = faulty_webhook_delivery_resend,
 };
 
 store *store_faulty_new(store *inner, int fail_after)

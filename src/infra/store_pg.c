@@ -83,6 +83,17 @@ enum stmt_id {
     Q_PLAN_IMPORT,
     Q_CRED_IMPORT,
     Q_SEQ_RESTART,
+    Q_WEBHOOK_INSERT,
+    Q_WEBHOOK_GET,
+    Q_WEBHOOK_LIST,
+    Q_WEBHOOK_UPDATE,
+    Q_WEBHOOK_DELETE,
+    Q_WEBHOOK_ENQUEUE,
+    Q_WEBHOOK_DUE,
+    Q_WEBHOOK_OUTCOME,
+    Q_DELIVERY_LIST,
+    Q_ATTEMPT_LIST,
+    Q_DELIVERY_RESEND,
     Q_COUNT
 };
 
@@ -94,6 +105,11 @@ enum stmt_id {
     "overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, timezone, "   \
     "starts_at, ends_at, updated_at, alert_thresholds"
 #define CRED_COLS "id, account_id, key_id, secret_hash, label, status, created_at, expires_at, revoked_at, last_used_at"
+#define WEBHOOK_COLS                                                                                                   \
+    "id, account_id, url, events, secret, prev_secret, prev_secret_expires_at, status, created_at, updated_at"
+#define DELIVERY_COLS                                                                                                  \
+    "d.id, d.webhook_id, d.account_id, d.msg_id, d.event_type, d.status, d.attempts, d.next_attempt_at, "              \
+    "d.scheduled_at, d.created_at"
 #define USAGE_FILTER                                                                                                   \
     "FROM enterprise_daily_usages WHERE account_id = $1 AND ($2::bigint < 0 OR credential_id = $2) "                   \
     "AND usage_date >= $3 AND usage_date <= $4 "
@@ -228,6 +244,48 @@ static const char *const SQL[Q_COUNT] = {
         "setval(pg_get_serial_sequence('plans', 'id'), coalesce((SELECT max(id) FROM plans), 0) + 1, false), "
         "setval(pg_get_serial_sequence('credentials', 'id'), "
         "coalesce((SELECT max(id) FROM credentials), 0) + 1, false)",
+    [Q_WEBHOOK_INSERT] =
+        "INSERT INTO webhook_endpoints(account_id, url, events, secret, prev_secret, prev_secret_expires_at, status, "
+        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    [Q_WEBHOOK_GET] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE id = $1",
+    [Q_WEBHOOK_LIST] =
+        "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    [Q_WEBHOOK_UPDATE] = "UPDATE webhook_endpoints SET status = $1, secret = $2, prev_secret = $3, "
+                         "prev_secret_expires_at = $4, updated_at = $5 WHERE id = $6",
+    [Q_WEBHOOK_DELETE] = "DELETE FROM webhook_endpoints WHERE id = $1",
+    [Q_WEBHOOK_ENQUEUE] =
+        "INSERT INTO webhook_deliveries(webhook_id, account_id, msg_id, event_type, body, status, attempts, "
+        "next_attempt_at, scheduled_at, created_at) "
+        "SELECT id, account_id, $3::text, $2::text, $4::bytea, 'pending', 0, $5::bigint, $5::bigint, $5::bigint "
+        "FROM webhook_endpoints WHERE account_id = $1 AND status = 'active' "
+        "AND position(',' || $2::text || ',' in ',' || events || ',') > 0 "
+        "ORDER BY id ON CONFLICT (webhook_id, msg_id) DO NOTHING",
+    /*
+     * Claims the due rows as it reads them: SKIP LOCKED lets the senders of several processes take
+     * disjoint rows at the same time, and the lease (next_attempt_at moved to $2) keeps them apart
+     * afterwards, until the attempt is recorded or the lease is over.
+     */
+    [Q_WEBHOOK_DUE] =
+        "UPDATE webhook_deliveries d SET next_attempt_at = $2 FROM ("
+        "SELECT d2.id FROM webhook_deliveries d2 JOIN webhook_endpoints e2 ON e2.id = d2.webhook_id "
+        "WHERE d2.status = 'pending' AND d2.next_attempt_at <= $1 AND e2.status = 'active' "
+        "ORDER BY d2.next_attempt_at, d2.id LIMIT $3 FOR UPDATE OF d2 SKIP LOCKED) t, webhook_endpoints e "
+        "WHERE d.id = t.id AND e.id = d.webhook_id "
+        "RETURNING " DELIVERY_COLS ", d.body, e.url, e.secret, e.prev_secret, e.prev_secret_expires_at",
+    [Q_WEBHOOK_OUTCOME] = "WITH u AS (UPDATE webhook_deliveries SET attempts = attempts + 1, status = $1::text, "
+                          "next_attempt_at = $2::bigint "
+                          "WHERE id = $3 RETURNING id) "
+                          "INSERT INTO webhook_attempts(delivery_id, at, http_status, latency_ms, error) "
+                          "SELECT id, $4::bigint, $5::int, $6::bigint, $7::text FROM u",
+    [Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLS " FROM webhook_deliveries d "
+                        "WHERE d.webhook_id = $1 AND ($2::bigint <= 0 OR d.id < $2) ORDER BY d.id DESC LIMIT $3",
+    [Q_ATTEMPT_LIST] = "SELECT id, delivery_id, at, http_status, latency_ms, error FROM webhook_attempts "
+                       "WHERE delivery_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    /* The row as it was (the statement's snapshot) and whether the update took it. */
+    [Q_DELIVERY_RESEND] =
+        "WITH u AS (UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, scheduled_at = $1 "
+        "WHERE id = $2 AND webhook_id = $3 AND status = 'failed' RETURNING id) "
+        "SELECT d.status, (SELECT count(*) FROM u) FROM webhook_deliveries d WHERE d.id = $2 AND d.webhook_id = $3",
 };
 
 _Static_assert(Q_COUNT <= 64, "the prepared set of a connection is a 64-bit mask");
@@ -590,6 +648,11 @@ static int lock_key(pg_store *s, pg_conn *c, int64_t key, app_err *err)
     p_i64(&p, key);
     return run(s, c, Q_LOCK, &p, NULL, "take advisory lock", err);
 }
+
+/* The outbox of webhooks, written inside a caller's transaction (defined with the webhooks below). */
+static int pg_webhook_enqueue_tx(pg_store *s, pg_conn *c, int64_t account_id, const char *event_type,
+                                 const char *msg_id, const char *body, int64_t now_ms, size_t *n_enqueued,
+                                 app_err *err);
 
 /* ---- audit chain ---- */
 
@@ -2037,6 +2100,290 @@ static void pg_close(store *self)
     free(s);
 }
 
+/* ---- webhooks ---- */
+
+static delivery_status delivery_status_of(const PGresult *r, int row, int col)
+{
+    return col_is(r, row, col, "delivered") ? DELIVERY_DELIVERED
+           : col_is(r, row, col, "failed")  ? DELIVERY_FAILED
+                                            : DELIVERY_PENDING;
+}
+
+static void row_webhook(const PGresult *r, int i, void *out)
+{
+    webhook *w = out;
+    memset(w, 0, sizeof *w);
+    w->id = col_i64(r, i, 0);
+    w->account_id = col_i64(r, i, 1);
+    col_text(r, i, 2, w->url, sizeof w->url);
+    col_text(r, i, 3, w->events, sizeof w->events);
+    col_text(r, i, 4, w->secret, sizeof w->secret);
+    col_text(r, i, 5, w->prev_secret, sizeof w->prev_secret);
+    w->prev_secret_expires_at = col_opt(r, i, 6);
+    w->status = col_is(r, i, 7, "disabled") ? WEBHOOK_DISABLED : WEBHOOK_ACTIVE;
+    w->created_at = col_i64(r, i, 8);
+    w->updated_at = col_i64(r, i, 9);
+}
+
+/* The DELIVERY_COLS of a row, without its body. */
+static void row_delivery(const PGresult *r, int i, void *out)
+{
+    webhook_delivery *d = out;
+    memset(d, 0, sizeof *d);
+    d->id = col_i64(r, i, 0);
+    d->webhook_id = col_i64(r, i, 1);
+    d->account_id = col_i64(r, i, 2);
+    col_text(r, i, 3, d->msg_id, sizeof d->msg_id);
+    col_text(r, i, 4, d->event_type, sizeof d->event_type);
+    d->status = delivery_status_of(r, i, 5);
+    d->attempts = col_i64(r, i, 6);
+    d->next_attempt_at = col_i64(r, i, 7);
+    d->scheduled_at = col_i64(r, i, 8);
+    d->created_at = col_i64(r, i, 9);
+}
+
+static void row_attempt(const PGresult *r, int i, void *out)
+{
+    webhook_attempt *a = out;
+    memset(a, 0, sizeof *a);
+    a->id = col_i64(r, i, 0);
+    a->delivery_id = col_i64(r, i, 1);
+    a->at = col_i64(r, i, 2);
+    a->http_status = (int)col_i64(r, i, 3);
+    a->latency_ms = col_i64(r, i, 4);
+    col_text(r, i, 5, a->error, sizeof a->error);
+}
+
+static int pg_webhook_create(store *self, webhook *io, audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_i64(&p, io->account_id);
+    p_text(&p, io->url);
+    p_text(&p, io->events);
+    p_text(&p, io->secret);
+    p_text(&p, io->prev_secret[0] ? io->prev_secret : NULL);
+    p_opt(&p, io->prev_secret_expires_at);
+    p_text(&p, webhook_status_name(io->status));
+    p_i64(&p, io->created_at);
+    p_i64(&p, io->updated_at);
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_WEBHOOK_INSERT, &p, &r, "create webhook", err);
+    if (rc == 0)
+        io->id = col_i64(r, 0, 0);
+    PQclear(r);
+    /* Webhooks are in no process's cache: the change token stays. */
+    return write_end(s, c, rc, audit, false, err);
+}
+
+static int pg_webhook_get(store *self, int64_t id, webhook *out, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, id);
+    int rc = get_one((pg_store *)self, Q_WEBHOOK_GET, &p, row_webhook, out, "get webhook", err);
+    return rc < 0 ? app_err_set(err, APP_NOT_FOUND, "webhook %lld not found", (long long)id) : rc;
+}
+
+static int pg_webhook_list(store *self, int64_t account_id, int64_t after, webhook *out, size_t cap, size_t *n,
+                           app_err *err)
+{
+    params p = {0};
+    p_i64(&p, account_id);
+    p_i64(&p, after);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_WEBHOOK_LIST, &p, row_webhook, out, sizeof *out, cap, n, "list webhooks", err);
+}
+
+/* Runs `q` with `p` in a write transaction with `audit`; not_found (`what`, id) when it changed no row. */
+static int write_one_row(pg_store *s, enum stmt_id q, const params *p, audit_event *audit, const char *what, int64_t id,
+                         app_err *err)
+{
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    PGresult *r = NULL;
+    int rc = run(s, c, q, p, &r, what, err);
+    if (rc == 0 && changed_rows(r) == 0)
+        rc = app_err_set(err, APP_NOT_FOUND, "webhook %lld not found", (long long)id);
+    PQclear(r);
+    return write_end(s, c, rc, audit, false, err);
+}
+
+static int pg_webhook_update(store *self, const webhook *w, audit_event *audit, app_err *err)
+{
+    params p = {0};
+    p_text(&p, webhook_status_name(w->status));
+    p_text(&p, w->secret);
+    p_text(&p, w->prev_secret[0] ? w->prev_secret : NULL);
+    p_opt(&p, w->prev_secret_expires_at);
+    p_i64(&p, w->updated_at);
+    p_i64(&p, w->id);
+    return write_one_row((pg_store *)self, Q_WEBHOOK_UPDATE, &p, audit, "update webhook", w->id, err);
+}
+
+static int pg_webhook_delete(store *self, int64_t id, audit_event *audit, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, id);
+    /* Its deliveries and their attempts go with it (ON DELETE CASCADE). */
+    return write_one_row((pg_store *)self, Q_WEBHOOK_DELETE, &p, audit, "delete webhook", id, err);
+}
+
+/*
+ * Writes the outbox rows of one event (see store_ops.webhook_enqueue) on connection `c`, inside a
+ * transaction the caller opened there (BEGIN), and commits nothing. It is for writing the outbox in
+ * the same transaction as a usage count: the threshold events call it from pg_usage_apply, so that
+ * the count that crossed a threshold and the deliveries announcing it are committed, or rolled
+ * back, together. Not in pipeline mode: it reads the number of rows inserted.
+ */
+static int pg_webhook_enqueue_tx(pg_store *s, pg_conn *c, int64_t account_id, const char *event_type,
+                                 const char *msg_id, const char *body, int64_t now_ms, size_t *n_enqueued, app_err *err)
+{
+    *n_enqueued = 0;
+    if (!webhook_msg_id_valid(msg_id))
+        return app_err_field(err, "msg_id", "must be 1 to %d of letters, digits, '_', '-' and '.'", WEBHOOK_MSG_ID_MAX);
+    size_t len = strlen(body);
+    if (len > WEBHOOK_BODY_MAX)
+        return app_err_set(err, APP_INTERNAL_ERROR, "webhook event body of %zu bytes is over %d", len,
+                           WEBHOOK_BODY_MAX);
+    params p = {0};
+    p_i64(&p, account_id);
+    p_text(&p, event_type);
+    p_text(&p, msg_id);
+    p_bytes(&p, body, len);
+    p_i64(&p, now_ms);
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_WEBHOOK_ENQUEUE, &p, &r, "enqueue webhook deliveries", err);
+    if (rc == 0)
+        *n_enqueued = (size_t)changed_rows(r);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_webhook_enqueue(store *self, int64_t account_id, const char *event_type, const char *msg_id,
+                              const char *body, int64_t now_ms, size_t *n_enqueued, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    *n_enqueued = 0;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    int rc = pg_webhook_enqueue_tx(s, c, account_id, event_type, msg_id, body, now_ms, n_enqueued, err);
+    rc = write_end(s, c, rc, NULL, false, err);
+    if (rc != 0)
+        *n_enqueued = 0;
+    return rc;
+}
+
+static int pg_webhook_due(store *self, int64_t now_ms, int64_t lease_ms, webhook_due *out, size_t cap, size_t *n,
+                          app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    *n = 0;
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_i64(&p, now_ms);
+    p_i64(&p, now_ms + lease_ms);
+    p_i64(&p, (int64_t)cap);
+    PGresult *r = NULL;
+    /* One statement, its own transaction: the rows are claimed as they are read. */
+    int rc = run(s, c, Q_WEBHOOK_DUE, &p, &r, "claim due webhook deliveries", err);
+    checkin(s, c);
+    for (int i = 0; rc == 0 && i < PQntuples(r) && *n < cap; i++) {
+        webhook_due *w = &out[(*n)++];
+        row_delivery(r, i, &w->d);
+        size_t len = 0;
+        unsigned char *body = col_bytea(r, i, 10, &len);
+        w->d.body_len = body ? len : 0;
+        w->d.body = xmalloc(w->d.body_len + 1);
+        if (w->d.body_len)
+            memcpy(w->d.body, body, w->d.body_len);
+        w->d.body[w->d.body_len] = '\0';
+        PQfreemem(body);
+        col_text(r, i, 11, w->url, sizeof w->url);
+        col_text(r, i, 12, w->secret, sizeof w->secret);
+        col_text(r, i, 13, w->prev_secret, sizeof w->prev_secret);
+        w->prev_secret_expires_at = col_opt(r, i, 14);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_webhook_attempt_record(store *self, const webhook_attempt *a, delivery_status status,
+                                     int64_t next_attempt_at, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = checkout(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_text(&p, delivery_status_name(status));
+    p_i64(&p, next_attempt_at);
+    p_i64(&p, a->delivery_id);
+    p_i64(&p, a->at);
+    p_i64(&p, a->http_status);
+    p_i64(&p, a->latency_ms);
+    p_text(&p, a->error);
+    PGresult *r = NULL;
+    /* One statement, the outcome and the attempt: one transaction. */
+    int rc = run(s, c, Q_WEBHOOK_OUTCOME, &p, &r, "record webhook attempt", err);
+    checkin(s, c);
+    if (rc == 0 && changed_rows(r) == 0)
+        rc = app_err_set(err, APP_NOT_FOUND, "webhook delivery %lld not found", (long long)a->delivery_id);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_webhook_deliveries_list(store *self, int64_t webhook_id, int64_t before, webhook_delivery *out,
+                                      size_t cap, size_t *n, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, webhook_id);
+    p_i64(&p, before);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_DELIVERY_LIST, &p, row_delivery, out, sizeof *out, cap, n,
+                "list webhook deliveries", err);
+}
+
+static int pg_webhook_attempts_list(store *self, int64_t delivery_id, int64_t after, webhook_attempt *out, size_t cap,
+                                    size_t *n, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, delivery_id);
+    p_i64(&p, after);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_ATTEMPT_LIST, &p, row_attempt, out, sizeof *out, cap, n, "list webhook attempts",
+                err);
+}
+
+static int pg_webhook_delivery_resend(store *self, int64_t webhook_id, int64_t delivery_id, int64_t now_ms,
+                                      audit_event *audit, app_err *err)
+{
+    pg_store *s = (pg_store *)self;
+    pg_conn *c = write_begin(s, err);
+    if (c == NULL)
+        return APP_STORE_UNAVAILABLE;
+    params p = {0};
+    p_i64(&p, now_ms);
+    p_i64(&p, delivery_id);
+    p_i64(&p, webhook_id);
+    PGresult *r = NULL;
+    int rc = run(s, c, Q_DELIVERY_RESEND, &p, &r, "resend webhook delivery", err);
+    if (rc == 0 && PQntuples(r) == 0)
+        rc = app_err_set(err, APP_NOT_FOUND, "webhook %lld has no delivery %lld", (long long)webhook_id,
+                         (long long)delivery_id);
+    else if (rc == 0 && col_i64(r, 0, 1) == 0)
+        rc = app_err_field(err, "delivery_id", "delivery %lld is %s; only a failed delivery can be sent again",
+                           (long long)delivery_id, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return write_end(s, c, rc, audit, false, err);
+}
+
 static const struct store_ops pg_ops = {
     .name = "postgres",
     .ping = pg_ping,
@@ -2077,6 +2424,17 @@ static const struct store_ops pg_ops = {
     .stats = pg_stats,
     .journal_mark = pg_journal_mark,
     .journal_forget = pg_journal_forget,
+    .webhook_create = pg_webhook_create,
+    .webhook_get = pg_webhook_get,
+    .webhook_list = pg_webhook_list,
+    .webhook_update = pg_webhook_update,
+    .webhook_delete = pg_webhook_delete,
+    .webhook_enqueue = pg_webhook_enqueue,
+    .webhook_due = pg_webhook_due,
+    .webhook_attempt_record = pg_webhook_attempt_record,
+    .webhook_deliveries_list = pg_webhook_deliveries_list,
+    .webhook_attempts_list = pg_webhook_attempts_list,
+    .webhook_delivery_resend = pg_webhook_delivery_resend,
 };
 
 store *store_pg_open(const char *conninfo, unsigned connections, app_err *err)

@@ -449,6 +449,10 @@ static int insert_audit(sqlite_store *s, const audit_event *ev, app_err *err)
     return exec_done(s, st, "append audit event", err);
 }
 
+/* The outbox of webhooks, written inside a caller's transaction (defined with the webhooks below). */
+static int sqlite_webhook_enqueue_tx(sqlite_store *s, int64_t account_id, const char *event_type, const char *msg_id,
+                                     const char *body, int64_t now_ms, size_t *n_enqueued, app_err *err);
+
 /* Bodies run as `lock; do { ... break on error ... } while (0); unlock`, so every exit unlocks. */
 
 /* ---- accounts ---- */
@@ -1747,6 +1751,431 @@ static void sqlite_close(store *self)
     free(s);
 }
 
+/* ---- webhooks ---- */
+
+#define WEBHOOK_COLS                                                                                                   \
+    "id, account_id, url, events, secret, prev_secret, prev_secret_expires_at, status, created_at, updated_at"
+#define DELIVERY_COLS                                                                                                  \
+    "d.id, d.webhook_id, d.account_id, d.msg_id, d.event_type, d.status, d.attempts, d.next_attempt_at, "              \
+    "d.scheduled_at, d.created_at"
+static const char SQL_WEBHOOK_INSERT[] =
+    "INSERT INTO webhook_endpoints(account_id, url, events, secret, prev_secret, prev_secret_expires_at, status, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_WEBHOOK_GET[] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE id = ?";
+static const char SQL_WEBHOOK_LIST[] =
+    "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?";
+static const char SQL_WEBHOOK_UPDATE[] = "UPDATE webhook_endpoints SET status = ?, secret = ?, prev_secret = ?, "
+                                         "prev_secret_expires_at = ?, updated_at = ? WHERE id = ?";
+static const char SQL_WEBHOOK_DELETE[] = "DELETE FROM webhook_endpoints WHERE id = ?";
+/* The WHERE clause also keeps SQLite from reading ON CONFLICT as part of the SELECT. */
+static const char SQL_WEBHOOK_ENQUEUE[] =
+    "INSERT INTO webhook_deliveries(webhook_id, account_id, msg_id, event_type, body, status, attempts, "
+    "next_attempt_at, scheduled_at, created_at) "
+    "SELECT id, account_id, ?3, ?2, ?4, 'pending', 0, ?5, ?5, ?5 FROM webhook_endpoints "
+    "WHERE account_id = ?1 AND status = 'active' AND instr(',' || events || ',', ',' || ?2 || ',') > 0 "
+    "ORDER BY id ON CONFLICT(webhook_id, msg_id) DO NOTHING";
+static const char SQL_WEBHOOK_DUE[] =
+    "SELECT " DELIVERY_COLS ", d.body, e.url, e.secret, e.prev_secret, e.prev_secret_expires_at "
+    "FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.webhook_id "
+    "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND e.status = 'active' "
+    "ORDER BY d.next_attempt_at, d.id LIMIT ?";
+static const char SQL_DELIVERY_LEASE[] = "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?";
+static const char SQL_ATTEMPT_INSERT[] =
+    "INSERT INTO webhook_attempts(delivery_id, at, http_status, latency_ms, error) VALUES (?, ?, ?, ?, ?)";
+static const char SQL_DELIVERY_OUTCOME[] =
+    "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ? WHERE id = ?";
+static const char SQL_DELIVERY_LIST[] =
+    "SELECT " DELIVERY_COLS " FROM webhook_deliveries d "
+    "WHERE d.webhook_id = ?1 AND (?2 <= 0 OR d.id < ?2) ORDER BY d.id DESC LIMIT ?3";
+static const char SQL_ATTEMPT_LIST[] =
+    "SELECT id, delivery_id, at, http_status, latency_ms, error FROM webhook_attempts "
+    "WHERE delivery_id = ? AND id > ? ORDER BY id LIMIT ?";
+static const char SQL_DELIVERY_RESEND[] =
+    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?1, scheduled_at = ?1 "
+    "WHERE id = ?2 AND webhook_id = ?3 AND status = 'failed'";
+static const char SQL_DELIVERY_STATUS[] = "SELECT status FROM webhook_deliveries WHERE id = ? AND webhook_id = ?";
+
+static delivery_status delivery_status_of(const char *t)
+{
+    return t && strcmp(t, "delivered") == 0 ? DELIVERY_DELIVERED
+           : t && strcmp(t, "failed") == 0  ? DELIVERY_FAILED
+                                            : DELIVERY_PENDING;
+}
+
+static void row_webhook(sqlite3_stmt *st, void *out)
+{
+    webhook *w = out;
+    memset(w, 0, sizeof *w);
+    w->id = sqlite3_column_int64(st, 0);
+    w->account_id = sqlite3_column_int64(st, 1);
+    col_text(st, 2, w->url, sizeof w->url);
+    col_text(st, 3, w->events, sizeof w->events);
+    col_text(st, 4, w->secret, sizeof w->secret);
+    col_text(st, 5, w->prev_secret, sizeof w->prev_secret);
+    w->prev_secret_expires_at = col_opt(st, 6);
+    const char *status = (const char *)sqlite3_column_text(st, 7);
+    w->status = status && strcmp(status, "disabled") == 0 ? WEBHOOK_DISABLED : WEBHOOK_ACTIVE;
+    w->created_at = sqlite3_column_int64(st, 8);
+    w->updated_at = sqlite3_column_int64(st, 9);
+}
+
+/* The DELIVERY_COLS of a row, without its body. */
+static void row_delivery(sqlite3_stmt *st, void *out)
+{
+    webhook_delivery *d = out;
+    memset(d, 0, sizeof *d);
+    d->id = sqlite3_column_int64(st, 0);
+    d->webhook_id = sqlite3_column_int64(st, 1);
+    d->account_id = sqlite3_column_int64(st, 2);
+    col_text(st, 3, d->msg_id, sizeof d->msg_id);
+    col_text(st, 4, d->event_type, sizeof d->event_type);
+    d->status = delivery_status_of((const char *)sqlite3_column_text(st, 5));
+    d->attempts = sqlite3_column_int64(st, 6);
+    d->next_attempt_at = sqlite3_column_int64(st, 7);
+    d->scheduled_at = sqlite3_column_int64(st, 8);
+    d->created_at = sqlite3_column_int64(st, 9);
+}
+
+static void row_attempt(sqlite3_stmt *st, void *out)
+{
+    webhook_attempt *a = out;
+    memset(a, 0, sizeof *a);
+    a->id = sqlite3_column_int64(st, 0);
+    a->delivery_id = sqlite3_column_int64(st, 1);
+    a->at = sqlite3_column_int64(st, 2);
+    a->http_status = sqlite3_column_int(st, 3);
+    a->latency_ms = sqlite3_column_int64(st, 4);
+    col_text(st, 5, a->error, sizeof a->error);
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *t)
+{
+    if (t[0] != '\0')
+        sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int sqlite_webhook_create(store *self, webhook *io, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_WEBHOOK_INSERT, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, io->account_id);
+        sqlite3_bind_text(st, 2, io->url, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, io->events, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, io->secret, -1, SQLITE_STATIC);
+        bind_text_or_null(st, 5, io->prev_secret);
+        bind_opt(st, 6, io->prev_secret_expires_at);
+        sqlite3_bind_text(st, 7, webhook_status_name(io->status), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, io->created_at);
+        sqlite3_bind_int64(st, 9, io->updated_at);
+        if ((rc = exec_done(s, st, "create webhook", err)) == 0)
+            io->id = sqlite3_last_insert_rowid(s->db);
+    } while (0);
+    return write_end(s, rc, audit, err);
+}
+
+static int sqlite_webhook_get(store *self, int64_t id, webhook *out, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    sqlite3_stmt *st = locked_stmt(s, SQL_WEBHOOK_GET, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            row_webhook(st, out);
+            rc = 0;
+        } else if (step == SQLITE_DONE) {
+            rc = app_err_set(err, APP_NOT_FOUND, "webhook %lld not found", (long long)id);
+        } else {
+            rc = fail(err, s->db, "get webhook");
+        }
+    }
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_webhook_list(store *self, int64_t account_id, int64_t after, webhook *out, size_t cap, size_t *n,
+                               app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    sqlite3_stmt *st = locked_stmt(s, SQL_WEBHOOK_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    *n = 0;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, account_id);
+        sqlite3_bind_int64(st, 2, after);
+        sqlite3_bind_int64(st, 3, (int64_t)cap);
+        rc = collect(s, st, row_webhook, out, sizeof *out, cap, n, "list webhooks", err);
+    }
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_webhook_update(store *self, const webhook *w, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_WEBHOOK_UPDATE, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_text(st, 1, webhook_status_name(w->status), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, w->secret, -1, SQLITE_STATIC);
+        bind_text_or_null(st, 3, w->prev_secret);
+        bind_opt(st, 4, w->prev_secret_expires_at);
+        sqlite3_bind_int64(st, 5, w->updated_at);
+        sqlite3_bind_int64(st, 6, w->id);
+        rc = exec_done(s, st, "update webhook", err);
+        if (rc == 0 && sqlite3_changes(s->db) == 0)
+            rc = app_err_set(err, APP_NOT_FOUND, "webhook %lld not found", (long long)w->id);
+    } while (0);
+    return write_end(s, rc, audit, err);
+}
+
+static int sqlite_webhook_delete(store *self, int64_t id, audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
+    do {
+        /* Its deliveries and their attempts go with it (ON DELETE CASCADE; foreign_keys is on). */
+        sqlite3_stmt *st = stmt(s, SQL_WEBHOOK_DELETE, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, id);
+        rc = exec_done(s, st, "delete webhook", err);
+        if (rc == 0 && sqlite3_changes(s->db) == 0)
+            rc = app_err_set(err, APP_NOT_FOUND, "webhook %lld not found", (long long)id);
+    } while (0);
+    return write_end(s, rc, audit, err);
+}
+
+/*
+ * Writes the outbox rows of one event (see store_ops.webhook_enqueue) inside a transaction the
+ * caller opened, with the store mutex held (after write_prepare and tx_begin), and commits
+ * nothing. It is for writing the outbox in the same transaction as a usage count: the threshold
+ * events call it from sqlite_usage_apply, so that the count that crossed a threshold and the
+ * deliveries announcing it are committed, or rolled back, together.
+ */
+static int sqlite_webhook_enqueue_tx(sqlite_store *s, int64_t account_id, const char *event_type, const char *msg_id,
+                                     const char *body, int64_t now_ms, size_t *n_enqueued, app_err *err)
+{
+    *n_enqueued = 0;
+    if (!webhook_msg_id_valid(msg_id))
+        return app_err_field(err, "msg_id", "must be 1 to %d of letters, digits, '_', '-' and '.'", WEBHOOK_MSG_ID_MAX);
+    size_t len = strlen(body);
+    if (len > WEBHOOK_BODY_MAX)
+        return app_err_set(err, APP_INTERNAL_ERROR, "webhook event body of %zu bytes is over %d", len,
+                           WEBHOOK_BODY_MAX);
+    sqlite3_stmt *st = stmt(s, SQL_WEBHOOK_ENQUEUE, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, account_id);
+    sqlite3_bind_text(st, 2, event_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now_ms);
+    int rc = exec_done(s, st, "enqueue webhook deliveries", err);
+    if (rc == 0)
+        *n_enqueued = (size_t)sqlite3_changes(s->db);
+    return rc;
+}
+
+static int sqlite_webhook_enqueue(store *self, int64_t account_id, const char *event_type, const char *msg_id,
+                                  const char *body, int64_t now_ms, size_t *n_enqueued, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    *n_enqueued = 0;
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
+    rc = sqlite_webhook_enqueue_tx(s, account_id, event_type, msg_id, body, now_ms, n_enqueued, err);
+    rc = write_end(s, rc, NULL, err);
+    if (rc != 0)
+        *n_enqueued = 0;
+    return rc;
+}
+
+static int sqlite_webhook_due(store *self, int64_t now_ms, int64_t lease_ms, webhook_due *out, size_t cap, size_t *n,
+                              app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    *n = 0;
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_WEBHOOK_DUE, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int64(st, 2, (int64_t)cap);
+        int step = SQLITE_DONE;
+        while (*n < cap && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            webhook_due *w = &out[(*n)++];
+            row_delivery(st, &w->d);
+            w->d.body_len = (size_t)sqlite3_column_bytes(st, 10);
+            w->d.body = xmalloc(w->d.body_len + 1);
+            if (w->d.body_len)
+                memcpy(w->d.body, sqlite3_column_blob(st, 10), w->d.body_len);
+            w->d.body[w->d.body_len] = '\0';
+            col_text(st, 11, w->url, sizeof w->url);
+            col_text(st, 12, w->secret, sizeof w->secret);
+            col_text(st, 13, w->prev_secret, sizeof w->prev_secret);
+            w->prev_secret_expires_at = col_opt(st, 14);
+        }
+        if (*n < cap && step != SQLITE_DONE) {
+            rc = fail(err, s->db, "list due webhook deliveries");
+            break;
+        }
+        sqlite3_reset(st);
+        for (size_t i = 0; i < *n && rc == 0; i++) {
+            sqlite3_stmt *lease = stmt(s, SQL_DELIVERY_LEASE, err);
+            if (lease == NULL) {
+                rc = APP_STORE_UNAVAILABLE;
+                break;
+            }
+            out[i].d.next_attempt_at = now_ms + lease_ms;
+            sqlite3_bind_int64(lease, 1, out[i].d.next_attempt_at);
+            sqlite3_bind_int64(lease, 2, out[i].d.id);
+            rc = exec_done(s, lease, "lease webhook delivery", err);
+        }
+    } while (0);
+    rc = write_end(s, rc, NULL, err);
+    if (rc != 0) {
+        store_webhook_due_free(out, *n);
+        *n = 0;
+    }
+    return rc;
+}
+
+static int sqlite_webhook_attempt_record(store *self, const webhook_attempt *a, delivery_status status,
+                                         int64_t next_attempt_at, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_DELIVERY_OUTCOME, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_text(st, 1, delivery_status_name(status), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, next_attempt_at);
+        sqlite3_bind_int64(st, 3, a->delivery_id);
+        if ((rc = exec_done(s, st, "record webhook outcome", err)) != 0)
+            break;
+        if (sqlite3_changes(s->db) == 0) {
+            rc = app_err_set(err, APP_NOT_FOUND, "webhook delivery %lld not found", (long long)a->delivery_id);
+            break;
+        }
+        if ((st = stmt(s, SQL_ATTEMPT_INSERT, err)) == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, a->delivery_id);
+        sqlite3_bind_int64(st, 2, a->at);
+        sqlite3_bind_int(st, 3, a->http_status);
+        sqlite3_bind_int64(st, 4, a->latency_ms);
+        sqlite3_bind_text(st, 5, a->error, -1, SQLITE_STATIC);
+        rc = exec_done(s, st, "record webhook attempt", err);
+    } while (0);
+    return write_end(s, rc, NULL, err);
+}
+
+static int sqlite_webhook_deliveries_list(store *self, int64_t webhook_id, int64_t before, webhook_delivery *out,
+                                          size_t cap, size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    sqlite3_stmt *st = locked_stmt(s, SQL_DELIVERY_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    *n = 0;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, webhook_id);
+        sqlite3_bind_int64(st, 2, before);
+        sqlite3_bind_int64(st, 3, (int64_t)cap);
+        rc = collect(s, st, row_delivery, out, sizeof *out, cap, n, "list webhook deliveries", err);
+    }
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_webhook_attempts_list(store *self, int64_t delivery_id, int64_t after, webhook_attempt *out,
+                                        size_t cap, size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    sqlite3_stmt *st = locked_stmt(s, SQL_ATTEMPT_LIST, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    *n = 0;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, delivery_id);
+        sqlite3_bind_int64(st, 2, after);
+        sqlite3_bind_int64(st, 3, (int64_t)cap);
+        rc = collect(s, st, row_attempt, out, sizeof *out, cap, n, "list webhook attempts", err);
+    }
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_webhook_delivery_resend(store *self, int64_t webhook_id, int64_t delivery_id, int64_t now_ms,
+                                          audit_event *audit, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    int rc = write_begin(s, err);
+    if (rc != 0)
+        return rc;
+    do {
+        sqlite3_stmt *st = stmt(s, SQL_DELIVERY_RESEND, err);
+        if (st == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int64(st, 2, delivery_id);
+        sqlite3_bind_int64(st, 3, webhook_id);
+        if ((rc = exec_done(s, st, "resend webhook delivery", err)) != 0 || sqlite3_changes(s->db) > 0)
+            break;
+        /* Nothing changed: no such delivery, or one that is not failed. */
+        if ((st = stmt(s, SQL_DELIVERY_STATUS, err)) == NULL) {
+            rc = APP_STORE_UNAVAILABLE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, delivery_id);
+        sqlite3_bind_int64(st, 2, webhook_id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            rc = app_err_field(err, "delivery_id", "delivery %lld is %s; only a failed delivery can be sent again",
+                               (long long)delivery_id, (const char *)sqlite3_column_text(st, 0));
+        else if (step == SQLITE_DONE)
+            rc = app_err_set(err, APP_NOT_FOUND, "webhook %lld has no delivery %lld", (long long)webhook_id,
+                             (long long)delivery_id);
+        else
+            rc = fail(err, s->db, "read webhook delivery");
+    } while (0);
+    return write_end(s, rc, audit, err);
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .ping = sqlite_ping,
@@ -1787,6 +2216,17 @@ static const struct store_ops sqlite_ops = {
     .stats = sqlite_stats,
     .journal_mark = sqlite_journal_mark,
     .journal_forget = sqlite_journal_forget,
+    .webhook_create = sqlite_webhook_create,
+    .webhook_get = sqlite_webhook_get,
+    .webhook_list = sqlite_webhook_list,
+    .webhook_update = sqlite_webhook_update,
+    .webhook_delete = sqlite_webhook_delete,
+    .webhook_enqueue = sqlite_webhook_enqueue,
+    .webhook_due = sqlite_webhook_due,
+    .webhook_attempt_record = sqlite_webhook_attempt_record,
+    .webhook_deliveries_list = sqlite_webhook_deliveries_list,
+    .webhook_attempts_list = sqlite_webhook_attempts_list,
+    .webhook_delivery_resend = sqlite_webhook_delivery_resend,
 };
 
 /* Creates the directory that will hold `path`, if any, like `mkdir -p "$(dirname path)"`. */

@@ -14,6 +14,7 @@
 #include "infra/tzdb.h"
 #include "services/jbody.h"
 #include "services/services.h"
+#include "services/services_int.h"
 
 /* ---- representations ---- */
 
@@ -149,6 +150,28 @@ static json_t *page_json(json_t *items, size_t limit, int64_t last_id)
         next = json_string(c);
     }
     return json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+}
+
+/* The helpers above, for the other files of services/ (services_int.h). */
+void services__audit_init(audit_event *ev, services *s, const actor *who, const char *action, const char *target,
+                          opt_i64 account_id, json_t *details)
+{
+    audit_init(ev, s, who, action, target, account_id, details);
+}
+
+int services__page_start(const page_req *page, int64_t *after, size_t *limit, app_err *err)
+{
+    return page_start(page, after, limit, err);
+}
+
+json_t *services__page_json(json_t *items, size_t limit, int64_t last_id)
+{
+    return page_json(items, limit, last_id);
+}
+
+json_t *services__json_opt_time(opt_i64 v)
+{
+    return json_opt_time(v);
 }
 
 /* ---- names ---- */

@@ -208,6 +208,18 @@ json_t *jbody_object(jbody *b, const char *name)
     return v;
 }
 
+json_t *jbody_array(jbody *b, const char *name, bool required)
+{
+    json_t *v = get(b, name);
+    if (v == NULL && required)
+        app_err_field(b->err, name, "is required");
+    if (v != NULL && !json_is_array(v)) {
+        app_err_field(b->err, name, "must be an array");
+        return NULL;
+    }
+    return v;
+}
+
 int jbody_finish(jbody *b)
 {
     const char *key;

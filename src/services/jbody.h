@@ -43,6 +43,8 @@ bool jbody_nullable_time(jbody *b, const char *name, opt_i64 *out, bool *present
 bool jbody_alerts(jbody *b, const char *name, alert_set *out);
 /* An object member (borrowed) or NULL. */
 json_t *jbody_object(jbody *b, const char *name);
+/* An array member (borrowed) or NULL (absent: an error when `required`; not an array: an error). */
+json_t *jbody_array(jbody *b, const char *name, bool required);
 
 /* Records every member not read above as an unknown field; returns the error code or 0. */
 int jbody_finish(jbody *b);

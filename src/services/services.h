@@ -24,6 +24,8 @@ typedef struct services {
     const app_clock *clock; /* borrowed */
     const app_log *log;     /* borrowed */
     uint8_t pepper[PEPPER_LEN];
+    bool webhooks_allow_private;     /* endpoints may be on non-public addresses (--webhooks-allow-private) */
+    struct webhook_sender *webhooks; /* borrowed: woken when a delivery is due now; NULL: none (the CLI) */
 } services;
 
 /* Who asks for a change: "admin" (HTTP, bearer token) or "cli", and the request id if any. */

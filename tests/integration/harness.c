@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/embedded.h"
 
 void th_pg_new_database(char *out, size_t cap)
 {
@@ -123,6 +124,13 @@ char *th_pg_dump(const char *uri, size_t *len)
     if (len)
         *len = b.len;
     return b.data ? b.data : calloc(1, 1);
+}
+
+int th_schema_version(bool postgres)
+{
+    size_t n = postgres ? embedded_migrations_postgres_count : embedded_migrations_sqlite_count;
+    const embedded_file *last = postgres ? &embedded_migrations_postgres[n - 1] : &embedded_migrations_sqlite[n - 1];
+    return (int)strtol(last->name, NULL, 10);
 }
 
 void th_tmpdir(char dir[256])

@@ -114,6 +114,12 @@ void th_store_exec(const th_server *s, const char *sql);
  */
 char *th_pg_dump(const char *uri, size_t *len);
 
+/*
+ * The schema version a fully migrated store reports: the number of its last migration file (numbers
+ * may have gaps, so it is not their count).
+ */
+int th_schema_version(bool postgres);
+
 /* Creates a fresh temporary directory under /tmp into dir[256]. */
 void th_tmpdir(char dir[256]);
 /* rm -rf dir. */

@@ -20,6 +20,7 @@ struct admin_job {
     int success_status;
     json_t *body; /* owned */
     int64_t id;
+    int64_t delivery_id;
     char key[PLAN_CODE_MAX_LEN + 1]; /* a plan code or a key_id */
     char status[16];
     bool has_status;
@@ -354,4 +355,98 @@ void api_admin_audit_list(http_ctx *ctx)
     read_time_param(ctx, j, "from", &j->filter.from_ms);
     read_time_param(ctx, j, "to", &j->filter.to_ms);
     go(ctx, j, read_page(ctx, j));
+}
+
+/* ---- webhooks ---- */
+
+/* Path parameter `param` as an id, or not_found naming `what`. */
+static bool read_path_id(http_ctx *ctx, admin_job *j, const char *param, const char *what, int64_t *out)
+{
+    if (!str_to_id(http_path_param(ctx, param), 1, INT64_MAX, out)) {
+        app_err_set(&j->err, APP_NOT_FOUND, "no %s has that id", what);
+        return false;
+    }
+    return true;
+}
+
+static int op_webhook_create(admin_job *j)
+{
+    return admin_webhook_create(j->env->services, &j->actor, j->id, j->body, &j->out, &j->err);
+}
+void api_admin_webhooks_create(http_ctx *ctx)
+{
+    admin_job *j = job_new(ctx, op_webhook_create, 201);
+    go(ctx, j, read_id(ctx, j) && read_body(ctx, j));
+}
+
+static int op_webhook_list(admin_job *j)
+{
+    return admin_webhook_list(j->env->services, j->id, &j->page, &j->out, &j->err);
+}
+void api_admin_webhooks_list(http_ctx *ctx)
+{
+    admin_job *j = job_new(ctx, op_webhook_list, 200);
+    go(ctx, j, read_id(ctx, j) && read_page(ctx, j));
+}
+
+static int op_webhook_get(admin_job *j)
+{
+    return admin_webhook_get(j->env->services, j->id, &j->out, &j->err);
+}
+void api_admin_webhooks_get(http_ctx *ctx)
+{
+    admin_job *j = job_new(ctx, op_webhook_get, 200);
+    go(ctx, j, read_path_id(ctx, j, "id", "webhook", &j->id));
+}
+
+static int op_webhook_patch(admin_job *j)
+{
+    return admin_webhook_patch(j->env->services, &j->actor, j->id, j->body, &j->out, &j->err);
+}
+void api_admin_webhooks_patch(http_ctx *ctx)
+{
+    admin_job *j = job_new(ctx, op_webhook_patch, 200);
+    go(ctx, j, read_path_id(ctx, j, "id", "webhook", &j->id) && read_body(ctx, j));
+}
+
+static int op_webhook_delete(admin_job *j)
+{
+    return admin_webhook_delete(j->env->services, &j->actor, j->id, &j->out, &j->err);
+}
+void api_admin_webhooks_delete(http_ctx *ctx)
+{
+    admin_job *j = job_new(ctx, op_webhook_delete, 200);
+    go(ctx, j, read_path_id(ctx, j, "id", "webhook", &j->id));
+}
+
+static int op_webhook_rotate(admin_job *j)
+{
+    return admin_webhook_rotate(j->env->services, &j->actor, j->id, &j->out, &j->err);
+}
+void api_admin_webhooks_rotate(http_ctx *ctx)
+{
+    admin_job *j = job_new(ctx, op_webhook_rotate, 201);
+    go(ctx, j, read_path_id(ctx, j, "id", "webhook", &j->id));
+}
+
+static int op_webhook_deliveries(admin_job *j)
+{
+    return admin_webhook_deliveries(j->env->services, j->id, &j->page, &j->out, &j->err);
+}
+void api_admin_webhooks_deliveries(http_ctx *ctx)
+{
+    admin_job *j = job_new(ctx, op_webhook_deliveries, 200);
+    go(ctx, j, read_path_id(ctx, j, "id", "webhook", &j->id) && read_page(ctx, j));
+}
+
+static int op_webhook_resend(admin_job *j)
+{
+    return admin_webhook_resend(j->env->services, &j->actor, j->id, j->delivery_id, &j->out, &j->err);
+}
+void api_admin_webhooks_resend(http_ctx *ctx)
+{
+    admin_job *j = job_new(ctx, op_webhook_resend, 200);
+    go(ctx, j,
+       read_path_id(ctx, j, "id", "webhook", &j->id) &&
+           read_path_id(ctx, j, "delivery_id", "delivery", &j->delivery_id));
 }

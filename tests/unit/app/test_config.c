@@ -78,3 +78,26 @@ Test(config, hardening_limits_have_defaults_and_bounds)
     cr_assert_eq(parse(&c, CMD_SERVE, 5, bad, &e), APP_VALIDATION_ERROR);
     cr_assert_eq(e.nfields, 3);
 }
+
+Test(config, webhooks_allow_private_is_a_flag_and_a_variable)
+{
+    app_config c;
+    app_err e;
+    config_defaults(&c);
+    cr_assert_eq(c.webhooks_allow_private, 0, "refused by default");
+    cr_assert_eq(c.webhooks_retry_base_ms, 5000);
+    cr_assert_eq(c.webhooks_retry_max_ms, 3600000);
+    cr_assert_eq(c.webhooks_timeout_ms, 5000);
+    const char *flag[] = {"--webhooks-allow-private"};
+    cr_assert_eq(parse(&c, CMD_SERVE, 1, flag, &e), 0, "%s", e.message);
+    cr_assert_eq(c.webhooks_allow_private, 1);
+    setenv("STARMETER_WEBHOOKS_ALLOW_PRIVATE", "1", 1);
+    cr_assert_eq(parse(&c, CMD_SERVE, 0, NULL, &e), 0, "%s", e.message);
+    cr_assert_eq(c.webhooks_allow_private, 1);
+    setenv("STARMETER_WEBHOOKS_ALLOW_PRIVATE", "yes", 1);
+    cr_assert_neq(parse(&c, CMD_SERVE, 0, NULL, &e), 0);
+    cr_assert_str_eq(e.fields[0].field, "webhooks-allow-private");
+    unsetenv("STARMETER_WEBHOOKS_ALLOW_PRIVATE");
+    const char *zero[] = {"--webhooks-retry-base-ms=0"};
+    cr_assert_neq(parse(&c, CMD_SERVE, 1, zero, &e), 0);
+}

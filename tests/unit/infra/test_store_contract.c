@@ -310,9 +310,7 @@ CONTRACT_TEST(a_fresh_store_is_at_the_latest_schema_and_migrating_again_applies_
     int version = -1, applied = -1;
     MUST(store_ping(s, &err));
     MUST(store_schema_version(s, &version, &err));
-    size_t expected =
-        strcmp(backend, "sqlite") == 0 ? embedded_migrations_sqlite_count : embedded_migrations_postgres_count;
-    cr_assert_eq(version, (int)expected);
+    cr_assert_eq(version, th_schema_version(strcmp(backend, "postgres") == 0));
     MUST(store_migrate(s, &applied, &err));
     cr_assert_eq(applied, 0);
     cr_assert_eq(audit_count(s), 0, "a fresh store is empty");
@@ -1638,6 +1636,300 @@ CONTRACT_TEST(break_false_restores_a_faulty_store_past_its_fail_after)
     MUST_FAIL(APP_STORE_UNAVAILABLE, store_ping(f, &err));
     store_faulty_break(f, false);
     MUST(store_ping(f, &err));
+}
+
+/* ---- webhooks ---- */
+
+static webhook make_webhook(store *s, int64_t account_id, const char *url, const char *events, webhook_status st)
+{
+    app_err err;
+    webhook w = {.account_id = account_id, .status = st, .created_at = T0 + 5, .updated_at = T0 + 5};
+    snprintf(w.url, sizeof w.url, "%s", url);
+    snprintf(w.events, sizeof w.events, "%s", events);
+    snprintf(w.secret, sizeof w.secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    audit_event ev;
+    audit_fill(&ev, "webhook.create", "webhook", opt_some(account_id));
+    MUST(store_webhook_create(s, &w, &ev, &err));
+    cr_assert_gt(w.id, 0);
+    return w;
+}
+
+static void assert_webhook_eq(const webhook *a, const webhook *b)
+{
+    cr_assert_eq(a->id, b->id);
+    cr_assert_eq(a->account_id, b->account_id);
+    cr_assert_str_eq(a->url, b->url);
+    cr_assert_str_eq(a->events, b->events);
+    cr_assert_str_eq(a->secret, b->secret);
+    cr_assert_str_eq(a->prev_secret, b->prev_secret);
+    cr_assert_eq(a->prev_secret_expires_at.present, b->prev_secret_expires_at.present);
+    cr_assert_eq(a->prev_secret_expires_at.v, b->prev_secret_expires_at.v);
+    cr_assert_eq(a->status, b->status);
+    cr_assert_eq(a->created_at, b->created_at);
+    cr_assert_eq(a->updated_at, b->updated_at);
+}
+
+/* Every delivery of an endpoint, newest first (at most 64 here). */
+static size_t deliveries_of(store *s, int64_t webhook_id, webhook_delivery out[64])
+{
+    app_err err;
+    size_t n;
+    MUST(store_webhook_deliveries_list(s, webhook_id, 0, out, 64, &n, &err));
+    return n;
+}
+
+CONTRACT_TEST(webhook_endpoints_are_created_read_listed_updated_and_deleted_with_their_audit)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t acc = make_account(s, "hooks"), other = make_account(s, "other");
+    webhook a = make_webhook(s, acc, "https://a.example.com/hook", "usage.threshold", WEBHOOK_ACTIVE);
+    webhook b = make_webhook(s, acc, "https://b.example.com/hook?x=1", "usage.threshold", WEBHOOK_DISABLED);
+    webhook c = make_webhook(s, other, "https://c.example.com/", "usage.threshold", WEBHOOK_ACTIVE);
+    webhook got;
+    MUST(store_webhook_get(s, a.id, &got, &err));
+    assert_webhook_eq(&got, &a);
+    MUST(store_webhook_get(s, b.id, &got, &err));
+    assert_webhook_eq(&got, &b);
+    MUST_FAIL(APP_NOT_FOUND, store_webhook_get(s, c.id + 100, &got, &err));
+
+    webhook page[4];
+    size_t n;
+    MUST(store_webhook_list(s, acc, 0, page, 4, &n, &err));
+    cr_assert_eq(n, 2, "only the account's own endpoints");
+    assert_webhook_eq(&page[0], &a);
+    assert_webhook_eq(&page[1], &b);
+    MUST(store_webhook_list(s, acc, a.id, page, 1, &n, &err));
+    cr_assert_eq(n, 1);
+    cr_assert_eq(page[0].id, b.id);
+    MUST(store_webhook_list(s, acc, b.id, page, 4, &n, &err));
+    cr_assert_eq(n, 0);
+
+    /* A rotation and a status change are one update each. */
+    webhook r = a;
+    snprintf(r.prev_secret, sizeof r.prev_secret, "%s", a.secret);
+    snprintf(r.secret, sizeof r.secret, "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    r.prev_secret_expires_at = opt_some(T0 + 86400000);
+    r.status = WEBHOOK_DISABLED;
+    r.updated_at = T0 + 9;
+    audit_event ev;
+    audit_fill(&ev, "webhook.rotate", "webhook", opt_some(acc));
+    MUST(store_webhook_update(s, &r, &ev, &err));
+    MUST(store_webhook_get(s, a.id, &got, &err));
+    assert_webhook_eq(&got, &r);
+    r.prev_secret[0] = '\0';
+    r.prev_secret_expires_at = opt_none();
+    MUST(store_webhook_update(s, &r, NULL, &err));
+    MUST(store_webhook_get(s, a.id, &got, &err));
+    assert_webhook_eq(&got, &r);
+    webhook ghost = r;
+    ghost.id = c.id + 100;
+    size_t before = audit_count(s);
+    audit_fill(&ev, "webhook.update", "webhook", opt_some(acc));
+    MUST_FAIL(APP_NOT_FOUND, store_webhook_update(s, &ghost, &ev, &err));
+    cr_assert_eq(audit_count(s), before, "no audit event for a change that did not happen");
+
+    audit_fill(&ev, "webhook.delete", "webhook", opt_some(acc));
+    MUST(store_webhook_delete(s, b.id, &ev, &err));
+    MUST_FAIL(APP_NOT_FOUND, store_webhook_get(s, b.id, &got, &err));
+    audit_fill(&ev, "webhook.delete", "webhook", opt_some(acc));
+    MUST_FAIL(APP_NOT_FOUND, store_webhook_delete(s, b.id, &ev, &err));
+    /* 2 accounts, 3 creates, 1 rotation, 1 delete. */
+    assert_chain_intact(s, 7);
+}
+
+CONTRACT_TEST(webhook_enqueue_writes_one_delivery_per_active_subscribed_endpoint_once_per_msg_id)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t acc = make_account(s, "hooks"), other = make_account(s, "other");
+    webhook on = make_webhook(s, acc, "https://a.example.com/", "usage.threshold", WEBHOOK_ACTIVE);
+    webhook two = make_webhook(s, acc, "https://b.example.com/", "other.event,usage.threshold", WEBHOOK_ACTIVE);
+    webhook off = make_webhook(s, acc, "https://c.example.com/", "usage.threshold", WEBHOOK_DISABLED);
+    webhook elsewhere = make_webhook(s, acc, "https://d.example.com/", "usage.thresholds", WEBHOOK_ACTIVE);
+    webhook theirs = make_webhook(s, other, "https://e.example.com/", "usage.threshold", WEBHOOK_ACTIVE);
+    static const char body[] = "{\"type\":\"usage.threshold\",\"data\":{\"threshold\":80}}";
+    size_t n = 99;
+    MUST(store_webhook_enqueue(s, acc, "usage.threshold", "msg_1", body, T0 + 100, &n, &err));
+    cr_assert_eq(n, 2, "the active endpoints subscribed to the type, of this account only");
+    MUST(store_webhook_enqueue(s, acc, "usage.threshold", "msg_1", body, T0 + 200, &n, &err));
+    cr_assert_eq(n, 0, "the same message again adds nothing");
+    MUST(store_webhook_enqueue(s, acc, "nobody.listens", "msg_2", body, T0 + 200, &n, &err));
+    cr_assert_eq(n, 0);
+
+    webhook_delivery d[64];
+    cr_assert_eq(deliveries_of(s, on.id, d), 1);
+    cr_assert_str_eq(d[0].msg_id, "msg_1");
+    cr_assert_str_eq(d[0].event_type, "usage.threshold");
+    cr_assert_eq(d[0].status, DELIVERY_PENDING);
+    cr_assert_eq(d[0].attempts, 0);
+    cr_assert_eq(d[0].account_id, acc);
+    cr_assert_eq(d[0].webhook_id, on.id);
+    cr_assert_eq(d[0].next_attempt_at, T0 + 100);
+    cr_assert_eq(d[0].scheduled_at, T0 + 100);
+    cr_assert_eq(d[0].created_at, T0 + 100);
+    cr_assert_null(d[0].body, "listings carry no body");
+    cr_assert_eq(deliveries_of(s, two.id, d), 1);
+    cr_assert_eq(deliveries_of(s, off.id, d), 0);
+    cr_assert_eq(deliveries_of(s, elsewhere.id, d), 0);
+    cr_assert_eq(deliveries_of(s, theirs.id, d), 0);
+
+    /* The body comes back byte for byte to the sender. */
+    webhook_due due[8];
+    MUST(store_webhook_due(s, T0 + 100, 1000, due, 8, &n, &err));
+    cr_assert_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(due[i].d.body_len, strlen(body));
+        cr_assert_str_eq(due[i].d.body, body);
+    }
+    store_webhook_due_free(due, n);
+
+    char big[WEBHOOK_BODY_MAX + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    MUST_FAIL(APP_INTERNAL_ERROR, store_webhook_enqueue(s, acc, "usage.threshold", "msg_3", big, T0, &n, &err));
+    cr_assert_eq(n, 0);
+    MUST_FAIL(APP_VALIDATION_ERROR,
+              store_webhook_enqueue(s, acc, "usage.threshold", "msg\r\nX-Evil: 1", body, T0, &n, &err));
+    cr_assert_eq(n, 0);
+}
+
+CONTRACT_TEST(webhook_due_deliveries_are_claimed_with_a_lease_and_attempts_record_their_outcome)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t acc = make_account(s, "hooks");
+    webhook w = make_webhook(s, acc, "https://a.example.com/", "usage.threshold", WEBHOOK_ACTIVE);
+    size_t n;
+    MUST(store_webhook_enqueue(s, acc, "usage.threshold", "msg_a", "{}", T0 + 10, &n, &err));
+    MUST(store_webhook_enqueue(s, acc, "usage.threshold", "msg_b", "{}", T0 + 20, &n, &err));
+    MUST(store_webhook_enqueue(s, acc, "usage.threshold", "msg_c", "{}", T0 + 30, &n, &err));
+
+    webhook_due due[8];
+    MUST(store_webhook_due(s, T0 + 5, 1000, due, 8, &n, &err));
+    cr_assert_eq(n, 0, "nothing is due before its time");
+    MUST(store_webhook_due(s, T0 + 20, 1000, due, 1, &n, &err));
+    cr_assert_eq(n, 1, "a bounded page");
+    cr_assert_str_eq(due[0].d.msg_id, "msg_a", "earliest first");
+    cr_assert_str_eq(due[0].url, w.url);
+    cr_assert_str_eq(due[0].secret, w.secret);
+    cr_assert_str_eq(due[0].prev_secret, "");
+    cr_assert_eq(due[0].d.next_attempt_at, T0 + 1020, "leased");
+    int64_t first = due[0].d.id;
+    store_webhook_due_free(due, n);
+    MUST(store_webhook_due(s, T0 + 20, 1000, due, 8, &n, &err));
+    cr_assert_eq(n, 1, "the leased one is not handed out again");
+    cr_assert_str_eq(due[0].d.msg_id, "msg_b");
+    int64_t second = due[0].d.id;
+    store_webhook_due_free(due, n);
+
+    /* A retry, then a success; and a failure. */
+    webhook_attempt a = {.delivery_id = first, .at = T0 + 21, .http_status = 500, .latency_ms = 12};
+    snprintf(a.error, sizeof a.error, "HTTP 500");
+    MUST(store_webhook_attempt_record(s, &a, DELIVERY_PENDING, T0 + 5000, &err));
+    MUST(store_webhook_due(s, T0 + 4999, 1000, due, 8, &n, &err));
+    bool seen_first = false;
+    for (size_t i = 0; i < n; i++)
+        seen_first = seen_first || due[i].d.id == first;
+    store_webhook_due_free(due, n);
+    cr_assert_not(seen_first, "a retry waits for its time");
+    a = (webhook_attempt){.delivery_id = first, .at = T0 + 5001, .http_status = 204, .latency_ms = 3};
+    MUST(store_webhook_attempt_record(s, &a, DELIVERY_DELIVERED, T0 + 5001, &err));
+    a = (webhook_attempt){.delivery_id = second, .at = T0 + 22, .http_status = 0, .latency_ms = 5000};
+    snprintf(a.error, sizeof a.error, "Operation timed out after 5000 milliseconds");
+    MUST(store_webhook_attempt_record(s, &a, DELIVERY_FAILED, T0 + 22, &err));
+    a.delivery_id = second + first + 1000;
+    MUST_FAIL(APP_NOT_FOUND, store_webhook_attempt_record(s, &a, DELIVERY_FAILED, T0, &err));
+
+    webhook_delivery d[64];
+    cr_assert_eq(deliveries_of(s, w.id, d), 3);
+    cr_assert_str_eq(d[0].msg_id, "msg_c", "newest first");
+    cr_assert_eq(d[1].id, second);
+    cr_assert_eq(d[1].status, DELIVERY_FAILED);
+    cr_assert_eq(d[1].attempts, 1);
+    cr_assert_eq(d[2].id, first);
+    cr_assert_eq(d[2].status, DELIVERY_DELIVERED);
+    cr_assert_eq(d[2].attempts, 2);
+    webhook_attempt at[8];
+    MUST(store_webhook_attempts_list(s, first, 0, at, 8, &n, &err));
+    cr_assert_eq(n, 2);
+    cr_assert_eq(at[0].http_status, 500);
+    cr_assert_str_eq(at[0].error, "HTTP 500");
+    cr_assert_eq(at[0].latency_ms, 12);
+    cr_assert_eq(at[0].at, T0 + 21);
+    cr_assert_eq(at[1].http_status, 204);
+    cr_assert_str_eq(at[1].error, "");
+    MUST(store_webhook_attempts_list(s, first, at[0].id, at, 8, &n, &err));
+    cr_assert_eq(n, 1, "paged after an id");
+    MUST(store_webhook_attempts_list(s, second, 0, at, 8, &n, &err));
+    cr_assert_eq(n, 1);
+    cr_assert_eq(at[0].http_status, 0);
+    cr_assert_str_eq(at[0].error, "Operation timed out after 5000 milliseconds");
+
+    /* Delivered and failed ones are never due; a disabled endpoint's pending ones wait. */
+    MUST(store_webhook_due(s, T0 + 100000, 1000, due, 8, &n, &err));
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(due[0].d.msg_id, "msg_c");
+    store_webhook_due_free(due, n);
+    webhook off = w;
+    off.status = WEBHOOK_DISABLED;
+    MUST(store_webhook_update(s, &off, NULL, &err));
+    MUST(store_webhook_due(s, T0 + 200000, 1000, due, 8, &n, &err));
+    cr_assert_eq(n, 0, "nothing is sent to a disabled endpoint");
+
+    /* Paging the deliveries, newest first. */
+    MUST(store_webhook_deliveries_list(s, w.id, d[0].id, d, 1, &n, &err));
+    cr_assert_eq(n, 1);
+    cr_assert_eq(d[0].id, second);
+}
+
+CONTRACT_TEST(webhook_resend_puts_only_a_failed_delivery_back_and_delete_takes_everything)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t acc = make_account(s, "hooks");
+    webhook w = make_webhook(s, acc, "https://a.example.com/", "usage.threshold", WEBHOOK_ACTIVE);
+    webhook w2 = make_webhook(s, acc, "https://b.example.com/", "usage.threshold", WEBHOOK_ACTIVE);
+    size_t n;
+    MUST(store_webhook_enqueue(s, acc, "usage.threshold", "msg_r", "{\"r\":1}", T0, &n, &err));
+    cr_assert_eq(n, 2);
+    webhook_delivery d[64];
+    cr_assert_eq(deliveries_of(s, w.id, d), 1);
+    int64_t id = d[0].id;
+    audit_event ev;
+    size_t audits = audit_count(s);
+    audit_fill(&ev, "webhook.resend", "webhook", opt_some(acc));
+    MUST_FAIL(APP_VALIDATION_ERROR, store_webhook_delivery_resend(s, w.id, id, T0 + 1, &ev, &err));
+    cr_assert(names_field(&err, "delivery_id"));
+    audit_fill(&ev, "webhook.resend", "webhook", opt_some(acc));
+    MUST_FAIL(APP_NOT_FOUND, store_webhook_delivery_resend(s, w2.id, id, T0 + 1, &ev, &err));
+    cr_assert_eq(audit_count(s), audits);
+
+    webhook_attempt a = {.delivery_id = id, .at = T0 + 2, .http_status = 410, .latency_ms = 1};
+    snprintf(a.error, sizeof a.error, "HTTP 410");
+    MUST(store_webhook_attempt_record(s, &a, DELIVERY_FAILED, T0 + 2, &err));
+    audit_fill(&ev, "webhook.resend", "webhook", opt_some(acc));
+    MUST(store_webhook_delivery_resend(s, w.id, id, T0 + 90000000, &ev, &err));
+    cr_assert_eq(audit_count(s), audits + 1);
+    cr_assert_eq(deliveries_of(s, w.id, d), 1);
+    cr_assert_eq(d[0].status, DELIVERY_PENDING);
+    cr_assert_eq(d[0].next_attempt_at, T0 + 90000000, "due now");
+    cr_assert_eq(d[0].scheduled_at, T0 + 90000000, "its retry window starts over");
+    cr_assert_eq(d[0].attempts, 1, "its past attempts stay");
+    webhook_due due[4];
+    MUST(store_webhook_due(s, T0 + 90000000, 1000, due, 4, &n, &err));
+    cr_assert_eq(n, 2);
+    store_webhook_due_free(due, n);
+
+    audit_fill(&ev, "webhook.delete", "webhook", opt_some(acc));
+    MUST(store_webhook_delete(s, w.id, &ev, &err));
+    cr_assert_eq(deliveries_of(s, w.id, d), 0);
+    webhook_attempt at[4];
+    MUST(store_webhook_attempts_list(s, id, 0, at, 4, &n, &err));
+    cr_assert_eq(n, 0, "the attempts went with their delivery");
+    MUST_FAIL(APP_NOT_FOUND, store_webhook_attempt_record(s, &a, DELIVERY_FAILED, T0, &err));
+    cr_assert_eq(deliveries_of(s, w2.id, d), 1, "the other endpoint keeps its own");
+    assert_chain_intact(s, audit_count(s));
 }
 
 /* ---- the helpers themselves ---- */

@@ -49,7 +49,7 @@ Test(store_sqlite, migrates_an_empty_database_then_changes_nothing)
     cr_assert_eq(store_migrate(s, &applied, &err), 0, "%s", err.message);
     cr_assert_eq(applied, (int)embedded_migrations_sqlite_count);
     cr_assert_eq(store_schema_version(s, &version, &err), 0);
-    cr_assert_eq(version, (int)embedded_migrations_sqlite_count);
+    cr_assert_eq(version, th_schema_version(false));
     store_close(s);
 
     s = store_sqlite_open(path, &err);

@@ -75,6 +75,8 @@ export interface paths {
          *       counters differed from the ledger at the last reconciliation
          *     - `b2b_counters_degraded` gauge (with `--counters redis://...`): 1 while Redis cannot be
          *       reached and this process decides limits alone (`--counters-unavailable open`), else 0
+         *     - `b2b_webhook_deliveries_total{outcome}` counter: webhook attempts by outcome (`delivered`:
+         *       a 2xx; `retry`: another attempt is scheduled; `failed`: its 24-hour window is over)
          */
         get: operations["getMetrics"];
         put?: never;
@@ -529,8 +531,183 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/accounts/{id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
+                id: components["parameters"]["AccountId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an account's webhook endpoints
+         * @description In id order, never with a secret; pass `next_cursor` back as `cursor` for the next page.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description Subscribes `url` to the account's events. The answer holds the endpoint's signing secret
+         *     (`whsec_` and the base64 of 32 random bytes) in `secret`: it is shown this once (and by a
+         *     rotation), never in a read or a listing. Each delivery is signed with it the Standard
+         *     Webhooks way (see `webhooks` below).
+         *
+         *     `url`: `http` or `https`, a host, an optional port, at most 2048 bytes of printable ASCII;
+         *     no user name or password, no fragment. Its host is resolved and each address checked:
+         *     loopback, private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10), unspecified,
+         *     shared (CGNAT 100.64/10), multicast and reserved addresses are refused with 422, unless the
+         *     server runs with `--webhooks-allow-private`. The same check is made again on the address
+         *     each delivery connects to, so a name that resolves elsewhere later gains nothing. At most
+         *     20 endpoints per account.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /** Get a webhook endpoint */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description With its deliveries and their attempts. The answer is the endpoint as it was.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Disable or re-enable a webhook endpoint
+         * @description A disabled endpoint gets no new deliveries, and its pending ones wait; enabled again, they
+         *     are sent (those past their 24 h window fail after one more attempt).
+         */
+        patch: operations["patchWebhook"];
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook endpoint's signing secret
+         * @description A new secret, shown this once. For 24 hours the old one keeps signing beside it: each
+         *     delivery's `webhook-signature` then holds both signatures, the new one first, separated by
+         *     a space; `previous_secret_expires_at` says until when.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a webhook endpoint's deliveries with their attempts
+         * @description Newest first; pass `next_cursor` back as `cursor` for older ones. A delivery is one event
+         *     for one endpoint: `pending` (waiting for its next attempt), `delivered` (an attempt got a
+         *     2xx) or `failed` (no 2xx within 24 hours of its creation or resend). Retries wait an
+         *     exponential backoff with full jitter: up to 5 s, 10 s, 20 s... and at most 1 h.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{id}/deliveries/{delivery_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+                delivery_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a failed delivery again
+         * @description Puts a `failed` delivery back to `pending`, due now, with a new 24-hour retry window; the
+         *     same `webhook-id`, so receivers that deduplicate see it once. Any other status is 422.
+         */
+        post: operations["resendWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "usage.threshold": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A usage threshold was reached
+         * @description Sent to each active endpoint subscribed to `usage.threshold` when the first call of a
+         *     period reaches one of the contract's alert thresholds (by default 80 and 100 percent of the
+         *     daily and of the monthly limit): once per account, period and threshold. The event is
+         *     written to an outbox in the same transaction as the count that crossed the threshold, and
+         *     posted by a delivery thread: `POST` with a 5 s timeout, no redirects followed, retried
+         *     with exponential backoff and full jitter for 24 hours until an answer is 2xx.
+         *
+         *     Signature (Standard Webhooks): `base64(HMAC-SHA256(key, webhook-id + "." +
+         *     webhook-timestamp + "." + body))`, where `key` is the base64-decoded part of the secret
+         *     after `whsec_`, and body the exact bytes received. Verify against every `v1,` entry of
+         *     `webhook-signature`, compare in constant time, and refuse timestamps far from now (5
+         *     minutes is usual) to defeat replays.
+         */
+        post: operations["usageThresholdEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         PeriodUsage: {
@@ -822,6 +999,96 @@ export interface components {
             prev_hash: string;
             hash: string;
         };
+        Webhook: {
+            id: number;
+            account_id: number;
+            url: string;
+            events: "usage.threshold"[];
+            /** @enum {string} */
+            status: "active" | "disabled";
+            /**
+             * Format: date-time
+             * @description until when the secret before the last rotation still signs; null when none does
+             */
+            previous_secret_expires_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookAttempt: {
+            /** Format: date-time */
+            at: string;
+            /** @description null when no answer came (refused, timed out) */
+            http_status: number | null;
+            latency_ms: number;
+            /** @description null for a 2xx; else `HTTP <status>` or the client's error (timeout, connection refused, refused address) */
+            error: string | null;
+        };
+        WebhookDelivery: {
+            id: number;
+            webhook_id: number;
+            /** @description the webhook-id header */
+            msg_id: string;
+            event_type: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            attempt_count: number;
+            /**
+             * Format: date-time
+             * @description when pending
+             */
+            next_attempt_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description the first 100, oldest first */
+            attempts: components["schemas"]["WebhookAttempt"][];
+            attempts_truncated: boolean;
+        };
+        /**
+         * @example {
+         *       "type": "usage.threshold",
+         *       "timestamp": "2026-11-18T11:06:40Z",
+         *       "data": {
+         *         "account_id": 12,
+         *         "period": "day",
+         *         "period_start": "2026-11-18",
+         *         "threshold": 80,
+         *         "used": 800,
+         *         "limit": 1000,
+         *         "at": "2026-11-18T11:06:40Z"
+         *       }
+         *     }
+         */
+        UsageThresholdEvent: {
+            /** @constant */
+            type: "usage.threshold";
+            /**
+             * Format: date-time
+             * @description when the event was raised
+             */
+            timestamp: string;
+            data: {
+                account_id: number;
+                /** @enum {string} */
+                period: "day" | "month";
+                /**
+                 * Format: date
+                 * @description the period's first day in the contract's time zone (YYYY-MM-DD)
+                 */
+                period_start: string;
+                /** @description percent of the limit */
+                threshold: number;
+                /** @description calls counted in the period when the threshold was reached */
+                used: number;
+                limit: number;
+                /**
+                 * Format: date-time
+                 * @description the call that reached it
+                 */
+                at: string;
+            };
+        };
         Meta: {
             request_id: string;
         };
@@ -941,6 +1208,33 @@ export interface components {
                 };
             };
         };
+        /** @description A webhook endpoint (never its secret). */
+        Webhook: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    data: components["schemas"]["Webhook"];
+                    meta: components["schemas"]["Meta"];
+                };
+            };
+        };
+        /** @description The endpoint with its signing secret, shown this once. */
+        WebhookWithSecret: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    data: components["schemas"]["Webhook"] & {
+                        /** @description store it now */
+                        secret: string;
+                    };
+                    meta: components["schemas"]["Meta"];
+                };
+            };
+        };
         /** @description Any failure, in the error envelope. */
         Error: {
             headers: {
@@ -957,6 +1251,8 @@ export interface components {
         AccountId: number;
         KeyId: string;
         Limit: number;
+        /** @description A webhook endpoint's id, in canonical decimal form. */
+        WebhookId: number;
         /** @description The next_cursor of the previous page, unchanged (canonical decimal). */
         Cursor: string;
     };
@@ -2049,6 +2345,259 @@ export interface operations {
             401: components["responses"]["AdminUnauthorized"];
             503: components["responses"]["Error"];
             default: components["responses"]["Error"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                limit?: components["parameters"]["Limit"];
+                /** @description The next_cursor of the previous page, unchanged (canonical decimal). */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
+                id: components["parameters"]["AccountId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            items: components["schemas"]["Webhook"][];
+                            next_cursor: string | null;
+                        };
+                        meta: components["schemas"]["Meta"];
+                    };
+                };
+            };
+            401: components["responses"]["AdminUnauthorized"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description In canonical decimal form (no sign, no leading zero); any other spelling is 404. */
+                id: components["parameters"]["AccountId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.example.com/starmeter",
+                 *       "events": [
+                 *         "usage.threshold"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /** Format: uri */
+                    url: string;
+                    events: "usage.threshold"[];
+                };
+            };
+        };
+        responses: {
+            201: components["responses"]["WebhookWithSecret"];
+            400: components["responses"]["Error"];
+            401: components["responses"]["AdminUnauthorized"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Webhook"];
+            401: components["responses"]["AdminUnauthorized"];
+            404: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Webhook"];
+            401: components["responses"]["AdminUnauthorized"];
+            404: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    patchWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    status: "active" | "disabled";
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Webhook"];
+            401: components["responses"]["AdminUnauthorized"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: components["responses"]["WebhookWithSecret"];
+            401: components["responses"]["AdminUnauthorized"];
+            404: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: components["parameters"]["Limit"];
+                /** @description The next_cursor of the previous page, unchanged (canonical decimal). */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            items: components["schemas"]["WebhookDelivery"][];
+                            next_cursor: string | null;
+                        };
+                        meta: components["schemas"]["Meta"];
+                    };
+                };
+            };
+            401: components["responses"]["AdminUnauthorized"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    resendWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A webhook endpoint's id, in canonical decimal form. */
+                id: components["parameters"]["WebhookId"];
+                delivery_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery, pending again. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["WebhookDelivery"];
+                        meta: components["schemas"]["Meta"];
+                    };
+                };
+            };
+            401: components["responses"]["AdminUnauthorized"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    usageThresholdEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id: the same on every attempt and resend of this event to this endpoint; deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds at which this attempt was signed. */
+                "webhook-timestamp": number;
+                /**
+                 * @description `v1,<base64>`; during the 24 h after a secret rotation two of them, space separated: the new secret's, then the old one's.
+                 * @example v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=
+                 */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageThresholdEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }
