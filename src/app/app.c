@@ -436,7 +436,8 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
                            .metrics = a->metrics,
                            .host = &api_metering_host,
                            .durability = cfg->durability ? METERING_DURABLE_FSYNC : METERING_DURABLE_PROCESS,
-                           .journal_dir = journal_dir};
+                           .journal_dir = journal_dir,
+                           .webhooks = a->webhooks};
     a->env.metering = a->metering = metering_new(&mopts, err);
     if (a->metering == NULL || metering_start(a->metering, err) != 0)
         goto fail;

@@ -58,7 +58,10 @@ typedef struct usage_alert {
     int64_t used, limit;   /* the period's calls when it was reached, and its limit */
     int64_t at;            /* Unix ms */
     audit_event *audit;    /* usage_apply: appended when the alert is new (seq and hashes filled); or NULL */
-    bool raised;           /* usage_apply sets it: the alert is new and committed */
+    const char *event;     /* usage_apply: the usage.threshold webhook event's body, enqueued for the account's
+                              endpoints when the alert is new (webhook_enqueue); or NULL */
+    char msg_id[WEBHOOK_MSG_ID_MAX + 1]; /* the event's webhook-id, when `event` */
+    bool raised;                         /* usage_apply sets it: the alert is new and committed */
 } usage_alert;
 
 /*

@@ -1622,6 +1622,10 @@ static int insert_alert(pg_store *s, pg_conn *c, usage_alert *a, app_err *err)
     if (rc == 0)
         a->raised = PQntuples(r) == 1;
     PQclear(r);
+    /* The event's deliveries, one per endpoint that wants it, in the same transaction as the count. */
+    size_t queued;
+    if (rc == 0 && a->raised && a->event != NULL)
+        rc = pg_webhook_enqueue_tx(s, c, a->account_id, "usage.threshold", a->msg_id, a->event, a->at, &queued, err);
     return rc;
 }
 

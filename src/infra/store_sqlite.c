@@ -1221,7 +1221,13 @@ static int insert_alert(sqlite_store *s, usage_alert *a, app_err *err)
     if (rc != 0 || sqlite3_changes(s->db) == 0)
         return rc;
     a->raised = true;
-    return a->audit != NULL ? audit_append(s, a->audit, err) : 0;
+    if (a->audit != NULL && (rc = audit_append(s, a->audit, err)) != 0)
+        return rc;
+    /* The event's deliveries, one per endpoint that wants it, in the same transaction as the count. */
+    size_t queued;
+    return a->event != NULL ? sqlite_webhook_enqueue_tx(s, a->account_id, "usage.threshold", a->msg_id, a->event, a->at,
+                                                        &queued, err)
+                            : 0;
 }
 
 static void row_alert(sqlite3_stmt *st, void *out)

@@ -571,11 +571,16 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
         ledger_health(m, rc);
         if (rc != 0)
             write_failed(m, SITE_COMMIT, &err, nwrites);
+        bool raised = false;
         for (size_t k = 0; k < nal; k++)
-            if (alerts[k].raised)
+            if (alerts[k].raised) {
                 alert_raised(m, &alerts[k]);
-            else if (!ub.durable)
-                atomic_store(&m->store_unsynced, true);
+                raised = true;
+            }
+        if (raised)
+            webhooks_kick(m->o.webhooks); /* their deliveries are in the outbox now */
+        else if (!ub.durable)
+            atomic_store(&m->store_unsynced, true);
     }
     if (nsyncs > 0) {
         app_err err;
@@ -1145,6 +1150,32 @@ static audit_event *quota_audit(metering_call *c, const char *action)
                                   "key_id", p->key_id));
 }
 
+/*
+ * The usage.threshold webhook event of alert `a`, in the call's arena, and its webhook-id in
+ * a->msg_id: one id per account, period and threshold, the same for every endpoint and attempt,
+ * so a receiver can deduplicate on it.
+ */
+static const char *alert_event(metering_call *c, usage_alert *a)
+{
+    char at[21];
+    civil_format_rfc3339(a->at, at);
+    snprintf(a->msg_id, sizeof a->msg_id, "thr_%lld_%s_%s_%d", (long long)a->account_id, a->monthly ? "month" : "day",
+             a->period_start, a->threshold);
+    json_t *ev = json_pack("{s:s, s:s, s:{s:I, s:s, s:s, s:i, s:I, s:I, s:s}}", "type", "usage.threshold", "timestamp",
+                           at, "data", "account_id", (json_int_t)a->account_id, "period", a->monthly ? "month" : "day",
+                           "period_start", a->period_start, "threshold", a->threshold, "used", (json_int_t)a->used,
+                           "limit", (json_int_t)a->limit, "at", at);
+    char *text = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    if (text == NULL)
+        return NULL; /* cannot happen with these bounded values: the alert stands, without deliveries */
+    size_t len = strlen(text);
+    char *copy = c->m->o.host->alloc(c->req.caller, len + 1);
+    memcpy(copy, text, len + 1);
+    free(text);
+    return copy;
+}
+
 static void fill_alert(metering_call *c, usage_alert *a, bool monthly, int pct)
 {
     const principal *p = c->req.who;
@@ -1158,6 +1189,7 @@ static void fill_alert(metering_call *c, usage_alert *a, bool monthly, int pct)
                        .limit = monthly ? p->limits.monthly_limit.v : p->limits.daily_limit.v,
                        .at = c->dec.now_ms};
     period_date_format(start, a->period_start);
+    a->event = alert_event(c, a);
     a->audit = system_audit(c, "usage.threshold",
                             json_pack("{s:s, s:s, s:i, s:I, s:I, s:s}", "period", monthly ? "month" : "day",
                                       "period_start", a->period_start, "threshold", pct, "used", (json_int_t)a->used,

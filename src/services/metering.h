@@ -39,6 +39,7 @@
 #include "infra/store.h"
 #include "infra/tzdb.h"
 #include "services/keycache.h"
+#include "services/webhooks.h"
 
 /* The longest a committed count waits before the writer fsyncs it (process durability). */
 #define METERING_SYNC_DELAY_MS 5
@@ -137,7 +138,8 @@ typedef struct metering_opts {
     metrics *metrics;          /* borrowed; the service registers its families */
     const metering_host *host; /* borrowed */
     metering_durability durability;
-    const char *journal_dir; /* the usage journal's directory (copied), or NULL: every count is a ledger commit */
+    const char *journal_dir;  /* the usage journal's directory (copied), or NULL: every count is a ledger commit */
+    webhook_sender *webhooks; /* borrowed, or NULL: woken once an alert's deliveries are in the outbox */
 } metering_opts;
 
 /*

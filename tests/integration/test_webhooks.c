@@ -655,3 +655,70 @@ Test(webhooks_public_only, a_private_address_is_refused_again_at_delivery_time)
     cr_assert_eq(rx_count(&rx), 0, "no connection was made");
     rx_stop(&rx);
 }
+
+/* ---- the usage.threshold event, end to end ---- */
+
+/*
+ * Metered calls reach a contract's thresholds; each alert's event goes to the outbox with the count
+ * that reached it and arrives once, signed, with the figures the audit trail has. A call past the
+ * thresholds raises nothing more, and neither does a second endpoint created afterwards.
+ */
+Test(webhooks, a_threshold_reached_by_calls_is_delivered_once_signed)
+{
+    receiver rx;
+    rx_start(&rx, 200);
+    th_response r;
+    cr_assert_eq(th_admin(&srv, "POST", "/v1/admin/plans",
+                          "{\"code\":\"hook\",\"name\":\"Hook\",\"daily_limit\":4,\"alert_thresholds\":[50,100]}", &r),
+                 201, "%s", r.body);
+    th_response_free(&r);
+    int64_t acc = make_account();
+    char path[128], key[96], secret[96];
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/contract", (long long)acc);
+    cr_assert_eq(th_admin(&srv, "PUT", path, "{\"plan_code\":\"hook\"}", &r), 200, "%s", r.body);
+    th_response_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/accounts/%lld/credentials", (long long)acc);
+    cr_assert_eq(th_admin(&srv, "POST", path, "{\"label\":\"k\"}", &r), 201, "%s", r.body);
+    snprintf(key, sizeof key, "%s", json_string_value(json_object_get(th_data(&r), "api_key")));
+    th_response_free(&r);
+    int64_t wh = receiver_webhook(acc, &rx, secret);
+
+    for (int i = 0; i < 5; i++) { /* 1..4 served (50 % at 2, 100 % at 4), the 5th refused */
+        long want = i < 4 ? 200 : 429;
+        cr_assert_eq(th_keyed(&srv, "/v1/b2b/astrology/weekly-by-sign?sign=leo&week=2026-W47", key, &r), want, "%s",
+                     r.body);
+        th_response_free(&r);
+    }
+    wait_requests(&rx, 2);
+    json_decref(wait_attempts(wh, 1));
+    sleep_ms(200);
+    cr_assert_eq(rx_count(&rx), 2, "one delivery per threshold");
+    char want_id[2][64], want_body[2][512];
+    for (int k = 0; k < 2; k++) {
+        int pct = k == 0 ? 50 : 100, used = k == 0 ? 2 : 4;
+        snprintf(want_id[k], sizeof want_id[k], "thr_%lld_day_2026-11-18_%d", (long long)acc, pct);
+        snprintf(want_body[k], sizeof want_body[k],
+                 "{\"type\":\"usage.threshold\",\"timestamp\":\"2026-11-18T11:06:40Z\",\"data\":{\"account_id\":%lld,"
+                 "\"period\":\"day\",\"period_start\":\"2026-11-18\",\"threshold\":%d,\"used\":%d,\"limit\":4,"
+                 "\"at\":\"2026-11-18T11:06:40Z\"}}",
+                 (long long)acc, pct, used);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        const rx_request *q = &rx.reqs[i];
+        int k = strcmp(q->id, want_id[0]) == 0 ? 0 : 1;
+        cr_assert_str_eq(q->id, want_id[k]);
+        cr_assert_str_eq(q->body, want_body[k]);
+        cr_assert(signature_ok(q, secret, q->signature), "signature %s does not verify", q->signature);
+    }
+    cr_assert_str_neq(rx.reqs[0].id, rx.reqs[1].id);
+
+    /* Endpoints created later get the events raised later only. */
+    char secret2[96];
+    receiver_webhook(acc, &rx, secret2);
+    cr_assert_eq(th_keyed(&srv, "/v1/b2b/astrology/weekly-by-sign?sign=leo&week=2026-W47", key, &r), 429);
+    th_response_free(&r);
+    app_webhooks_kick(srv.app);
+    sleep_ms(200);
+    cr_assert_eq(rx_count(&rx), 2);
+    rx_stop(&rx);
+}
