@@ -605,10 +605,13 @@ static size_t on_stream(char *p, size_t size, size_t n, void *arg)
 #define BIG_KEYS 4
 #define BIG_LABEL 400
 
+/* The streaming suite's store: the server's own, behind a wrapper that can fail every call. */
+static store *big_store;
+
 /* 10,000 accounts with a contract, four keys each with a long label, one usage row per key. */
 static long long seed_big(void)
 {
-    store *st = th_store_open(&srv);
+    store *st = big_store;
     app_err err;
     app_err_clear(&err);
     plan p = {.id = 1, .metered = true, .created_at = 1, .updated_at = 1};
@@ -663,7 +666,6 @@ static long long seed_big(void)
     free(cons);
     free(creds);
     free(use);
-    store_close(st);
     return total;
 }
 
@@ -673,6 +675,8 @@ static long long seed_big(void)
  * proportion to the number of keys, 40,000 here, which has nothing to do with an export and would
  * land in the measured window. The longest sync interval puts both past the tests' end.
  */
+static char big_dir[256];
+
 static void no_resync(app_config *cfg)
 {
     cfg->sync_interval_ms = 60000;
@@ -681,11 +685,33 @@ static void no_resync(app_config *cfg)
 static void setup_big(void)
 {
     clock_test_init(&test_clock, 1795000000000LL);
-    th_opts o = {.clock = &test_clock, .tune = no_resync};
+    app_err err;
+    app_err_clear(&err);
+    store *inner;
+    if (th_store_is_postgres()) {
+        char uri[512];
+        th_pg_new_database(uri, sizeof uri);
+        inner = store_pg_open(uri, 4, &err);
+    } else {
+        th_tmpdir(big_dir);
+        char path[300];
+        snprintf(path, sizeof path, "%s/big.db", big_dir);
+        inner = store_sqlite_open(path, &err);
+    }
+    cr_assert_not_null(inner, "%s", err.message);
+    big_store = store_faulty_new(inner, -1); /* the server owns it, and closes it at its stop */
+    th_opts o = {.clock = &test_clock, .tune = no_resync, .store = big_store};
     th_start(&srv, &o);
 }
 
-TestSuite(export_stream, .init = setup_big, .fini = teardown, .timeout = 280);
+static void teardown_big(void)
+{
+    th_stop(&srv);
+    if (big_dir[0] != '\0')
+        th_rmdir(big_dir);
+}
+
+TestSuite(export_stream, .init = setup_big, .fini = teardown_big, .timeout = 280);
 
 Test(export_stream, ten_thousand_accounts_stream_with_rss_growth_under_8_mib)
 {
@@ -773,5 +799,70 @@ Test(export_stream, a_client_gone_mid_export_leaves_the_server_serving)
     th_response_free(&r);
     admin_ok("GET", "/v1/admin/usage/export?month=2026-10", NULL, 200, &r);
     cr_assert_eq(csv_sums(r.body).lines, BIG_ACCOUNTS, "every account once, no usage in October");
+    th_response_free(&r);
+}
+
+/* Counts what arrives; breaks the store once the first bytes are in, so later pages fail. */
+typedef struct breaker {
+    long long bytes;
+    bool broken;
+    char tail[8];
+} breaker;
+
+static size_t on_break(char *unused, size_t size, size_t n, void *arg)
+{
+    (void)unused;
+    breaker *b = arg;
+    size_t total = size * n;
+    b->bytes += (long long)total;
+    if (!b->broken && b->bytes > 100000) {
+        store_faulty_break(big_store, true);
+        b->broken = true;
+    }
+    return total;
+}
+
+static int small_rcvbuf(void *unused, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)unused;
+    (void)purpose;
+    int small = 16384;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    return CURL_SOCKOPT_OK;
+}
+
+/* The store fails after the head is sent: the client sees a broken body, never a short complete one. */
+Test(export_stream, a_store_failure_mid_export_ends_the_body_visibly)
+{
+    seed_big();
+    char url[128];
+    snprintf(url, sizeof url, "%s/v1/admin/usage/export?month=2026-11", srv.base_url);
+    struct curl_slist *h = curl_slist_append(NULL, TH_ADMIN_AUTH);
+    breaker b = {0};
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_break);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 16384L);
+    curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, small_rcvbuf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    store_faulty_break(big_store, false);
+    cr_assert(b.broken);
+    cr_assert_eq(status, 200, "the head had left");
+    cr_assert_neq(rc, CURLE_OK, "a complete-looking body of %lld bytes", b.bytes);
+    cr_assert_lt(b.bytes, 18000000);
+    char *log = th_read_file(srv.log_path, NULL);
+    cr_assert(log != NULL && strstr(log, "stream failed") != NULL && strstr(log, "\"outcome\":\"failed\"") != NULL);
+    free(log);
+    /* The store is back: so are exports, whole. */
+    th_response r;
+    admin_ok("GET", "/v1/admin/usage/export?month=2026-10", NULL, 200, &r);
+    cr_assert_eq(csv_sums(r.body).lines, BIG_ACCOUNTS);
     th_response_free(&r);
 }
