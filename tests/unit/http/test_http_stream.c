@@ -374,3 +374,24 @@ Test(http_stream, a_stop_mid_stream_ends_it_within_the_grace)
     cr_assert_eq(atomic_load(&frees), 1);
     close(fd);
 }
+
+/* A client that stops reading: the write deadline (2 s here) ends the stream, with no server stop. */
+Test(http_stream, a_client_that_reads_nothing_is_cut_off_by_the_write_deadline)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(http_server_port(srv))};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *req = "GET /stream?chunks=100000 HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, req, strlen(req), MSG_NOSIGNAL);
+    wait_frees(1);
+    cr_assert(log_has("write deadline passed"));
+    cr_assert(log_has("\"outcome\":\"aborted\""));
+    close(fd);
+    long status;
+    sink s;
+    cr_assert_eq(fetch("/ping", false, &status, &s), CURLE_OK);
+    cr_assert_eq(status, 200);
+}
