@@ -201,9 +201,10 @@ char *http_arena_dup(http_ctx *ctx, const char *p, size_t len);
  * client gone (its write fails: h2o stops the generator), write deadline, server stopping (past
  * its grace the sockets are shut down, which ends the stream as a client gone would).
  * Headers added with http_add_header before the call are sent with the head, which leaves with
- * the first chunk. HEAD: the first chunk is produced, so that a failure answers as it would for
- * GET, then only the head is sent. The access log line and the request metrics are written when
- * the stream ends, with its duration, bytes and how it ended.
+ * the first chunk. `status` should be 200: h2o encodes only those in chunks (another status is
+ * sent unframed and its connection closes after it). HEAD: the first chunk is produced, so that a failure answers as it
+ * would for GET, then only the head is sent. The access log line and the request metrics are written when the stream
+ * ends, with its duration, bytes and how it ended.
  */
 #define HTTP_STREAM_CHUNK_MAX (1024 * 1024)
 typedef int (*http_chunk_fn)(void *state, buf *out, bool *last, app_err *err);

@@ -197,7 +197,8 @@ struct store_ops {
                       bool by_credential, usage_row *out, size_t cap, size_t *n, app_err *err);
     /*
      * Exports, page by page (keyset: a page starts after the last row of the previous one, NULL
-     * for the first; at most min(cap, STORE_PAGE_MAX) rows; a shorter page is the last).
+     * for the first, which may be an element of `out`; at most min(cap, STORE_PAGE_MAX) rows; a
+     * shorter page is the last).
      * usage_key_days: the account's rows from <= date <= to, one per day and credential, with the
      * credential's key_id and label, in (date, key_id) order (bytewise). Only rows that exist:
      * a credential without calls on a day has no row. Never a row of another account.

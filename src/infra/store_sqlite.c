@@ -1348,9 +1348,9 @@ static int sqlite_usage_key_days(store *self, int64_t account_id, const char *fr
         sqlite3_bind_int64(st, 1, account_id);
         sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
-        /* Every row sorts after ("", ""). */
-        sqlite3_bind_text(st, 4, after ? after->date : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, after ? after->key_id : "", -1, SQLITE_STATIC);
+        /* Every row sorts after ("", ""). Copied: `after` may be a row of `out`, which the step overwrites. */
+        sqlite3_bind_text(st, 4, after ? after->date : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, after ? after->key_id : "", -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 6, (int64_t)cap);
         rc = collect(s, st, row_key_day, out, sizeof *out, cap, n, "list usage by key and day", err);
     }

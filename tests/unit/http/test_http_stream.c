@@ -178,22 +178,30 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-static CURLcode fetch(const char *target, bool head, long *status, sink *s)
+/* One request on `c` (a handle keeps its connection between requests). */
+static CURLcode fetch_on(CURL *c, const char *target, bool head, long *status, sink *s)
 {
     char u[256];
     url(u, sizeof u, target);
     memset(s, 0, sizeof *s);
-    CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, u);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    if (head)
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_NOBODY, head ? 1L : 0L);
+    if (!head)
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    return rc;
+}
+
+static CURLcode fetch(const char *target, bool head, long *status, sink *s)
+{
+    CURL *c = curl_easy_init();
+    CURLcode rc = fetch_on(c, target, head, status, s);
     curl_easy_cleanup(c);
     return rc;
 }
@@ -225,7 +233,8 @@ Test(http_stream, a_body_of_many_mib_arrives_whole_in_order_chunked)
 {
     long status;
     sink s;
-    cr_assert_eq(fetch("/stream?chunks=160", false, &status, &s), CURLE_OK); /* 10 MiB */
+    CURL *c = curl_easy_init();
+    cr_assert_eq(fetch_on(c, "/stream?chunks=160", false, &status, &s), CURLE_OK); /* 10 MiB */
     cr_assert_eq(status, 200);
     cr_assert_eq(s.bytes, 160LL * CHUNK);
     cr_assert_eq(s.bad, 0);
@@ -237,12 +246,16 @@ Test(http_stream, a_body_of_many_mib_arrives_whole_in_order_chunked)
     wait_frees(1);
     cr_assert(log_has("\"outcome\":\"complete\""));
     cr_assert(log_has("\"bytes\":10485760"));
-    /* The connection is kept: a second stream and a plain answer after it. */
-    cr_assert_eq(fetch("/stream?chunks=0", false, &status, &s), CURLE_OK);
+    /* The connection is kept: a second stream and a plain answer after it, on the same one. */
+    cr_assert_eq(fetch_on(c, "/stream?chunks=0", false, &status, &s), CURLE_OK);
     cr_assert_eq(status, 200);
     cr_assert_eq(s.bytes, 0);
-    cr_assert_eq(fetch("/ping", false, &status, &s), CURLE_OK);
+    cr_assert_eq(fetch_on(c, "/ping", false, &status, &s), CURLE_OK);
     cr_assert_eq(status, 200);
+    long connects = -1;
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+    cr_assert_eq(connects, 0, "the last request reused the connection");
+    curl_easy_cleanup(c);
     wait_frees(2);
 }
 

@@ -1201,6 +1201,54 @@ CONTRACT_TEST(usage_accounts_page_lists_every_contracted_account_with_its_effect
     cr_assert_eq(n, 0);
 }
 
+/* However much a caller asks, an export page holds at most STORE_PAGE_MAX rows. */
+CONTRACT_TEST(export_pages_hold_at_most_store_page_max_rows)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    enum { N = STORE_PAGE_MAX + 1 };
+    int64_t gold = make_plan(s, "gold");
+    int64_t a = make_account(s, "a");
+    make_contract(s, a, gold, 0, (limits){0});
+    int64_t c = make_credential(s, a, "kMax00000001").id;
+    usage_delta *ds = calloc(N, sizeof *ds);
+    for (int i = 0; i < N; i++) { /* N distinct dates in order: 28 days a month */
+        char date[11];
+        snprintf(date, sizeof date, "%04d-%02d-%02d", 2000 + i / 336, 1 + (i / 28) % 12, 1 + i % 28);
+        ds[i] = delta(a, c, date, 1, 0, 0);
+    }
+    usage_batch b = {.deltas = ds, .ndeltas = N, .durable = true};
+    MUST(store_usage_apply(s, &b, &err));
+    free(ds);
+    usage_key_day *days = calloc(2 * STORE_PAGE_MAX, sizeof *days);
+    size_t n;
+    MUST(store_usage_key_days(s, a, "0000-00-00", "9999-12-31", NULL, days, 2 * STORE_PAGE_MAX, &n, &err));
+    cr_assert_eq(n, STORE_PAGE_MAX);
+    MUST(store_usage_key_days(s, a, "0000-00-00", "9999-12-31", &days[n - 1], days, 2 * STORE_PAGE_MAX, &n, &err));
+    cr_assert_eq(n, 1, "the page after holds the rest");
+    free(days);
+
+    /* N accounts with a contract, imported in one batch. */
+    account *accs = calloc(N, sizeof *accs);
+    contract *cons = calloc(N, sizeof *cons);
+    for (int i = 0; i < N; i++) {
+        accs[i] = (account){.id = 1000 + i, .status = ACCOUNT_ACTIVE, .created_at = T0};
+        snprintf(accs[i].name, sizeof accs[i].name, "acc-%d", i);
+        cons[i] = (contract){.account_id = 1000 + i, .plan_id = gold, .starts_at = T0, .updated_at = T0};
+        snprintf(cons[i].timezone, sizeof cons[i].timezone, "UTC");
+    }
+    store_import imp = {.accounts = accs, .naccounts = N, .contracts = cons, .ncontracts = N};
+    MUST(store_import_rows(s, &imp, &err));
+    free(accs);
+    free(cons);
+    usage_account_row *rows = calloc(2 * STORE_PAGE_MAX, sizeof *rows);
+    MUST(store_usage_accounts_page(s, "2000-01-01", "2000-01-31", NULL, rows, 2 * STORE_PAGE_MAX, &n, &err));
+    cr_assert_eq(n, STORE_PAGE_MAX);
+    MUST(store_usage_accounts_page(s, "2000-01-01", "2000-01-31", &rows[n - 1], rows, 2 * STORE_PAGE_MAX, &n, &err));
+    cr_assert_eq(n, 2, "the last two imported accounts");
+    free(rows);
+}
+
 /* A stored answer whose body holds a NUL byte and bytes that are not UTF-8. */
 static const char IDEM_BODY[] = "{\"data\":{\"sun\":\"Leo\"}}\0\xff\xfe\x01 tail";
 
