@@ -110,5 +110,8 @@ void api_admin_usage_summary(http_ctx *ctx);
 void api_admin_usage_history(http_ctx *ctx);
 void api_b2b_usage_alerts(http_ctx *ctx);
 void api_admin_usage_alerts(http_ctx *ctx);
+/* The account's rows (?from&to&format), streamed; the admin's month for invoicing (?month&format). */
+void api_b2b_usage_export(http_ctx *ctx);
+void api_admin_usage_export(http_ctx *ctx);
 
 #endif

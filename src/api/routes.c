@@ -15,6 +15,7 @@ const http_route api_routes[] = {
     {"GET", "/v1/b2b/usage/summary", api_b2b_usage_summary, 0, HTTP_AUTH_API_KEY},
     {"GET", "/v1/b2b/usage/history", api_b2b_usage_history, 0, HTTP_AUTH_API_KEY},
     {"GET", "/v1/b2b/usage/alerts", api_b2b_usage_alerts, 0, HTTP_AUTH_API_KEY},
+    {"GET", "/v1/b2b/usage/export", api_b2b_usage_export, 0, HTTP_AUTH_API_KEY},
 
     {"POST", "/v1/admin/accounts", api_admin_accounts_create, BODY_SMALL, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/accounts", api_admin_accounts_list, 0, HTTP_AUTH_ADMIN},
@@ -35,6 +36,7 @@ const http_route api_routes[] = {
     {"GET", "/v1/admin/plans", api_admin_plans_list, 0, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/plans/{code}", api_admin_plans_get, 0, HTTP_AUTH_ADMIN},
     {"PATCH", "/v1/admin/plans/{code}", api_admin_plans_patch, BODY_SMALL, HTTP_AUTH_ADMIN},
+    {"GET", "/v1/admin/usage/export", api_admin_usage_export, 0, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/audit", api_admin_audit_list, 0, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/audit/verify", api_admin_audit_verify, 0, HTTP_AUTH_ADMIN},
     {"GET", "/v1/admin/webhooks/{id}", api_admin_webhooks_get, 0, HTTP_AUTH_ADMIN},

@@ -23,6 +23,14 @@ void buf_cleanup(buf *b)
     buf_init(b, b->max);
 }
 
+void buf_reset(buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
 static bool reserve(buf *b, size_t extra)
 {
     if (b->failed)

@@ -19,6 +19,8 @@ typedef struct buf {
 
 void buf_init(buf *b, size_t max);
 void buf_cleanup(buf *b);
+/* Empties `b` and clears its error flag, keeping its allocation for the next appends. */
+void buf_reset(buf *b);
 void buf_append(buf *b, const char *p, size_t n);
 void buf_appends(buf *b, const char *s);
 void buf_appendf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -540,3 +540,27 @@ void http__gate_response_started(http_session *sess, h2o_req_t *req)
     sock->_cb.write = on_response_written;
     write_deadline_arm(sess);
 }
+
+/*
+ * A chunk of a stream is written: the write deadline stops, and h2o's own completion runs, which
+ * asks the stream's generator for the next chunk (or, after a failed write, tears the request
+ * down and stops the generator). The response is not over: the gate keeps out of the way until
+ * the stream's last write, which goes through http__gate_response_started.
+ */
+static void on_chunk_written(h2o_socket_t *sock, const char *err)
+{
+    http_session *sess = sock->on_close.data;
+    h2o_timeout_unlink(&sess->write_deadline);
+    h2o_socket_cb written = sess->h2o_written;
+    sess->h2o_written = NULL;
+    written(sock, err);
+}
+
+void http__gate_chunk_started(http_session *sess)
+{
+    h2o_socket_t *sock = sess->sock;
+    assert(sock->_cb.write != NULL);
+    sess->h2o_written = sock->_cb.write;
+    sock->_cb.write = on_chunk_written;
+    write_deadline_arm(sess);
+}

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -177,5 +178,37 @@ void http_reply_raw(http_ctx *ctx, int status, const char *content_type, const c
 void http_reply_replay(http_ctx *ctx, int status, const char *body, size_t len);
 /* Copies `len` bytes into the request arena, for bodies built on the heap. */
 char *http_arena_dup(http_ctx *ctx, const char *p, size_t len);
+
+/* ---- streamed answers ---- */
+/*
+ * A response of unknown length, sent as it is produced: chunked transfer encoding on HTTP/1.1
+ * (HTTP/1.0: the body ends when the connection closes). Memory stays constant whatever the
+ * length: the next chunk is produced only once the previous one is written.
+ *
+ * `next(state, out, last, err)` runs on the worker pool (it may wait on the store), one call at
+ * a time per stream: it appends one chunk to `out` (empty at each call; appends past
+ * HTTP_STREAM_CHUNK_MAX bytes set its failed flag, which ends the stream as internal_error) and
+ * sets *last with the last one (which may be empty). It returns 0, or an error code with `err`
+ * filled:
+ * - on the first call, before any byte has left, the error is answered as any other (the error
+ *   envelope with its status);
+ * - after, the head is gone: the stream ends abnormally (an invalid chunk, then the connection
+ *   closes), so the client sees a truncated body, never a complete-looking one; the error is
+ *   logged and counted in b2b_api_errors_total.
+ *
+ * `state` is the stream's from this call on: `free_state(state)` (or NULL) runs exactly once, on
+ * this event loop, never while `next` runs, however the stream ends: last chunk sent, error,
+ * client gone (its write fails: h2o stops the generator), write deadline, server stopping (past
+ * its grace the sockets are shut down, which ends the stream as a client gone would).
+ * Headers added with http_add_header before the call are sent with the head, which leaves with
+ * the first chunk. `status` should be 200: h2o encodes only those in chunks (another status is
+ * sent unframed and its connection closes after it). HEAD: the first chunk is produced, so that a failure answers as it
+ * would for GET, then only the head is sent. The access log line and the request metrics are written when the stream
+ * ends, with its duration, bytes and how it ended.
+ */
+#define HTTP_STREAM_CHUNK_MAX (1024 * 1024)
+typedef int (*http_chunk_fn)(void *state, buf *out, bool *last, app_err *err);
+void http_reply_stream(http_ctx *ctx, int status, const char *content_type, http_chunk_fn next,
+                       void (*free_state)(void *state), void *state);
 
 #endif

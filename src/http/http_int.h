@@ -156,11 +156,24 @@ http_session *http__session_of(h2o_req_t *req);
 void http__gate_response_started(http_session *sess, h2o_req_t *req);
 /* Writes the gate's own answer (status line, headers and body, rendered), then closes. */
 void http__gate_send(http_ctx *ctx, const char *bytes, size_t len);
+/*
+ * Called by a stream after each h2o_send that is not its last: arms the write deadline and hands
+ * the write's completion to h2o (which asks the generator for more) without ending the response.
+ */
+void http__gate_chunk_started(http_session *sess);
 /* Called as the connection's socket closes: gives back what the session holds. */
 void http__gate_detach(http_session *sess);
 /* Gives back what a request held of the body budget. */
 void http__gate_release(http_session *sess);
 
+/* Status, Content-Type, X-Request-Id (and Allow) of a response; content_length SIZE_MAX: unknown. */
+void http__head_prepare(http_ctx *ctx, int status, const char *content_type, size_t content_length);
+/*
+ * Counts a finished response in the metrics and writes its access log line. For a stream,
+ * `outcome` ("complete", "aborted", "failed") and `bytes` (of body sent) are logged too; NULL and
+ * -1 otherwise.
+ */
+void http__access_log(http_ctx *ctx, int status, app_code code, long long bytes, const char *outcome);
 /* Marks a dispatched request answered (its response is with h2o now). */
 void http__request_done(http_ctx *ctx);
 

@@ -46,6 +46,44 @@ static const char *route_name(const http_ctx *ctx)
     return ctx->route_index < ctx->opts->nroutes ? ctx->opts->routes[ctx->route_index].path : "unmatched";
 }
 
+void http__head_prepare(http_ctx *ctx, int status, const char *content_type, size_t content_length)
+{
+    h2o_req_t *req = ctx->req;
+    req->res.status = status;
+    req->res.reason = http__reason(status);
+    req->res.content_length = content_length;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, ctx->request_id,
+                          strlen(ctx->request_id));
+    if (ctx->allow != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, ctx->allow, strlen(ctx->allow));
+}
+
+void http__access_log(http_ctx *ctx, int status, app_code code, long long bytes, const char *outcome)
+{
+    h2o_req_t *req = ctx->req;
+    uint64_t elapsed = clock_mono_ns() - ctx->started_ns;
+    metrics_observe_request(ctx->opts->metrics, ctx->route_index, status, elapsed);
+    if (code != APP_OK)
+        metrics_count_error(ctx->opts->metrics, code);
+    if (!log_enabled(ctx->opts->log, LOG_INFO))
+        return;
+    char method[16];
+    str_escape_ctl(method, sizeof method, req->input.method.base, req->input.method.len);
+    double ms = (double)elapsed / 1e6;
+    if (outcome != NULL) /* a stream: what it sent and how it ended */
+        log_write(ctx->opts->log, LOG_INFO, "request", "{s:s, s:s, s:s, s:i, s:f, s:I, s:s, s:s?}", "request_id",
+                  ctx->request_id, "method", method, "route", route_name(ctx), "status", status, "duration_ms", ms,
+                  "bytes", (json_int_t)bytes, "outcome", outcome, "code", code != APP_OK ? app_code_name(code) : NULL);
+    else if (code == APP_OK)
+        log_write(ctx->opts->log, LOG_INFO, "request", "{s:s, s:s, s:s, s:i, s:f}", "request_id", ctx->request_id,
+                  "method", method, "route", route_name(ctx), "status", status, "duration_ms", ms);
+    else
+        log_write(ctx->opts->log, LOG_INFO, "request", "{s:s, s:s, s:s, s:i, s:f, s:s}", "request_id", ctx->request_id,
+                  "method", method, "route", route_name(ctx), "status", status, "duration_ms", ms, "code",
+                  app_code_name(code));
+}
+
 /*
  * The gate answers heads h2o has not processed, so it renders the response itself, as h2o would,
  * with Connection: close: a refused head's body (if any) is never read, so nothing after it on the
@@ -87,31 +125,9 @@ static void send_bytes(http_ctx *ctx, int status, const char *content_type, cons
     assert(!ctx->replied);
     ctx->replied = true;
 
-    req->res.status = status;
-    req->res.reason = http__reason(status);
-    req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, ctx->request_id,
-                          strlen(ctx->request_id));
-    if (ctx->allow != NULL)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, ctx->allow, strlen(ctx->allow));
+    http__head_prepare(ctx, status, content_type, len);
 
-    uint64_t elapsed = clock_mono_ns() - ctx->started_ns;
-    metrics_observe_request(ctx->opts->metrics, ctx->route_index, status, elapsed);
-    if (code != APP_OK)
-        metrics_count_error(ctx->opts->metrics, code);
-    if (log_enabled(ctx->opts->log, LOG_INFO)) {
-        char method[16];
-        str_escape_ctl(method, sizeof method, req->input.method.base, req->input.method.len);
-        if (code == APP_OK)
-            log_write(ctx->opts->log, LOG_INFO, "request", "{s:s, s:s, s:s, s:i, s:f}", "request_id", ctx->request_id,
-                      "method", method, "route", route_name(ctx), "status", status, "duration_ms",
-                      (double)elapsed / 1e6);
-        else
-            log_write(ctx->opts->log, LOG_INFO, "request", "{s:s, s:s, s:s, s:i, s:f, s:s}", "request_id",
-                      ctx->request_id, "method", method, "route", route_name(ctx), "status", status, "duration_ms",
-                      (double)elapsed / 1e6, "code", app_code_name(code));
-    }
+    http__access_log(ctx, status, code, -1, NULL);
 
     /* HEAD: the headers GET would send, Content-Length included, and no body. */
     bool head = req->input.method.len == 4 && memcmp(req->input.method.base, "HEAD", 4) == 0;

@@ -98,6 +98,30 @@ typedef struct usage_row {
     usage_totals t;
 } usage_row;
 
+/* The most rows one page of an export listing holds, whatever the caller asks (constant memory). */
+#define STORE_PAGE_MAX 1000
+
+/* One line of an account's usage export: one credential's day (usage_key_days). */
+typedef struct usage_key_day {
+    char date[11];
+    int64_t credential_id;
+    char key_id[KEY_ID_LEN + 1];
+    char label[LABEL_MAX_LEN * 4 + 1]; /* the credential's label now, not when the calls were made */
+    usage_totals t;
+} usage_key_day;
+
+/* One line of the invoicing listing: an account, its contract and one credential's totals. */
+typedef struct usage_account_row {
+    int64_t account_id;
+    char account_name[NAME_MAX_LEN * 4 + 1];
+    char plan_code[PLAN_CODE_MAX_LEN + 1];
+    limits limits;         /* effective: the plan's, with the contract's overrides (contract_effective_limits) */
+    int64_t credential_id; /* 0: the account has no usage in the range (key_id and label empty, totals 0) */
+    char key_id[KEY_ID_LEN + 1];
+    char label[LABEL_MAX_LEN * 4 + 1];
+    usage_totals t;
+} usage_account_row;
+
 /* Filters of the audit listing; zero values mean "any". */
 typedef struct audit_filter {
     opt_i64 account_id;
@@ -208,6 +232,24 @@ struct store_ops {
      * `after` (the last of the previous page; NULL: from the first). For copying a store.
      */
     int (*alert_list_all)(store *self, const usage_alert *after, usage_alert *out, size_t cap, size_t *n, app_err *err);
+    /*
+     * Exports, page by page (keyset: a page starts after the last row of the previous one, NULL
+     * for the first, which may be an element of `out`; at most min(cap, STORE_PAGE_MAX) rows; a
+     * shorter page is the last).
+     * usage_key_days: the account's rows from <= date <= to, one per day and credential, with the
+     * credential's key_id and label, in (date, key_id) order (bytewise). Only rows that exist:
+     * a credential without calls on a day has no row. Never a row of another account.
+     */
+    int (*usage_key_days)(store *self, int64_t account_id, const char *from, const char *to, const usage_key_day *after,
+                          usage_key_day *out, size_t cap, size_t *n, app_err *err);
+    /*
+     * What an invoice run needs for from..to (a month): every account with a contract, with its
+     * plan code and effective limits, once per credential with usage rows in the range (their
+     * totals summed), or once with credential_id 0 and zero totals when it has none; in
+     * (account_id, credential_id) order. Accounts without a contract have no row.
+     */
+    int (*usage_accounts_page)(store *self, const char *from, const char *to, const usage_account_row *after,
+                               usage_account_row *out, size_t cap, size_t *n, app_err *err);
     /* The unexpired answer stored for (account, key); not_found if none. out->body is malloc'd. */
     int (*idem_get)(store *self, int64_t account_id, const char *key, int64_t now_ms, idem_record *out, app_err *err);
     /* Deletes expired idempotency answers. */
@@ -431,6 +473,16 @@ static inline int store_alert_list_all(store *s, const usage_alert *after, usage
                                        app_err *e)
 {
     return STORE_CALL(alert_list_all, after, o, cap, n, e);
+}
+static inline int store_usage_key_days(store *s, int64_t account_id, const char *from, const char *to,
+                                       const usage_key_day *after, usage_key_day *o, size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(usage_key_days, account_id, from, to, after, o, cap, n, e);
+}
+static inline int store_usage_accounts_page(store *s, const char *from, const char *to, const usage_account_row *after,
+                                            usage_account_row *o, size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(usage_accounts_page, from, to, after, o, cap, n, e);
 }
 static inline int store_idem_get(store *s, int64_t account_id, const char *key, int64_t now_ms, idem_record *o,
                                  app_err *e)

@@ -95,6 +95,14 @@ FORWARD(usage_rows,
 FORWARD(idem_get, (store * self, int64_t acc, const char *key, int64_t now, idem_record *o, app_err *err),
         (s->inner, acc, key, now, o, err))
 FORWARD(idem_purge, (store * self, int64_t now, app_err *err), (s->inner, now, err))
+FORWARD(usage_key_days,
+        (store * self, int64_t acc, const char *from, const char *to, const usage_key_day *after, usage_key_day *o,
+         size_t cap, size_t *n, app_err *err),
+        (s->inner, acc, from, to, after, o, cap, n, err))
+FORWARD(usage_accounts_page,
+        (store * self, const char *from, const char *to, const usage_account_row *after, usage_account_row *o,
+         size_t cap, size_t *n, app_err *err),
+        (s->inner, from, to, after, o, cap, n, err))
 FORWARD(usage_list, (store * self, const usage_delta *after, usage_delta *o, size_t cap, size_t *n, app_err *err),
         (s->inner, after, o, cap, n, err))
 FORWARD(idem_list,
@@ -179,6 +187,8 @@ static const struct store_ops faulty_ops = {
     .idem_get = faulty_idem_get,
     .idem_purge = faulty_idem_purge,
     .usage_list = faulty_usage_list,
+    .usage_key_days = faulty_usage_key_days,
+    .usage_accounts_page = faulty_usage_accounts_page,
     .idem_list = faulty_idem_list,
     .import_rows = faulty_import_rows,
     .sync = faulty_sync,

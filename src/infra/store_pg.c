@@ -94,6 +94,8 @@ enum stmt_id {
     Q_DELIVERY_LIST,
     Q_ATTEMPT_LIST,
     Q_DELIVERY_RESEND,
+    Q_USAGE_KEY_DAYS,
+    Q_USAGE_ACCOUNTS,
     Q_COUNT
 };
 
@@ -104,6 +106,14 @@ enum stmt_id {
     "account_id, plan_id, daily_limit, daily_limit_set, monthly_limit, monthly_limit_set, limit_mode, "                \
     "overage_cap, overage_cap_set, rate_per_second, burst, credential_rate_per_second, credential_burst, timezone, "   \
     "starts_at, ends_at, updated_at, alert_thresholds"
+/* The columns of PLAN_COLS and CONTRACT_COLS, qualified, for a query that joins both tables. */
+#define PLAN_COLS_P                                                                                                    \
+    "p.id, p.code, p.name, p.daily_limit, p.monthly_limit, p.limit_mode, p.overage_cap, p.rate_per_second, p.burst, "  \
+    "p.credential_rate_per_second, p.credential_burst, p.metered, p.created_at, p.updated_at, p.alert_thresholds"
+#define CONTRACT_COLS_K                                                                                                \
+    "k.account_id, k.plan_id, k.daily_limit, k.daily_limit_set, k.monthly_limit, k.monthly_limit_set, k.limit_mode, "  \
+    "k.overage_cap, k.overage_cap_set, k.rate_per_second, k.burst, k.credential_rate_per_second, k.credential_burst, " \
+    "k.timezone, k.starts_at, k.ends_at, k.updated_at, k.alert_thresholds"
 #define CRED_COLS "id, account_id, key_id, secret_hash, label, status, created_at, expires_at, revoked_at, last_used_at"
 #define WEBHOOK_COLS                                                                                                   \
     "id, account_id, url, events, secret, prev_secret, prev_secret_expires_at, status, created_at, updated_at"
@@ -286,6 +296,30 @@ static const char *const SQL[Q_COUNT] = {
         "WITH u AS (UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, scheduled_at = $1 "
         "WHERE id = $2 AND webhook_id = $3 AND status = 'failed' RETURNING id) "
         "SELECT d.status, (SELECT count(*) FROM u) FROM webhook_deliveries d WHERE d.id = $2 AND d.webhook_id = $3",
+    [Q_USAGE_KEY_DAYS] =
+        "SELECT u.usage_date, u.credential_id, c.key_id, c.label, u.requests, u.overage, u.blocked "
+        "FROM enterprise_daily_usages u JOIN credentials c ON c.id = u.credential_id AND c.account_id = u.account_id "
+        "WHERE u.account_id = $1 AND u.usage_date >= $2 AND u.usage_date <= $3 "
+        "AND (u.usage_date COLLATE \"C\", c.key_id COLLATE \"C\") > ($4::text COLLATE \"C\", $5::text COLLATE \"C\") "
+        "ORDER BY u.usage_date COLLATE \"C\", c.key_id COLLATE \"C\" LIMIT $6::bigint",
+    /*
+     * The page's accounts first (`acc`): those from the cursor's account on, one more than the page
+     * holds, so that the rows after the cursor fill a page whenever there are that many; then only
+     * their usage rows are summed, through the (account_id, usage_date) index.
+     */
+    [Q_USAGE_ACCOUNTS] =
+        "WITH acc AS (SELECT account_id FROM contracts WHERE account_id >= $3::bigint ORDER BY account_id LIMIT "
+        "$5::bigint + 1), "
+        "u AS (SELECT account_id, credential_id, sum(requests)::bigint AS r, sum(overage)::bigint AS o, "
+        "sum(blocked)::bigint AS b FROM enterprise_daily_usages WHERE account_id IN (SELECT account_id FROM acc) "
+        "AND usage_date >= $1 AND usage_date <= $2 GROUP BY account_id, credential_id) "
+        "SELECT a.id, a.name, " PLAN_COLS_P ", " CONTRACT_COLS_K ", coalesce(u.credential_id, 0), "
+        "coalesce(cr.key_id, ''), coalesce(cr.label, ''), coalesce(u.r, 0), coalesce(u.o, 0), coalesce(u.b, 0) "
+        "FROM acc JOIN accounts a ON a.id = acc.account_id JOIN contracts k ON k.account_id = acc.account_id "
+        "JOIN plans p ON p.id = k.plan_id LEFT JOIN u ON u.account_id = acc.account_id "
+        "LEFT JOIN credentials cr ON cr.id = u.credential_id "
+        "WHERE (acc.account_id, coalesce(u.credential_id, 0)) > ($3::bigint, $4::bigint) "
+        "ORDER BY acc.account_id, coalesce(u.credential_id, 0) LIMIT $5::bigint",
 };
 
 _Static_assert(Q_COUNT <= 64, "the prepared set of a connection is a 64-bit mask");
@@ -984,25 +1018,30 @@ static alert_set col_alerts(const PGresult *r, int i, int col)
     return a;
 }
 
+/* Reads a plan from the columns PLAN_COLS names, starting at column `b` of row `i`. */
+static void plan_at(const PGresult *r, int i, int b, plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->id = col_i64(r, i, b + 0);
+    col_text(r, i, b + 1, p->code, sizeof p->code);
+    col_text(r, i, b + 2, p->name, sizeof p->name);
+    p->limits.daily_limit = col_opt(r, i, b + 3);
+    p->limits.monthly_limit = col_opt(r, i, b + 4);
+    p->limits.mode = col_is(r, i, b + 5, "overage") ? LIMIT_OVERAGE : LIMIT_BLOCK;
+    p->limits.overage_cap = col_opt(r, i, b + 6);
+    p->limits.rate_per_second = col_i64(r, i, b + 7);
+    p->limits.burst = col_i64(r, i, b + 8);
+    p->limits.credential_rate_per_second = col_i64(r, i, b + 9);
+    p->limits.credential_burst = col_i64(r, i, b + 10);
+    p->metered = col_i64(r, i, b + 11) != 0;
+    p->created_at = col_i64(r, i, b + 12);
+    p->updated_at = col_i64(r, i, b + 13);
+    p->limits.alerts = col_alerts(r, i, b + 14);
+}
+
 static void row_plan(const PGresult *r, int i, void *out)
 {
-    plan *p = out;
-    memset(p, 0, sizeof *p);
-    p->id = col_i64(r, i, 0);
-    col_text(r, i, 1, p->code, sizeof p->code);
-    col_text(r, i, 2, p->name, sizeof p->name);
-    p->limits.daily_limit = col_opt(r, i, 3);
-    p->limits.monthly_limit = col_opt(r, i, 4);
-    p->limits.mode = col_is(r, i, 5, "overage") ? LIMIT_OVERAGE : LIMIT_BLOCK;
-    p->limits.overage_cap = col_opt(r, i, 6);
-    p->limits.rate_per_second = col_i64(r, i, 7);
-    p->limits.burst = col_i64(r, i, 8);
-    p->limits.credential_rate_per_second = col_i64(r, i, 9);
-    p->limits.credential_burst = col_i64(r, i, 10);
-    p->metered = col_i64(r, i, 11) != 0;
-    p->created_at = col_i64(r, i, 12);
-    p->updated_at = col_i64(r, i, 13);
-    p->limits.alerts = col_alerts(r, i, 14);
+    plan_at(r, i, 0, out);
 }
 
 /* Binds the limits (daily, monthly, mode, cap, rate, burst, crate, cburst, metered) as the next 9 parameters. */
@@ -1133,45 +1172,50 @@ static int pg_contract_put(store *self, const contract *ct, audit_event *audit, 
     return write_end(s, c, rc, audit, true, err);
 }
 
-static void row_contract(const PGresult *r, int i, void *dst)
+/* Reads a contract from the columns CONTRACT_COLS names, starting at column `b` of row `i`. */
+static void contract_at(const PGresult *r, int i, int b, contract *out)
 {
-    contract *out = dst;
     memset(out, 0, sizeof *out);
-    out->account_id = col_i64(r, i, 0);
-    out->plan_id = col_i64(r, i, 1);
+    out->account_id = col_i64(r, i, b + 0);
+    out->plan_id = col_i64(r, i, b + 1);
     limits *o = &out->overrides;
-    if (col_i64(r, i, 3)) {
+    if (col_i64(r, i, b + 3)) {
         out->overridden |= OVR_DAILY_LIMIT;
-        o->daily_limit = col_opt(r, i, 2);
+        o->daily_limit = col_opt(r, i, b + 2);
     }
-    if (col_i64(r, i, 5)) {
+    if (col_i64(r, i, b + 5)) {
         out->overridden |= OVR_MONTHLY_LIMIT;
-        o->monthly_limit = col_opt(r, i, 4);
+        o->monthly_limit = col_opt(r, i, b + 4);
     }
-    if (!PQgetisnull(r, i, 6)) {
+    if (!PQgetisnull(r, i, b + 6)) {
         out->overridden |= OVR_MODE;
-        o->mode = col_is(r, i, 6, "overage") ? LIMIT_OVERAGE : LIMIT_BLOCK;
+        o->mode = col_is(r, i, b + 6, "overage") ? LIMIT_OVERAGE : LIMIT_BLOCK;
     }
-    if (col_i64(r, i, 8)) {
+    if (col_i64(r, i, b + 8)) {
         out->overridden |= OVR_OVERAGE_CAP;
-        o->overage_cap = col_opt(r, i, 7);
+        o->overage_cap = col_opt(r, i, b + 7);
     }
     static const unsigned bits[] = {OVR_RATE, OVR_BURST, OVR_CRED_RATE, OVR_CRED_BURST};
     int64_t *fields[] = {&o->rate_per_second, &o->burst, &o->credential_rate_per_second, &o->credential_burst};
     for (int k = 0; k < 4; k++) {
-        if (!PQgetisnull(r, i, 9 + k)) {
+        if (!PQgetisnull(r, i, b + 9 + k)) {
             out->overridden |= bits[k];
-            *fields[k] = col_i64(r, i, 9 + k);
+            *fields[k] = col_i64(r, i, b + 9 + k);
         }
     }
-    col_text(r, i, 13, out->timezone, sizeof out->timezone);
-    out->starts_at = col_i64(r, i, 14);
-    out->ends_at = col_opt(r, i, 15);
-    out->updated_at = col_i64(r, i, 16);
-    if (!PQgetisnull(r, i, 17)) {
+    col_text(r, i, b + 13, out->timezone, sizeof out->timezone);
+    out->starts_at = col_i64(r, i, b + 14);
+    out->ends_at = col_opt(r, i, b + 15);
+    out->updated_at = col_i64(r, i, b + 16);
+    if (!PQgetisnull(r, i, b + 17)) {
         out->overridden |= OVR_ALERTS;
-        o->alerts = col_alerts(r, i, 17);
+        o->alerts = col_alerts(r, i, b + 17);
     }
+}
+
+static void row_contract(const PGresult *r, int i, void *dst)
+{
+    contract_at(r, i, 0, dst);
 }
 
 static int pg_contract_get(store *self, int64_t account_id, contract *out, app_err *err)
@@ -1778,6 +1822,75 @@ static int pg_usage_rows(store *self, int64_t account_id, int64_t credential_id,
     p_i64(&p, (int64_t)cap);
     return list((pg_store *)self, by_credential ? Q_USAGE_BY_CRED : Q_USAGE_BY_DATE, &p, row_usage, out, sizeof *out,
                 cap, n, "list usage", err);
+}
+
+/* ---- exports ---- */
+
+static void row_key_day(const PGresult *r, int i, void *out)
+{
+    usage_key_day *u = out;
+    memset(u, 0, sizeof *u);
+    col_text(r, i, 0, u->date, sizeof u->date);
+    u->credential_id = col_i64(r, i, 1);
+    col_text(r, i, 2, u->key_id, sizeof u->key_id);
+    col_text(r, i, 3, u->label, sizeof u->label);
+    u->t.requests = col_i64(r, i, 4);
+    u->t.overage = col_i64(r, i, 5);
+    u->t.blocked = col_i64(r, i, 6);
+}
+
+static int pg_usage_key_days(store *self, int64_t account_id, const char *from, const char *to,
+                             const usage_key_day *after, usage_key_day *out, size_t cap, size_t *n, app_err *err)
+{
+    if (cap > STORE_PAGE_MAX)
+        cap = STORE_PAGE_MAX;
+    params p = {0};
+    p_i64(&p, account_id);
+    p_text(&p, from);
+    p_text(&p, to);
+    /* Every row sorts after ("", ""). */
+    p_text(&p, after ? after->date : "");
+    p_text(&p, after ? after->key_id : "");
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_USAGE_KEY_DAYS, &p, row_key_day, out, sizeof *out, cap, n,
+                "list usage by key and day", err);
+}
+
+static void row_account_usage(const PGresult *r, int i, void *out)
+{
+    usage_account_row *u = out;
+    memset(u, 0, sizeof *u);
+    u->account_id = col_i64(r, i, 0);
+    col_text(r, i, 1, u->account_name, sizeof u->account_name);
+    plan p;
+    contract c;
+    /* PLAN_COLS_P: 15 columns from 2; CONTRACT_COLS_K: 18 from 17; then the key and its totals. */
+    plan_at(r, i, 2, &p);
+    contract_at(r, i, 17, &c);
+    str_copy(u->plan_code, sizeof u->plan_code, p.code);
+    u->limits = contract_effective_limits(&p, &c);
+    u->credential_id = col_i64(r, i, 35);
+    col_text(r, i, 36, u->key_id, sizeof u->key_id);
+    col_text(r, i, 37, u->label, sizeof u->label);
+    u->t.requests = col_i64(r, i, 38);
+    u->t.overage = col_i64(r, i, 39);
+    u->t.blocked = col_i64(r, i, 40);
+}
+
+static int pg_usage_accounts_page(store *self, const char *from, const char *to, const usage_account_row *after,
+                                  usage_account_row *out, size_t cap, size_t *n, app_err *err)
+{
+    if (cap > STORE_PAGE_MAX)
+        cap = STORE_PAGE_MAX;
+    params p = {0};
+    p_text(&p, from);
+    p_text(&p, to);
+    /* Ids are positive: (-1, -1) precedes every row. */
+    p_i64(&p, after ? after->account_id : -1);
+    p_i64(&p, after ? after->credential_id : -1);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_USAGE_ACCOUNTS, &p, row_account_usage, out, sizeof *out, cap, n,
+                "list usage by account", err);
 }
 
 static int pg_idem_get(store *self, int64_t account_id, const char *key, int64_t now_ms, idem_record *out, app_err *err)
@@ -2422,6 +2535,8 @@ static const struct store_ops pg_ops = {
     .idem_get = pg_idem_get,
     .idem_purge = pg_idem_purge,
     .usage_list = pg_usage_list,
+    .usage_key_days = pg_usage_key_days,
+    .usage_accounts_page = pg_usage_accounts_page,
     .idem_list = pg_idem_list,
     .import_rows = pg_import_rows,
     .sync = pg_sync,

@@ -611,26 +611,31 @@ static void bind_alerts(sqlite3_stmt *st, int i, const alert_set *a)
     sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
 }
 
+/* Reads a plan from the columns PLAN_COLS names, starting at column `b`. */
+static void plan_at(sqlite3_stmt *st, int b, plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->id = sqlite3_column_int64(st, b + 0);
+    col_text(st, b + 1, p->code, sizeof p->code);
+    col_text(st, b + 2, p->name, sizeof p->name);
+    p->limits.daily_limit = col_opt(st, b + 3);
+    p->limits.monthly_limit = col_opt(st, b + 4);
+    const char *mode = (const char *)sqlite3_column_text(st, b + 5);
+    p->limits.mode = mode && strcmp(mode, "overage") == 0 ? LIMIT_OVERAGE : LIMIT_BLOCK;
+    p->limits.overage_cap = col_opt(st, b + 6);
+    p->limits.rate_per_second = sqlite3_column_int64(st, b + 7);
+    p->limits.burst = sqlite3_column_int64(st, b + 8);
+    p->limits.credential_rate_per_second = sqlite3_column_int64(st, b + 9);
+    p->limits.credential_burst = sqlite3_column_int64(st, b + 10);
+    p->metered = sqlite3_column_int(st, b + 11) != 0;
+    p->created_at = sqlite3_column_int64(st, b + 12);
+    p->updated_at = sqlite3_column_int64(st, b + 13);
+    p->limits.alerts = col_alerts(st, b + 14);
+}
+
 static void row_plan(sqlite3_stmt *st, void *out)
 {
-    plan *p = out;
-    memset(p, 0, sizeof *p);
-    p->id = sqlite3_column_int64(st, 0);
-    col_text(st, 1, p->code, sizeof p->code);
-    col_text(st, 2, p->name, sizeof p->name);
-    p->limits.daily_limit = col_opt(st, 3);
-    p->limits.monthly_limit = col_opt(st, 4);
-    const char *mode = (const char *)sqlite3_column_text(st, 5);
-    p->limits.mode = mode && strcmp(mode, "overage") == 0 ? LIMIT_OVERAGE : LIMIT_BLOCK;
-    p->limits.overage_cap = col_opt(st, 6);
-    p->limits.rate_per_second = sqlite3_column_int64(st, 7);
-    p->limits.burst = sqlite3_column_int64(st, 8);
-    p->limits.credential_rate_per_second = sqlite3_column_int64(st, 9);
-    p->limits.credential_burst = sqlite3_column_int64(st, 10);
-    p->metered = sqlite3_column_int(st, 11) != 0;
-    p->created_at = sqlite3_column_int64(st, 12);
-    p->updated_at = sqlite3_column_int64(st, 13);
-    p->limits.alerts = col_alerts(st, 14);
+    plan_at(st, 0, out);
 }
 
 /* Binds the limits at parameters first..first+8 (daily, monthly, mode, cap, rate, burst, crate, cburst, metered). */
@@ -829,45 +834,50 @@ static int sqlite_contract_put(store *self, const contract *c, audit_event *audi
     return write_end(s, rc, audit, err);
 }
 
-static void row_contract(sqlite3_stmt *st, void *dst)
+/* Reads a contract from the columns CONTRACT_COLS names, starting at column `b`. */
+static void contract_at(sqlite3_stmt *st, int b, contract *out)
 {
-    contract *out = dst;
     memset(out, 0, sizeof *out);
-    out->account_id = sqlite3_column_int64(st, 0);
-    out->plan_id = sqlite3_column_int64(st, 1);
+    out->account_id = sqlite3_column_int64(st, b + 0);
+    out->plan_id = sqlite3_column_int64(st, b + 1);
     limits *o = &out->overrides;
-    if (sqlite3_column_int(st, 3)) {
+    if (sqlite3_column_int(st, b + 3)) {
         out->overridden |= OVR_DAILY_LIMIT;
-        o->daily_limit = col_opt(st, 2);
+        o->daily_limit = col_opt(st, b + 2);
     }
-    if (sqlite3_column_int(st, 5)) {
+    if (sqlite3_column_int(st, b + 5)) {
         out->overridden |= OVR_MONTHLY_LIMIT;
-        o->monthly_limit = col_opt(st, 4);
+        o->monthly_limit = col_opt(st, b + 4);
     }
-    if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+    if (sqlite3_column_type(st, b + 6) != SQLITE_NULL) {
         out->overridden |= OVR_MODE;
-        o->mode = strcmp((const char *)sqlite3_column_text(st, 6), "overage") == 0 ? LIMIT_OVERAGE : LIMIT_BLOCK;
+        o->mode = strcmp((const char *)sqlite3_column_text(st, b + 6), "overage") == 0 ? LIMIT_OVERAGE : LIMIT_BLOCK;
     }
-    if (sqlite3_column_int(st, 8)) {
+    if (sqlite3_column_int(st, b + 8)) {
         out->overridden |= OVR_OVERAGE_CAP;
-        o->overage_cap = col_opt(st, 7);
+        o->overage_cap = col_opt(st, b + 7);
     }
     static const unsigned bits[] = {OVR_RATE, OVR_BURST, OVR_CRED_RATE, OVR_CRED_BURST};
     int64_t *fields[] = {&o->rate_per_second, &o->burst, &o->credential_rate_per_second, &o->credential_burst};
     for (int i = 0; i < 4; i++) {
-        if (sqlite3_column_type(st, 9 + i) != SQLITE_NULL) {
+        if (sqlite3_column_type(st, b + 9 + i) != SQLITE_NULL) {
             out->overridden |= bits[i];
-            *fields[i] = sqlite3_column_int64(st, 9 + i);
+            *fields[i] = sqlite3_column_int64(st, b + 9 + i);
         }
     }
-    col_text(st, 13, out->timezone, sizeof out->timezone);
-    out->starts_at = sqlite3_column_int64(st, 14);
-    out->ends_at = col_opt(st, 15);
-    out->updated_at = sqlite3_column_int64(st, 16);
-    if (sqlite3_column_type(st, 17) != SQLITE_NULL) {
+    col_text(st, b + 13, out->timezone, sizeof out->timezone);
+    out->starts_at = sqlite3_column_int64(st, b + 14);
+    out->ends_at = col_opt(st, b + 15);
+    out->updated_at = sqlite3_column_int64(st, b + 16);
+    if (sqlite3_column_type(st, b + 17) != SQLITE_NULL) {
         out->overridden |= OVR_ALERTS;
-        o->alerts = col_alerts(st, 17);
+        o->alerts = col_alerts(st, b + 17);
     }
+}
+
+static void row_contract(sqlite3_stmt *st, void *dst)
+{
+    contract_at(st, 0, dst);
 }
 
 static int sqlite_contract_get(store *self, int64_t account_id, contract *out, app_err *err)
@@ -1411,6 +1421,118 @@ static int sqlite_usage_rows(store *self, int64_t account_id, int64_t credential
         sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, (int64_t)cap);
         rc = collect(s, st, row_usage, out, sizeof *out, cap, n, "list usage", err);
+    }
+    unlock(s);
+    return rc;
+}
+
+/* ---- exports ---- */
+
+/* The columns of PLAN_COLS and CONTRACT_COLS, qualified, for a query that joins both tables. */
+#define PLAN_COLS_P                                                                                                    \
+    "p.id, p.code, p.name, p.daily_limit, p.monthly_limit, p.limit_mode, p.overage_cap, p.rate_per_second, p.burst, "  \
+    "p.credential_rate_per_second, p.credential_burst, p.metered, p.created_at, p.updated_at, p.alert_thresholds"
+#define CONTRACT_COLS_K                                                                                                \
+    "k.account_id, k.plan_id, k.daily_limit, k.daily_limit_set, k.monthly_limit, k.monthly_limit_set, k.limit_mode, "  \
+    "k.overage_cap, k.overage_cap_set, k.rate_per_second, k.burst, k.credential_rate_per_second, k.credential_burst, " \
+    "k.timezone, k.starts_at, k.ends_at, k.updated_at, k.alert_thresholds"
+static const char SQL_USAGE_KEY_DAYS[] =
+    "SELECT u.usage_date, u.credential_id, c.key_id, c.label, u.requests, u.overage, u.blocked "
+    "FROM enterprise_daily_usages u JOIN credentials c ON c.id = u.credential_id AND c.account_id = u.account_id "
+    "WHERE u.account_id = ?1 AND u.usage_date >= ?2 AND u.usage_date <= ?3 AND (u.usage_date, c.key_id) > (?4, ?5) "
+    "ORDER BY u.usage_date, c.key_id LIMIT ?6";
+/*
+ * The page's accounts first (`acc`): those from the cursor's account on, one more than the page
+ * holds, so that the rows after the cursor fill a page whenever there are that many; then only
+ * their usage rows are summed, through the (account_id, usage_date) index, never the whole table.
+ */
+static const char SQL_USAGE_ACCOUNTS[] =
+    "WITH acc AS (SELECT account_id FROM contracts WHERE account_id >= ?3 ORDER BY account_id LIMIT ?5 + 1), "
+    "u AS (SELECT account_id, credential_id, sum(requests) AS r, sum(overage) AS o, sum(blocked) AS b "
+    "FROM enterprise_daily_usages WHERE account_id IN (SELECT account_id FROM acc) "
+    "AND usage_date >= ?1 AND usage_date <= ?2 GROUP BY account_id, credential_id) "
+    "SELECT a.id, a.name, " PLAN_COLS_P ", " CONTRACT_COLS_K ", coalesce(u.credential_id, 0), coalesce(cr.key_id, ''), "
+    "coalesce(cr.label, ''), coalesce(u.r, 0), coalesce(u.o, 0), coalesce(u.b, 0) "
+    "FROM acc JOIN accounts a ON a.id = acc.account_id JOIN contracts k ON k.account_id = acc.account_id "
+    "JOIN plans p ON p.id = k.plan_id LEFT JOIN u ON u.account_id = acc.account_id "
+    "LEFT JOIN credentials cr ON cr.id = u.credential_id "
+    "WHERE (acc.account_id, coalesce(u.credential_id, 0)) > (?3, ?4) "
+    "ORDER BY acc.account_id, coalesce(u.credential_id, 0) LIMIT ?5";
+
+static void row_key_day(sqlite3_stmt *st, void *out)
+{
+    usage_key_day *r = out;
+    memset(r, 0, sizeof *r);
+    col_text(st, 0, r->date, sizeof r->date);
+    r->credential_id = sqlite3_column_int64(st, 1);
+    col_text(st, 2, r->key_id, sizeof r->key_id);
+    col_text(st, 3, r->label, sizeof r->label);
+    r->t.requests = sqlite3_column_int64(st, 4);
+    r->t.overage = sqlite3_column_int64(st, 5);
+    r->t.blocked = sqlite3_column_int64(st, 6);
+}
+
+static int sqlite_usage_key_days(store *self, int64_t account_id, const char *from, const char *to,
+                                 const usage_key_day *after, usage_key_day *out, size_t cap, size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    if (cap > STORE_PAGE_MAX)
+        cap = STORE_PAGE_MAX;
+    sqlite3_stmt *st = locked_stmt(s, SQL_USAGE_KEY_DAYS, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    *n = 0;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, account_id);
+        sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+        /* Every row sorts after ("", ""). Copied: `after` may be a row of `out`, which the step overwrites. */
+        sqlite3_bind_text(st, 4, after ? after->date : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, after ? after->key_id : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, (int64_t)cap);
+        rc = collect(s, st, row_key_day, out, sizeof *out, cap, n, "list usage by key and day", err);
+    }
+    unlock(s);
+    return rc;
+}
+
+static void row_account_usage(sqlite3_stmt *st, void *out)
+{
+    usage_account_row *r = out;
+    memset(r, 0, sizeof *r);
+    r->account_id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, r->account_name, sizeof r->account_name);
+    plan p;
+    contract c;
+    /* PLAN_COLS_P: 15 columns from 2; CONTRACT_COLS_K: 18 from 17; then the key and its totals. */
+    plan_at(st, 2, &p);
+    contract_at(st, 17, &c);
+    str_copy(r->plan_code, sizeof r->plan_code, p.code);
+    r->limits = contract_effective_limits(&p, &c);
+    r->credential_id = sqlite3_column_int64(st, 35);
+    col_text(st, 36, r->key_id, sizeof r->key_id);
+    col_text(st, 37, r->label, sizeof r->label);
+    r->t.requests = sqlite3_column_int64(st, 38);
+    r->t.overage = sqlite3_column_int64(st, 39);
+    r->t.blocked = sqlite3_column_int64(st, 40);
+}
+
+static int sqlite_usage_accounts_page(store *self, const char *from, const char *to, const usage_account_row *after,
+                                      usage_account_row *out, size_t cap, size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    if (cap > STORE_PAGE_MAX)
+        cap = STORE_PAGE_MAX;
+    sqlite3_stmt *st = locked_stmt(s, SQL_USAGE_ACCOUNTS, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    *n = 0;
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+        /* Ids are positive: (-1, -1) precedes every row. */
+        sqlite3_bind_int64(st, 3, after ? after->account_id : -1);
+        sqlite3_bind_int64(st, 4, after ? after->credential_id : -1);
+        sqlite3_bind_int64(st, 5, (int64_t)cap);
+        rc = collect(s, st, row_account_usage, out, sizeof *out, cap, n, "list usage by account", err);
     }
     unlock(s);
     return rc;
@@ -2216,6 +2338,8 @@ static const struct store_ops sqlite_ops = {
     .idem_get = sqlite_idem_get,
     .idem_purge = sqlite_idem_purge,
     .usage_list = sqlite_usage_list,
+    .usage_key_days = sqlite_usage_key_days,
+    .usage_accounts_page = sqlite_usage_accounts_page,
     .idem_list = sqlite_idem_list,
     .import_rows = sqlite_import_rows,
     .sync = sqlite_sync,

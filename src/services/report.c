@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/str.h"
 #include "domain/civil.h"
 #include "domain/quota.h"
 
@@ -112,8 +113,8 @@ int report_summary(services *s, metering *meter, int64_t account_id, int64_t now
     return 0;
 }
 
-int report_history(services *s, metering *m, int64_t account_id, const char *from, const char *to, const char *key_id,
-                   int64_t now_ms, json_t **out, app_err *err)
+int report_range_resolve(services *s, metering *m, int64_t account_id, const char *from, const char *to, int64_t now_ms,
+                         report_range *out, app_err *err)
 {
     account acc;
     contract c;
@@ -121,7 +122,7 @@ int report_history(services *s, metering *m, int64_t account_id, const char *fro
     int rc = load_contract(s, account_id, &acc, &c, &p, err);
     if (rc != 0)
         return rc;
-    metering_settle(m); /* every call answered so far is in the rows read below */
+    metering_settle(m); /* every call answered so far is in the rows read after */
     local_date today = metering_periods(m, c.timezone, now_ms).today;
     local_date f = today, t = today;
     if (to != NULL && period_date_parse(to, &t) != 0)
@@ -138,6 +139,22 @@ int report_history(services *s, metering *m, int64_t account_id, const char *fro
     if (days > HISTORY_MAX_DAYS)
         return app_err_field(err, "to", "the range is %lld days; at most %d are allowed", (long long)days,
                              HISTORY_MAX_DAYS);
+    period_date_format(f, out->from);
+    period_date_format(t, out->to);
+    out->first = f;
+    out->last = t;
+    str_copy(out->timezone, sizeof out->timezone, c.timezone);
+    return 0;
+}
+
+int report_history(services *s, metering *m, int64_t account_id, const char *from, const char *to, const char *key_id,
+                   int64_t now_ms, json_t **out, app_err *err)
+{
+    report_range range;
+    int rc = report_range_resolve(s, m, account_id, from, to, now_ms, &range, err);
+    if (rc != 0)
+        return rc;
+    local_date f = range.first, t = range.last;
     int64_t cred_id = -1;
     if (key_id != NULL) {
         credential cr;
@@ -147,9 +164,7 @@ int report_history(services *s, metering *m, int64_t account_id, const char *fro
             return app_err_set(err, APP_FORBIDDEN, NULL);
         cred_id = cr.id;
     }
-    char from_s[11], to_s[11];
-    period_date_format(f, from_s);
-    period_date_format(t, to_s);
+    const char *from_s = range.from, *to_s = range.to;
     usage_row *rows = xmalloc(HISTORY_MAX_DAYS * sizeof *rows);
     size_t n;
     if ((rc = store_usage_rows(s->store, account_id, cred_id, from_s, to_s, false, rows, HISTORY_MAX_DAYS, &n, err)) !=
@@ -173,9 +188,10 @@ int report_history(services *s, metering *m, int64_t account_id, const char *fro
                                               "overage", (json_int_t)v.overage, "blocked", (json_int_t)v.blocked));
     }
     free(rows);
-    *out = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:{s:I, s:I, s:I}}", "from", from_s, "to", to_s, "timezone",
-                     c.timezone, "credential", key_id, "days", list, "totals", "requests", (json_int_t)total.requests,
-                     "overage", (json_int_t)total.overage, "blocked", (json_int_t)total.blocked);
+    *out =
+        json_pack("{s:s, s:s, s:s, s:s?, s:o, s:{s:I, s:I, s:I}}", "from", from_s, "to", to_s, "timezone",
+                  range.timezone, "credential", key_id, "days", list, "totals", "requests", (json_int_t)total.requests,
+                  "overage", (json_int_t)total.overage, "blocked", (json_int_t)total.blocked);
     return 0;
 }
 

@@ -10,12 +10,30 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "domain/period.h"
 #include "services/services.h"
 #include "services/metering.h"
 
 #define HISTORY_MAX_DAYS 366
 
 int report_summary(services *s, metering *m, int64_t account_id, int64_t now_ms, json_t **out, app_err *err);
+
+/* A range of days resolved for an account, as history reads it. */
+typedef struct report_range {
+    local_date first, last;
+    char from[11], to[11]; /* YYYY-MM-DD of first and last */
+    char timezone[TIMEZONE_MAX_LEN + 1];
+} report_range;
+
+/*
+ * Resolves `from` and `to` (YYYY-MM-DD, inclusive, or NULL) for the account as history and the
+ * export read them: `to` defaults to today and `from` to 29 days before `to`, today being the
+ * contract's local date. Errors: not_found (account or contract), validation_error naming "from"
+ * or "to" (not a date, from after to, more than HISTORY_MAX_DAYS days). Settles the metering
+ * first, so that rows read after it hold every call answered so far.
+ */
+int report_range_resolve(services *s, metering *m, int64_t account_id, const char *from, const char *to, int64_t now_ms,
+                         report_range *out, app_err *err);
 
 /*
  * One row per day from `from` to `to` (YYYY-MM-DD, inclusive; NULL: the last 30 days), zeros for

@@ -235,6 +235,17 @@ async function main() {
   await page.getByTestId('history-chart').waitFor();
   await page.getByTestId('history-chart').locator('.recharts-bar-rectangle').first().waitFor();
   ok('the 30-day bar chart is drawn');
+  // The chart's Download CSV: the streamed export of the chart's range, fetched with the key.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-csv').click()]);
+  const filename = download.suggestedFilename();
+  if (!/^starmeter-usage-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/.test(filename)) fail(`downloaded file name ${filename}`);
+  const csv = readFileSync(await download.path(), 'utf8');
+  const lines = csv.split('\r\n');
+  if (lines[0] !== 'date,key_id,label,requests,overage,blocked') fail(`CSV header: ${lines[0]}`);
+  const sum = (col) => lines.slice(1, -1).reduce((n, l) => n + Number(l.split(',').at(col)), 0);
+  if (sum(-3) !== DAILY_LIMIT || sum(-1) !== 1 || lines.at(-1) !== '')
+    fail(`the CSV does not add up to ${DAILY_LIMIT} served and 1 refused: ${JSON.stringify(csv)}`);
+  ok(`Download CSV saves ${filename}: ${DAILY_LIMIT} calls served and 1 refused, as the gauges say`);
   const rows = await page.getByTestId('credentials-table').locator('tbody tr').count();
   if (rows !== 1) fail(`the credentials table has ${rows} rows, expected 1`);
   ok('the credentials table lists the key');

@@ -101,6 +101,29 @@ function authHeaders(caller: Caller): Record<string, string> {
   return caller.role === 'customer' ? { 'X-API-Key': caller.apiKey } : { Authorization: `Bearer ${caller.token}` };
 }
 
+/** The ApiError of an answer that is not 2xx: its envelope, or unexpected_response. */
+function failure(res: Response, body: unknown): ApiError {
+  const headerRequestId = res.headers.get('X-Request-Id');
+  if (isErrorBody(body)) {
+    const details = typeof body.error.details === 'object' && body.error.details !== null ? body.error.details : {};
+    return new ApiError({
+      status: res.status,
+      code: body.error.code,
+      message: body.error.message,
+      details,
+      requestId: body.error.request_id ?? headerRequestId,
+      retryAfterSeconds: parseRetryAfter(res.headers.get('Retry-After'), details),
+    });
+  }
+  return new ApiError({
+    status: res.status,
+    code: UNEXPECTED_RESPONSE,
+    message: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`,
+    requestId: headerRequestId,
+    retryAfterSeconds: parseRetryAfter(res.headers.get('Retry-After'), {}),
+  });
+}
+
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Sent as JSON. */
@@ -139,27 +162,7 @@ export async function apiRequest<T>(caller: Caller, path: string, opts: RequestO
     body = null;
   }
 
-  if (!res.ok) {
-    if (isErrorBody(body)) {
-      const details =
-        typeof body.error.details === 'object' && body.error.details !== null ? body.error.details : {};
-      throw new ApiError({
-        status: res.status,
-        code: body.error.code,
-        message: body.error.message,
-        details,
-        requestId: body.error.request_id ?? headerRequestId,
-        retryAfterSeconds: parseRetryAfter(res.headers.get('Retry-After'), details),
-      });
-    }
-    throw new ApiError({
-      status: res.status,
-      code: UNEXPECTED_RESPONSE,
-      message: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`,
-      requestId: headerRequestId,
-      retryAfterSeconds: parseRetryAfter(res.headers.get('Retry-After'), {}),
-    });
-  }
+  if (!res.ok) throw failure(res, body);
 
   if (typeof body !== 'object' || body === null || !('data' in body)) {
     throw new ApiError({
@@ -222,6 +225,76 @@ export function fetchHistory(
 /** The usage alerts (usage.threshold) of the current and previous day and month. */
 export function fetchAlerts(caller: Caller, account: UsageTarget = 'self', signal?: AbortSignal): Promise<UsageAlerts> {
   return apiRequest<UsageAlerts>(caller, `${usagePath(caller, account)}/alerts`, { signal });
+}
+
+/** A file the API sent, with the name it suggested. */
+export interface DownloadedFile {
+  blob: Blob;
+  filename: string;
+}
+
+/** The file name of `Content-Disposition: attachment; filename="..."`, or null. */
+export function dispositionFilename(header: string | null): string | null {
+  const m = header ? /filename="([^"]+)"/i.exec(header) : null;
+  // Only a plain name: nothing that could point into another folder.
+  return m && !/[/\\]/.test(m[1]!) ? m[1]! : null;
+}
+
+/**
+ * The customer's usage of `range` as a CSV file (GET /v1/b2b/usage/export). A link cannot carry
+ * the X-API-Key header, so the panel fetches the file itself and hands the browser a Blob.
+ */
+export async function fetchUsageExport(
+  caller: Caller,
+  range: { from: string; to: string },
+  signal?: AbortSignal,
+): Promise<DownloadedFile> {
+  const q = new URLSearchParams({ from: range.from, to: range.to, format: 'csv' });
+  let res: Response;
+  try {
+    res = await fetch(`/v1/b2b/usage/export?${q.toString()}`, {
+      headers: { ...authHeaders(caller), Accept: 'text/csv' },
+      cache: 'no-store',
+      credentials: 'omit',
+      signal,
+    });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    throw new ApiError({ status: 0, code: NETWORK_ERROR, message: err instanceof Error ? err.message : String(err) });
+  }
+  if (!res.ok) {
+    let body: unknown = null;
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+    throw failure(res, body);
+  }
+  let blob: Blob;
+  try {
+    blob = await res.blob();
+  } catch (err) {
+    // The body broke off mid-transfer (the server ends a failed export that way): no file.
+    throw new ApiError({ status: 0, code: NETWORK_ERROR, message: err instanceof Error ? err.message : String(err) });
+  }
+  const filename =
+    dispositionFilename(res.headers.get('Content-Disposition')) ?? `starmeter-usage-${range.from}-${range.to}.csv`;
+  return { blob, filename };
+}
+
+/** Saves a file through a temporary object URL and a download link. */
+export function saveFile(file: DownloadedFile): void {
+  const url = URL.createObjectURL(file.blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = file.filename;
+  a.rel = 'noopener';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  // Revoked after the click has been handled: some browsers read the URL asynchronously.
+  setTimeout(() => URL.revokeObjectURL(url), 0);
 }
 
 // ---- the admin API (operator only) ----

@@ -105,6 +105,9 @@ const en = {
   colBlocked: 'Refused',
   total: 'Total',
   historyLoading: 'Loading the daily history…',
+  downloadCsv: 'Download CSV',
+  downloadCsvLabel: 'Download the calls from {from} to {to}, per day and key, as a CSV file',
+  downloading: 'Downloading…',
 
   emptyTitle: 'No calls yet',
   emptyBody:
@@ -472,6 +475,9 @@ const fr: Dict = {
   colBlocked: 'Refusés',
   total: 'Total',
   historyLoading: 'Chargement de l’historique quotidien…',
+  downloadCsv: 'Télécharger en CSV',
+  downloadCsvLabel: 'Télécharger les appels du {from} au {to}, par jour et par clé, dans un fichier CSV',
+  downloading: 'Téléchargement…',
 
   emptyTitle: 'Aucun appel pour l’instant',
   emptyBody:

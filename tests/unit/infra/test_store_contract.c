@@ -1055,6 +1055,205 @@ CONTRACT_TEST(usage_rows_group_by_date_or_credential_within_the_range_up_to_cap)
     cr_assert_eq(n, 0);
 }
 
+/* ---- exports ---- */
+
+/* Every page of usage_key_days with pages of `cap`, into all[] (at most 64); a short page ends it. */
+static size_t key_days_all(store *s, int64_t acc, const char *from, const char *to, size_t cap, usage_key_day *all)
+{
+    app_err err;
+    usage_key_day page[8];
+    size_t total = 0, n;
+    const usage_key_day *after = NULL;
+    do {
+        MUST(store_usage_key_days(s, acc, from, to, after, page, cap, &n, &err));
+        cr_assert_leq(n, cap);
+        cr_assert_leq(total + n, 64);
+        memcpy(all + total, page, n * sizeof *page);
+        total += n;
+        after = n ? &all[total - 1] : NULL;
+    } while (n == cap);
+    return total;
+}
+
+CONTRACT_TEST(usage_key_days_page_by_date_then_key_id_within_the_range_and_the_account)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t a = make_account(s, "a"), other = make_account(s, "other");
+    /* Bytewise 'Z' < 'a': a collation that folds case would order these the other way. */
+    credential lower = make_credential(s, a, "akeyDays0001"), upper = make_credential(s, a, "ZkeyDays0002");
+    credential third = make_credential(s, a, "mkeyDays0003");
+    int64_t co = make_credential(s, other, "okeyDays0004").id;
+    usage_delta ds[] = {
+        delta(a, lower.id, "2026-01-01", 1, 0, 0),  delta(a, upper.id, "2026-01-01", 2, 1, 1),
+        delta(a, third.id, "2026-01-01", 3, 0, 0),  delta(a, lower.id, "2026-01-02", 4, 0, 0),
+        delta(a, upper.id, "2026-01-03", 8, 2, 0),  delta(a, lower.id, "2025-12-31", 16, 0, 0),
+        delta(a, upper.id, "2026-01-04", 32, 0, 0), delta(other, co, "2026-01-01", 64, 0, 0),
+    };
+    usage_batch b = {.deltas = ds, .ndeltas = 8, .durable = true};
+    MUST(store_usage_apply(s, &b, &err));
+
+    struct {
+        const char *date, *key_id;
+        int64_t req, over, blocked;
+    } want[] = {
+        {"2026-01-01", "ZkeyDays0002", 2, 1, 1}, {"2026-01-01", "akeyDays0001", 1, 0, 0},
+        {"2026-01-01", "mkeyDays0003", 3, 0, 0}, {"2026-01-02", "akeyDays0001", 4, 0, 0},
+        {"2026-01-03", "ZkeyDays0002", 8, 2, 0},
+    };
+    for (size_t cap = 1; cap <= 6; cap++) {
+        usage_key_day all[64];
+        size_t n = key_days_all(s, a, "2026-01-01", "2026-01-03", cap, all);
+        cr_assert_eq(n, 5, "cap %zu: %zu rows", cap, n);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_str_eq(all[i].date, want[i].date, "cap %zu row %zu", cap, i);
+            cr_assert_str_eq(all[i].key_id, want[i].key_id, "cap %zu row %zu", cap, i);
+            assert_totals(all[i].t, want[i].req, want[i].over, want[i].blocked);
+        }
+    }
+    usage_key_day one;
+    size_t n;
+    MUST(store_usage_key_days(s, a, "2026-01-01", "2026-01-01", NULL, &one, 1, &n, &err));
+    cr_assert_eq(n, 1);
+    cr_assert_eq(one.credential_id, upper.id);
+    cr_assert_str_eq(one.label, upper.label);
+    MUST(store_usage_key_days(s, a, "2027-01-01", "2027-12-31", NULL, &one, 1, &n, &err));
+    cr_assert_eq(n, 0);
+    usage_key_day theirs[8];
+    MUST(store_usage_key_days(s, other, "2026-01-01", "2026-01-31", NULL, theirs, 8, &n, &err));
+    cr_assert_eq(n, 1, "only the account's own rows");
+    cr_assert_str_eq(theirs[0].key_id, "okeyDays0004");
+}
+
+static int64_t make_contract(store *s, int64_t account_id, int64_t plan_id, unsigned overridden, limits overrides)
+{
+    app_err err;
+    contract ct = {.account_id = account_id,
+                   .plan_id = plan_id,
+                   .overridden = overridden,
+                   .overrides = overrides,
+                   .starts_at = T0,
+                   .updated_at = T0};
+    snprintf(ct.timezone, sizeof ct.timezone, "UTC");
+    MUST(store_contract_put(s, &ct, NULL, &err));
+    return account_id;
+}
+
+CONTRACT_TEST(usage_accounts_page_lists_every_contracted_account_with_its_effective_limits)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t gold = make_plan(s, "gold"); /* daily 1000, monthly unlimited, overage mode (plan_fill) */
+    int64_t a1 = make_account(s, "Acme, Inc."), a2 = make_account(s, "quiet"), a3 = make_account(s, "no contract");
+    int64_t a4 = make_account(s, "plain");
+    limits ovr = {.monthly_limit = opt_some(5000), .mode = LIMIT_BLOCK};
+    make_contract(s, a1, gold, OVR_MONTHLY_LIMIT | OVR_MODE, ovr);
+    make_contract(s, a2, gold, 0, (limits){0});
+    make_contract(s, a4, gold, 0, (limits){0});
+    credential c1 = make_credential(s, a1, "kAcc00000001"), c2 = make_credential(s, a1, "kAcc00000002");
+    int64_t c3 = make_credential(s, a2, "kAcc00000003").id, c4 = make_credential(s, a3, "kAcc00000004").id;
+    int64_t c5 = make_credential(s, a4, "kAcc00000005").id;
+    usage_delta ds[] = {
+        delta(a1, c2.id, "2026-01-05", 10, 1, 0), delta(a1, c1.id, "2026-01-01", 1, 0, 2),
+        delta(a1, c1.id, "2026-01-31", 4, 0, 0),  delta(a1, c1.id, "2026-02-01", 100, 0, 0),
+        delta(a2, c3, "2026-02-03", 7, 0, 0),     delta(a3, c4, "2026-01-02", 9, 0, 0),
+        delta(a4, c5, "2026-01-09", 3, 0, 1),
+    };
+    usage_batch b = {.deltas = ds, .ndeltas = 7, .durable = true};
+    MUST(store_usage_apply(s, &b, &err));
+
+    for (size_t cap = 1; cap <= 5; cap++) {
+        usage_account_row all[16], page[5];
+        size_t total = 0, n;
+        do {
+            MUST(store_usage_accounts_page(s, "2026-01-01", "2026-01-31", total ? &all[total - 1] : NULL, page, cap, &n,
+                                           &err));
+            cr_assert_leq(total + n, 16);
+            memcpy(all + total, page, n * sizeof *page);
+            total += n;
+        } while (n == cap);
+        cr_assert_eq(total, 4, "cap %zu: %zu rows", cap, total);
+        /* a1: its two keys, January only, limits with the contract's overrides. */
+        cr_assert_eq(all[0].account_id, a1);
+        cr_assert_str_eq(all[0].account_name, "Acme, Inc.");
+        cr_assert_str_eq(all[0].plan_code, "gold");
+        cr_assert_eq(all[0].credential_id, c1.id);
+        cr_assert_str_eq(all[0].key_id, "kAcc00000001");
+        cr_assert_str_eq(all[0].label, c1.label);
+        assert_totals(all[0].t, 5, 0, 2);
+        cr_assert(all[0].limits.daily_limit.present && all[0].limits.daily_limit.v == 1000);
+        cr_assert(all[0].limits.monthly_limit.present && all[0].limits.monthly_limit.v == 5000);
+        cr_assert_eq(all[0].limits.mode, LIMIT_BLOCK);
+        cr_assert_eq(all[1].credential_id, c2.id);
+        assert_totals(all[1].t, 10, 1, 0);
+        /* a2: no usage in January, still listed once, with zeros and the plan's own limits. */
+        cr_assert_eq(all[2].account_id, a2);
+        cr_assert_eq(all[2].credential_id, 0);
+        cr_assert_str_eq(all[2].key_id, "");
+        cr_assert_str_eq(all[2].label, "");
+        assert_totals(all[2].t, 0, 0, 0);
+        cr_assert(!all[2].limits.monthly_limit.present);
+        cr_assert_eq(all[2].limits.mode, LIMIT_OVERAGE);
+        /* a3 has no contract: not listed. */
+        cr_assert_eq(all[3].account_id, a4);
+        cr_assert_eq(all[3].credential_id, c5);
+        assert_totals(all[3].t, 3, 0, 1);
+    }
+    usage_account_row none[2];
+    size_t n;
+    MUST(store_usage_accounts_page(s, "2026-01-01", "2026-01-31",
+                                   &(usage_account_row){.account_id = a4, .credential_id = c5}, none, 2, &n, &err));
+    cr_assert_eq(n, 0);
+}
+
+/* However much a caller asks, an export page holds at most STORE_PAGE_MAX rows. */
+CONTRACT_TEST(export_pages_hold_at_most_store_page_max_rows)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    enum { N = STORE_PAGE_MAX + 1 };
+    int64_t gold = make_plan(s, "gold");
+    int64_t a = make_account(s, "a");
+    make_contract(s, a, gold, 0, (limits){0});
+    int64_t c = make_credential(s, a, "kMax00000001").id;
+    usage_delta *ds = calloc(N, sizeof *ds);
+    for (int i = 0; i < N; i++) { /* N distinct dates in order: 28 days a month */
+        char date[11];
+        snprintf(date, sizeof date, "%04d-%02d-%02d", 2000 + i / 336, 1 + (i / 28) % 12, 1 + i % 28);
+        ds[i] = delta(a, c, date, 1, 0, 0);
+    }
+    usage_batch b = {.deltas = ds, .ndeltas = N, .durable = true};
+    MUST(store_usage_apply(s, &b, &err));
+    free(ds);
+    usage_key_day *days = calloc(2 * STORE_PAGE_MAX, sizeof *days);
+    size_t n;
+    MUST(store_usage_key_days(s, a, "0000-00-00", "9999-12-31", NULL, days, 2 * STORE_PAGE_MAX, &n, &err));
+    cr_assert_eq(n, STORE_PAGE_MAX);
+    MUST(store_usage_key_days(s, a, "0000-00-00", "9999-12-31", &days[n - 1], days, 2 * STORE_PAGE_MAX, &n, &err));
+    cr_assert_eq(n, 1, "the page after holds the rest");
+    free(days);
+
+    /* N accounts with a contract, imported in one batch. */
+    account *accs = calloc(N, sizeof *accs);
+    contract *cons = calloc(N, sizeof *cons);
+    for (int i = 0; i < N; i++) {
+        accs[i] = (account){.id = 1000 + i, .status = ACCOUNT_ACTIVE, .created_at = T0};
+        snprintf(accs[i].name, sizeof accs[i].name, "acc-%d", i);
+        cons[i] = (contract){.account_id = 1000 + i, .plan_id = gold, .starts_at = T0, .updated_at = T0};
+        snprintf(cons[i].timezone, sizeof cons[i].timezone, "UTC");
+    }
+    store_import imp = {.accounts = accs, .naccounts = N, .contracts = cons, .ncontracts = N};
+    MUST(store_import_rows(s, &imp, &err));
+    free(accs);
+    free(cons);
+    usage_account_row *rows = calloc(2 * STORE_PAGE_MAX, sizeof *rows);
+    MUST(store_usage_accounts_page(s, "2000-01-01", "2000-01-31", NULL, rows, 2 * STORE_PAGE_MAX, &n, &err));
+    cr_assert_eq(n, STORE_PAGE_MAX);
+    MUST(store_usage_accounts_page(s, "2000-01-01", "2000-01-31", &rows[n - 1], rows, 2 * STORE_PAGE_MAX, &n, &err));
+    cr_assert_eq(n, 2, "the last two imported accounts");
+    free(rows);
+}
+
 /* A stored answer whose body holds a NUL byte and bytes that are not UTF-8. */
 static const char IDEM_BODY[] = "{\"data\":{\"sun\":\"Leo\"}}\0\xff\xfe\x01 tail";
 

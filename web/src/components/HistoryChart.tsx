@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-import { useId, useMemo } from 'react';
+import { useId, useMemo, type ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useI18n } from '../i18n';
 import type { UsageHistory } from '../types';
@@ -12,7 +12,8 @@ export const SERIES_COLORS = { within: '#1d4ed8', overage: '#b45309', blocked: '
 const SERIES_ORDER: Record<string, number> = { within: 0, overage: 1, blocked: 2 };
 const bySeries = (item: { dataKey?: unknown }) => SERIES_ORDER[String(item.dataKey)] ?? 9;
 
-export default function HistoryChart({ history }: { history: UsageHistory }) {
+/** `action`: shown beside the title (the customer's Download CSV). */
+export default function HistoryChart({ history, action }: { history: UsageHistory; action?: ReactNode }) {
   const i18n = useI18n();
   const headingId = useId();
   const summaryId = useId();
@@ -53,7 +54,10 @@ export default function HistoryChart({ history }: { history: UsageHistory }) {
 
   return (
     <section className="card" aria-labelledby={headingId}>
-      <h2 id={headingId}>{i18n.t('historyTitle')}</h2>
+      <div className="card__head">
+        <h2 id={headingId}>{i18n.t('historyTitle')}</h2>
+        {action}
+      </div>
       <p id={summaryId} data-testid="history-summary">
         {summary}
       </p>

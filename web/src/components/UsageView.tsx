@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-import { lazy, Suspense, useId } from 'react';
+import { lazy, Suspense, useId, type ReactNode } from 'react';
 import { ApiError } from '../api';
 import { useI18n } from '../i18n';
 import { useUsageHistory, useUsageSummary } from '../queries/usage';
@@ -8,6 +8,7 @@ import type { UsageHistory, UsageSummary } from '../types';
 import { isEmptyAccount } from '../usage';
 import { AlertsCard } from './AlertsCard';
 import { CredentialsTable } from './CredentialsTable';
+import { DownloadCsvButton } from './DownloadCsv';
 import { EmptyState } from './EmptyState';
 import { ErrorNotice } from './ErrorNotice';
 import { PeriodCard } from './PeriodCard';
@@ -21,10 +22,13 @@ export function UsageFigures({
   s,
   history,
   historyFailed,
+  chartAction,
 }: {
   s: UsageSummary;
   history: UsageHistory | undefined;
   historyFailed: boolean;
+  /** Beside the chart's title (the customer's Download CSV). */
+  chartAction?: ReactNode;
 }) {
   const i18n = useI18n();
   return (
@@ -35,7 +39,7 @@ export function UsageFigures({
       </div>
       {history ? (
         <Suspense fallback={<HistorySkeleton />}>
-          <HistoryChart history={history} />
+          <HistoryChart history={history} action={chartAction} />
         </Suspense>
       ) : historyFailed ? null : (
         <HistorySkeleton />
@@ -155,7 +159,14 @@ export function UsageView() {
 
       <ContractCard s={s} />
 
-      <UsageFigures s={s} history={historyQ.data} historyFailed={historyQ.error !== null} />
+      <UsageFigures
+        s={s}
+        history={historyQ.data}
+        historyFailed={historyQ.error !== null}
+        chartAction={
+          historyQ.data && <DownloadCsvButton range={{ from: historyQ.data.from, to: historyQ.data.to }} />
+        }
+      />
 
       {s.metered && <AlertsCard account="self" timeZone={s.timezone} />}
 

@@ -232,6 +232,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/b2b/usage/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's consumption per day and key, as a file (CSV or NDJSON), streamed
+         * @description One line per day and key (credential) of the caller's account that has usage that day, from
+         *     the same daily rows as `/v1/b2b/usage/summary` and `/v1/b2b/usage/history`: the lines of a
+         *     range add up to the history's `totals` for that range. A key without calls on a day has no
+         *     line; `label` is the key's label now. Lines are in (date, key_id) order, key ids compared
+         *     byte by byte. Never a line of another account.
+         *
+         *     The range follows the history's rules exactly: `to` defaults to today and `from` to 29 days
+         *     before `to` (the contract's time zone), at most 366 days, and the same 422
+         *     `validation_error` naming `from` or `to`. These, an unknown `format` (422 naming `format`),
+         *     and every error found before the first byte is sent, are the usual error envelope.
+         *
+         *     The body is streamed with `Transfer-Encoding: chunked` (no `Content-Length`; `HEAD` sends the
+         *     same head and no body), in constant memory whatever the range. Should the store fail after
+         *     the first bytes are sent, the body ends with an invalid chunk and the connection closes: a
+         *     client sees a broken transfer, never a complete-looking file. Not metered; rate limited as
+         *     the other `/v1/b2b/*` calls.
+         *
+         *     **CSV** (`format=csv`, the default), RFC 4180: UTF-8, a header row
+         *     `date,key_id,label,requests,overage,blocked`, CRLF line ends; a field holding a comma, a
+         *     double quote, CR or LF is enclosed in double quotes, its quotes doubled. Against spreadsheet
+         *     formula injection, a text field (`label`) whose first character is `=`, `+`, `-`, `@`, tab
+         *     or CR is written inside double quotes with a leading `'`: the label `=SUM(A1)` is the field
+         *     `"'=SUM(A1)"`.
+         *
+         *     **NDJSON** (`format=ndjson`): one JSON object per line (`UsageExportDay`), `\n` line ends,
+         *     no header; text is not altered.
+         */
+        get: operations["exportUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/accounts/{id}/usage": {
         parameters: {
             query?: never;
@@ -264,6 +309,40 @@ export interface paths {
         };
         /** Any account's usage day by day */
         get: operations["getAccountUsageHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/usage/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A month's consumption of every account and key, for invoicing (CSV or NDJSON), streamed
+         * @description What an invoice run needs for one month: one line per account that has a contract and per
+         *     key with usage in the month (the month's rows summed), with the account's plan code, its
+         *     effective limit mode and daily and monthly limits (the plan's, with the contract's
+         *     overrides). An account with a contract and no usage in the month still has one line, with
+         *     an empty `key_id` and `label` (null in NDJSON) and zeros, so that every contracted account
+         *     appears; keys without usage in the month have no line; accounts without a contract have
+         *     none. A limit that is unlimited is an empty field (null in NDJSON). The month is the
+         *     contract's calendar month (usage rows are dated in the contract's time zone). Lines are in
+         *     (account_id, key) order. `overage` is the sum of the rows' overage counts.
+         *
+         *     `month` (YYYY-MM) is required: missing or malformed is 422 `validation_error` naming
+         *     `month`; an unknown `format` is 422 naming `format`. Streaming, errors after the first byte,
+         *     CSV quoting and formula neutralisation (`account_name`, `plan` and `label`) as for
+         *     `/v1/b2b/usage/export`. CSV header row:
+         *     `month,account_id,account_name,plan,mode,daily_limit,monthly_limit,key_id,label,requests,overage,blocked`.
+         */
+        get: operations["exportAllUsage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -780,6 +859,34 @@ export interface components {
                 overage: number;
                 blocked: number;
             };
+        };
+        /** @description One line of /v1/b2b/usage/export in NDJSON. */
+        UsageExportDay: {
+            /** Format: date */
+            date: string;
+            key_id: string;
+            label: string;
+            requests: number;
+            overage: number;
+            blocked: number;
+        };
+        /** @description One line of /v1/admin/usage/export in NDJSON. */
+        UsageExportAccount: {
+            /** @example 2026-11 */
+            month: string;
+            account_id: number;
+            account_name: string;
+            plan: string;
+            /** @enum {string} */
+            mode: "block" | "overage";
+            daily_limit: number | null;
+            monthly_limit: number | null;
+            /** @description null on the line of an account without usage in the month */
+            key_id: string | null;
+            label: string | null;
+            requests: number;
+            overage: number;
+            blocked: number;
         };
         /** @description Where the caller stands after this call (absent limits are null, unlimited). */
         MeteredUsage: {
@@ -1776,6 +1883,47 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    exportUsage: {
+        parameters: {
+            query?: {
+                /** @description default 29 days before `to` */
+                from?: string;
+                /** @description default today (contract time zone) */
+                to?: string;
+                format?: "csv" | "ndjson";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, streamed. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="starmeter-usage-<from>-<to>.csv"` (`.ndjson` for NDJSON), with the resolved dates. */
+                    "Content-Disposition"?: string;
+                    "Transfer-Encoding"?: "chunked";
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example date,key_id,label,requests,overage,blocked
+                     *     2026-11-01,Ab3dE5gH9jK1,"'=cmd",120,0,2
+                     */
+                    "text/csv": string;
+                    "application/x-ndjson": components["schemas"]["UsageExportDay"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
     getAccountUsage: {
         parameters: {
             query?: never;
@@ -1836,6 +1984,38 @@ export interface operations {
             401: components["responses"]["AdminUnauthorized"];
             404: components["responses"]["Error"];
             422: components["responses"]["Error"];
+            default: components["responses"]["Error"];
+        };
+    };
+    exportAllUsage: {
+        parameters: {
+            query: {
+                month: string;
+                format?: "csv" | "ndjson";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, streamed. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="starmeter-usage-<month>.csv"` (`.ndjson` for NDJSON). */
+                    "Content-Disposition"?: string;
+                    "Transfer-Encoding"?: "chunked";
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": components["schemas"]["UsageExportAccount"];
+                };
+            };
+            401: components["responses"]["AdminUnauthorized"];
+            422: components["responses"]["Error"];
+            503: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
     };
