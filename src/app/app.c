@@ -541,11 +541,12 @@ void app_stop(app *a)
         pthread_join(a->listen_thread, NULL);
     }
     pg_listener_close(a->listener);
-    /* After the server: no request can kick it any more; an attempt in flight is abandoned (leased). */
+    authaudit_free(a->authaudit); /* writes the failures still counted */
+    metering_free(a->metering);   /* commits and syncs what is queued (and may kick the sender) */
+    /* After the server and the metering: nothing can kick it any more; an attempt in flight is
+     * abandoned (leased), and sent again by the next start. */
     webhook_sender_free(a->webhooks);
     a->services.webhooks = NULL;
-    authaudit_free(a->authaudit); /* writes the failures still counted */
-    metering_free(a->metering);   /* commits and syncs what is queued */
     counters_free(a->counters);
     astrology_free(a->astrology);
     http_static_free(a->web);

@@ -505,6 +505,8 @@ int cli_store(int argc, char **argv)
            "file (--pepper-file, default <directory of --db>/pepper), or no key will authenticate.\n");
     printf("Usage journal marks are not copied: the source's journal must be folded (its server stopped cleanly)%s.\n",
            config_store_is_postgres(&from_cfg) ? "; a PostgreSQL source's servers each keep their own journal" : "");
+    printf("Webhook endpoints and their deliveries are not copied: create the endpoints again on the target "
+           "(POST /v1/admin/accounts/{id}/webhooks) and give their new secrets to the receivers.\n");
 out:
     store_close(src);
     store_close(dst);

@@ -41,7 +41,8 @@ int export_account_open(services *s, metering *m, int64_t account_id, const char
  * every account with a contract, per credential with usage in the month (once with zeros when it
  * has none), with plan code, mode, daily and monthly limits and the month's totals. *out as above.
  */
-int export_month_open(services *s, const char *month, export_format format, export_job **out, app_err *err);
+int export_month_open(services *s, metering *m, const char *month, export_format format, export_job **out,
+                      app_err *err);
 
 /* The file name to offer: starmeter-usage-<from>-<to>.<ext> or starmeter-usage-<month>.<ext>. */
 const char *export_filename(const export_job *j);

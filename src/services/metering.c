@@ -483,12 +483,23 @@ static bool durable_commits(const metering *m)
 static int alert_cmp(const void *a, const void *b)
 {
     const usage_alert *x = a, *y = b;
+    if (x->account_id != y->account_id)
+        return x->account_id < y->account_id ? -1 : 1;
+    if (x->monthly != y->monthly)
+        return x->monthly ? 1 : -1;
+    int c = strcmp(x->period_start, y->period_start);
+    if (c != 0)
+        return c;
+    if (x->threshold != y->threshold)
+        return x->threshold < y->threshold ? -1 : 1;
     return x->used < y->used ? -1 : x->used > y->used;
 }
 
 /*
- * Puts a batch's alerts in the order of their counts: when calls of two loops both find a threshold
- * due, the one that reached it is written first and is the alert; the other finds it there.
+ * Puts a batch's alerts in key order, and an alert's candidates in the order of their counts:
+ * when calls of two loops both find a threshold due, the one that reached it is written first
+ * and is the alert (the other finds it there), and the batches of two nodes take the alerts' row
+ * locks in the same order (no deadlock between their transactions).
  */
 static size_t alerts_order(usage_alert *a, size_t n)
 {
@@ -571,6 +582,8 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
         ledger_health(m, rc);
         if (rc != 0)
             write_failed(m, SITE_COMMIT, &err, nwrites);
+        else if (!ub.durable)
+            atomic_store(&m->store_unsynced, true);
         bool raised = false;
         for (size_t k = 0; k < nal; k++)
             if (alerts[k].raised) {
@@ -579,8 +592,6 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
             }
         if (raised)
             webhooks_kick(m->o.webhooks); /* their deliveries are in the outbox now */
-        else if (!ub.durable)
-            atomic_store(&m->store_unsynced, true);
     }
     if (nsyncs > 0) {
         app_err err;
@@ -861,7 +872,7 @@ static void watch_degraded(metering *m)
 static void *folder_main(void *arg)
 {
     metering *m = arg;
-    int64_t tick_due = mono_ms() + METERING_SYNC_DELAY_MS, checked = mono_ms();
+    int64_t tick_due = mono_ms() + METERING_SYNC_DELAY_MS, checked = mono_ms(), journal_checked = mono_ms();
     int64_t reconcile_due = mono_ms() + METERING_RECONCILE_MS;
     pthread_mutex_lock(&m->qmu);
     for (;;) {
@@ -892,7 +903,14 @@ static void *folder_main(void *arg)
                 str_copy(m->write_error, sizeof m->write_error, perr.message);
                 pthread_mutex_unlock(&m->emu);
             }
-            if (m->j != NULL && atomic_load(&m->journal_down_since) != 0 && journal_probe(m->j, &perr) == 0)
+        }
+        /* The journal's disk, whether or not anything was folded (appends may all be failing). */
+        if (m->j != NULL && atomic_load(&m->journal_down_since) != 0 &&
+            mono_ms() - journal_checked >= METERING_LEDGER_CHECK_MS) {
+            app_err perr;
+            app_err_clear(&perr);
+            journal_checked = mono_ms();
+            if (journal_probe(m->j, &perr) == 0)
                 journal_wrote(m);
         }
         if (touched) {
@@ -1185,7 +1203,9 @@ static void fill_alert(metering_call *c, usage_alert *a, bool monthly, int pct)
     *a = (usage_alert){.account_id = p->account_id,
                        .monthly = monthly,
                        .threshold = pct,
-                       .used = monthly ? c->dec.month_used : c->dec.day_used,
+                       /* The count at which the threshold is reached: the same figure whichever call
+                        * finds it due first (another loop's, or one after a restart). */
+                       .used = quota_threshold_calls(pct, monthly ? p->limits.monthly_limit : p->limits.daily_limit),
                        .limit = monthly ? p->limits.monthly_limit.v : p->limits.daily_limit.v,
                        .at = c->dec.now_ms};
     period_date_format(start, a->period_start);
@@ -1215,14 +1235,21 @@ static _Thread_local struct {
     size_t used;
 } alerts_seen;
 
-/* The account's entry for periods `p` (emptied when its day or month moved on). */
-static alert_seen *seen_of(int64_t account_id, const periods *p)
+/* The account's slot: its entry, or the empty slot where it would go. */
+static alert_seen *seen_slot(int64_t account_id)
 {
     size_t mask = ALERT_SEEN_SLOTS - 1;
     size_t i = (size_t)(((uint64_t)account_id * 0x9E3779B97F4A7C15u) >> 32) & mask;
     alert_seen *e = &alerts_seen.slots[i];
     while (e->account_id != account_id && e->account_id != 0)
         e = &alerts_seen.slots[i = (i + 1) & mask];
+    return e;
+}
+
+/* The account's entry for periods `p` (emptied when its day or month moved on), made if needed. */
+static alert_seen *seen_of(int64_t account_id, const periods *p)
+{
+    alert_seen *e = seen_slot(account_id);
     if (e->account_id == 0) {
         if (alerts_seen.used >= ALERT_SEEN_SLOTS / 4 * 3) {
             memset(&alerts_seen, 0, sizeof alerts_seen);
@@ -1284,12 +1311,18 @@ static void note_alerts(metering_call *c)
     const limits *l = &p->limits;
     if (l->alerts.n == 0 || (!l->daily_limit.present && !l->monthly_limit.present))
         return;
-    alert_seen *e = seen_of(p->account_id, &c->dec.p);
+    /* Looked up without taking a slot: only accounts with something due take one. */
+    const alert_seen *found = seen_slot(p->account_id);
+    bool day_known = found->account_id != 0 && found->day_key == c->dec.p.day_key;
+    bool month_known = found->account_id != 0 && found->month_key == c->dec.p.month_key;
     uint8_t day[ALERT_THRESHOLDS_MAX], month[ALERT_THRESHOLDS_MAX];
-    size_t nd = quota_thresholds_due(&l->alerts, l->daily_limit, c->dec.day_used, e->day, e->nday, day);
-    size_t nm = quota_thresholds_due(&l->alerts, l->monthly_limit, c->dec.month_used, e->month, e->nmonth, month);
+    size_t nd =
+        quota_thresholds_due(&l->alerts, l->daily_limit, c->dec.day_used, found->day, day_known ? found->nday : 0, day);
+    size_t nm = quota_thresholds_due(&l->alerts, l->monthly_limit, c->dec.month_used, found->month,
+                                     month_known ? found->nmonth : 0, month);
     if (nd + nm == 0)
         return;
+    alert_seen *e = seen_of(p->account_id, &c->dec.p);
     for (size_t i = 0; i < nd; i++)
         seen_add(e->day, &e->nday, day[i]);
     for (size_t i = 0; i < nm; i++)
@@ -1339,6 +1372,7 @@ static journaled journal_count(metering_call *c)
         metering_continue(c); /* answered 503 as a failed commit is */
         return JOURNALED_LATER;
     }
+    journal_wrote(m);
     return JOURNALED;
 }
 

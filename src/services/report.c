@@ -216,11 +216,14 @@ int report_alerts(services *s, metering *meter, int64_t account_id, int64_t now_
     period_date_format(first, first_s);
     period_date_format(yesterday, yesterday_s);
     period_date_format(last_month, last_month_s);
-    enum { CAP = 4 * ALERT_THRESHOLDS_MAX };
-    usage_alert got[CAP];
+    /* Four periods of at most 100 thresholds each (a contract's list may change within a period). */
+    enum { CAP = 4 * 100 };
+    usage_alert *got = xmalloc(CAP * sizeof *got);
     size_t n = 0;
-    if ((rc = store_alert_list(s->store, account_id, yesterday_s, last_month_s, got, CAP, &n, err)) != 0)
+    if ((rc = store_alert_list(s->store, account_id, yesterday_s, last_month_s, got, CAP, &n, err)) != 0) {
+        free(got);
         return rc;
+    }
     json_t *thresholds = json_array(), *alerts = json_array();
     for (uint8_t i = 0; i < l.alerts.n; i++)
         json_array_append_new(thresholds, json_integer(l.alerts.pct[i]));
@@ -232,6 +235,7 @@ int report_alerts(services *s, metering *meter, int64_t account_id, int64_t now_
                               "period_start", a->period_start, "current", current, "threshold", a->threshold, "used",
                               (json_int_t)a->used, "limit", (json_int_t)a->limit, "at", services_json_time(a->at)));
     }
+    free(got);
     *out = json_pack("{s:o, s:o}", "thresholds", thresholds, "alerts", alerts);
     return 0;
 }

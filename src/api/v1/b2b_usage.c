@@ -170,7 +170,7 @@ static void export_open(void *arg)
         r->rc = export_account_open(s, r->env->metering, r->account_id, r->has_from ? r->from : NULL,
                                     r->has_to ? r->to : NULL, r->format, clock_now_ms(r->env->clock), &r->job, &r->err);
     else
-        r->rc = export_month_open(s, r->has_month ? r->month : NULL, r->format, &r->job, &r->err);
+        r->rc = export_month_open(s, r->env->metering, r->has_month ? r->month : NULL, r->format, &r->job, &r->err);
 }
 
 static int export_chunk(void *job, buf *out, bool *last, app_err *err)

@@ -1039,7 +1039,7 @@ export interface components {
             /** @description the period is the current one (else the previous) */
             current: boolean;
             threshold: number;
-            /** @description The period's calls counted by the call that raised the alert: the threshold's own count, or a little more when calls on several event loops reached it at once, or when a restart seeded the counts past it (the alert is then raised by the next call rather than never). */
+            /** @description The period's calls at which the threshold is reached: ceil(threshold × limit / 100). The alert is raised by the call that reaches it (or, when that call's count was lost to a crash, by the next one past it, rather than never). */
             used: number;
             limit: number;
             /** Format: date-time */
