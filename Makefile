@@ -35,10 +35,13 @@ web:
 
 # Installs what is missing, builds under ASan+UBSan, runs every test (the store's on SQLite and on a
 # private PostgreSQL that scripts/test-c.sh starts and stops), then replays the fuzzers' seed corpora.
+# The release build (make run, make bench) is built too: its optimiser warns where the test build's
+# does not.
 test:
 	scripts/deps.sh test
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARMETER_SANITIZE=ON -DSTARMETER_TESTS=ON >/dev/null
 	cmake --build $(TEST_BUILD) -j$(JOBS)
+	$(MAKE) build
 	scripts/check-format.sh
 	scripts/test-c.sh $(TEST_BUILD)
 	tests/fuzz/run.sh regress $(FUZZ_BUILD)
