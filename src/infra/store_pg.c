@@ -322,12 +322,13 @@ static const char *const SQL[Q_COUNT] = {
         "ORDER BY acc.account_id, coalesce(u.credential_id, 0) LIMIT $5::bigint",
 };
 
-_Static_assert(Q_COUNT <= 64, "the prepared set of a connection is a 64-bit mask");
+#define PREPARED_WORDS 2
+_Static_assert(Q_COUNT <= 64 * PREPARED_WORDS, "the prepared set of a connection is a bit set of PREPARED_WORDS words");
 
 /* One pooled connection: used by one thread at a time (between checkout and checkin). */
 typedef struct pg_conn {
-    PGconn *conn;      /* NULL until first used (the first one is connected by open) */
-    uint64_t prepared; /* bit i: SQL[i] is prepared on this session as "sm<i>" */
+    PGconn *conn;                      /* NULL until first used (the first one is connected by open) */
+    uint64_t prepared[PREPARED_WORDS]; /* bit i: SQL[i] is prepared on this session as "sm<i>" */
     bool busy;
     /* The last failed statement was a unique violation (for messages that name the value). */
     bool unique_violation;
@@ -601,7 +602,7 @@ static int make_ready(pg_store *s, pg_conn *c, app_err *err)
         else
             PQreset(c->conn);
         /* A new session has none of the old one's prepared statements. */
-        c->prepared = 0;
+        memset(c->prepared, 0, sizeof c->prepared);
         if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
             int rc = conn_fail(s, c->conn, "connect", err);
             checkin(s, c);
@@ -625,14 +626,14 @@ static int run(pg_store *s, pg_conn *c, enum stmt_id q, const params *p, PGresul
     snprintf(name, sizeof name, "sm%d", (int)q);
     if (out != NULL)
         *out = NULL;
-    if (!(c->prepared & (UINT64_C(1) << q))) {
+    if (!(c->prepared[q / 64] & (UINT64_C(1) << (q % 64)))) {
         PGresult *r = PQprepare(c->conn, name, SQL[q], 0, NULL);
         /* The mask is cleared only with the session (checkout's reset): no name is prepared twice. */
         int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : map_error(s, c, r, what, err);
         PQclear(r);
         if (rc != 0)
             return rc;
-        c->prepared |= UINT64_C(1) << q;
+        c->prepared[q / 64] |= UINT64_C(1) << (q % 64);
     }
     PGresult *r = PQexecPrepared(c->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL, p ? p->fmt : NULL, 0);
     ExecStatusType st = PQresultStatus(r);
@@ -1493,13 +1494,13 @@ static void pipe_run(pg_pipeline *pp, enum stmt_id q, const params *p, const cha
     snprintf(name, sizeof name, "sm%d", (int)q);
     if (pp->send_failed)
         return;
-    if (!(c->prepared & (UINT64_C(1) << q))) {
+    if (!(c->prepared[q / 64] & (UINT64_C(1) << (q % 64)))) {
         if (!PQsendPrepare(c->conn, name, SQL[q], 0, NULL)) {
             pp->send_failed = true;
             return;
         }
         /* Counted as prepared now; pipe_end takes it back if the server refused it. */
-        c->prepared |= UINT64_C(1) << q;
+        c->prepared[q / 64] |= UINT64_C(1) << (q % 64);
         pipe_push(pp, (int)q, what);
     }
     if (!PQsendQueryPrepared(c->conn, name, p->n, p->v, p->len, p->fmt, 0))
@@ -1527,7 +1528,7 @@ static int pipe_end(pg_pipeline *pp, app_err *err)
         ExecStatusType st = PQresultStatus(r);
         bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
         if (!ok && pp->items[i].prepared_q >= 0)
-            c->prepared &= ~(UINT64_C(1) << pp->items[i].prepared_q);
+            c->prepared[pp->items[i].prepared_q / 64] &= ~(UINT64_C(1) << (pp->items[i].prepared_q % 64));
         if (!ok && st != PGRES_PIPELINE_ABORTED && rc == 0)
             rc = map_error(s, c, r, pp->items[i].what, err);
         PQclear(r);
@@ -1551,7 +1552,7 @@ broken:
         rc = conn_fail(s, c->conn, "pipeline", err);
     PQfinish(c->conn);
     c->conn = NULL;
-    c->prepared = 0;
+    memset(c->prepared, 0, sizeof c->prepared);
     free(pp->items);
     return rc;
 }
