@@ -413,6 +413,43 @@ static void load_account(const char *db, const char *store_uri)
     json_decref(key);
 }
 
+/* Spawns `starmeter serve` with args and points crash_srv at it; returns its pid and output fd. */
+static pid_t serve_for_crash(const char *const *args, int *fd)
+{
+    pid_t pid = spawn(args, fd);
+    char *out = read_until(*fd, "\"msg\":\"listening\"", 20000);
+    const char *p = strstr(out, "\"port\":");
+    cr_assert_not_null(p, "%s", out);
+    snprintf(crash_srv.base_url, sizeof crash_srv.base_url, "http://127.0.0.1:%d", atoi(p + 7));
+    free(out);
+    return pid;
+}
+
+/*
+ * Loads crash_srv from `conns` connections until `ok_calls` calls were answered 200 (or about 6 s
+ * passed) and `settle_ms` more, then kills `pid` without warning and stops the load. Returns the
+ * calls answered 200.
+ */
+static int kill_under_load(pid_t pid, int fd, int conns, int ok_calls, int settle_ms)
+{
+    pthread_t t[64];
+    cr_assert_leq(conns, 64);
+    atomic_store(&crash_ok, 0);
+    atomic_store(&crash_stop, false);
+    for (int i = 0; i < conns; i++)
+        pthread_create(&t[i], NULL, crash_load, NULL);
+    for (int i = 0; i < 3000 && atomic_load(&crash_ok) < ok_calls; i++)
+        usleep(2000);
+    usleep((useconds_t)settle_ms * 1000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    atomic_store(&crash_stop, true);
+    for (int i = 0; i < conns; i++)
+        pthread_join(t[i], NULL);
+    close(fd);
+    return atomic_load(&crash_ok);
+}
+
 /*
  * Loads a spawned server with `durability` from 8 connections, kills it, restarts it (which
  * replays its journal) and counts the store: SQLite, or PostgreSQL when `postgres`.
@@ -439,36 +476,15 @@ static void sigkill_under_load(const char *durability, bool postgres)
                           pg,
                           NULL};
     int fd;
-    pid_t pid = spawn(args, &fd);
-    char *out = read_until(fd, "\"msg\":\"listening\"", 20000);
-    const char *p = strstr(out, "\"port\":");
-    cr_assert_not_null(p, "%s", out);
-    snprintf(crash_srv.base_url, sizeof crash_srv.base_url, "http://127.0.0.1:%d", atoi(p + 7));
-    free(out);
-
+    pid_t pid = serve_for_crash(args, &fd);
     enum { CONNS = 8 };
-    pthread_t t[CONNS];
-    atomic_store(&crash_ok, 0);
-    atomic_store(&crash_stop, false);
-    for (int i = 0; i < CONNS; i++)
-        pthread_create(&t[i], NULL, crash_load, NULL);
     /* Let the load run, including the first computation of the week, then kill without warning. */
-    for (int i = 0; i < 300 && atomic_load(&crash_ok) < 200; i++)
-        usleep(10000);
-    usleep(300000);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    atomic_store(&crash_stop, true);
-    for (int i = 0; i < CONNS; i++)
-        pthread_join(t[i], NULL);
-    close(fd);
-
-    int ok = atomic_load(&crash_ok);
+    int ok = kill_under_load(pid, fd, CONNS, 200, 300);
     cr_assert_gt(ok, 0, "the load made no successful call");
     /* The counts the crash left in the usage journal are replayed into the ledger at the next
      * start, before it listens; a clean stop then leaves no journal behind. */
     pid = spawn(args, &fd);
-    out = read_until(fd, "\"msg\":\"listening\"", 20000);
+    char *out = read_until(fd, "\"msg\":\"listening\"", 20000);
     cr_assert_not_null(strstr(out, "\"msg\":\"listening\""), "%s", out);
     free(out);
     kill(pid, SIGTERM);
@@ -506,18 +522,6 @@ static long long sqlite_count(const char *db, const char *sql)
     return n;
 }
 
-/* Spawns `starmeter serve` with args and points crash_srv at it; returns its pid and output fd. */
-static pid_t serve_for_crash(const char *const *args, int *fd)
-{
-    pid_t pid = spawn(args, fd);
-    char *out = read_until(*fd, "\"msg\":\"listening\"", 20000);
-    const char *p = strstr(out, "\"port\":");
-    cr_assert_not_null(p, "%s", out);
-    snprintf(crash_srv.base_url, sizeof crash_srv.base_url, "http://127.0.0.1:%d", atoi(p + 7));
-    free(out);
-    return pid;
-}
-
 /*
  * Alerts across a kill -9 under load: four thresholds of a daily limit of 400, the server killed
  * while calls reach them and restarted (its journal replayed), then the rest of the day's calls.
@@ -545,22 +549,8 @@ Test(binary, sigkill_under_load_raises_each_threshold_once, .timeout = 120)
     const char *args[] = {"starmeter", "serve", "--listen", "127.0.0.1:0", "--db", db, NULL};
     int fd;
     pid_t pid = serve_for_crash(args, &fd);
-    enum { CONNS = 8 };
-    pthread_t t[CONNS];
-    atomic_store(&crash_ok, 0);
-    atomic_store(&crash_stop, false);
-    for (int i = 0; i < CONNS; i++)
-        pthread_create(&t[i], NULL, crash_load, NULL);
     /* Killed between the second and the third threshold, with calls in flight around them. */
-    for (int i = 0; i < 3000 && atomic_load(&crash_ok) < 240; i++)
-        usleep(2000);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    atomic_store(&crash_stop, true);
-    for (int i = 0; i < CONNS; i++)
-        pthread_join(t[i], NULL);
-    close(fd);
-    cr_assert_gt(atomic_load(&crash_ok), 100, "the load did not pass the first threshold before the kill");
+    cr_assert_gt(kill_under_load(pid, fd, 8, 240, 0), 100, "the load did not pass the first threshold before the kill");
 
     /* Restarted: the rest of the day's 400 calls, until the limit refuses. */
     pid = serve_for_crash(args, &fd);
