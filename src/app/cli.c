@@ -496,17 +496,16 @@ int cli_store(int argc, char **argv)
         goto out;
     }
     printf("copied from %s to %s: %lld plans, %lld accounts, %lld contracts, %lld API keys, %lld usage rows, "
-           "%lld idempotent answers, %lld audit events, %lld usage alerts\n",
+           "%lld idempotent answers, %lld audit events, %lld usage alerts, %lld webhook endpoints, "
+           "%lld pending webhook deliveries\n",
            src->ops->name, dst->ops->name, (long long)n.plans, (long long)n.accounts, (long long)n.contracts,
            (long long)n.credentials, (long long)n.usage_rows, (long long)n.idem_records, (long long)n.audit_events,
-           (long long)n.usage_alerts);
+           (long long)n.usage_alerts, (long long)n.webhooks, (long long)n.webhook_deliveries);
     printf("audit chain of the copy intact: %lld events verified\n", (long long)checked);
     printf("API keys are copied as hashes peppered with the source's pepper file: serve the target with that same "
            "file (--pepper-file, default <directory of --db>/pepper), or no key will authenticate.\n");
     printf("Usage journal marks are not copied: the source's journal must be folded (its server stopped cleanly)%s.\n",
            config_store_is_postgres(&from_cfg) ? "; a PostgreSQL source's servers each keep their own journal" : "");
-    printf("Webhook endpoints and their deliveries are not copied: create the endpoints again on the target "
-           "(POST /v1/admin/accounts/{id}/webhooks) and give their new secrets to the receivers.\n");
 out:
     store_close(src);
     store_close(dst);

@@ -150,6 +150,37 @@ static void batch_alerts(store_import *b, const void *rows, size_t n)
     b->nalerts = n;
 }
 
+static int list_webhooks(store *from, const void *last, int64_t now_ms, void *rows, size_t cap, size_t *n, app_err *err)
+{
+    (void)now_ms;
+    return store_webhook_list_all(from, last ? ((const webhook *)last)->id : 0, rows, cap, n, err);
+}
+static void batch_webhooks(store_import *b, const void *rows, size_t n)
+{
+    b->webhooks = rows;
+    b->nwebhooks = n;
+}
+
+static int list_deliveries(store *from, const void *last, int64_t now_ms, void *rows, size_t cap, size_t *n,
+                           app_err *err)
+{
+    (void)now_ms;
+    return store_delivery_pending_list(from, last ? ((const webhook_delivery *)last)->id : 0, rows, cap, n, err);
+}
+static void batch_deliveries(store_import *b, const void *rows, size_t n)
+{
+    b->deliveries = rows;
+    b->ndeliveries = n;
+}
+static void release_deliveries(void *rows, size_t n)
+{
+    webhook_delivery *d = rows;
+    for (size_t i = 0; i < n; i++) {
+        free(d[i].body);
+        d[i].body = NULL;
+    }
+}
+
 /* Referenced rows first: contracts name plans and accounts, usage rows name credentials. */
 static const row_kind KINDS[] = {
     {sizeof(plan), PAGE_ROWS, offsetof(store_copy_counts, plans), list_plans, batch_plans, NULL},
@@ -161,6 +192,9 @@ static const row_kind KINDS[] = {
     {sizeof(idem_record), PAGE_ROWS, offsetof(store_copy_counts, idem_records), list_idem, batch_idem, release_idem},
     {sizeof(audit_event), PAGE_AUDITS, offsetof(store_copy_counts, audit_events), list_audit, batch_audit, NULL},
     {sizeof(usage_alert), PAGE_ROWS, offsetof(store_copy_counts, usage_alerts), list_alerts, batch_alerts, NULL},
+    {sizeof(webhook), PAGE_ROWS, offsetof(store_copy_counts, webhooks), list_webhooks, batch_webhooks, NULL},
+    {sizeof(webhook_delivery), PAGE_ROWS, offsetof(store_copy_counts, webhook_deliveries), list_deliveries,
+     batch_deliveries, release_deliveries},
 };
 
 /* Copies every row of one kind, a page (one target transaction) at a time. */

@@ -9,14 +9,17 @@
 
 /* What store_copy copied, row by row. */
 typedef struct store_copy_counts {
-    int64_t plans, accounts, contracts, credentials, usage_rows, idem_records, audit_events, usage_alerts;
+    int64_t plans, accounts, contracts, credentials, usage_rows, idem_records, audit_events, usage_alerts, webhooks,
+        webhook_deliveries;
 } store_copy_counts;
 
 /*
  * Copies every row of `from` into `to` (both borrowed, both migrated by the caller) with its id:
  * plans, accounts, contracts, credentials (secret hashes as they are), usage rows, the
  * idempotency answers unexpired at now_ms, the audit chain with its seq and hashes, so that
- * the copy verifies, and the usage alerts raised (so that none is raised twice). Usage journal marks are not copied:
+ * the copy verifies, the usage alerts raised (so that none is raised twice), and the webhook
+ * endpoints with their secrets and their pending deliveries (delivered and failed ones, and the
+ * attempts, are history the copy leaves behind). Usage journal marks are not copied:
  * they belong to the source's processes. Refuses a target that holds any account, plan or audit event
  * (validation_error, nothing written). Works in pages, each one transaction of the target (store_import_rows), so
  * memory does not grow with the database; a failure part way leaves the pages copied so far in the target (empty it

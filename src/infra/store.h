@@ -160,6 +160,10 @@ typedef struct store_import {
     size_t naudits;
     const usage_alert *alerts; /* as they are (their events are among the audits); `audit` unused */
     size_t nalerts;
+    const webhook *webhooks; /* endpoints, secrets included */
+    size_t nwebhooks;
+    const webhook_delivery *deliveries; /* pending deliveries, bodies included, of the endpoints above */
+    size_t ndeliveries;
 } store_import;
 
 /*
@@ -232,6 +236,14 @@ struct store_ops {
      * `after` (the last of the previous page; NULL: from the first). For copying a store.
      */
     int (*alert_list_all)(store *self, const usage_alert *after, usage_alert *out, size_t cap, size_t *n, app_err *err);
+    /*
+     * For copying a store: every webhook endpoint, secrets included, in id order after `after`;
+     * and every pending delivery with its body (malloc'd, the caller frees each; on failure *n is 0
+     * and nothing is owned), in id order after `after`.
+     */
+    int (*webhook_list_all)(store *self, int64_t after, webhook *out, size_t cap, size_t *n, app_err *err);
+    int (*delivery_pending_list)(store *self, int64_t after, webhook_delivery *out, size_t cap, size_t *n,
+                                 app_err *err);
     /*
      * Exports, page by page (keyset: a page starts after the last row of the previous one, NULL
      * for the first, which may be an element of `out`; at most min(cap, STORE_PAGE_MAX) rows; a
@@ -473,6 +485,15 @@ static inline int store_alert_list_all(store *s, const usage_alert *after, usage
                                        app_err *e)
 {
     return STORE_CALL(alert_list_all, after, o, cap, n, e);
+}
+static inline int store_webhook_list_all(store *s, int64_t after, webhook *o, size_t cap, size_t *n, app_err *e)
+{
+    return STORE_CALL(webhook_list_all, after, o, cap, n, e);
+}
+static inline int store_delivery_pending_list(store *s, int64_t after, webhook_delivery *o, size_t cap, size_t *n,
+                                              app_err *e)
+{
+    return STORE_CALL(delivery_pending_list, after, o, cap, n, e);
 }
 static inline int store_usage_key_days(store *s, int64_t account_id, const char *from, const char *to,
                                        const usage_key_day *after, usage_key_day *o, size_t cap, size_t *n, app_err *e)

@@ -85,6 +85,10 @@ FORWARD(alert_list,
         (s->inner, id, day_from, month_from, o, cap, n, err))
 FORWARD(alert_list_all, (store * self, const usage_alert *after, usage_alert *o, size_t cap, size_t *n, app_err *err),
         (s->inner, after, o, cap, n, err))
+FORWARD(webhook_list_all, (store * self, int64_t after, webhook *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, after, o, cap, n, err))
+FORWARD(delivery_pending_list, (store * self, int64_t after, webhook_delivery *o, size_t cap, size_t *n, app_err *err),
+        (s->inner, after, o, cap, n, err))
 FORWARD(usage_sum,
         (store * self, int64_t acc, int64_t cred, const char *from, const char *to, usage_totals *o, app_err *err),
         (s->inner, acc, cred, from, to, o, err))
@@ -183,6 +187,8 @@ static const struct store_ops faulty_ops = {
     .usage_sum = faulty_usage_sum,
     .alert_list = faulty_alert_list,
     .alert_list_all = faulty_alert_list_all,
+    .webhook_list_all = faulty_webhook_list_all,
+    .delivery_pending_list = faulty_delivery_pending_list,
     .usage_rows = faulty_usage_rows,
     .idem_get = faulty_idem_get,
     .idem_purge = faulty_idem_purge,

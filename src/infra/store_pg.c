@@ -94,6 +94,10 @@ enum stmt_id {
     Q_DELIVERY_LIST,
     Q_ATTEMPT_LIST,
     Q_DELIVERY_RESEND,
+    Q_WEBHOOK_LIST_ALL,
+    Q_DELIVERY_PENDING_ALL,
+    Q_WEBHOOK_IMPORT,
+    Q_DELIVERY_IMPORT,
     Q_USAGE_KEY_DAYS,
     Q_USAGE_ACCOUNTS,
     Q_COUNT
@@ -253,7 +257,19 @@ static const char *const SQL[Q_COUNT] = {
         "coalesce((SELECT max(id) FROM accounts), 0) + 1, false), "
         "setval(pg_get_serial_sequence('plans', 'id'), coalesce((SELECT max(id) FROM plans), 0) + 1, false), "
         "setval(pg_get_serial_sequence('credentials', 'id'), "
-        "coalesce((SELECT max(id) FROM credentials), 0) + 1, false)",
+        "coalesce((SELECT max(id) FROM credentials), 0) + 1, false), "
+        "setval(pg_get_serial_sequence('webhook_endpoints', 'id'), "
+        "coalesce((SELECT max(id) FROM webhook_endpoints), 0) + 1, false), "
+        "setval(pg_get_serial_sequence('webhook_deliveries', 'id'), "
+        "coalesce((SELECT max(id) FROM webhook_deliveries), 0) + 1, false)",
+    [Q_WEBHOOK_LIST_ALL] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE id > $1 ORDER BY id LIMIT $2",
+    [Q_DELIVERY_PENDING_ALL] = "SELECT " DELIVERY_COLS ", d.body FROM webhook_deliveries d "
+                               "WHERE d.status = 'pending' AND d.id > $1 ORDER BY d.id LIMIT $2",
+    [Q_WEBHOOK_IMPORT] =
+        "INSERT INTO webhook_endpoints(" WEBHOOK_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    [Q_DELIVERY_IMPORT] = "INSERT INTO webhook_deliveries(id, webhook_id, account_id, msg_id, event_type, status, "
+                          "attempts, next_attempt_at, scheduled_at, created_at, body) "
+                          "VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10)",
     [Q_WEBHOOK_INSERT] =
         "INSERT INTO webhook_endpoints(account_id, url, events, secret, prev_secret, prev_secret_expires_at, status, "
         "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -2001,7 +2017,8 @@ static int pg_import_rows(store *self, const store_import *b, app_err *err)
     int rc = usage_arrays_and_conn(s, arr, b->usage, b->nusage, &c, err);
     if (rc != 0)
         goto out;
-    size_t rows = b->nplans + b->naccounts + b->ncontracts + b->ncredentials + b->nidem + b->naudits + b->nalerts;
+    size_t rows = b->nplans + b->naccounts + b->ncontracts + b->ncredentials + b->nidem + b->naudits + b->nalerts +
+                  b->nwebhooks + b->ndeliveries;
     pg_pipeline pp;
     if (!pipe_begin(&pp, s, c, 2 * (rows + 8))) {
         free(pp.items);
@@ -2083,6 +2100,36 @@ static int pg_import_rows(store *self, const store_import *b, app_err *err)
         p_i64(&p, a->limit);
         p_i64(&p, a->at);
         pipe_run(&pp, Q_ALERT_IMPORT, &p, "import usage alert");
+    }
+    for (size_t i = 0; i < b->nwebhooks; i++) {
+        const webhook *w = &b->webhooks[i];
+        params p = {0};
+        p_i64(&p, w->id);
+        p_i64(&p, w->account_id);
+        p_text(&p, w->url);
+        p_text(&p, w->events);
+        p_text(&p, w->secret);
+        p_text(&p, w->prev_secret[0] ? w->prev_secret : NULL);
+        p_opt(&p, w->prev_secret_expires_at);
+        p_text(&p, webhook_status_name(w->status));
+        p_i64(&p, w->created_at);
+        p_i64(&p, w->updated_at);
+        pipe_run(&pp, Q_WEBHOOK_IMPORT, &p, "import webhook");
+    }
+    for (size_t i = 0; i < b->ndeliveries; i++) {
+        const webhook_delivery *d = &b->deliveries[i];
+        params p = {0};
+        p_i64(&p, d->id);
+        p_i64(&p, d->webhook_id);
+        p_i64(&p, d->account_id);
+        p_text(&p, d->msg_id);
+        p_text(&p, d->event_type);
+        p_i64(&p, d->attempts);
+        p_i64(&p, d->next_attempt_at);
+        p_i64(&p, d->scheduled_at);
+        p_i64(&p, d->created_at);
+        p_bytes(&p, d->body, d->body_len);
+        pipe_run(&pp, Q_DELIVERY_IMPORT, &p, "import webhook delivery");
     }
     const params none = {0};
     pipe_run(&pp, Q_SEQ_RESTART, &none, "move id sequences");
@@ -2258,6 +2305,45 @@ static void row_delivery(const PGresult *r, int i, void *out)
     d->next_attempt_at = col_i64(r, i, 7);
     d->scheduled_at = col_i64(r, i, 8);
     d->created_at = col_i64(r, i, 9);
+}
+
+/* A pending delivery with its body (malloc'd). */
+static void row_delivery_body(const PGresult *r, int i, void *out)
+{
+    row_delivery(r, i, out);
+    webhook_delivery *d = out;
+    size_t len;
+    unsigned char *body = col_bytea(r, i, 10, &len);
+    d->body_len = body ? len : 0;
+    d->body = xmalloc(d->body_len + 1);
+    if (d->body_len)
+        memcpy(d->body, body, d->body_len);
+    d->body[d->body_len] = '\0';
+    PQfreemem(body);
+}
+
+static int pg_webhook_list_all(store *self, int64_t after, webhook *out, size_t cap, size_t *n, app_err *err)
+{
+    params p = {0};
+    p_i64(&p, after);
+    p_i64(&p, (int64_t)cap);
+    return list((pg_store *)self, Q_WEBHOOK_LIST_ALL, &p, row_webhook, out, sizeof *out, cap, n, "list webhooks", err);
+}
+
+static int pg_delivery_pending_list(store *self, int64_t after, webhook_delivery *out, size_t cap, size_t *n,
+                                    app_err *err)
+{
+    params p = {0};
+    p_i64(&p, after);
+    p_i64(&p, (int64_t)cap);
+    int rc = list((pg_store *)self, Q_DELIVERY_PENDING_ALL, &p, row_delivery_body, out, sizeof *out, cap, n,
+                  "list pending webhook deliveries", err);
+    if (rc != 0) { /* nothing is owned on failure */
+        for (size_t i = 0; i < *n; i++)
+            free(out[i].body);
+        *n = 0;
+    }
+    return rc;
 }
 
 static void row_attempt(const PGresult *r, int i, void *out)
@@ -2532,6 +2618,8 @@ static const struct store_ops pg_ops = {
     .usage_sum = pg_usage_sum,
     .alert_list = pg_alert_list,
     .alert_list_all = pg_alert_list_all,
+    .webhook_list_all = pg_webhook_list_all,
+    .delivery_pending_list = pg_delivery_pending_list,
     .usage_rows = pg_usage_rows,
     .idem_get = pg_idem_get,
     .idem_purge = pg_idem_purge,

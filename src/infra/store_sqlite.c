@@ -455,6 +455,9 @@ static int insert_audit(sqlite_store *s, const audit_event *ev, app_err *err)
 /* The outbox of webhooks, written inside a caller's transaction (defined with the webhooks below). */
 static int sqlite_webhook_enqueue_tx(sqlite_store *s, int64_t account_id, const char *event_type, const char *msg_id,
                                      const char *body, int64_t now_ms, size_t *n_enqueued, app_err *err);
+/* store copy's rows of webhooks (with the webhooks' code, below). */
+static int import_webhook(sqlite_store *s, const webhook *w, app_err *err);
+static int import_delivery(sqlite_store *s, const webhook_delivery *d, app_err *err);
 
 /* Bodies run as `lock; do { ... break on error ... } while (0); unlock`, so every exit unlocks. */
 
@@ -1767,6 +1770,10 @@ static int sqlite_import_rows(store *self, const store_import *b, app_err *err)
             rc = app_err_set(err, APP_VALIDATION_ERROR, "usage alert of account %lld exists already",
                              (long long)a.account_id);
     }
+    for (size_t i = 0; i < b->nwebhooks && rc == 0; i++)
+        rc = import_webhook(s, &b->webhooks[i], err);
+    for (size_t i = 0; i < b->ndeliveries && rc == 0; i++)
+        rc = import_delivery(s, &b->deliveries[i], err);
     return write_end(s, rc, NULL, err);
 }
 
@@ -1925,6 +1932,16 @@ static const char SQL_DELIVERY_RESEND[] =
     "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?1, scheduled_at = ?1 "
     "WHERE id = ?2 AND webhook_id = ?3 AND status = 'failed'";
 static const char SQL_DELIVERY_STATUS[] = "SELECT status FROM webhook_deliveries WHERE id = ? AND webhook_id = ?";
+static const char SQL_WEBHOOK_LIST_ALL[] =
+    "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE id > ? ORDER BY id LIMIT ?";
+static const char SQL_DELIVERY_PENDING_ALL[] =
+    "SELECT " DELIVERY_COLS ", d.body FROM webhook_deliveries d WHERE d.status = 'pending' AND d.id > ? "
+    "ORDER BY d.id LIMIT ?";
+static const char SQL_WEBHOOK_IMPORT[] =
+    "INSERT INTO webhook_endpoints(" WEBHOOK_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_DELIVERY_IMPORT[] =
+    "INSERT INTO webhook_deliveries(id, webhook_id, account_id, msg_id, event_type, status, attempts, "
+    "next_attempt_at, scheduled_at, created_at, body) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)";
 
 static delivery_status delivery_status_of(const char *t)
 {
@@ -1967,6 +1984,98 @@ static void row_delivery(sqlite3_stmt *st, void *out)
     d->created_at = sqlite3_column_int64(st, 9);
 }
 
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *t)
+{
+    if (t[0] != '\0')
+        sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* A pending delivery with its body (malloc'd). */
+static void row_delivery_body(sqlite3_stmt *st, void *out)
+{
+    row_delivery(st, out);
+    webhook_delivery *d = out;
+    d->body_len = (size_t)sqlite3_column_bytes(st, 10);
+    d->body = xmalloc(d->body_len + 1);
+    if (d->body_len)
+        memcpy(d->body, sqlite3_column_blob(st, 10), d->body_len);
+    d->body[d->body_len] = '\0';
+}
+
+static int sqlite_webhook_list_all(store *self, int64_t after, webhook *out, size_t cap, size_t *n, app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    sqlite3_stmt *st = locked_stmt(s, SQL_WEBHOOK_LIST_ALL, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    *n = 0;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, (int64_t)cap);
+        rc = collect(s, st, row_webhook, out, sizeof *out, cap, n, "list webhooks", err);
+    }
+    unlock(s);
+    return rc;
+}
+
+static int sqlite_delivery_pending_list(store *self, int64_t after, webhook_delivery *out, size_t cap, size_t *n,
+                                        app_err *err)
+{
+    sqlite_store *s = (sqlite_store *)self;
+    sqlite3_stmt *st = locked_stmt(s, SQL_DELIVERY_PENDING_ALL, err);
+    int rc = APP_STORE_UNAVAILABLE;
+    *n = 0;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, (int64_t)cap);
+        rc = collect(s, st, row_delivery_body, out, sizeof *out, cap, n, "list pending webhook deliveries", err);
+    }
+    unlock(s);
+    if (rc != 0) { /* nothing is owned on failure */
+        for (size_t i = 0; i < *n; i++)
+            free(out[i].body);
+        *n = 0;
+    }
+    return rc;
+}
+
+static int import_webhook(sqlite_store *s, const webhook *w, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_WEBHOOK_IMPORT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, w->id);
+    sqlite3_bind_int64(st, 2, w->account_id);
+    sqlite3_bind_text(st, 3, w->url, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, w->events, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, w->secret, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 6, w->prev_secret);
+    bind_opt(st, 7, w->prev_secret_expires_at);
+    sqlite3_bind_text(st, 8, w->status == WEBHOOK_DISABLED ? "disabled" : "active", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, w->created_at);
+    sqlite3_bind_int64(st, 10, w->updated_at);
+    return exec_done(s, st, "import webhook", err);
+}
+
+static int import_delivery(sqlite_store *s, const webhook_delivery *d, app_err *err)
+{
+    sqlite3_stmt *st = stmt(s, SQL_DELIVERY_IMPORT, err);
+    if (st == NULL)
+        return APP_STORE_UNAVAILABLE;
+    sqlite3_bind_int64(st, 1, d->id);
+    sqlite3_bind_int64(st, 2, d->webhook_id);
+    sqlite3_bind_int64(st, 3, d->account_id);
+    sqlite3_bind_text(st, 4, d->msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, d->event_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, d->attempts);
+    sqlite3_bind_int64(st, 7, d->next_attempt_at);
+    sqlite3_bind_int64(st, 8, d->scheduled_at);
+    sqlite3_bind_int64(st, 9, d->created_at);
+    sqlite3_bind_blob(st, 10, d->body != NULL ? d->body : "", (int)d->body_len, SQLITE_STATIC);
+    return exec_done(s, st, "import webhook delivery", err);
+}
+
 static void row_attempt(sqlite3_stmt *st, void *out)
 {
     webhook_attempt *a = out;
@@ -1977,14 +2086,6 @@ static void row_attempt(sqlite3_stmt *st, void *out)
     a->http_status = sqlite3_column_int(st, 3);
     a->latency_ms = sqlite3_column_int64(st, 4);
     col_text(st, 5, a->error, sizeof a->error);
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *t)
-{
-    if (t[0] != '\0')
-        sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
 }
 
 static int sqlite_webhook_create(store *self, webhook *io, audit_event *audit, app_err *err)
@@ -2337,6 +2438,8 @@ static const struct store_ops sqlite_ops = {
     .usage_sum = sqlite_usage_sum,
     .alert_list = sqlite_alert_list,
     .alert_list_all = sqlite_alert_list_all,
+    .webhook_list_all = sqlite_webhook_list_all,
+    .delivery_pending_list = sqlite_delivery_pending_list,
     .usage_rows = sqlite_usage_rows,
     .idem_get = sqlite_idem_get,
     .idem_purge = sqlite_idem_purge,

@@ -2310,3 +2310,63 @@ CONTRACT_TEST(import_rows_keeps_ids_rows_and_audit_hashes_and_later_creates_cont
     MUST_FAIL(APP_VALIDATION_ERROR, store_import_rows(s, &dup, &err));
     MUST_FAIL(APP_NOT_FOUND, store_plan_get(s, 20, &p, &err));
 }
+
+/* store copy: endpoints with their secrets and pending deliveries with their bodies, ids kept. */
+CONTRACT_TEST(webhooks_and_pending_deliveries_list_all_and_import_with_their_ids)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t acc = make_account(s, "hooked");
+    webhook a = make_webhook(s, acc, "https://a.example/h", "usage.threshold", WEBHOOK_ACTIVE);
+    webhook b = make_webhook(s, acc, "https://b.example/h", "usage.threshold", WEBHOOK_DISABLED);
+    snprintf(b.prev_secret, sizeof b.prev_secret, "whsec_b2xkIHNlY3JldCBvZiB0aGUgZW5kcG9pbnQh");
+    b.prev_secret_expires_at = opt_some(T0 + 99);
+    MUST(store_webhook_update(s, &b, NULL, &err));
+    size_t queued = 0;
+    MUST(store_webhook_enqueue(s, acc, "usage.threshold", "thr_1_day_2026-03-01_80", "{\"n\":1}", T0 + 7, &queued,
+                               &err));
+    cr_assert_eq(queued, 1, "only the active endpoint gets the event");
+
+    webhook hooks[4];
+    size_t n;
+    MUST(store_webhook_list_all(s, 0, hooks, 4, &n, &err));
+    cr_assert_eq(n, 2);
+    assert_webhook_eq(&hooks[0], &a);
+    assert_webhook_eq(&hooks[1], &b);
+    cr_assert_str_eq(hooks[1].prev_secret, b.prev_secret);
+    MUST(store_webhook_list_all(s, a.id, hooks, 4, &n, &err));
+    cr_assert(n == 1 && hooks[0].id == b.id);
+    webhook_delivery pending[4];
+    MUST(store_delivery_pending_list(s, 0, pending, 4, &n, &err));
+    cr_assert_eq(n, 1);
+    cr_assert_eq(pending[0].webhook_id, a.id);
+    cr_assert_str_eq(pending[0].msg_id, "thr_1_day_2026-03-01_80");
+    cr_assert_str_eq(pending[0].body, "{\"n\":1}");
+    cr_assert_eq(pending[0].body_len, 7);
+    cr_assert_eq(pending[0].next_attempt_at, T0 + 7);
+
+    /* Into an empty store: the same ids, secrets and body; later ids go past them. */
+    store *t = open_backend(backend);
+    account to_acc = {.id = acc, .status = ACCOUNT_ACTIVE, .created_at = T0};
+    snprintf(to_acc.name, sizeof to_acc.name, "hooked");
+    store_import imp = {.accounts = &to_acc,
+                        .naccounts = 1,
+                        .webhooks = (webhook[]){a, b},
+                        .nwebhooks = 2,
+                        .deliveries = pending,
+                        .ndeliveries = 1};
+    MUST(store_import_rows(t, &imp, &err));
+    webhook got;
+    MUST(store_webhook_get(t, b.id, &got, &err));
+    assert_webhook_eq(&got, &b);
+    cr_assert_str_eq(got.secret, b.secret);
+    webhook_delivery copied[2];
+    MUST(store_delivery_pending_list(t, 0, copied, 2, &n, &err));
+    cr_assert_eq(n, 1);
+    cr_assert_eq(copied[0].id, pending[0].id);
+    cr_assert_str_eq(copied[0].body, "{\"n\":1}");
+    free(copied[0].body);
+    free(pending[0].body);
+    webhook later = make_webhook(t, acc, "https://c.example/h", "usage.threshold", WEBHOOK_ACTIVE);
+    cr_assert_gt(later.id, b.id);
+}
