@@ -93,15 +93,18 @@ static bool sqlite_traces(const app_config *cfg, char *out, size_t cap)
     const char *db = config_sqlite_path(cfg);
     char paths[4][1100];
     size_t n = 0;
-    snprintf(paths[n++], sizeof paths[0], "%s-wal", db);
-    snprintf(paths[n++], sizeof paths[0], "%s-shm", db);
+    /* a path too long for a slot is no trace of this database: it is left out */
+    if ((size_t)snprintf(paths[n], sizeof paths[0], "%s-wal", db) < sizeof paths[0])
+        n++;
+    if ((size_t)snprintf(paths[n], sizeof paths[0], "%s-shm", db) < sizeof paths[0])
+        n++;
     config_journal_dir(cfg, paths[n++], sizeof paths[0]);
     if (cfg->pepper_file[0] == '\0' && db == cfg->db)
         config_pepper_path(cfg, paths[n++], sizeof paths[0]);
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         if (stat(paths[i], &st) == 0) {
-            snprintf(out, cap, "%s", paths[i]);
+            str_copy(out, cap, paths[i]); /* shortened if need be: it still says where to look */
             return true;
         }
     }
@@ -117,12 +120,16 @@ static void set_traces_aside(const app_config *cfg)
 {
     const char *db = config_sqlite_path(cfg);
     char paths[3][1100], aside[1200];
-    snprintf(paths[0], sizeof paths[0], "%s-wal", db);
-    snprintf(paths[1], sizeof paths[1], "%s-shm", db);
+    bool fits[3];
+    fits[0] = (size_t)snprintf(paths[0], sizeof paths[0], "%s-wal", db) < sizeof paths[0];
+    fits[1] = (size_t)snprintf(paths[1], sizeof paths[1], "%s-shm", db) < sizeof paths[1];
     config_journal_dir(cfg, paths[2], sizeof paths[2]);
+    fits[2] = true;
     long long now = (long long)clock_now_ms(clock_system());
     for (int i = 0; i < 3; i++) {
-        snprintf(aside, sizeof aside, "%s.orphaned-%lld", paths[i], now);
+        /* a truncated path names another file: never rename that */
+        if (!fits[i] || (size_t)snprintf(aside, sizeof aside, "%s.orphaned-%lld", paths[i], now) >= sizeof aside)
+            continue;
         if (rename(paths[i], aside) == 0)
             fprintf(stderr, "starmeter: --recreate-db: %s moved aside to %s\n", paths[i], aside);
     }
