@@ -68,15 +68,19 @@
  * account's calls costs about as many commands as one call.
  * KEYS: the batch's counters (rate limits' buckets, days and months), each once, then its flags
  *       in pairs (block, over): a day's, a month's.
- * ARGV: the number of counters among KEYS, of rate limit specs, of contract groups, of
- *       reservations; then each spec: its bucket (index in KEYS), interval (us), burst; then each
- *       group (one account's contract in one day and month): day, month, day flags, month flags
- *       (indices in KEYS), daily, monthly ('' when none), overage mode (1 or 0), cap ('' when
- *       none), day end, month end (ms, past which keys expire), missing (0: a missing counter
- *       counts 0; 1: answer missing when the day or month counter is; 2: create what is missing
- *       from the seed first, as SEED_LUA does), and the seed: day used, month used, the day's
- *       block and over flags, the month's; then each reservation: now (us, the node's clock), its
- *       global, account and credential specs (0: no rate limits), its group (0: no contract).
+ * ARGV: the number of counters among KEYS, of rate limit specs, of contract groups, of shapes,
+ *       of reservations; then each spec: its bucket (index in KEYS), interval (us), burst; then
+ *       each group (one account's contract in one day and month): day, month, day flags, month
+ *       flags (indices in KEYS), daily, monthly ('' when none), overage mode (1 or 0), cap (''
+ *       when none), day end, month end (ms, past which keys expire), missing (0: a missing
+ *       counter counts 0; 1: answer missing when the day or month counter is; 2: create what is
+ *       missing from the seed first, as SEED_LUA does), and the seed: day used, month used, the
+ *       day's block and over flags, the month's; then each shape (what the calls of one
+ *       credential decide): its global, account and credential specs (0: no rate limits), its
+ *       group (0: no contract); then each reservation: now (us, the node's clock), its shape.
+ * The script keeps, for counter i, its value now in v[i] (nil: missing), at the start in
+ * v[nk + i], a time to live to write it afresh with in v[2 nk + i], one to renew it with in
+ * v[3 nk + i] (one table: every table a run makes costs Redis about half a microsecond).
  * A bucket holds its theoretical arrival time. One full again is written afresh with its time to
  * live (its interval times its burst, plus an hour); one in use moves by INCRBY, its time to live
  * renewed every 16th call. A day or month counter is created with its time to live (end - now).
@@ -89,14 +93,15 @@
  */
 static const char RESERVE_LUA[] =
     "local fmt, floor = string.format, math.floor\n"
-    "local nk, ns, ng, nr = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local nk, ns, ng, nh, nr = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), "
+    "tonumber(ARGV[5])\n"
     "local v = nk > 0 and redis.call('MGET', unpack(KEYS, 1, nk)) or {}\n"
-    "local was, setpx, renew, flagged, seeded = {}, {}, {}, {}, {}\n"
+    "local flagged, seeded = {}, {}\n"
     "for i = 1, nk do\n"
     "  local x = tonumber(v[i])\n"
-    "  v[i], was[i] = x, x\n"
+    "  v[i], v[nk + i] = x, x\n"
     "end\n"
-    "local a, spec, grp = 5, {}, {}\n"
+    "local a, spec, grp, shape = 6, {}, {}, {}\n"
     "for s = 1, ns do\n"
     "  local t, burst = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
     "  spec[s] = {tonumber(ARGV[a]), t, t * burst, floor(t * burst / 1000) + 3600000}\n"
@@ -105,8 +110,13 @@ static const char RESERVE_LUA[] =
     "for g = 1, ng do\n"
     "  grp[g] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),\n"
     "            tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), ARGV[a + 6] == '1', tonumber(ARGV[a + 7]),\n"
-    "            tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9]), ARGV[a + 10], a + 11}\n"
+    "            tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9]), ARGV[a + 10], a + 11, g}\n"
     "  a = a + 17\n"
+    "end\n"
+    "for h = 1, nh do\n"
+    "  shape[h] = {spec[tonumber(ARGV[a])] or false, spec[tonumber(ARGV[a + 1])] or false,\n"
+    "              spec[tonumber(ARGV[a + 2])] or false, grp[tonumber(ARGV[a + 3])] or false}\n"
+    "  a = a + 4\n"
     "end\n"
     "local function judge(limit, used, over, cap)\n"
     "  if limit == nil or used + 1 <= limit then return 0 end\n"
@@ -127,23 +137,16 @@ static const char RESERVE_LUA[] =
     "  flagged[k] = true\n"
     "  return redis.call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', ttl(e, nowms))) and 1 or 0\n"
     "end\n"
-    "local out, n = {}, 0\n"
-    "local function put(c1, c2, c3, c4, c5, c6, c7, c8, c9)\n"
-    "  out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = c1, c2, c3, c4, c5\n"
-    "  out[n + 6], out[n + 7], out[n + 8], out[n + 9] = c6, c7, c8, c9\n"
-    "  n = n + 9\n"
-    "end\n"
-    "local rs, nx, act, rem, rst = {}, {}, {}, {}, {}\n"
+    "local out, n, nx, act, rem, rst = {}, 0, {0, 0, 0}, {false, false, false}, {0, 0, 0}, {0, 0, 0}\n"
     "for r = 1, nr do\n"
-    "  local now, g = tonumber(ARGV[a]), tonumber(ARGV[a + 4])\n"
-    "  rs[1], rs[2], rs[3] = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])\n"
-    "  a = a + 5\n"
-    "  local G, nowms, res = grp[g], now / 1000, 0\n"
-    "  if G and G[11] == '2' and not seeded[g] then\n"
-    "    seeded[g] = true\n"
+    "  local now, H = tonumber(ARGV[a]), shape[tonumber(ARGV[a + 1])]\n"
+    "  a = a + 2\n"
+    "  local G, nowms, res = H[4], now / 1000, 0\n"
+    "  if G and G[11] == '2' and not seeded[G[13]] then\n"
+    "    seeded[G[13]] = true\n"
     "    local sd = G[12]\n"
-    "    if v[G[1]] == nil then v[G[1]], setpx[G[1]] = tonumber(ARGV[sd]), ttl(G[9], nowms) end\n"
-    "    if v[G[2]] == nil then v[G[2]], setpx[G[2]] = tonumber(ARGV[sd + 1]), ttl(G[10], nowms) end\n"
+    "    if v[G[1]] == nil then v[G[1]], v[2 * nk + G[1]] = tonumber(ARGV[sd]), ttl(G[9], nowms) end\n"
+    "    if v[G[2]] == nil then v[G[2]], v[2 * nk + G[2]] = tonumber(ARGV[sd + 1]), ttl(G[10], nowms) end\n"
     "    for f = 0, 3 do\n"
     "      if ARGV[sd + 2 + f] == '1' then\n"
     "        flag((f < 2 and G[3] or G[4]) + f % 2, f < 2 and G[9] or G[10], nowms)\n"
@@ -151,34 +154,36 @@ static const char RESERVE_LUA[] =
     "    end\n"
     "  elseif G and G[11] == '1' and (v[G[1]] == nil or v[G[2]] == nil) then\n"
     "    res = -1\n"
-    "    put(-1, 0, 0, 0, 0, 0, 0, 0, 0)\n"
+    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = -1, 0, 0, 0, 0\n"
+    "    out[n + 6], out[n + 7], out[n + 8], out[n + 9] = 0, 0, 0, 0\n"
+    "    n = n + 9\n"
     "  end\n"
     "  for i = 1, 3 do\n"
-    "    local s = rs[i]\n"
-    "    if res == 0 and s > 0 then\n"
-    "      local S = spec[s]\n"
+    "    local S = H[i]\n"
+    "    if res == 0 and S then\n"
     "      local tat = v[S[1]] or 0\n"
     "      local base = tat > now and tat or now\n"
     "      local x = base + S[2]\n"
     "      if x - now > S[3] then\n"
     "        res = i\n"
-    "        put(-2, i - 1, base - now, x - S[3] - now, 0, 0, 0, 0, 0)\n"
+    "        out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = -2, i - 1, base - now, x - S[3] - now, 0\n"
+    "        out[n + 6], out[n + 7], out[n + 8], out[n + 9] = 0, 0, 0, 0\n"
+    "        n = n + 9\n"
     "      end\n"
     "      nx[i], act[i] = x, tat > now\n"
     "    end\n"
     "  end\n"
     "  if res == 0 then\n"
     "    for i = 1, 3 do\n"
-    "      local s = rs[i]\n"
+    "      local S = H[i]\n"
     "      rem[i], rst[i] = 0, 0\n"
-    "      if s > 0 then\n"
-    "        local S = spec[s]\n"
+    "      if S then\n"
     "        local k, x = S[1], nx[i]\n"
     "        v[k] = x\n"
     "        if not act[i] then\n"
-    "          setpx[k] = S[4]\n"
+    "          v[2 * nk + k] = S[4]\n"
     "        elseif floor(x / S[2]) % 16 == 0 then\n"
-    "          renew[k] = S[4]\n"
+    "          v[3 * nk + k] = S[4]\n"
     "        end\n"
     "        rem[i], rst[i] = floor((S[3] - (x - now)) / S[2]), x - now\n"
     "      end\n"
@@ -197,8 +202,8 @@ static const char RESERVE_LUA[] =
     "      if outcome ~= 2 then\n"
     "        du, mu = du + 1, mu + 1\n"
     "        v[di], v[mi] = du, mu\n"
-    "        if du == 1 then setpx[di] = ttl(G[9], nowms) end\n"
-    "        if mu == 1 then setpx[mi] = ttl(G[10], nowms) end\n"
+    "        if du == 1 then v[2 * nk + di] = ttl(G[9], nowms) end\n"
+    "        if mu == 1 then v[2 * nk + mi] = ttl(G[10], nowms) end\n"
     "      end\n"
     "      local first = 0\n"
     "      if outcome ~= 0 then\n"
@@ -207,15 +212,17 @@ static const char RESERVE_LUA[] =
     "      end\n"
     "      code = outcome + 4 * period + 8 * first\n"
     "    end\n"
-    "    put(code, du, mu, rem[1], rst[1], rem[2], rst[2], rem[3], rst[3])\n"
+    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = code, du, mu, rem[1], rst[1]\n"
+    "    out[n + 6], out[n + 7], out[n + 8], out[n + 9] = rem[2], rst[2], rem[3], rst[3]\n"
+    "    n = n + 9\n"
     "  end\n"
     "end\n"
     "for k = 1, nk do\n"
-    "  if setpx[k] then\n"
-    "    redis.call('SET', KEYS[k], fmt('%d', v[k]), 'PX', fmt('%d', setpx[k]))\n"
-    "  elseif v[k] ~= was[k] then\n"
-    "    redis.call('INCRBY', KEYS[k], fmt('%d', v[k] - was[k]))\n"
-    "    if renew[k] then redis.call('PEXPIRE', KEYS[k], fmt('%d', renew[k])) end\n"
+    "  if v[2 * nk + k] then\n"
+    "    redis.call('SET', KEYS[k], fmt('%d', v[k]), 'PX', fmt('%d', v[2 * nk + k]))\n"
+    "  elseif v[k] ~= v[nk + k] then\n"
+    "    redis.call('INCRBY', KEYS[k], fmt('%d', v[k] - v[nk + k]))\n"
+    "    if v[3 * nk + k] then redis.call('PEXPIRE', KEYS[k], fmt('%d', v[3 * nk + k])) end\n"
     "  end\n"
     "end\n"
     "return out\n";
@@ -337,6 +344,7 @@ typedef struct batch_key {
     int slot;  /* its rank among the batch's counters, or among its pairs of flags */
     int spec;  /* a bucket: the last spec made for it (1-based), 0 for none */
     int group; /* a day: the last group made for it (1-based), 0 for none */
+    int shape; /* a credential's bucket, or a day: the last shape made for it (1-based), 0 for none */
 } batch_key;
 
 /* RESERVE_LUA's 17 fields of a group; what is absent is BATCH_NONE (written ''). */
@@ -360,11 +368,14 @@ typedef struct res_batch {
     int nspecs;
     batch_group groups[BATCH_MAX];
     int ngroups;
-    struct batch_res {
+    /* What a reservation decides, shared by the reservations of one credential in a batch. */
+    struct batch_shape {
         int spec[COUNTERS_RATES]; /* 1-based, 0: no rate limits */
         int group;                /* 1-based, 0: no contract */
-    } res[BATCH_MAX];
-    char *out; /* the command, growing as needed (owned) */
+    } shapes[BATCH_MAX];
+    int nshapes;
+    int res[BATCH_MAX]; /* each reservation's shape (1-based) */
+    char *out;          /* the command, growing as needed (owned) */
     size_t len, cap;
 } res_batch;
 
@@ -1240,13 +1251,13 @@ static int64_t batch_keys_index(const res_batch *b, int i)
 static op *append_reservations(redis_counters *c, op *first)
 {
     res_batch *b = c->batch;
-    b->nkeys = b->ncounters = b->nflags = b->nspecs = b->ngroups = 0;
+    b->nkeys = b->ncounters = b->nflags = b->nspecs = b->ngroups = b->nshapes = 0;
     memset(b->hash, 0, sizeof b->hash);
     size_t n = 0;
     op *o = first;
     for (; o != NULL && o->kind == OP_RESERVE && n < BATCH_MAX; o = o->next, n++) {
-        struct batch_res *r = &b->res[n];
-        memset(r, 0, sizeof *r);
+        struct batch_shape sh = {.group = 0}, *r = &sh;
+        int anchor = -1;
         if (o->has_rate) {
             const counters_rate *rate = &o->rate;
             int keys[COUNTERS_RATES] = {
@@ -1258,15 +1269,25 @@ static op *append_reservations(redis_counters *c, op *first)
                 int64_t t = 1000000 / rate->policy[i].rate_per_second;
                 r->spec[i] = batch_spec_of(b, keys[i], t > 0 ? t : 1, rate->policy[i].burst);
             }
+            anchor = keys[COUNTERS_RATE_CREDENTIAL];
         }
-        if (o->has_limits)
+        if (o->has_limits) {
             r->group = batch_group_of(b, o);
+            anchor = anchor >= 0 ? anchor : (int)b->groups[r->group - 1].f[0];
+        }
+        assert(anchor >= 0); /* a reservation decides rate limits, a contract, or both */
+        int h = b->keys[anchor].shape;
+        if (h == 0 || memcmp(&b->shapes[h - 1], &sh, sizeof sh) != 0) {
+            b->shapes[b->nshapes++] = sh;
+            h = b->keys[anchor].shape = b->nshapes;
+        }
+        b->res[n] = h;
     }
     first->run = n;
 
     char head[64] = "*";
-    size_t hl = 1 + i64_text(head + 1, 3 + b->ncounters + 2 * b->nflags + 4 + 3 * b->nspecs +
-                                           GROUP_FIELDS * b->ngroups + 5 * (int64_t)n);
+    size_t hl = 1 + i64_text(head + 1, 3 + b->ncounters + 2 * b->nflags + 5 + 3 * b->nspecs +
+                                           GROUP_FIELDS * b->ngroups + 4 * b->nshapes + 2 * (int64_t)n);
     memcpy(head + hl, "\r\n", 2);
     b->len = 0;
     out_bytes(b, head, hl + 2);
@@ -1284,6 +1305,7 @@ static op *append_reservations(redis_counters *c, op *first)
     out_int(b, b->ncounters);
     out_int(b, b->nspecs);
     out_int(b, b->ngroups);
+    out_int(b, b->nshapes);
     out_int(b, (int64_t)n);
     for (int i = 0; i < b->nspecs; i++) {
         out_int(b, batch_keys_index(b, b->specs[i].key));
@@ -1293,12 +1315,15 @@ static op *append_reservations(redis_counters *c, op *first)
     for (int i = 0; i < b->ngroups; i++)
         for (int f = 0; f < GROUP_FIELDS; f++)
             out_int(b, f < 4 ? batch_keys_index(b, (int)b->groups[i].f[f]) : b->groups[i].f[f]);
+    for (int i = 0; i < b->nshapes; i++) {
+        for (int k = 0; k < COUNTERS_RATES; k++)
+            out_int(b, b->shapes[i].spec[k]);
+        out_int(b, b->shapes[i].group);
+    }
     o = first;
     for (size_t i = 0; i < n; i++, o = o->next) {
         out_int(b, o->dec.now_ms * 1000);
-        for (int k = 0; k < COUNTERS_RATES; k++)
-            out_int(b, b->res[i].spec[k]);
-        out_int(b, b->res[i].group);
+        out_int(b, b->res[i]);
     }
     return o;
 }
