@@ -181,6 +181,15 @@ struct counters_ops {
      * call) and send it in one go. Set once, before the first reservation.
      */
     void (*set_flush)(counters *self, void (*flush)(void *arg), void *arg);
+    /*
+     * For async counters, NULL for the others: hands what the calling thread reserved since its
+     * previous call to the counters' thread in one go (one lock, one wake-up and one batch for an
+     * event loop's iteration, not one per call). Once a thread has called it, its reservations
+     * wait for its next call (its other requests take them along, in order), so it must call it
+     * after every run of work that may reserve (an event loop: after every iteration); until then
+     * a thread's reservations are handed over one by one. Calling thread only.
+     */
+    void (*hand_over)(counters *self);
     /* Frees the counters; NULL does nothing. */
     void (*free)(counters *self);
 };
@@ -242,6 +251,12 @@ static inline bool counters_set_flush(counters *c, void (*flush)(void *arg), voi
         return false;
     c->ops->set_flush(c, flush, arg);
     return true;
+}
+/* Hands over this thread's reservations (see hand_over); nothing for counters without it. */
+static inline void counters_hand_over(counters *c)
+{
+    if (c->ops->hand_over != NULL)
+        c->ops->hand_over(c);
 }
 /* True while this process decides alone (see degraded); false for counters that never do. */
 static inline bool counters_degraded(counters *c)

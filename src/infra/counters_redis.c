@@ -1041,27 +1041,68 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-/* Queues an op for the connection thread; after counters_free began, fails it at once. */
-static void enqueue(redis_counters *c, op *o)
+/*
+ * What this thread reserved since its last hand-over, when it hands over (redis_hand_over: an
+ * event loop, once per iteration): a loop iteration's reservations reach the connection thread
+ * with one lock and one wake-up, and in one batch.
+ */
+static _Thread_local struct {
+    redis_counters *c; /* the counters this thread hands over to; NULL until its first hand-over */
+    op *head, *tail;
+} held;
+
+/* Queues a list of ops for the connection thread; after counters_free began, fails them at once. */
+static void enqueue_list(redis_counters *c, op *head, op *tail)
 {
-    o->next = NULL;
+    tail->next = NULL;
     pthread_mutex_lock(&c->mu);
     if (c->stopping) {
         pthread_mutex_unlock(&c->mu);
-        op_complete(c, o, NULL);
+        while (head != NULL) {
+            op *next = head->next;
+            op_complete(c, head, NULL);
+            head = next;
+        }
         if (c->flush != NULL)
             c->flush(c->flush_arg);
         return;
     }
     bool was_empty = c->head == NULL;
     if (c->tail != NULL)
-        c->tail->next = o;
+        c->tail->next = head;
     else
-        c->head = o;
-    c->tail = o;
+        c->head = head;
+    c->tail = tail;
     if (was_empty)
         pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->mu);
+}
+
+/* Queues an op, after what this thread holds (its requests reach Redis in the order it made them). */
+static void enqueue(redis_counters *c, op *o)
+{
+    op *head = o;
+    if (held.c == c && held.head != NULL) {
+        held.tail->next = o;
+        head = held.head;
+        held.head = held.tail = NULL;
+    }
+    enqueue_list(c, head, o);
+}
+
+static void redis_hand_over(counters *self)
+{
+    redis_counters *c = (redis_counters *)self;
+    if (held.c != c) { /* this thread hands over from now on */
+        held.c = c;
+        held.head = held.tail = NULL;
+        return;
+    }
+    if (held.head == NULL)
+        return;
+    op *head = held.head, *tail = held.tail;
+    held.head = held.tail = NULL;
+    enqueue_list(c, head, tail);
 }
 
 /* Queues a stack op and waits for its completion. Never call from a `decided` callback. */
@@ -1347,7 +1388,17 @@ static void redis_reserve(counters *self, const counters_req *req, counters_deci
     if (o->has_limits)
         o->dec.p = period_at(req->zone, o->dec.now_ms);
     o->mode = c->seeder != NULL ? MISSING_ASKS_SEED : MISSING_IS_ZERO;
-    enqueue(c, o); /* formatted by the connection thread, with the reservations queued beside it */
+    /* formatted by the connection thread, with the reservations queued beside it */
+    if (held.c == c) {
+        o->next = NULL;
+        if (held.tail != NULL)
+            held.tail->next = o;
+        else
+            held.head = o;
+        held.tail = o;
+        return;
+    }
+    enqueue(c, o);
 }
 
 /* A reservation is counted in Redis when it is decided; the ledger records the commit. */
@@ -1552,6 +1603,7 @@ static const struct counters_ops redis_ops = {
     .claim = redis_claim,
     .degraded = redis_degraded,
     .set_flush = redis_set_flush,
+    .hand_over = redis_hand_over,
     .release = redis_release,
     .free = redis_free,
 };
