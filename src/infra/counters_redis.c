@@ -69,7 +69,8 @@
  * KEYS: the batch's counters (rate limits' buckets, days and months), each once, then its flags
  *       in pairs (block, over): a day's, a month's.
  * ARGV: the number of counters among KEYS, of rate limit specs, of contract groups, of shapes,
- *       of reservations; then each spec: its bucket (index in KEYS), interval (us), burst; then
+ *       of reservations, and the batch's epoch (us: its reservations' instants are given from
+ *       it, in few digits); then each spec: its bucket (index in KEYS), interval (us), burst; then
  *       each group (one account's contract in one day and month): day, month, day flags, month
  *       flags (indices in KEYS), daily, monthly ('' when none), overage mode (1 or 0), cap (''
  *       when none), day end, month end (ms, past which keys expire), missing (0: a missing
@@ -77,31 +78,33 @@
  *       missing from the seed first, as SEED_LUA does), and the seed: day used, month used, the
  *       day's block and over flags, the month's; then each shape (what the calls of one
  *       credential decide): its global, account and credential specs (0: no rate limits), its
- *       group (0: no contract); then each reservation: now (us, the node's clock), its shape.
+ *       group (0: no contract); then each reservation: now (us from the epoch, the node's clock),
+ *       its shape.
  * The script keeps, for counter i, its value now in v[i] (nil: missing), at the start in
  * v[nk + i], a time to live to write it afresh with in v[2 nk + i], one to renew it with in
  * v[3 nk + i] (one table: every table a run makes costs Redis about half a microsecond).
  * A bucket holds its theoretical arrival time. One full again is written afresh with its time to
  * live (its interval times its burst, plus an hour); one in use moves by INCRBY, its time to live
  * renewed every 16th call. A day or month counter is created with its time to live (end - now).
- * Returns nine integers per reservation: {code, day used, month used, then per rate limit:
- * remaining, reset (us)}, code = outcome + 4 * period + 8 * first (outcome 0 serve, 1 serve as
- * overage, 2 block: quota_outcome; period 0 daily, 1 monthly: quota_period; first 1 when this
- * decision set its period's flag); or {-2, scope, reset (us), retry after (us), 0...}: a rate
- * limit refused the call and nothing was taken; or {-1, 0...}: a counter is missing (Redis lost
- * it, or the period is new) and the ledger must seed it first; nothing was taken.
+ * Returns six integers per reservation: {code, day used, month used, then per rate limit its
+ * reset (us: the node derives what remains from it, its interval and burst)}, code = outcome + 4 * period + 8 * first
+ * (outcome 0 serve, 1 serve as overage, 2 block: quota_outcome; period 0 daily, 1 monthly: quota_period; first 1 when
+ * this decision set its period's flag); or {-2, scope, reset (us), retry after (us), 0, 0}: a rate limit refused the
+ * call and nothing was taken; or {-1, 0...}: a counter is missing (Redis lost it, or the period is new) and the ledger
+ * must seed it first; nothing was taken.
  */
 static const char RESERVE_LUA[] =
     "local fmt, floor = string.format, math.floor\n"
     "local nk, ns, ng, nh, nr = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), "
     "tonumber(ARGV[5])\n"
+    "local epoch = tonumber(ARGV[6])\n"
     "local v = nk > 0 and redis.call('MGET', unpack(KEYS, 1, nk)) or {}\n"
     "local flagged, seeded = {}, {}\n"
     "for i = 1, nk do\n"
     "  local x = tonumber(v[i])\n"
     "  v[i], v[nk + i] = x, x\n"
     "end\n"
-    "local a, spec, grp, shape = 6, {}, {}, {}\n"
+    "local a, spec, grp, shape = 7, {}, {}, {}\n"
     "for s = 1, ns do\n"
     "  local t, burst = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
     "  spec[s] = {tonumber(ARGV[a]), t, t * burst, floor(t * burst / 1000) + 3600000}\n"
@@ -137,9 +140,9 @@ static const char RESERVE_LUA[] =
     "  flagged[k] = true\n"
     "  return redis.call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', ttl(e, nowms))) and 1 or 0\n"
     "end\n"
-    "local out, n, nx, act, rem, rst = {}, 0, {0, 0, 0}, {false, false, false}, {0, 0, 0}, {0, 0, 0}\n"
+    "local out, n, nx, act, rst = {}, 0, {0, 0, 0}, {false, false, false}, {0, 0, 0}\n"
     "for r = 1, nr do\n"
-    "  local now, H = tonumber(ARGV[a]), shape[tonumber(ARGV[a + 1])]\n"
+    "  local now, H = epoch + tonumber(ARGV[a]), shape[tonumber(ARGV[a + 1])]\n"
     "  a = a + 2\n"
     "  local G, nowms, res = H[4], now / 1000, 0\n"
     "  if G and G[11] == '2' and not seeded[G[13]] then\n"
@@ -154,9 +157,8 @@ static const char RESERVE_LUA[] =
     "    end\n"
     "  elseif G and G[11] == '1' and (v[G[1]] == nil or v[G[2]] == nil) then\n"
     "    res = -1\n"
-    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = -1, 0, 0, 0, 0\n"
-    "    out[n + 6], out[n + 7], out[n + 8], out[n + 9] = 0, 0, 0, 0\n"
-    "    n = n + 9\n"
+    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = -1, 0, 0, 0, 0, 0\n"
+    "    n = n + 6\n"
     "  end\n"
     "  for i = 1, 3 do\n"
     "    local S = H[i]\n"
@@ -166,9 +168,9 @@ static const char RESERVE_LUA[] =
     "      local x = base + S[2]\n"
     "      if x - now > S[3] then\n"
     "        res = i\n"
-    "        out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = -2, i - 1, base - now, x - S[3] - now, 0\n"
-    "        out[n + 6], out[n + 7], out[n + 8], out[n + 9] = 0, 0, 0, 0\n"
-    "        n = n + 9\n"
+    "        out[n + 1], out[n + 2], out[n + 3], out[n + 4] = -2, i - 1, base - now, x - S[3] - now\n"
+    "        out[n + 5], out[n + 6] = 0, 0\n"
+    "        n = n + 6\n"
     "      end\n"
     "      nx[i], act[i] = x, tat > now\n"
     "    end\n"
@@ -176,7 +178,7 @@ static const char RESERVE_LUA[] =
     "  if res == 0 then\n"
     "    for i = 1, 3 do\n"
     "      local S = H[i]\n"
-    "      rem[i], rst[i] = 0, 0\n"
+    "      rst[i] = 0\n"
     "      if S then\n"
     "        local k, x = S[1], nx[i]\n"
     "        v[k] = x\n"
@@ -185,7 +187,7 @@ static const char RESERVE_LUA[] =
     "        elseif floor(x / S[2]) % 16 == 0 then\n"
     "          v[3 * nk + k] = S[4]\n"
     "        end\n"
-    "        rem[i], rst[i] = floor((S[3] - (x - now)) / S[2]), x - now\n"
+    "        rst[i] = x - now\n"
     "      end\n"
     "    end\n"
     "    local code, du, mu = 0, 0, 0\n"
@@ -212,9 +214,9 @@ static const char RESERVE_LUA[] =
     "      end\n"
     "      code = outcome + 4 * period + 8 * first\n"
     "    end\n"
-    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = code, du, mu, rem[1], rst[1]\n"
-    "    out[n + 6], out[n + 7], out[n + 8], out[n + 9] = rem[2], rst[2], rem[3], rst[3]\n"
-    "    n = n + 9\n"
+    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = code, du, mu, rst[1], rst[2], "
+    "rst[3]\n"
+    "    n = n + 6\n"
     "  end\n"
     "end\n"
     "for k = 1, nk do\n"
@@ -636,6 +638,13 @@ static void try_connect(redis_counters *c)
 
 /* ---- completion ---- */
 
+/* A rate limit's interval in microseconds, as RESERVE_LUA takes it (at least 1). */
+static int64_t rate_interval_us(const gcra_policy *p)
+{
+    int64_t t = 1000000 / p->rate_per_second;
+    return t > 0 ? t : 1;
+}
+
 static void op_free(op *o)
 {
     if (o->cmd != NULL)
@@ -648,7 +657,7 @@ static bool reply_is_int(const redisReply *r)
     return r != NULL && r->type == REDIS_REPLY_INTEGER;
 }
 
-/* RESERVE_LUA's nine integers `e` for `o` into its decision; false if they are not one. */
+/* RESERVE_LUA's six integers `e` for `o` into its decision; false if they are not one. */
 static bool decision_from_reply(redisReply *const *e, const op *o, counters_decision *dec)
 {
     long long code = e[0]->integer;
@@ -664,9 +673,11 @@ static bool decision_from_reply(redisReply *const *e, const op *o, counters_deci
     }
     if (code < 0 || code > 15)
         return false;
-    for (size_t i = 0; o->has_rate && i < COUNTERS_RATES; i++)
+    for (size_t i = 0; o->has_rate && i < COUNTERS_RATES; i++) { /* what remains, as the GCRA rule has it */
+        int64_t t = rate_interval_us(&o->rate.policy[i]), reset = e[3 + i]->integer;
         dec->rate[i] = (gcra_result){
-            .allowed = true, .remaining = e[3 + 2 * i]->integer, .reset_ns = e[4 + 2 * i]->integer * 1000};
+            .allowed = true, .remaining = (t * o->rate.policy[i].burst - reset) / t, .reset_ns = reset * 1000};
+    }
     if (!o->has_limits)
         return true;
     long long outcome = code & 3, period = (code >> 2) & 1;
@@ -705,7 +716,7 @@ static bool int_from_bulk(const redisReply *r, int64_t *out)
     return true;
 }
 
-/* Ends a reservation with its nine integers of RESERVE_LUA's answer (NULL: no decision). */
+/* Ends a reservation with its six integers of RESERVE_LUA's answer (NULL: no decision). */
 static void reserve_complete(op *o, redisReply *const *e)
 {
     op_free(o);
@@ -904,10 +915,10 @@ static void list_push(op ***tail, op *o)
     *tail = &o->next;
 }
 
-/* RESERVE_LUA's answer for `n` reservations: nine integers each. */
+/* RESERVE_LUA's answer for `n` reservations: six integers each. */
 static bool is_batch_answer(const redisReply *r, size_t n)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 9 * n)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n)
         return false;
     for (size_t i = 0; i < r->elements; i++)
         if (!reply_is_int(r->element[i]))
@@ -957,7 +968,7 @@ static bool send_batch(redis_counters *c, op *batch, bool may_retry)
         for (size_t i = 0; i < n; i++) {
             op *o = batch;
             batch = o->next;
-            redisReply *const *e = answer ? &r->element[9 * i] : NULL;
+            redisReply *const *e = answer ? &r->element[6 * i] : NULL;
             if (noscript)
                 list_push(&retry_tail, o);
             else if (e != NULL && e[0]->integer == -1 && c->seeder != NULL)
@@ -1306,10 +1317,8 @@ static op *append_reservations(redis_counters *c, op *first)
                 batch_key_of(b, BKEY_ACCOUNT, o->account_id, 0),
                 batch_key_of(b, BKEY_CREDENTIAL, o->account_id, rate->id[COUNTERS_RATE_CREDENTIAL]),
             };
-            for (int i = 0; i < COUNTERS_RATES; i++) {
-                int64_t t = 1000000 / rate->policy[i].rate_per_second;
-                r->spec[i] = batch_spec_of(b, keys[i], t > 0 ? t : 1, rate->policy[i].burst);
-            }
+            for (int i = 0; i < COUNTERS_RATES; i++)
+                r->spec[i] = batch_spec_of(b, keys[i], rate_interval_us(&rate->policy[i]), rate->policy[i].burst);
             anchor = keys[COUNTERS_RATE_CREDENTIAL];
         }
         if (o->has_limits) {
@@ -1327,7 +1336,7 @@ static op *append_reservations(redis_counters *c, op *first)
     first->run = n;
 
     char head[64] = "*";
-    size_t hl = 1 + i64_text(head + 1, 3 + b->ncounters + 2 * b->nflags + 5 + 3 * b->nspecs +
+    size_t hl = 1 + i64_text(head + 1, 3 + b->ncounters + 2 * b->nflags + 6 + 3 * b->nspecs +
                                            GROUP_FIELDS * b->ngroups + 4 * b->nshapes + 2 * (int64_t)n);
     memcpy(head + hl, "\r\n", 2);
     b->len = 0;
@@ -1348,6 +1357,8 @@ static op *append_reservations(redis_counters *c, op *first)
     out_int(b, b->ngroups);
     out_int(b, b->nshapes);
     out_int(b, (int64_t)n);
+    int64_t epoch = first->dec.now_ms * 1000;
+    out_int(b, epoch);
     for (int i = 0; i < b->nspecs; i++) {
         out_int(b, batch_keys_index(b, b->specs[i].key));
         out_int(b, b->specs[i].t);
@@ -1363,7 +1374,7 @@ static op *append_reservations(redis_counters *c, op *first)
     }
     o = first;
     for (size_t i = 0; i < n; i++, o = o->next) {
-        out_int(b, o->dec.now_ms * 1000);
+        out_int(b, o->dec.now_ms * 1000 - epoch);
         out_int(b, b->res[i]);
     }
     return o;
