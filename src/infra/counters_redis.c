@@ -43,9 +43,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "infra/counters.h"
@@ -322,6 +325,8 @@ typedef struct op {
     int64_t day_used, month_used; /* OP_READ, OP_RAISE (-1: missing) */
 } op;
 
+/* Queued work is sent at once while fewer reservations than this are awaited (see conn_main). */
+#define PIPELINE_RESERVATIONS 16
 /* At most this many reservations in one RESERVE_LUA run (it blocks Redis while it runs). */
 #define BATCH_MAX 128
 /* A batch's distinct keys at most: the global bucket, then per reservation an account's and a
@@ -408,9 +413,15 @@ typedef struct redis_counters {
     counters *alone;
     atomic_bool degraded;
 
+    bool polling; /* under mu: the connection thread waits in poll, so enqueue wakes it by wake_fd */
+    int wake_fd;  /* an eventfd */
+
     /* The connection thread's own. */
     redisContext *ctx;
     res_batch *batch;
+    op *sent_head, *sent_tail; /* sent, awaiting their replies, oldest first */
+    size_t sent_reservations;  /* among them */
+    int64_t sent_at_ms;        /* monotonic: the last reply, or the send that started the wait */
     struct alone_account {
         int64_t account_id;
         period_zone zone;
@@ -915,6 +926,58 @@ static void list_push(op ***tail, op *o)
     *tail = &o->next;
 }
 
+static bool is_batch_answer(const redisReply *r, size_t n);
+
+/* Formats the ops of `list` onto the connection (reservations queued together as one run). */
+static bool append_ops(redis_counters *c, op *list)
+{
+    for (op *o = list; o != NULL;) {
+        if (o->kind == OP_RESERVE) {
+            o = append_reservations(c, o);
+            if (redisAppendFormattedCommand(c->ctx, c->batch->out, c->batch->len) != REDIS_OK)
+                return false;
+            continue;
+        }
+        if (redisAppendFormattedCommand(c->ctx, o->cmd, o->len) != REDIS_OK)
+            return false;
+        o = o->next;
+    }
+    return true;
+}
+
+/*
+ * Completes the ops at the head of *list that reply `r` answers (a run of reservations, or one
+ * op), *list moving past them: ops whose script Redis lost (NOSCRIPT, when may_retry) go to
+ * *retry_tail, reservations that found their counters missing to *missing_tail. Returns the
+ * reservations among them.
+ */
+static size_t complete_reply(redis_counters *c, op **list, redisReply *r, bool may_retry, op ***retry_tail,
+                             op ***missing_tail)
+{
+    op *head = *list;
+    if (head->kind != OP_RESERVE) {
+        *list = head->next;
+        if (may_retry && is_noscript(r))
+            list_push(retry_tail, head);
+        else
+            op_complete(c, head, r);
+        return 0;
+    }
+    size_t n = head->run;
+    bool noscript = may_retry && is_noscript(r), answer = !noscript && is_batch_answer(r, n);
+    for (size_t i = 0; i < n; i++) {
+        op *o = *list;
+        *list = o->next;
+        redisReply *const *e = answer ? &r->element[6 * i] : NULL;
+        if (noscript)
+            list_push(retry_tail, o);
+        else if (e != NULL && e[0]->integer == -1 && c->seeder != NULL)
+            list_push(missing_tail, o);
+        else
+            reserve_complete(o, e);
+    }
+    return n;
+}
 /* RESERVE_LUA's answer for `n` reservations: six integers each. */
 static bool is_batch_answer(const redisReply *r, size_t n)
 {
@@ -936,47 +999,16 @@ static bool is_batch_answer(const redisReply *r, size_t n)
  */
 static bool send_batch(redis_counters *c, op *batch, bool may_retry)
 {
+    assert(c->sent_head == NULL); /* replies come in order: nothing else may be awaited meanwhile */
     op *retry = NULL, **retry_tail = &retry, *missing = NULL, **missing_tail = &missing;
-    for (op *o = batch; o != NULL;) {
-        if (o->kind == OP_RESERVE) {
-            o = append_reservations(c, o);
-            if (redisAppendFormattedCommand(c->ctx, c->batch->out, c->batch->len) != REDIS_OK)
-                goto broken;
-            continue;
-        }
-        if (redisAppendFormattedCommand(c->ctx, o->cmd, o->len) != REDIS_OK)
-            goto broken;
-        o = o->next;
-    }
+    if (!append_ops(c, batch))
+        goto broken;
     while (batch != NULL) {
         void *rv = NULL;
         if (redisGetReply(c->ctx, &rv) != REDIS_OK)
             goto broken;
-        redisReply *r = rv;
-        if (batch->kind != OP_RESERVE) {
-            op *next = batch->next;
-            if (may_retry && is_noscript(r))
-                list_push(&retry_tail, batch);
-            else
-                op_complete(c, batch, r);
-            batch = next;
-            freeReplyObject(r);
-            continue;
-        }
-        size_t n = batch->run;
-        bool noscript = may_retry && is_noscript(r), answer = !noscript && is_batch_answer(r, n);
-        for (size_t i = 0; i < n; i++) {
-            op *o = batch;
-            batch = o->next;
-            redisReply *const *e = answer ? &r->element[6 * i] : NULL;
-            if (noscript)
-                list_push(&retry_tail, o);
-            else if (e != NULL && e[0]->integer == -1 && c->seeder != NULL)
-                list_push(&missing_tail, o);
-            else
-                reserve_complete(o, e);
-        }
-        freeReplyObject(r);
+        complete_reply(c, &batch, rv, may_retry, &retry_tail, &missing_tail);
+        freeReplyObject(rv);
     }
     if (retry != NULL && load_scripts(c->ctx, c->sha) != 0)
         goto broken;
@@ -996,6 +1028,105 @@ broken:
     return false;
 }
 
+/* ---- the pipeline: what is queued goes out without waiting for earlier replies ---- */
+
+/* The connection broke: everything awaited fails (or is decided alone, in open mode). */
+static void pipe_broken(redis_counters *c)
+{
+    drain_sigpipe();
+    drop_connection(c);
+    op *sent = c->sent_head;
+    c->sent_head = c->sent_tail = NULL;
+    c->sent_reservations = 0;
+    fail_all(c, sent, true);
+}
+
+/* Sends `list` after what is awaited; its ops are awaited then. False when the connection broke. */
+static bool pipe_send(redis_counters *c, op *list)
+{
+    if (c->sent_head == NULL)
+        c->sent_at_ms = mono_ms();
+    bool ok = append_ops(c, list);
+    for (op *o = list; o != NULL; o = o->next)
+        c->sent_reservations += o->kind == OP_RESERVE;
+    if (c->sent_tail != NULL)
+        c->sent_tail->next = list;
+    else
+        c->sent_head = list;
+    for (c->sent_tail = list; c->sent_tail->next != NULL;)
+        c->sent_tail = c->sent_tail->next;
+    int done = 0;
+    while (ok && !done)
+        ok = redisBufferWrite(c->ctx, &done) == REDIS_OK;
+    if (!ok)
+        pipe_broken(c);
+    return ok;
+}
+
+/*
+ * Completes the awaited ops whose replies have arrived (after reading the connection once, when
+ * `readable`; every awaited reply, waiting for them, when `all`). When Redis lost the script or a
+ * reservation found its counters missing, what is still awaited is waited for first, then those
+ * are sent again in order (send_batch). False when the connection broke.
+ */
+static bool pipe_receive(redis_counters *c, bool readable, bool all)
+{
+    op *retry = NULL, **retry_tail = &retry, *missing = NULL, **missing_tail = &missing;
+    if (readable && redisBufferRead(c->ctx) != REDIS_OK)
+        goto broken;
+    while (c->sent_head != NULL) {
+        void *rv = NULL;
+        bool wait = all || retry != NULL || missing != NULL;
+        if ((wait ? redisGetReply(c->ctx, &rv) : redisGetReplyFromReader(c->ctx, &rv)) != REDIS_OK)
+            goto broken;
+        if (rv == NULL)
+            break; /* the rest of the reply is still on its way */
+        c->sent_at_ms = mono_ms();
+        c->sent_reservations -= complete_reply(c, &c->sent_head, rv, true, &retry_tail, &missing_tail);
+        freeReplyObject(rv);
+    }
+    if (c->sent_head == NULL)
+        c->sent_tail = NULL;
+    if (retry == NULL && missing == NULL)
+        return true;
+    if (retry != NULL && load_scripts(c->ctx, c->sha) != 0)
+        goto broken;
+    if (retry != NULL && !send_batch(c, retry, false)) {
+        fail_all(c, missing, true);
+        return false;
+    }
+    return missing == NULL || send_batch(c, seed_missing(c, missing), true);
+broken:
+    fail_all(c, retry, true);
+    fail_all(c, missing, true);
+    pipe_broken(c);
+    return false;
+}
+
+/*
+ * Waits, when `wait`, until a reply arrives or work is queued (enqueue writes c->wake_fd while
+ * c->polling), at most until an awaited reply is COMMAND_TIMEOUT_MS late (the connection is then
+ * dropped); then completes what arrived.
+ */
+static void pipe_poll(redis_counters *c, bool wait)
+{
+    int64_t left = c->sent_at_ms + COMMAND_TIMEOUT_MS - mono_ms();
+    struct pollfd p[2] = {{.fd = c->ctx->fd, .events = POLLIN}, {.fd = c->wake_fd, .events = POLLIN}};
+    int k = poll(p, 2, wait ? (int)(left > 0 ? left : 0) : 0);
+    if (k < 0 && errno != EINTR) {
+        pipe_broken(c);
+        return;
+    }
+    uint64_t drained;
+    if (k > 0 && (p[1].revents & POLLIN))
+        while (read(c->wake_fd, &drained, sizeof drained) > 0)
+            ;
+    if (k > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP)))
+        pipe_receive(c, true, false);
+    else if (wait && k == 0 && mono_ms() >= c->sent_at_ms + COMMAND_TIMEOUT_MS)
+        pipe_broken(c); /* Redis does not answer: unreachable, as a blocking read would say */
+}
+
 static void *conn_main(void *arg)
 {
     redis_counters *c = arg;
@@ -1006,7 +1137,7 @@ static void *conn_main(void *arg)
 
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->stopping && c->head == NULL) {
+        while (!c->stopping && c->head == NULL && c->sent_head == NULL) {
             if (c->ctx != NULL) {
                 pthread_cond_wait(&c->wake, &c->mu);
                 continue;
@@ -1028,21 +1159,37 @@ static void *conn_main(void *arg)
         }
         if (c->stopping)
             break;
-        op *batch = c->head;
-        c->head = c->tail = NULL;
+        /*
+         * What is queued goes out at once while few reservations are awaited (a few connections:
+         * no call waits for another batch's round trip); past that it gathers while replies come
+         * back, so that many connections make big batches, whose script run costs Redis less a
+         * call.
+         */
+        op *batch = NULL;
+        if (c->head != NULL && c->sent_reservations < PIPELINE_RESERVATIONS) {
+            batch = c->head;
+            c->head = c->tail = NULL;
+        }
+        c->polling = batch == NULL; /* only replies to wait for, or more work */
         pthread_mutex_unlock(&c->mu);
 
         if (c->ctx == NULL && mono_ms() >= c->retry_at_ms)
             try_connect(c);
         if (c->ctx == NULL)
             fail_all(c, batch, true); /* fail fast while Redis is away: 503 at once, or decided alone */
-        else if (batch != NULL)
-            send_batch(c, batch, true);
+        else if ((batch == NULL || pipe_send(c, batch)) && c->sent_head != NULL)
+            pipe_poll(c, batch == NULL);
         if (c->flush != NULL)
             c->flush(c->flush_arg);
 
         pthread_mutex_lock(&c->mu);
+        c->polling = false;
     }
+    pthread_mutex_unlock(&c->mu);
+    /* What was sent is answered before the rest fails: a reservation Redis counted is decided. */
+    if (c->ctx != NULL && c->sent_head != NULL)
+        pipe_receive(c, false, true);
+    pthread_mutex_lock(&c->mu);
     op *rest = c->head;
     c->head = c->tail = NULL;
     pthread_mutex_unlock(&c->mu);
@@ -1084,8 +1231,13 @@ static void enqueue_list(redis_counters *c, op *head, op *tail)
     else
         c->head = head;
     c->tail = tail;
-    if (was_empty)
+    if (was_empty && c->polling) {
+        uint64_t one = 1;
+        ssize_t k = write(c->wake_fd, &one, sizeof one); /* fails only when already full: awake anyway */
+        (void)k;
+    } else if (was_empty) {
         pthread_cond_signal(&c->wake);
+    }
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -1595,6 +1747,7 @@ static void redis_free(counters *self)
     counters_free(c->alone);
     free(c->seeded);
     batch_free(c->batch);
+    close(c->wake_fd);
     pthread_cond_destroy(&c->done_cv);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mu);
@@ -1678,6 +1831,15 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
     if (fail_open)
         c->alone = counters_local_new(clock);
     c->batch = xcalloc(1, sizeof *c->batch);
+    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->wake_fd < 0) {
+        app_err_set(err, APP_INTERNAL_ERROR, "cannot create the counters' wake-up descriptor");
+        redisFree(c->ctx);
+        counters_free(c->alone);
+        batch_free(c->batch);
+        free(c);
+        return NULL;
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done_cv, NULL);
@@ -1686,6 +1848,7 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
         redisFree(c->ctx);
         counters_free(c->alone);
         batch_free(c->batch);
+        close(c->wake_fd);
         pthread_cond_destroy(&c->done_cv);
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->mu);
