@@ -413,7 +413,7 @@ typedef struct redis_counters {
     counters *alone;
     atomic_bool degraded;
 
-    bool polling; /* under mu: the connection thread waits in poll, so enqueue wakes it by wake_fd */
+    bool polling; /* under mu: the connection thread waits in poll for work too: enqueue writes wake_fd */
     int wake_fd;  /* an eventfd */
 
     /* The connection thread's own. */
@@ -1170,7 +1170,8 @@ static void *conn_main(void *arg)
             batch = c->head;
             c->head = c->tail = NULL;
         }
-        c->polling = batch == NULL; /* only replies to wait for, or more work */
+        /* Waiting for replies: new work wakes it only if it would be sent at once. */
+        c->polling = batch == NULL && c->sent_reservations < PIPELINE_RESERVATIONS;
         pthread_mutex_unlock(&c->mu);
 
         if (c->ctx == NULL && mono_ms() >= c->retry_at_ms)
