@@ -125,7 +125,7 @@ for round in $(seq "$rounds"); do
         -v x=$((x1 - x0)) -v hz="$hz" -v ec="${ecalls:-0}" -v eu="${eusec:-0}" -v pc="${perf_out:-}" 'BEGIN {
           srv = st * 1e6 / hz / n; red = rt * 1e6 / hz / n
           printf "%s\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\n", s, c, rd, rps, srv, red, srv + red, x / n,
-            ec ? eu / ec : 0, ec ? sprintf("%.2f", n / ec) : "-" }' >>"$results"
+            s == "redis" && ec ? eu / ec : 0, s == "redis" && ec ? sprintf("%.2f", n / ec) : "-" }' >>"$results"
       tail -n 1 "$results" | awk -F'\t' '{printf "round %s, %s conns, %s counters: %s req/s, server %s us/call, redis %s us/call, total %s us/call, %s context switches/call, evalsha %s us (%s calls per evalsha)\n", $3, $2, $1, $4, $5, $6, $7, $8, $9, $10}' >&2
     done
   done
@@ -139,11 +139,14 @@ awk -F'\t' '
   { k = $1 SUBSEP $2; if (!(k in seen)) { order[++m] = k; seen[k] = 1 }
     for (i = 4; i <= 10; i++) col[k, i] = col[k, i] " " $i }
   END { for (i = 1; i <= m; i++) { split(order[i], kk, SUBSEP)
-      printf "| %s | %s | %.0f | %.1f | %.1f | %.1f | %.2f | %.1f | %s |\n", kk[1], kk[2], median(col[order[i], 4]),
+      printf "| %s | %s | %.0f | %.1f | %.1f | %.1f | %.2f | %s | %s |\n", kk[1], kk[2], median(col[order[i], 4]),
         median(col[order[i], 5]), median(col[order[i], 6]), median(col[order[i], 7]), median(col[order[i], 8]),
-        median(col[order[i], 9]), kk[1] == "redis" ? median(col[order[i], 10]) : "-"
-      tot[kk[1], kk[2]] = median(col[order[i], 7]) }
+        kk[1] == "redis" ? sprintf("%.1f", median(col[order[i], 9])) : "-", kk[1] == "redis" ? median(col[order[i], 10]) : "-"
+      tot[kk[1], kk[2]] = median(col[order[i], 7]); rq[kk[1], kk[2]] = median(col[order[i], 4]) }
     print ""
+    for (i = 1; i <= m; i++) { split(order[i], kk, SUBSEP)
+      if (kk[1] == "redis" && (("local", kk[2]) in tot))
+        printf "- Redis / local requests/s (medians) at %s connections: %.2f\n", kk[2], median(col[order[i], 4]) / rq["local", kk[2]] }
     for (i = 1; i <= m; i++) { split(order[i], kk, SUBSEP)
       if (kk[1] == "redis" && (("local", kk[2]) in tot))
         printf "- local / Redis total CPU per call at %s connections: %.2f (the requests/s ratio it projects on a saturated machine)\n",

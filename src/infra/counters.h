@@ -279,10 +279,11 @@ counters *counters_local_new(const app_clock *clock);
 
 /*
  * The Redis counters (infra/counters_redis.c), shared by every node on the same Redis and exact
- * across them: a reservation is one Lua script that decides (domain/quota.c's rule) and counts
- * atomically. `uri` is "redis://host:port/db" (port 6379 and db 0 when absent). Periods come from
- * `clock` (borrowed) as it is, with no per-account monotonicity. Reservations and refunds are
- * queued to one connection thread that pipelines them; `decided` runs on that thread (ops->async),
+ * across them: reservations are decided (domain/quota.c's rule) and counted atomically by a Lua
+ * script, one run for the reservations queued together. `uri` is "redis://host:port/db" (port
+ * 6379 and db 0 when absent). Periods come from `clock` (borrowed) as it is, with no per-account
+ * monotonicity. Reservations and refunds are queued to one connection thread that pipelines them
+ * (an event loop's once per iteration, with hand_over); `decided` runs on that thread (ops->async),
  * with dec->rc = APP_COUNTERS_UNAVAILABLE when Redis cannot be reached (the thread reconnects by
  * itself). With `fail_open`, a reservation Redis cannot answer is decided by this process alone
  * instead (dec->degraded), from the ledger's figures (the seeder's) and its own calls since, and a
