@@ -247,8 +247,9 @@ static const char REFUND_LUA[] = "if ARGV[1] == '1' then\n"
                                  "return 0\n";
 
 /*
- * The ledger's standing, where Redis has none. KEYS as RESERVE_LUA's. ARGV: day used, month
- * used, the four flags (1 to set), day key ttl, month key ttl.
+ * The ledger's standing, where Redis has none. KEYS: day, month, day block flag, day overage
+ * flag, month block flag, month overage flag. ARGV: day used, month used, the four flags (1 to
+ * set), day key ttl, month key ttl.
  */
 static const char SEED_LUA[] = "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[7])\n"
                                "redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[8])\n"
@@ -444,8 +445,9 @@ static struct timeval tv_ms(int64_t ms)
 
 /* ---- commands ---- */
 
-/* The longest command, a reservation with rate limits and a seed, has 43 arguments. */
-#define MAX_ARGS 48
+/* The longest command formatted this way (reservations are formatted by batch), SEED_LUA's, has
+ * 17 arguments. */
+#define MAX_ARGS 24
 
 /* A command's arguments, formatted into fixed slots. */
 typedef struct args {
@@ -511,7 +513,7 @@ static void args_format(args *a, op *o)
     o->len = (size_t)k;
 }
 
-/* The six keys of an account in periods `p`, in RESERVE_LUA's KEYS order. */
+/* The six keys of an account in periods `p`, in SEED_LUA's KEYS order. */
 static void args_add_keys(args *a, int64_t account_id, const periods *p)
 {
     long long id = (long long)account_id, d = (long long)p->day_key, m = (long long)p->month_key;
