@@ -181,6 +181,15 @@ struct counters_ops {
      * call) and send it in one go. Set once, before the first reservation.
      */
     void (*set_flush)(counters *self, void (*flush)(void *arg), void *arg);
+    /*
+     * For async counters, NULL for the others: hands what the calling thread reserved since its
+     * previous call to the counters' thread in one go (one lock, one wake-up and one batch for an
+     * event loop's iteration, not one per call). Once a thread has called it, its reservations
+     * wait for its next call (its other requests take them along, in order), so it must call it
+     * after every run of work that may reserve (an event loop: after every iteration); until then
+     * a thread's reservations are handed over one by one. Calling thread only.
+     */
+    void (*hand_over)(counters *self);
     /* Frees the counters; NULL does nothing. */
     void (*free)(counters *self);
 };
@@ -243,6 +252,12 @@ static inline bool counters_set_flush(counters *c, void (*flush)(void *arg), voi
     c->ops->set_flush(c, flush, arg);
     return true;
 }
+/* Hands over this thread's reservations (see hand_over); nothing for counters without it. */
+static inline void counters_hand_over(counters *c)
+{
+    if (c->ops->hand_over != NULL)
+        c->ops->hand_over(c);
+}
 /* True while this process decides alone (see degraded); false for counters that never do. */
 static inline bool counters_degraded(counters *c)
 {
@@ -264,10 +279,11 @@ counters *counters_local_new(const app_clock *clock);
 
 /*
  * The Redis counters (infra/counters_redis.c), shared by every node on the same Redis and exact
- * across them: a reservation is one Lua script that decides (domain/quota.c's rule) and counts
- * atomically. `uri` is "redis://host:port/db" (port 6379 and db 0 when absent). Periods come from
- * `clock` (borrowed) as it is, with no per-account monotonicity. Reservations and refunds are
- * queued to one connection thread that pipelines them; `decided` runs on that thread (ops->async),
+ * across them: reservations are decided (domain/quota.c's rule) and counted atomically by a Lua
+ * script, one run for the reservations queued together. `uri` is "redis://host:port/db" (port
+ * 6379 and db 0 when absent). Periods come from `clock` (borrowed) as it is, with no per-account
+ * monotonicity. Reservations and refunds are queued to one connection thread that pipelines them
+ * (an event loop's once per iteration, with hand_over); `decided` runs on that thread (ops->async),
  * with dec->rc = APP_COUNTERS_UNAVAILABLE when Redis cannot be reached (the thread reconnects by
  * itself). With `fail_open`, a reservation Redis cannot answer is decided by this process alone
  * instead (dec->degraded), from the ledger's figures (the seeder's) and its own calls since, and a

@@ -19,10 +19,12 @@
  * A reservation reads the global bucket with the account's keys, so Redis is one server (with
  * replicas if wanted), not Redis Cluster.
  *
- * Threads: the callers (event loops) never touch the connection. They format their command
- * (EVALSHA or MGET) and queue it; one connection thread takes everything queued, pipelines it on a
- * blocking hiredis context, and completes each request in order: a reservation's callback runs
- * on that thread. One connection and one FIFO queue mean a caller's requests reach Redis in the
+ * Threads: the callers (event loops) never touch the connection. They queue their request (a
+ * reservation as it is, any other as its formatted command); one connection thread takes
+ * everything queued, pipelines it on a blocking hiredis context, and completes each request in
+ * order: a reservation's callback runs on that thread. Reservations queued one after another go
+ * as one script run that decides them all in order (RESERVE_LUA), each key read and written once
+ * for the lot. One connection and one FIFO queue mean a caller's requests reach Redis in the
  * order it made them (a refund queued before a read is applied before that read).
  *
  * Redis may lose everything at any time (FLUSHALL, a restart without persistence). With a seeder
@@ -41,20 +43,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "infra/counters.h"
 
 #define DAY_MS 86400000LL
-/*
- * A rate limit's bucket lives this long past the time it takes to fill up again, renewed every
- * 16th call while the bucket is in use (its theoretical arrival time ahead of now), and set again
- * whenever it was full.
- */
-#define RATE_KEY_GRACE_MS 3600000LL
 /* Keys outlive their period by this much, so a late refund or read still finds them. */
 #define KEY_GRACE_MS (2 * DAY_MS)
 #define CONNECT_TIMEOUT_MS 500
@@ -64,117 +63,174 @@
 #define BACKOFF_MAX_MS 2000
 
 /*
- * A call's rate limits (domain/gcra.c's rule, in microseconds) and the contract's rule
- * (domain/quota.c, quota_decide) with the increment, atomically.
- * KEYS: the rate limits' buckets (global, account, credential) when there are any, then the
- *       contract's: day, month, day block flag, day overage flag, month block flag, month overage
- *       flag.
- * ARGV: number of rate limits (0 or 3), now (microseconds, the node's clock), contract (1 or 0),
- *       then each rate limit's interval (microseconds), burst, now + interval (its bucket when
- *       it was full: written as given, no number is formatted in Lua) and its key's time to live
- *       (ms); a bucket in use moves by INCRBY, renewing its time to live every 16th call. Then the
- *       contract's: daily
- *       present, daily, monthly present, monthly, overage mode, cap present, cap, day key ttl (ms),
- *       month key ttl (ms), missing (0: a missing counter counts 0; 1: answer {-1} when the
- *       period's day or month counter is missing; 2: create missing keys from the seed first, SET
- *       NX as SEED_LUA does), and in mode 2 the seed: day used, month used, the four flags.
- * Returns {outcome, period, limit, used, day_used, month_used, first, then per rate limit:
- * remaining, reset (us)}: outcome 0 serve, 1 serve as overage, 2 block (quota_outcome); period 0
- * daily, 1 monthly (quota_period). Or {-2, scope, reset (us), retry after (us)}: a rate limit
- * refused the call and nothing was taken. Or {-1}: a counter is missing (Redis lost it, or the
- * period is new) and the ledger must seed it first; nothing was taken.
+ * A batch of reservations, decided in order as if each ran alone and atomically: each call's rate
+ * limits (domain/gcra.c's rule, in microseconds) and the contract's rule (domain/quota.c,
+ * quota_decide) with the increment. One script run decides a whole pipeline's reservations, so
+ * its fixed cost (the call, KEYS and ARGV, the reply) is paid once per batch; every key is read
+ * once (one MGET) and written once at the end with what the batch did to it, so a batch of one
+ * account's calls costs about as many commands as one call.
+ * KEYS: the batch's counters (rate limits' buckets, days and months), each once, then its flags
+ *       in pairs (block, over): a day's, a month's.
+ * ARGV: the number of counters among KEYS, of rate limit specs, of contract groups, of shapes,
+ *       of reservations, and the batch's epoch (us: its reservations' instants are given from
+ *       it, in few digits); then each spec: its bucket (index in KEYS), interval (us), burst; then
+ *       each group (one account's contract in one day and month): day, month, day flags, month
+ *       flags (indices in KEYS), daily, monthly ('' when none), overage mode (1 or 0), cap (''
+ *       when none), day end, month end (ms, past which keys expire), missing (0: a missing
+ *       counter counts 0; 1: answer missing when the day or month counter is; 2: create what is
+ *       missing from the seed first, as SEED_LUA does), and the seed: day used, month used, the
+ *       day's block and over flags, the month's; then each shape (what the calls of one
+ *       credential decide): its global, account and credential specs (0: no rate limits), its
+ *       group (0: no contract); then each reservation: now (us from the epoch, the node's clock),
+ *       its shape.
+ * The script keeps, for counter i, its value now in v[i] (nil: missing), at the start in
+ * v[nk + i], a time to live to write it afresh with in v[2 nk + i], one to renew it with in
+ * v[3 nk + i] (one table: every table a run makes costs Redis about half a microsecond).
+ * A bucket holds its theoretical arrival time. One full again is written afresh with its time to
+ * live (its interval times its burst, plus an hour); one in use moves by INCRBY, its time to live
+ * renewed every 16th call. A day or month counter is created with its time to live (end - now).
+ * Returns six integers per reservation: {code, day used, month used, then per rate limit its
+ * reset (us: the node derives what remains from it, its interval and burst)}, code = outcome + 4 * period + 8 * first
+ * (outcome 0 serve, 1 serve as overage, 2 block: quota_outcome; period 0 daily, 1 monthly: quota_period; first 1 when
+ * this decision set its period's flag); or {-2, scope, reset (us), retry after (us), 0, 0}: a rate limit refused the
+ * call and nothing was taken; or {-1, 0...}: a counter is missing (Redis lost it, or the period is new) and the ledger
+ * must seed it first; nothing was taken.
  */
 static const char RESERVE_LUA[] =
-    "local nr, now, contract = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'\n"
-    "local a = 4 + 4 * nr\n"
-    "local K = {}\n"
-    "for i = 1, 6 do K[i] = KEYS[nr + i] end\n"
-    "local read = {}\n"
-    "for i = 1, nr do read[i] = KEYS[i] end\n"
-    "if contract then read[nr + 1], read[nr + 2] = K[1], K[2] end\n"
-    "local got = #read > 0 and redis.call('MGET', unpack(read)) or {}\n"
-    "if contract and ARGV[a + 9] == '1' and (got[nr + 1] == false or got[nr + 2] == false) then\n"
-    "  return {-1}\n"
+    "local fmt, floor = string.format, math.floor\n"
+    "local nk, ns, ng, nh, nr = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), "
+    "tonumber(ARGV[5])\n"
+    "local epoch = tonumber(ARGV[6])\n"
+    "local v = nk > 0 and redis.call('MGET', unpack(KEYS, 1, nk)) or {}\n"
+    "local flagged, seeded = {}, {}\n"
+    "for i = 1, nk do\n"
+    "  local x = tonumber(v[i])\n"
+    "  v[i], v[nk + i] = x, x\n"
     "end\n"
-    "local tats, active, rates = {}, {}, {}\n"
-    "for i = 1, nr do\n"
-    "  local t, burst = tonumber(ARGV[4 * i]), tonumber(ARGV[4 * i + 1])\n"
-    "  local capacity = t * burst\n"
-    "  local tat = tonumber(got[i] or '0')\n"
-    "  local base = tat > now and tat or now\n"
-    "  local nxt = base + t\n"
-    "  if nxt - now > capacity then\n"
-    "    return {-2, i - 1, base - now, nxt - capacity - now}\n"
-    "  end\n"
-    "  tats[i], active[i] = nxt, tat > now\n"
-    "  rates[2 * i - 1] = math.floor((capacity - (nxt - now)) / t)\n"
-    "  rates[2 * i] = nxt - now\n"
+    "local a, spec, grp, shape = 7, {}, {}, {}\n"
+    "for s = 1, ns do\n"
+    "  local t, burst = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
+    "  spec[s] = {tonumber(ARGV[a]), t, t * burst, floor(t * burst / 1000) + 3600000}\n"
+    "  a = a + 3\n"
     "end\n"
-    "for i = 1, nr do\n"
-    "  if active[i] then\n"
-    "    redis.call('INCRBY', KEYS[i], ARGV[4 * i])\n"
-    "    if math.floor(tats[i] / tonumber(ARGV[4 * i])) % 16 == 0 then\n"
-    "      redis.call('PEXPIRE', KEYS[i], ARGV[4 * i + 3])\n"
-    "    end\n"
-    "  else\n"
-    "    redis.call('SET', KEYS[i], ARGV[4 * i + 2], 'PX', ARGV[4 * i + 3])\n"
-    "  end\n"
+    "for g = 1, ng do\n"
+    "  grp[g] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),\n"
+    "            tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), ARGV[a + 6] == '1', tonumber(ARGV[a + 7]),\n"
+    "            tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9]), ARGV[a + 10], a + 11, g}\n"
+    "  a = a + 17\n"
     "end\n"
-    "local function answer(r)\n"
-    "  for i = 1, 2 * nr do r[7 + i] = rates[i] end\n"
-    "  return r\n"
+    "for h = 1, nh do\n"
+    "  shape[h] = {spec[tonumber(ARGV[a])] or false, spec[tonumber(ARGV[a + 1])] or false,\n"
+    "              spec[tonumber(ARGV[a + 2])] or false, grp[tonumber(ARGV[a + 3])] or false}\n"
+    "  a = a + 4\n"
     "end\n"
-    "if not contract then return answer({0, 0, 0, 0, 0, 0, 0}) end\n"
-    "local du, mu = tonumber(got[nr + 1] or '0'), tonumber(got[nr + 2] or '0')\n"
-    "if ARGV[a + 9] == '2' then\n"
-    "  redis.call('SET', K[1], ARGV[a + 10], 'NX', 'PX', ARGV[a + 7])\n"
-    "  redis.call('SET', K[2], ARGV[a + 11], 'NX', 'PX', ARGV[a + 8])\n"
-    "  for i = 3, 6 do\n"
-    "    if ARGV[a + 9 + i] == '1' then\n"
-    "      redis.call('SET', K[i], '1', 'NX', 'PX', i <= 4 and ARGV[a + 7] or ARGV[a + 8])\n"
-    "    end\n"
-    "  end\n"
-    "  du = tonumber(redis.call('GET', K[1]) or '0')\n"
-    "  mu = tonumber(redis.call('GET', K[2]) or '0')\n"
-    "end\n"
-    "local dp, dl = ARGV[a] == '1', tonumber(ARGV[a + 1])\n"
-    "local mp, ml = ARGV[a + 2] == '1', tonumber(ARGV[a + 3])\n"
-    "local overage = ARGV[a + 4] == '1'\n"
-    "local cp, cap = ARGV[a + 5] == '1', tonumber(ARGV[a + 6])\n"
-    "local function judge(present, limit, used)\n"
-    "  if not present or used + 1 <= limit then return 0 end\n"
-    "  if not overage then return 2 end\n"
-    "  if cp and used + 1 - limit > cap then return 2 end\n"
+    "local function judge(limit, used, over, cap)\n"
+    "  if limit == nil or used + 1 <= limit then return 0 end\n"
+    "  if not over then return 2 end\n"
+    "  if cap ~= nil and used + 1 - limit > cap then return 2 end\n"
     "  return 1\n"
     "end\n"
-    "local function remaining(present, limit, used)\n"
-    "  if not present then return -1 end\n"
+    "local function remaining(limit, used)\n"
+    "  if limit == nil then return -1 end\n"
     "  if used >= limit then return 0 end\n"
     "  return limit - used\n"
     "end\n"
-    "local d, m = judge(dp, dl, du), judge(mp, ml, mu)\n"
-    "local outcome, period, limit, used = 0, 0, 0, 0\n"
-    "if m > d or (m == d and m ~= 0 and remaining(mp, ml, mu) < remaining(dp, dl, du)) then\n"
-    "  outcome, period, limit, used = m, 1, ml, mu\n"
-    "elseif d ~= 0 then\n"
-    "  outcome, period, limit, used = d, 0, dl, du\n"
+    "local function ttl(e, nowms)\n"
+    "  return e - nowms > 0 and e - nowms or 1\n"
     "end\n"
-    "local function bump(key, ttl)\n"
-    "  local n = redis.call('INCR', key)\n"
-    "  if n == 1 then redis.call('PEXPIRE', key, ttl) end\n"
-    "  return n\n"
+    "local function flag(k, e, nowms)\n"
+    "  if flagged[k] then return 0 end\n"
+    "  flagged[k] = true\n"
+    "  return redis.call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', ttl(e, nowms))) and 1 or 0\n"
     "end\n"
-    "if outcome ~= 2 then\n"
-    "  du = bump(K[1], ARGV[a + 7])\n"
-    "  mu = bump(K[2], ARGV[a + 8])\n"
+    "local out, n, nx, act, rst = {}, 0, {0, 0, 0}, {false, false, false}, {0, 0, 0}\n"
+    "for r = 1, nr do\n"
+    "  local now, H = epoch + tonumber(ARGV[a]), shape[tonumber(ARGV[a + 1])]\n"
+    "  a = a + 2\n"
+    "  local G, nowms, res = H[4], now / 1000, 0\n"
+    "  if G and G[11] == '2' and not seeded[G[13]] then\n"
+    "    seeded[G[13]] = true\n"
+    "    local sd = G[12]\n"
+    "    if v[G[1]] == nil then v[G[1]], v[2 * nk + G[1]] = tonumber(ARGV[sd]), ttl(G[9], nowms) end\n"
+    "    if v[G[2]] == nil then v[G[2]], v[2 * nk + G[2]] = tonumber(ARGV[sd + 1]), ttl(G[10], nowms) end\n"
+    "    for f = 0, 3 do\n"
+    "      if ARGV[sd + 2 + f] == '1' then\n"
+    "        flag((f < 2 and G[3] or G[4]) + f % 2, f < 2 and G[9] or G[10], nowms)\n"
+    "      end\n"
+    "    end\n"
+    "  elseif G and G[11] == '1' and (v[G[1]] == nil or v[G[2]] == nil) then\n"
+    "    res = -1\n"
+    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = -1, 0, 0, 0, 0, 0\n"
+    "    n = n + 6\n"
+    "  end\n"
+    "  for i = 1, 3 do\n"
+    "    local S = H[i]\n"
+    "    if res == 0 and S then\n"
+    "      local tat = v[S[1]] or 0\n"
+    "      local base = tat > now and tat or now\n"
+    "      local x = base + S[2]\n"
+    "      if x - now > S[3] then\n"
+    "        res = i\n"
+    "        out[n + 1], out[n + 2], out[n + 3], out[n + 4] = -2, i - 1, base - now, x - S[3] - now\n"
+    "        out[n + 5], out[n + 6] = 0, 0\n"
+    "        n = n + 6\n"
+    "      end\n"
+    "      nx[i], act[i] = x, tat > now\n"
+    "    end\n"
+    "  end\n"
+    "  if res == 0 then\n"
+    "    for i = 1, 3 do\n"
+    "      local S = H[i]\n"
+    "      rst[i] = 0\n"
+    "      if S then\n"
+    "        local k, x = S[1], nx[i]\n"
+    "        v[k] = x\n"
+    "        if not act[i] then\n"
+    "          v[2 * nk + k] = S[4]\n"
+    "        elseif floor(x / S[2]) % 16 == 0 then\n"
+    "          v[3 * nk + k] = S[4]\n"
+    "        end\n"
+    "        rst[i] = x - now\n"
+    "      end\n"
+    "    end\n"
+    "    local code, du, mu = 0, 0, 0\n"
+    "    if G then\n"
+    "      local di, mi, dl, ml, over, cap = G[1], G[2], G[5], G[6], G[7], G[8]\n"
+    "      du, mu = v[di] or 0, v[mi] or 0\n"
+    "      local d, m = judge(dl, du, over, cap), judge(ml, mu, over, cap)\n"
+    "      local outcome, period = 0, 0\n"
+    "      if m > d or (m == d and m ~= 0 and remaining(ml, mu) < remaining(dl, du)) then\n"
+    "        outcome, period = m, 1\n"
+    "      elseif d ~= 0 then\n"
+    "        outcome = d\n"
+    "      end\n"
+    "      if outcome ~= 2 then\n"
+    "        du, mu = du + 1, mu + 1\n"
+    "        v[di], v[mi] = du, mu\n"
+    "        if du == 1 then v[2 * nk + di] = ttl(G[9], nowms) end\n"
+    "        if mu == 1 then v[2 * nk + mi] = ttl(G[10], nowms) end\n"
+    "      end\n"
+    "      local first = 0\n"
+    "      if outcome ~= 0 then\n"
+    "        local k = (period == 0 and G[3] or G[4]) + (outcome == 2 and 0 or 1)\n"
+    "        first = flag(k, period == 0 and G[9] or G[10], nowms)\n"
+    "      end\n"
+    "      code = outcome + 4 * period + 8 * first\n"
+    "    end\n"
+    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = code, du, mu, rst[1], rst[2], "
+    "rst[3]\n"
+    "    n = n + 6\n"
+    "  end\n"
     "end\n"
-    "local first = 0\n"
-    "if outcome ~= 0 then\n"
-    "  local flag = 3 + period * 2 + (outcome == 2 and 0 or 1)\n"
-    "  local ttl = period == 0 and ARGV[a + 7] or ARGV[a + 8]\n"
-    "  if redis.call('SET', K[flag], '1', 'NX', 'PX', ttl) then first = 1 end\n"
+    "for k = 1, nk do\n"
+    "  if v[2 * nk + k] then\n"
+    "    redis.call('SET', KEYS[k], fmt('%d', v[k]), 'PX', fmt('%d', v[2 * nk + k]))\n"
+    "  elseif v[k] ~= v[nk + k] then\n"
+    "    redis.call('INCRBY', KEYS[k], fmt('%d', v[k] - v[nk + k]))\n"
+    "    if v[3 * nk + k] then redis.call('PEXPIRE', KEYS[k], fmt('%d', v[3 * nk + k])) end\n"
+    "  end\n"
     "end\n"
-    "return answer({outcome, period, limit, used, du, mu, first})\n";
+    "return out\n";
 
 /*
  * A reservation that did not stand. KEYS: day, month, the `first` flag (any key when none).
@@ -191,8 +247,9 @@ static const char REFUND_LUA[] = "if ARGV[1] == '1' then\n"
                                  "return 0\n";
 
 /*
- * The ledger's standing, where Redis has none. KEYS as RESERVE_LUA's. ARGV: day used, month
- * used, the four flags (1 to set), day key ttl, month key ttl.
+ * The ledger's standing, where Redis has none. KEYS: day, month, day block flag, day overage
+ * flag, month block flag, month overage flag. ARGV: day used, month used, the four flags (1 to
+ * set), day key ttl, month key ttl.
  */
 static const char SEED_LUA[] = "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[7])\n"
                                "redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[8])\n"
@@ -238,19 +295,22 @@ static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA,
 
 typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE, OP_CLAIM, OP_RELEASE } op_kind;
 
-/* How a reservation treats a missing counter (RESERVE_LUA's ARGV[10]). */
+/* How a reservation treats a missing counter (its group's "missing" in RESERVE_LUA). */
 typedef enum missing_mode { MISSING_IS_ZERO = 0, MISSING_ASKS_SEED = 1, MISSING_SEEDED = 2 } missing_mode;
 
 /*
- * One queued request: one command, one reply. Reserve and refund ops are on the heap and freed by
- * the connection thread; seed, read and raise ops are on their caller's stack, which waits for
- * `done`.
+ * One queued request. A reservation is formatted by the connection thread, with the reservations
+ * queued beside it, into one RESERVE_LUA run; any other op is one command formatted when queued,
+ * one reply. Reserve and refund ops are on the heap and freed by the connection thread; seed, read
+ * and raise ops are on their caller's stack, which waits for `done`.
  */
 typedef struct op {
     struct op *next;
     op_kind kind;
-    char *cmd; /* the formatted command (owned until the op completes) */
+    char *cmd; /* the formatted command (owned until the op completes); NULL for a reservation */
     size_t len;
+    size_t run;                  /* OP_RESERVE, first of a sent batch: the reservations the batch holds */
+    missing_mode mode;           /* OP_RESERVE */
     counters_decided_fn decided; /* OP_RESERVE */
     counters_claimed_fn claimed; /* OP_CLAIM */
     void *arg;
@@ -260,11 +320,72 @@ typedef struct op {
     period_zone zone;   /* OP_RESERVE: to decide alone when Redis is away (open mode) */
     counters_rate rate; /* OP_RESERVE: copies (the request's are borrowed until reserve returns) */
     limits limits;
-    counters_seed_row seed; /* OP_RESERVE: the ledger's standing, once its counters were found missing */
+    counters_seed_row seed; /* OP_RESERVE: the ledger's standing, once its counters were found missing (mode 2) */
     bool done;              /* seed, read and raise: set under the counters' lock when complete */
     int rc;
     int64_t day_used, month_used; /* OP_READ, OP_RAISE (-1: missing) */
 } op;
+
+/* Queued work is sent at once while fewer reservations than this are awaited (see conn_main). */
+#define PIPELINE_RESERVATIONS 16
+/* At most this many reservations in one RESERVE_LUA run (it blocks Redis while it runs). */
+#define BATCH_MAX 128
+/* A batch's distinct keys at most: the global bucket, then per reservation an account's and a
+ * credential's bucket, a day and a month, and their two pairs of flags. */
+#define BATCH_KEYS (1 + 6 * BATCH_MAX)
+#define BATCH_HASH 4096 /* a power of two, well above BATCH_KEYS */
+
+typedef enum batch_key_kind {
+    BKEY_GLOBAL,
+    BKEY_ACCOUNT,
+    BKEY_CREDENTIAL,
+    BKEY_DAY,
+    BKEY_MONTH,
+    BKEY_DAY_FLAGS, /* a pair: block, over */
+    BKEY_MONTH_FLAGS,
+} batch_key_kind;
+
+/* One key (or pair of flags) of a batch, by what names it. */
+typedef struct batch_key {
+    batch_key_kind kind;
+    int64_t a, b;
+    int slot;  /* its rank among the batch's counters, or among its pairs of flags */
+    int spec;  /* a bucket: the last spec made for it (1-based), 0 for none */
+    int group; /* a day: the last group made for it (1-based), 0 for none */
+    int shape; /* a credential's bucket, or a day: the last shape made for it (1-based), 0 for none */
+} batch_key;
+
+/* RESERVE_LUA's 17 fields of a group; what is absent is BATCH_NONE (written ''). */
+#define GROUP_FIELDS 17
+#define BATCH_NONE INT64_MIN
+typedef struct batch_group {
+    int64_t f[GROUP_FIELDS]; /* the first four: key indices in `keys` (turned into KEYS indices when written) */
+} batch_group;
+
+typedef struct batch_spec {
+    int key; /* index in `keys` */
+    int64_t t, burst;
+} batch_spec;
+
+/* The connection thread's workspace to format one RESERVE_LUA run, reused from batch to batch. */
+typedef struct res_batch {
+    batch_key keys[BATCH_KEYS];
+    int nkeys, ncounters, nflags;
+    uint16_t hash[BATCH_HASH]; /* index + 1 in keys, 0 for empty */
+    batch_spec specs[3 * BATCH_MAX];
+    int nspecs;
+    batch_group groups[BATCH_MAX];
+    int ngroups;
+    /* What a reservation decides, shared by the reservations of one credential in a batch. */
+    struct batch_shape {
+        int spec[COUNTERS_RATES]; /* 1-based, 0: no rate limits */
+        int group;                /* 1-based, 0: no contract */
+    } shapes[BATCH_MAX];
+    int nshapes;
+    int res[BATCH_MAX]; /* each reservation's shape (1-based) */
+    char *out;          /* the command, growing as needed (owned) */
+    size_t len, cap;
+} res_batch;
 
 typedef struct redis_counters {
     counters super;
@@ -293,8 +414,15 @@ typedef struct redis_counters {
     counters *alone;
     atomic_bool degraded;
 
+    bool polling; /* under mu: the connection thread waits in poll for work too: enqueue writes wake_fd */
+    int wake_fd;  /* an eventfd */
+
     /* The connection thread's own. */
     redisContext *ctx;
+    res_batch *batch;
+    op *sent_head, *sent_tail; /* sent, awaiting their replies, oldest first */
+    size_t sent_reservations;  /* among them */
+    int64_t sent_at_ms;        /* monotonic: the last reply, or the send that started the wait */
     struct alone_account {
         int64_t account_id;
         period_zone zone;
@@ -317,8 +445,9 @@ static struct timeval tv_ms(int64_t ms)
 
 /* ---- commands ---- */
 
-/* The longest command, a reservation with rate limits and a seed, has 43 arguments. */
-#define MAX_ARGS 48
+/* The longest command formatted this way (reservations are formatted by batch), SEED_LUA's, has
+ * 17 arguments. */
+#define MAX_ARGS 24
 
 /* A command's arguments, formatted into fixed slots. */
 typedef struct args {
@@ -384,7 +513,7 @@ static void args_format(args *a, op *o)
     o->len = (size_t)k;
 }
 
-/* The six keys of an account in periods `p`, in RESERVE_LUA's KEYS order. */
+/* The six keys of an account in periods `p`, in SEED_LUA's KEYS order. */
 static void args_add_keys(args *a, int64_t account_id, const periods *p)
 {
     long long id = (long long)account_id, d = (long long)p->day_key, m = (long long)p->month_key;
@@ -401,12 +530,6 @@ static long long ttl_ms(int64_t end_ms, int64_t now_ms)
 {
     int64_t t = end_ms + KEY_GRACE_MS - now_ms;
     return t > 0 ? (long long)t : 1;
-}
-
-static void args_add_opt(args *a, opt_i64 v)
-{
-    args_add_int(a, v.present ? 1 : 0);
-    args_add_int(a, v.v);
 }
 
 /* ---- the connection ---- */
@@ -528,6 +651,13 @@ static void try_connect(redis_counters *c)
 
 /* ---- completion ---- */
 
+/* A rate limit's interval in microseconds, as RESERVE_LUA takes it (at least 1). */
+static int64_t rate_interval_us(const gcra_policy *p)
+{
+    int64_t t = 1000000 / p->rate_per_second;
+    return t > 0 ? t : 1;
+}
+
 static void op_free(op *o)
 {
     if (o->cmd != NULL)
@@ -540,51 +670,43 @@ static bool reply_is_int(const redisReply *r)
     return r != NULL && r->type == REDIS_REPLY_INTEGER;
 }
 
-static bool ints(const redisReply *r, size_t n)
+/* RESERVE_LUA's six integers `e` for `o` into its decision; false if they are not one. */
+static bool decision_from_reply(redisReply *const *e, const op *o, counters_decision *dec)
 {
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!reply_is_int(r->element[i]))
-            return false;
-    return true;
-}
-
-/* RESERVE_LUA's answer into the decision of `o`; false if it is not one. */
-static bool decision_from_reply(const redisReply *r, const op *o, counters_decision *dec)
-{
-    if (ints(r, 4) && r->element[0]->integer == -2) { /* a rate limit refused the call */
-        long long scope = r->element[1]->integer;
+    long long code = e[0]->integer;
+    if (code == -2) { /* a rate limit refused the call */
+        long long scope = e[1]->integer;
         if (scope < 0 || scope >= COUNTERS_RATES)
             return false;
         dec->rate_limited = true;
         dec->rate_scope = (counters_scope)scope;
-        dec->rate[scope] = (gcra_result){.allowed = false,
-                                         .remaining = 0,
-                                         .reset_ns = r->element[2]->integer * 1000,
-                                         .retry_after_ns = r->element[3]->integer * 1000};
+        dec->rate[scope] = (gcra_result){
+            .allowed = false, .remaining = 0, .reset_ns = e[2]->integer * 1000, .retry_after_ns = e[3]->integer * 1000};
         return true;
     }
-    size_t nr = o->has_rate ? COUNTERS_RATES : 0;
-    if (!ints(r, 7 + 2 * nr))
+    if (code < 0 || code > 15)
         return false;
-    for (size_t i = 0; i < nr; i++)
-        dec->rate[i] = (gcra_result){.allowed = true,
-                                     .remaining = r->element[7 + 2 * i]->integer,
-                                     .reset_ns = r->element[8 + 2 * i]->integer * 1000};
+    for (size_t i = 0; o->has_rate && i < COUNTERS_RATES; i++) { /* what remains, as the GCRA rule has it */
+        int64_t t = rate_interval_us(&o->rate.policy[i]), reset = e[3 + i]->integer;
+        dec->rate[i] = (gcra_result){
+            .allowed = true, .remaining = (t * o->rate.policy[i].burst - reset) / t, .reset_ns = reset * 1000};
+    }
     if (!o->has_limits)
         return true;
-    long long outcome = r->element[0]->integer, period = r->element[1]->integer;
-    if (outcome < QUOTA_SERVE || outcome > QUOTA_BLOCK || (period != QUOTA_DAILY && period != QUOTA_MONTHLY))
+    long long outcome = code & 3, period = (code >> 2) & 1;
+    if (outcome > QUOTA_BLOCK)
         return false;
     dec->d.outcome = (quota_outcome)outcome;
     dec->d.period = (quota_period)period;
-    dec->d.limit = r->element[2]->integer;
-    dec->d.used = r->element[3]->integer;
-    dec->day_used = r->element[4]->integer;
-    dec->month_used = r->element[5]->integer;
+    dec->day_used = e[1]->integer;
+    dec->month_used = e[2]->integer;
     dec->reserved = dec->d.outcome != QUOTA_BLOCK;
-    dec->first = r->element[6]->integer ? counters_first_of(&dec->d) : COUNTERS_FIRST_NONE;
+    if (dec->d.outcome != QUOTA_SERVE) { /* the deciding period's limit and its count before this call */
+        bool daily = dec->d.period == QUOTA_DAILY;
+        dec->d.limit = daily ? o->limits.daily_limit.v : o->limits.monthly_limit.v;
+        dec->d.used = (daily ? dec->day_used : dec->month_used) - (dec->reserved ? 1 : 0);
+    }
+    dec->first = (code & 8) ? counters_first_of(&dec->d) : COUNTERS_FIRST_NONE;
     return true;
 }
 
@@ -607,21 +729,30 @@ static bool int_from_bulk(const redisReply *r, int64_t *out)
     return true;
 }
 
+/* Ends a reservation with its six integers of RESERVE_LUA's answer (NULL: no decision). */
+static void reserve_complete(op *o, redisReply *const *e)
+{
+    op_free(o);
+    if (e == NULL || !decision_from_reply(e, o, &o->dec)) {
+        counters_decision failed = {.rc = APP_COUNTERS_UNAVAILABLE, .now_ms = o->dec.now_ms, .p = o->dec.p};
+        o->dec = failed;
+    }
+    o->decided(o->arg, &o->dec);
+    free(o);
+}
+
 /*
- * Ends an op with `reply` (NULL: Redis could not be reached). Reserve calls back and frees, refund
- * frees, seed, read and raise wake their caller (who owns the op: it must not be touched after).
+ * Ends an op with `reply` (NULL: Redis could not be reached; a reservation's reply is its
+ * batch's, so it ends by reserve_complete). Reserve calls back and frees, refund frees, seed,
+ * read and raise wake their caller (who owns the op: it must not be touched after).
  */
 static void op_complete(redis_counters *c, op *o, const redisReply *reply)
 {
     op_free(o);
     switch (o->kind) {
     case OP_RESERVE:
-        if (!decision_from_reply(reply, o, &o->dec)) {
-            counters_decision failed = {.rc = APP_COUNTERS_UNAVAILABLE, .now_ms = o->dec.now_ms, .p = o->dec.p};
-            o->dec = failed;
-        }
-        o->decided(o->arg, &o->dec);
-        free(o);
+        assert(reply == NULL);
+        reserve_complete(o, NULL);
         return;
     case OP_CLAIM: {
         bool ok = reply != NULL && (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_NIL);
@@ -746,14 +877,7 @@ static void drain_sigpipe(void)
         ;
 }
 
-static void format_reserve(redis_counters *c, op *o, missing_mode mode, const counters_seed_row *seed);
-
-/* RESERVE_LUA's {-1}: the period's counters are missing and wait for the ledger's seed. */
-static bool is_missing(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_ARRAY && r->elements == 1 && reply_is_int(r->element[0]) &&
-           r->element[0]->integer == -1;
-}
+static op *append_reservations(redis_counters *c, op *first);
 
 /* An op of `list` seeded for the same account and periods as `o`, or NULL. */
 static const op *seeded_alike(const op *list, const op *o)
@@ -767,11 +891,10 @@ static const op *seeded_alike(const op *list, const op *o)
 
 /*
  * Asks the seeder for the ledger's standing of each reservation of `list` (which found its
- * counters missing) and formats it again to create them from that seed (SET NX, so nodes seeding
- * at once keep the first seed) and decide, in one script run. Reservations of the same account
- * and periods share one ledger read (after the first, the keys exist and the seed is not used). A
- * reservation the ledger cannot answer for fails (counters unavailable): nothing is counted.
- * Returns the list to send.
+ * counters missing), to be sent again to create them from that seed (only where they are still
+ * missing, so nodes seeding at once keep the first seed) and decide, in one script run. Reservations of the same
+ * account and periods share one ledger read (after the first, the keys exist and the seed is not used). A reservation
+ * the ledger cannot answer for fails (counters unavailable): nothing is counted. Returns the list to send.
  */
 static op *seed_missing(redis_counters *c, op *list)
 {
@@ -790,7 +913,7 @@ static op *seed_missing(redis_counters *c, op *list)
             continue;
         }
         o->seed = row;
-        format_reserve(c, o, MISSING_SEEDED, &row);
+        o->mode = MISSING_SEEDED;
         *tail = o;
         tail = &o->next;
     }
@@ -805,33 +928,89 @@ static void list_push(op ***tail, op *o)
     *tail = &o->next;
 }
 
+static bool is_batch_answer(const redisReply *r, size_t n);
+
+/* Formats the ops of `list` onto the connection (reservations queued together as one run). */
+static bool append_ops(redis_counters *c, op *list)
+{
+    for (op *o = list; o != NULL;) {
+        if (o->kind == OP_RESERVE) {
+            o = append_reservations(c, o);
+            if (redisAppendFormattedCommand(c->ctx, c->batch->out, c->batch->len) != REDIS_OK)
+                return false;
+            continue;
+        }
+        if (redisAppendFormattedCommand(c->ctx, o->cmd, o->len) != REDIS_OK)
+            return false;
+        o = o->next;
+    }
+    return true;
+}
+
 /*
- * Sends a list of ops in one pipeline and completes each with its reply, in order. Ops whose
- * script Redis lost (NOSCRIPT: a restart or SCRIPT FLUSH) are sent again once after a reload;
- * they did not run. Reservations that found their counters missing are seeded from the ledger
- * and sent again (they did not count anything). Returns false, with every op not yet completed
- * failed, when the connection broke.
+ * Completes the ops at the head of *list that reply `r` answers (a run of reservations, or one
+ * op), *list moving past them: ops whose script Redis lost (NOSCRIPT, when may_retry) go to
+ * *retry_tail, reservations that found their counters missing to *missing_tail. Returns the
+ * reservations among them.
+ */
+static size_t complete_reply(redis_counters *c, op **list, redisReply *r, bool may_retry, op ***retry_tail,
+                             op ***missing_tail)
+{
+    op *head = *list;
+    if (head->kind != OP_RESERVE) {
+        *list = head->next;
+        if (may_retry && is_noscript(r))
+            list_push(retry_tail, head);
+        else
+            op_complete(c, head, r);
+        return 0;
+    }
+    size_t n = head->run;
+    bool noscript = may_retry && is_noscript(r), answer = !noscript && is_batch_answer(r, n);
+    for (size_t i = 0; i < n; i++) {
+        op *o = *list;
+        *list = o->next;
+        redisReply *const *e = answer ? &r->element[6 * i] : NULL;
+        if (noscript)
+            list_push(retry_tail, o);
+        else if (e != NULL && e[0]->integer == -1 && c->seeder != NULL)
+            list_push(missing_tail, o);
+        else
+            reserve_complete(o, e);
+    }
+    return n;
+}
+/* RESERVE_LUA's answer for `n` reservations: six integers each. */
+static bool is_batch_answer(const redisReply *r, size_t n)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n)
+        return false;
+    for (size_t i = 0; i < r->elements; i++)
+        if (!reply_is_int(r->element[i]))
+            return false;
+    return true;
+}
+
+/*
+ * Sends a list of ops in one pipeline and completes each with its reply, in order; reservations
+ * queued one after another share one RESERVE_LUA run, and its reply. Ops whose script Redis lost
+ * (NOSCRIPT: a restart or SCRIPT FLUSH) are sent again once after a reload; they did not run.
+ * Reservations that found their counters missing are seeded from the ledger and sent again (they
+ * did not count anything). Returns false, with every op not yet completed failed, when the
+ * connection broke.
  */
 static bool send_batch(redis_counters *c, op *batch, bool may_retry)
 {
+    assert(c->sent_head == NULL); /* replies come in order: nothing else may be awaited meanwhile */
     op *retry = NULL, **retry_tail = &retry, *missing = NULL, **missing_tail = &missing;
-    for (op *o = batch; o != NULL; o = o->next)
-        if (redisAppendFormattedCommand(c->ctx, o->cmd, o->len) != REDIS_OK)
-            goto broken;
+    if (!append_ops(c, batch))
+        goto broken;
     while (batch != NULL) {
         void *rv = NULL;
         if (redisGetReply(c->ctx, &rv) != REDIS_OK)
             goto broken;
-        redisReply *r = rv;
-        op *next = batch->next;
-        if (may_retry && is_noscript(r))
-            list_push(&retry_tail, batch);
-        else if (batch->kind == OP_RESERVE && c->seeder != NULL && is_missing(r))
-            list_push(&missing_tail, batch);
-        else
-            op_complete(c, batch, r);
-        freeReplyObject(r);
-        batch = next;
+        complete_reply(c, &batch, rv, may_retry, &retry_tail, &missing_tail);
+        freeReplyObject(rv);
     }
     if (retry != NULL && load_scripts(c->ctx, c->sha) != 0)
         goto broken;
@@ -851,6 +1030,105 @@ broken:
     return false;
 }
 
+/* ---- the pipeline: what is queued goes out without waiting for earlier replies ---- */
+
+/* The connection broke: everything awaited fails (or is decided alone, in open mode). */
+static void pipe_broken(redis_counters *c)
+{
+    drain_sigpipe();
+    drop_connection(c);
+    op *sent = c->sent_head;
+    c->sent_head = c->sent_tail = NULL;
+    c->sent_reservations = 0;
+    fail_all(c, sent, true);
+}
+
+/* Sends `list` after what is awaited; its ops are awaited then. False when the connection broke. */
+static bool pipe_send(redis_counters *c, op *list)
+{
+    if (c->sent_head == NULL)
+        c->sent_at_ms = mono_ms();
+    bool ok = append_ops(c, list);
+    for (op *o = list; o != NULL; o = o->next)
+        c->sent_reservations += o->kind == OP_RESERVE;
+    if (c->sent_tail != NULL)
+        c->sent_tail->next = list;
+    else
+        c->sent_head = list;
+    for (c->sent_tail = list; c->sent_tail->next != NULL;)
+        c->sent_tail = c->sent_tail->next;
+    int done = 0;
+    while (ok && !done)
+        ok = redisBufferWrite(c->ctx, &done) == REDIS_OK;
+    if (!ok)
+        pipe_broken(c);
+    return ok;
+}
+
+/*
+ * Completes the awaited ops whose replies have arrived (after reading the connection once, when
+ * `readable`; every awaited reply, waiting for them, when `all`). When Redis lost the script or a
+ * reservation found its counters missing, what is still awaited is waited for first, then those
+ * are sent again in order (send_batch). False when the connection broke.
+ */
+static bool pipe_receive(redis_counters *c, bool readable, bool all)
+{
+    op *retry = NULL, **retry_tail = &retry, *missing = NULL, **missing_tail = &missing;
+    if (readable && redisBufferRead(c->ctx) != REDIS_OK)
+        goto broken;
+    while (c->sent_head != NULL) {
+        void *rv = NULL;
+        bool wait = all || retry != NULL || missing != NULL;
+        if ((wait ? redisGetReply(c->ctx, &rv) : redisGetReplyFromReader(c->ctx, &rv)) != REDIS_OK)
+            goto broken;
+        if (rv == NULL)
+            break; /* the rest of the reply is still on its way */
+        c->sent_at_ms = mono_ms();
+        c->sent_reservations -= complete_reply(c, &c->sent_head, rv, true, &retry_tail, &missing_tail);
+        freeReplyObject(rv);
+    }
+    if (c->sent_head == NULL)
+        c->sent_tail = NULL;
+    if (retry == NULL && missing == NULL)
+        return true;
+    if (retry != NULL && load_scripts(c->ctx, c->sha) != 0)
+        goto broken;
+    if (retry != NULL && !send_batch(c, retry, false)) {
+        fail_all(c, missing, true);
+        return false;
+    }
+    return missing == NULL || send_batch(c, seed_missing(c, missing), true);
+broken:
+    fail_all(c, retry, true);
+    fail_all(c, missing, true);
+    pipe_broken(c);
+    return false;
+}
+
+/*
+ * Waits, when `wait`, until a reply arrives or work is queued (enqueue writes c->wake_fd while
+ * c->polling), at most until an awaited reply is COMMAND_TIMEOUT_MS late (the connection is then
+ * dropped); then completes what arrived.
+ */
+static void pipe_poll(redis_counters *c, bool wait)
+{
+    int64_t left = c->sent_at_ms + COMMAND_TIMEOUT_MS - mono_ms();
+    struct pollfd p[2] = {{.fd = c->ctx->fd, .events = POLLIN}, {.fd = c->wake_fd, .events = POLLIN}};
+    int k = poll(p, 2, wait ? (int)(left > 0 ? left : 0) : 0);
+    if (k < 0 && errno != EINTR) {
+        pipe_broken(c);
+        return;
+    }
+    uint64_t drained;
+    if (k > 0 && (p[1].revents & POLLIN))
+        while (read(c->wake_fd, &drained, sizeof drained) > 0)
+            ;
+    if (k > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP)))
+        pipe_receive(c, true, false);
+    else if (wait && k == 0 && mono_ms() >= c->sent_at_ms + COMMAND_TIMEOUT_MS)
+        pipe_broken(c); /* Redis does not answer: unreachable, as a blocking read would say */
+}
+
 static void *conn_main(void *arg)
 {
     redis_counters *c = arg;
@@ -861,7 +1139,7 @@ static void *conn_main(void *arg)
 
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->stopping && c->head == NULL) {
+        while (!c->stopping && c->head == NULL && c->sent_head == NULL) {
             if (c->ctx != NULL) {
                 pthread_cond_wait(&c->wake, &c->mu);
                 continue;
@@ -883,21 +1161,38 @@ static void *conn_main(void *arg)
         }
         if (c->stopping)
             break;
-        op *batch = c->head;
-        c->head = c->tail = NULL;
+        /*
+         * What is queued goes out at once while few reservations are awaited (a few connections:
+         * no call waits for another batch's round trip); past that it gathers while replies come
+         * back, so that many connections make big batches, whose script run costs Redis less a
+         * call.
+         */
+        op *batch = NULL;
+        if (c->head != NULL && c->sent_reservations < PIPELINE_RESERVATIONS) {
+            batch = c->head;
+            c->head = c->tail = NULL;
+        }
+        /* Waiting for replies: new work wakes it only if it would be sent at once. */
+        c->polling = batch == NULL && c->sent_reservations < PIPELINE_RESERVATIONS;
         pthread_mutex_unlock(&c->mu);
 
         if (c->ctx == NULL && mono_ms() >= c->retry_at_ms)
             try_connect(c);
         if (c->ctx == NULL)
             fail_all(c, batch, true); /* fail fast while Redis is away: 503 at once, or decided alone */
-        else if (batch != NULL)
-            send_batch(c, batch, true);
+        else if ((batch == NULL || pipe_send(c, batch)) && c->sent_head != NULL)
+            pipe_poll(c, batch == NULL);
         if (c->flush != NULL)
             c->flush(c->flush_arg);
 
         pthread_mutex_lock(&c->mu);
+        c->polling = false;
     }
+    pthread_mutex_unlock(&c->mu);
+    /* What was sent is answered before the rest fails: a reservation Redis counted is decided. */
+    if (c->ctx != NULL && c->sent_head != NULL)
+        pipe_receive(c, false, true);
+    pthread_mutex_lock(&c->mu);
     op *rest = c->head;
     c->head = c->tail = NULL;
     pthread_mutex_unlock(&c->mu);
@@ -907,27 +1202,73 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-/* Queues an op for the connection thread; after counters_free began, fails it at once. */
-static void enqueue(redis_counters *c, op *o)
+/*
+ * What this thread reserved since its last hand-over, when it hands over (redis_hand_over: an
+ * event loop, once per iteration): a loop iteration's reservations reach the connection thread
+ * with one lock and one wake-up, and in one batch.
+ */
+static _Thread_local struct {
+    redis_counters *c; /* the counters this thread hands over to; NULL until its first hand-over */
+    op *head, *tail;
+} held;
+
+/* Queues a list of ops for the connection thread; after counters_free began, fails them at once. */
+static void enqueue_list(redis_counters *c, op *head, op *tail)
 {
-    o->next = NULL;
+    tail->next = NULL;
     pthread_mutex_lock(&c->mu);
     if (c->stopping) {
         pthread_mutex_unlock(&c->mu);
-        op_complete(c, o, NULL);
+        while (head != NULL) {
+            op *next = head->next;
+            op_complete(c, head, NULL);
+            head = next;
+        }
         if (c->flush != NULL)
             c->flush(c->flush_arg);
         return;
     }
     bool was_empty = c->head == NULL;
     if (c->tail != NULL)
-        c->tail->next = o;
+        c->tail->next = head;
     else
-        c->head = o;
-    c->tail = o;
-    if (was_empty)
+        c->head = head;
+    c->tail = tail;
+    if (was_empty && c->polling) {
+        uint64_t one = 1;
+        ssize_t k = write(c->wake_fd, &one, sizeof one); /* fails only when already full: awake anyway */
+        (void)k;
+    } else if (was_empty) {
         pthread_cond_signal(&c->wake);
+    }
     pthread_mutex_unlock(&c->mu);
+}
+
+/* Queues an op, after what this thread holds (its requests reach Redis in the order it made them). */
+static void enqueue(redis_counters *c, op *o)
+{
+    op *head = o;
+    if (held.c == c && held.head != NULL) {
+        held.tail->next = o;
+        head = held.head;
+        held.head = held.tail = NULL;
+    }
+    enqueue_list(c, head, o);
+}
+
+static void redis_hand_over(counters *self)
+{
+    redis_counters *c = (redis_counters *)self;
+    if (held.c != c) { /* this thread hands over from now on */
+        held.c = c;
+        held.head = held.tail = NULL;
+        return;
+    }
+    if (held.head == NULL)
+        return;
+    op *head = held.head, *tail = held.tail;
+    held.head = held.tail = NULL;
+    enqueue_list(c, head, tail);
 }
 
 /* Queues a stack op and waits for its completion. Never call from a `decided` callback. */
@@ -943,54 +1284,255 @@ static int run_sync(redis_counters *c, op *o)
 
 /* ---- counters_ops ---- */
 
-/* The reservation's command into o->cmd, from what the op keeps of the request. */
-static void format_reserve(redis_counters *c, op *o, missing_mode mode, const counters_seed_row *seed)
+/* ---- a batch of reservations: one RESERVE_LUA run ---- */
+
+static void batch_free(res_batch *b)
+{
+    if (b != NULL)
+        free(b->out);
+    free(b);
+}
+
+static void out_bytes(res_batch *b, const void *p, size_t n)
+{
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 16384;
+        while (cap - b->len < n)
+            cap *= 2;
+        b->out = xrealloc(b->out, cap);
+        b->cap = cap;
+    }
+    memcpy(b->out + b->len, p, n);
+    b->len += n;
+}
+
+/* `v` in decimal into dst (at least 20 bytes); returns its length. */
+static size_t i64_text(char *dst, int64_t v)
+{
+    char tmp[24], *end = tmp + sizeof tmp, *p = end;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    memcpy(dst, p, (size_t)(end - p));
+    return (size_t)(end - p);
+}
+
+/* One bulk string of the command. */
+static void out_bulk(res_batch *b, const char *s, size_t n)
+{
+    char head[32];
+    head[0] = '$';
+    size_t k = 1 + i64_text(head + 1, (int64_t)n);
+    head[k++] = '\r';
+    head[k++] = '\n';
+    out_bytes(b, head, k);
+    out_bytes(b, s, n);
+    out_bytes(b, "\r\n", 2);
+}
+
+/* An integer argument; BATCH_NONE is the empty string. */
+static void out_int(res_batch *b, int64_t v)
+{
+    char t[24];
+    if (v == BATCH_NONE)
+        out_bulk(b, "", 0);
+    else
+        out_bulk(b, t, i64_text(t, v));
+}
+
+/* Appends `s` at `p` (within a key's buffer, which every key fits). */
+static char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* A key's name (the `second` of a pair of flags: its over flag); every name fits in 80 bytes. */
+static void out_key(res_batch *b, const batch_key *k, bool second)
+{
+    char name[80], *p = name;
+    if (k->kind == BKEY_GLOBAL) {
+        p = put_str(p, "sm:rl:global");
+    } else {
+        p = put_str(p, "sm:{");
+        p += i64_text(p, k->a);
+        p = put_str(p, "}:");
+        switch (k->kind) {
+        case BKEY_ACCOUNT: p = put_str(p, "rl:a"); break;
+        case BKEY_CREDENTIAL: p = put_str(p, "rl:c:"); break;
+        case BKEY_DAY:
+        case BKEY_DAY_FLAGS: p = put_str(p, "d:"); break;
+        default: p = put_str(p, "m:"); break;
+        }
+        if (k->kind != BKEY_ACCOUNT)
+            p += i64_text(p, k->b);
+        if (k->kind == BKEY_DAY_FLAGS || k->kind == BKEY_MONTH_FLAGS)
+            p = put_str(p, second ? ":over" : ":block");
+    }
+    assert((size_t)(p - name) <= sizeof name);
+    out_bulk(b, name, (size_t)(p - name));
+}
+
+/* The batch's key named by (kind, a, b), added when new; its index in b->keys. */
+static int batch_key_of(res_batch *b, batch_key_kind kind, int64_t x, int64_t y)
+{
+    uint64_t h = ((uint64_t)kind * 0x9E3779B97F4A7C15u) ^ ((uint64_t)x * 0xC2B2AE3D27D4EB4Fu) ^
+                 ((uint64_t)y * 0x165667B19E3779F9u);
+    h ^= h >> 29;
+    for (size_t i = (size_t)h & (BATCH_HASH - 1);; i = (i + 1) & (BATCH_HASH - 1)) {
+        if (b->hash[i] == 0) {
+            assert(b->nkeys < BATCH_KEYS);
+            bool pair = kind == BKEY_DAY_FLAGS || kind == BKEY_MONTH_FLAGS;
+            b->keys[b->nkeys] = (batch_key){.kind = kind, .a = x, .b = y, .slot = pair ? b->nflags++ : b->ncounters++};
+            b->hash[i] = (uint16_t)(b->nkeys + 1);
+            return b->nkeys++;
+        }
+        const batch_key *k = &b->keys[b->hash[i] - 1];
+        if (k->kind == kind && k->a == x && k->b == y)
+            return b->hash[i] - 1;
+    }
+}
+
+/* The spec (1-based) of bucket `key` with interval `t` and `burst`, added when new. */
+static int batch_spec_of(res_batch *b, int key, int64_t t, int64_t burst)
+{
+    int s = b->keys[key].spec;
+    if (s != 0 && b->specs[s - 1].t == t && b->specs[s - 1].burst == burst)
+        return s;
+    b->specs[b->nspecs] = (batch_spec){.key = key, .t = t, .burst = burst};
+    b->keys[key].spec = ++b->nspecs;
+    return b->nspecs;
+}
+
+/* The group (1-based) of reservation `o`: its account's contract in its day and month. */
+static int batch_group_of(res_batch *b, const op *o)
 {
     const limits *l = &o->limits;
-    const counters_rate *r = &o->rate;
-    long long id = (long long)o->account_id;
-    args a = {0};
-    args_add_str(&a, "EVALSHA");
-    args_add_str(&a, c->sha[SCRIPT_RESERVE]);
-    args_add_int(&a, (o->has_rate ? COUNTERS_RATES : 0) + (o->has_limits ? 6 : 0));
-    if (o->has_rate) {
-        args_add(&a, "sm:rl:global");
-        args_add(&a, "sm:{%lld}:rl:a", id);
-        args_add(&a, "sm:{%lld}:rl:c:%lld", id, (long long)r->id[COUNTERS_RATE_CREDENTIAL]);
+    int64_t id = o->account_id, d = o->dec.p.day_key, m = o->dec.p.month_key;
+    bool seeded = o->mode == MISSING_SEEDED;
+    batch_group g = {.f = {
+                         batch_key_of(b, BKEY_DAY, id, d),
+                         batch_key_of(b, BKEY_MONTH, id, m),
+                         batch_key_of(b, BKEY_DAY_FLAGS, id, d),
+                         batch_key_of(b, BKEY_MONTH_FLAGS, id, m),
+                         l->daily_limit.present ? l->daily_limit.v : BATCH_NONE,
+                         l->monthly_limit.present ? l->monthly_limit.v : BATCH_NONE,
+                         l->mode == LIMIT_OVERAGE ? 1 : 0,
+                         l->overage_cap.present ? l->overage_cap.v : BATCH_NONE,
+                         o->dec.p.day_end_ms + KEY_GRACE_MS,
+                         o->dec.p.month_end_ms + KEY_GRACE_MS,
+                         (int64_t)o->mode,
+                         seeded ? o->seed.day_used : 0,
+                         seeded ? o->seed.month_used : 0,
+                         seeded && o->seed.day_blocked,
+                         seeded && o->seed.day_overage,
+                         seeded && o->seed.month_blocked,
+                         seeded && o->seed.month_overage,
+                     }};
+    batch_key *day = &b->keys[g.f[0]];
+    if (day->group != 0 && memcmp(&b->groups[day->group - 1], &g, sizeof g) == 0)
+        return day->group;
+    b->groups[b->ngroups] = g;
+    day->group = ++b->ngroups;
+    return b->ngroups;
+}
+
+/* The KEYS index (1-based) of key `i`: counters first, then the pairs of flags. */
+static int64_t batch_keys_index(const res_batch *b, int i)
+{
+    const batch_key *k = &b->keys[i];
+    bool pair = k->kind == BKEY_DAY_FLAGS || k->kind == BKEY_MONTH_FLAGS;
+    return pair ? b->ncounters + 2 * k->slot + 1 : k->slot + 1;
+}
+
+/*
+ * Formats the reservations of `first` and those queued right after it (BATCH_MAX at most) into
+ * one RESERVE_LUA run, appended to the connection's output; first->run says how many it holds.
+ * Returns the op after them.
+ */
+static op *append_reservations(redis_counters *c, op *first)
+{
+    res_batch *b = c->batch;
+    b->nkeys = b->ncounters = b->nflags = b->nspecs = b->ngroups = b->nshapes = 0;
+    memset(b->hash, 0, sizeof b->hash);
+    size_t n = 0;
+    op *o = first;
+    for (; o != NULL && o->kind == OP_RESERVE && n < BATCH_MAX; o = o->next, n++) {
+        struct batch_shape sh = {.group = 0}, *r = &sh;
+        int anchor = -1;
+        if (o->has_rate) {
+            const counters_rate *rate = &o->rate;
+            int keys[COUNTERS_RATES] = {
+                batch_key_of(b, BKEY_GLOBAL, 0, 0),
+                batch_key_of(b, BKEY_ACCOUNT, o->account_id, 0),
+                batch_key_of(b, BKEY_CREDENTIAL, o->account_id, rate->id[COUNTERS_RATE_CREDENTIAL]),
+            };
+            for (int i = 0; i < COUNTERS_RATES; i++)
+                r->spec[i] = batch_spec_of(b, keys[i], rate_interval_us(&rate->policy[i]), rate->policy[i].burst);
+            anchor = keys[COUNTERS_RATE_CREDENTIAL];
+        }
+        if (o->has_limits) {
+            r->group = batch_group_of(b, o);
+            anchor = anchor >= 0 ? anchor : (int)b->groups[r->group - 1].f[0];
+        }
+        assert(anchor >= 0); /* a reservation decides rate limits, a contract, or both */
+        int h = b->keys[anchor].shape;
+        if (h == 0 || memcmp(&b->shapes[h - 1], &sh, sizeof sh) != 0) {
+            b->shapes[b->nshapes++] = sh;
+            h = b->keys[anchor].shape = b->nshapes;
+        }
+        b->res[n] = h;
     }
-    if (o->has_limits)
-        args_add_keys(&a, o->account_id, &o->dec.p);
-    args_add_int(&a, o->has_rate ? COUNTERS_RATES : 0);
-    args_add_int(&a, o->dec.now_ms * 1000);
-    args_add_int(&a, o->has_limits ? 1 : 0);
-    for (int i = 0; o->has_rate && i < COUNTERS_RATES; i++) {
-        int64_t t = 1000000 / r->policy[i].rate_per_second;
-        t = t > 0 ? t : 1;
-        args_add_int(&a, t);
-        args_add_int(&a, r->policy[i].burst);
-        args_add_int(&a, o->dec.now_ms * 1000 + t);
-        args_add_int(&a, t * r->policy[i].burst / 1000 + RATE_KEY_GRACE_MS);
+    first->run = n;
+
+    char head[64] = "*";
+    size_t hl = 1 + i64_text(head + 1, 3 + b->ncounters + 2 * b->nflags + 6 + 3 * b->nspecs +
+                                           GROUP_FIELDS * b->ngroups + 4 * b->nshapes + 2 * (int64_t)n);
+    memcpy(head + hl, "\r\n", 2);
+    b->len = 0;
+    out_bytes(b, head, hl + 2);
+    out_bulk(b, "EVALSHA", 7);
+    out_bulk(b, c->sha[SCRIPT_RESERVE], 40);
+    out_int(b, b->ncounters + 2 * b->nflags);
+    for (int i = 0; i < b->nkeys; i++)
+        if (b->keys[i].kind != BKEY_DAY_FLAGS && b->keys[i].kind != BKEY_MONTH_FLAGS)
+            out_key(b, &b->keys[i], false);
+    for (int i = 0; i < b->nkeys; i++)
+        if (b->keys[i].kind == BKEY_DAY_FLAGS || b->keys[i].kind == BKEY_MONTH_FLAGS) {
+            out_key(b, &b->keys[i], false);
+            out_key(b, &b->keys[i], true);
+        }
+    out_int(b, b->ncounters);
+    out_int(b, b->nspecs);
+    out_int(b, b->ngroups);
+    out_int(b, b->nshapes);
+    out_int(b, (int64_t)n);
+    int64_t epoch = first->dec.now_ms * 1000;
+    out_int(b, epoch);
+    for (int i = 0; i < b->nspecs; i++) {
+        out_int(b, batch_keys_index(b, b->specs[i].key));
+        out_int(b, b->specs[i].t);
+        out_int(b, b->specs[i].burst);
     }
-    if (!o->has_limits) {
-        args_format(&a, o);
-        return;
+    for (int i = 0; i < b->ngroups; i++)
+        for (int f = 0; f < GROUP_FIELDS; f++)
+            out_int(b, f < 4 ? batch_keys_index(b, (int)b->groups[i].f[f]) : b->groups[i].f[f]);
+    for (int i = 0; i < b->nshapes; i++) {
+        for (int k = 0; k < COUNTERS_RATES; k++)
+            out_int(b, b->shapes[i].spec[k]);
+        out_int(b, b->shapes[i].group);
     }
-    args_add_opt(&a, l->daily_limit);
-    args_add_opt(&a, l->monthly_limit);
-    args_add_int(&a, l->mode == LIMIT_OVERAGE ? 1 : 0);
-    args_add_opt(&a, l->overage_cap);
-    args_add_int(&a, ttl_ms(o->dec.p.day_end_ms, o->dec.now_ms));
-    args_add_int(&a, ttl_ms(o->dec.p.month_end_ms, o->dec.now_ms));
-    args_add_int(&a, (int)mode);
-    if (mode == MISSING_SEEDED) {
-        args_add_int(&a, seed->day_used);
-        args_add_int(&a, seed->month_used);
-        args_add_int(&a, seed->day_blocked ? 1 : 0);
-        args_add_int(&a, seed->day_overage ? 1 : 0);
-        args_add_int(&a, seed->month_blocked ? 1 : 0);
-        args_add_int(&a, seed->month_overage ? 1 : 0);
+    o = first;
+    for (size_t i = 0; i < n; i++, o = o->next) {
+        out_int(b, o->dec.now_ms * 1000 - epoch);
+        out_int(b, b->res[i]);
     }
-    args_format(&a, o);
+    return o;
 }
 
 static void redis_reserve(counters *self, const counters_req *req, counters_decided_fn decided, void *arg)
@@ -1011,7 +1553,17 @@ static void redis_reserve(counters *self, const counters_req *req, counters_deci
     o->dec.now_ms = clock_now_ms(c->clock);
     if (o->has_limits)
         o->dec.p = period_at(req->zone, o->dec.now_ms);
-    format_reserve(c, o, c->seeder != NULL ? MISSING_ASKS_SEED : MISSING_IS_ZERO, NULL);
+    o->mode = c->seeder != NULL ? MISSING_ASKS_SEED : MISSING_IS_ZERO;
+    /* formatted by the connection thread, with the reservations queued beside it */
+    if (held.c == c) {
+        o->next = NULL;
+        if (held.tail != NULL)
+            held.tail->next = o;
+        else
+            held.head = o;
+        held.tail = o;
+        return;
+    }
     enqueue(c, o);
 }
 
@@ -1197,6 +1749,8 @@ static void redis_free(counters *self)
         redisFree(c->ctx);
     counters_free(c->alone);
     free(c->seeded);
+    batch_free(c->batch);
+    close(c->wake_fd);
     pthread_cond_destroy(&c->done_cv);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mu);
@@ -1216,6 +1770,7 @@ static const struct counters_ops redis_ops = {
     .claim = redis_claim,
     .degraded = redis_degraded,
     .set_flush = redis_set_flush,
+    .hand_over = redis_hand_over,
     .release = redis_release,
     .free = redis_free,
 };
@@ -1278,6 +1833,16 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
     }
     if (fail_open)
         c->alone = counters_local_new(clock);
+    c->batch = xcalloc(1, sizeof *c->batch);
+    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->wake_fd < 0) {
+        app_err_set(err, APP_INTERNAL_ERROR, "cannot create the counters' wake-up descriptor");
+        redisFree(c->ctx);
+        counters_free(c->alone);
+        batch_free(c->batch);
+        free(c);
+        return NULL;
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done_cv, NULL);
@@ -1285,6 +1850,8 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
         app_err_set(err, APP_INTERNAL_ERROR, "cannot start the counters' connection thread");
         redisFree(c->ctx);
         counters_free(c->alone);
+        batch_free(c->batch);
+        close(c->wake_fd);
         pthread_cond_destroy(&c->done_cv);
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->mu);

@@ -343,6 +343,7 @@ static void park_for_writer(metering_call *c, call_stage stage)
 
 void metering_loop_flush(metering *m)
 {
+    counters_hand_over(m->o.counters); /* the iteration's reservations, in one go too */
     if (loop_batch.m != m) {
         /* This thread is an event loop from now on: its calls travel in batches. */
         loop_batch.m = m;
