@@ -102,7 +102,7 @@ async function main() {
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,
-    timeout: 30_000,
+    timeout: 120_000, // a cold start on a busy 2-core machine has taken 25 s and more
   });
   const pageErrors = [];
   const offOrigin = [];

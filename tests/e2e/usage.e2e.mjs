@@ -152,7 +152,7 @@ async function main() {
     locale: 'en-US',
     reducedMotion: 'reduce', // no gauge transition half-way in the screenshot
     viewport: { width: 1280, height: 900 },
-    timeout: 30_000,
+    timeout: 120_000, // a cold start on a busy 2-core machine has taken 25 s and more
   });
   const page = state.context.pages()[0] ?? (await state.context.newPage());
   state.page = page;
