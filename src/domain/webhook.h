@@ -24,6 +24,8 @@
 #define WEBHOOK_ERROR_MAX 200
 /* The largest event body the outbox takes, in bytes. */
 #define WEBHOOK_BODY_MAX 65536
+/* Endpoints one account may have: each event is written once per endpoint (the store enforces it). */
+#define WEBHOOKS_PER_ACCOUNT_MAX 20
 /* How long a rotated-out secret keeps signing, beside the new one. */
 #define WEBHOOK_ROTATION_GRACE_MS (24LL * 3600 * 1000)
 /* How long a delivery is retried, from its creation (or its resend), before it is failed. */

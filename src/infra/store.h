@@ -310,6 +310,7 @@ struct store_ops {
      * endpoint newest first, before the id `before` (0: from the newest), without their bodies
      * (body NULL); attempts of a delivery in id order after `after`.
      */
+    /* An account with WEBHOOKS_PER_ACCOUNT_MAX endpoints already: validation_error on "url". */
     int (*webhook_create)(store *self, webhook *io, audit_event *audit, app_err *err);
     int (*webhook_get)(store *self, int64_t id, webhook *out, app_err *err);
     int (*webhook_list)(store *self, int64_t account_id, int64_t after, webhook *out, size_t cap, size_t *n,

@@ -84,6 +84,7 @@ enum stmt_id {
     Q_CRED_IMPORT,
     Q_SEQ_RESTART,
     Q_WEBHOOK_INSERT,
+    Q_ACCOUNT_LOCK,
     Q_WEBHOOK_GET,
     Q_WEBHOOK_LIST,
     Q_WEBHOOK_UPDATE,
@@ -270,9 +271,13 @@ static const char *const SQL[Q_COUNT] = {
     [Q_DELIVERY_IMPORT] = "INSERT INTO webhook_deliveries(id, webhook_id, account_id, msg_id, event_type, status, "
                           "attempts, next_attempt_at, scheduled_at, created_at, body) "
                           "VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10)",
+    /* After Q_ACCOUNT_LOCK in the same transaction: concurrent creates for one account count in turn. */
     [Q_WEBHOOK_INSERT] =
         "INSERT INTO webhook_endpoints(account_id, url, events, secret, prev_secret, prev_secret_expires_at, status, "
-        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "created_at, updated_at) SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::text, "
+        "$8::bigint, $9::bigint WHERE (SELECT count(*) FROM webhook_endpoints WHERE account_id = $1) < $10 "
+        "RETURNING id",
+    [Q_ACCOUNT_LOCK] = "SELECT id FROM accounts WHERE id = $1 FOR UPDATE",
     [Q_WEBHOOK_GET] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE id = $1",
     [Q_WEBHOOK_LIST] =
         "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -2374,10 +2379,18 @@ static int pg_webhook_create(store *self, webhook *io, audit_event *audit, app_e
     p_text(&p, webhook_status_name(io->status));
     p_i64(&p, io->created_at);
     p_i64(&p, io->updated_at);
+    p_i64(&p, WEBHOOKS_PER_ACCOUNT_MAX);
+    params lock = {0};
+    p_i64(&lock, io->account_id);
     PGresult *r = NULL;
-    int rc = run(s, c, Q_WEBHOOK_INSERT, &p, &r, "create webhook", err);
+    int rc = run(s, c, Q_ACCOUNT_LOCK, &lock, NULL, "lock account", err);
     if (rc == 0)
+        rc = run(s, c, Q_WEBHOOK_INSERT, &p, &r, "create webhook", err);
+    if (rc == 0 && PQntuples(r) == 1)
         io->id = col_i64(r, 0, 0);
+    else if (rc == 0)
+        rc = app_err_field(err, "url", "account %lld has %d webhooks already, the most it may have",
+                           (long long)io->account_id, WEBHOOKS_PER_ACCOUNT_MAX);
     PQclear(r);
     /* Webhooks are in no process's cache: the change token stays. */
     return write_end(s, c, rc, audit, false, err);

@@ -1896,9 +1896,11 @@ static void sqlite_close(store *self)
 #define DELIVERY_COLS                                                                                                  \
     "d.id, d.webhook_id, d.account_id, d.msg_id, d.event_type, d.status, d.attempts, d.next_attempt_at, "              \
     "d.scheduled_at, d.created_at"
+/* Counted and inserted in one statement of the one writer: no two creates pass the cap together. */
 static const char SQL_WEBHOOK_INSERT[] =
     "INSERT INTO webhook_endpoints(account_id, url, events, secret, prev_secret, prev_secret_expires_at, status, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 "
+    "WHERE (SELECT count(*) FROM webhook_endpoints WHERE account_id = ?1) < ?10";
 static const char SQL_WEBHOOK_GET[] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE id = ?";
 static const char SQL_WEBHOOK_LIST[] =
     "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?";
@@ -2109,7 +2111,13 @@ static int sqlite_webhook_create(store *self, webhook *io, audit_event *audit, a
         sqlite3_bind_text(st, 7, webhook_status_name(io->status), -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 8, io->created_at);
         sqlite3_bind_int64(st, 9, io->updated_at);
-        if ((rc = exec_done(s, st, "create webhook", err)) == 0)
+        sqlite3_bind_int(st, 10, WEBHOOKS_PER_ACCOUNT_MAX);
+        if ((rc = exec_done(s, st, "create webhook", err)) != 0)
+            break;
+        if (sqlite3_changes(s->db) == 0)
+            rc = app_err_field(err, "url", "account %lld has %d webhooks already, the most it may have",
+                               (long long)io->account_id, WEBHOOKS_PER_ACCOUNT_MAX);
+        else
             io->id = sqlite3_last_insert_rowid(s->db);
     } while (0);
     return write_end(s, rc, audit, err);

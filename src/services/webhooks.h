@@ -21,9 +21,6 @@
 #include "infra/store.h"
 #include "services/services.h"
 
-/* Endpoints one account may have: each event is written once per endpoint. */
-#define WEBHOOKS_PER_ACCOUNT_MAX 20
-
 /*
  * POST /v1/admin/accounts/{id}/webhooks {"url", "events"}: the endpoint and its signing secret
  * (the only answers that hold it: this one and rotate). The URL's host is resolved and each of its

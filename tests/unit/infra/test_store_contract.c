@@ -2370,3 +2370,24 @@ CONTRACT_TEST(webhooks_and_pending_deliveries_list_all_and_import_with_their_ids
     webhook later = make_webhook(t, acc, "https://c.example/h", "usage.threshold", WEBHOOK_ACTIVE);
     cr_assert_gt(later.id, b.id);
 }
+
+/* The cap holds in the store's own transaction, so two creates at once cannot both pass it. */
+CONTRACT_TEST(an_account_has_at_most_its_cap_of_webhook_endpoints)
+{
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t acc = make_account(s, "many"), other = make_account(s, "other");
+    for (int i = 0; i < WEBHOOKS_PER_ACCOUNT_MAX; i++)
+        make_webhook(s, acc, "https://a.example/h", "usage.threshold", WEBHOOK_ACTIVE);
+    size_t audits = audit_count(s);
+    webhook w = {.account_id = acc, .status = WEBHOOK_ACTIVE, .created_at = T0, .updated_at = T0};
+    snprintf(w.url, sizeof w.url, "https://a.example/h");
+    snprintf(w.events, sizeof w.events, "usage.threshold");
+    snprintf(w.secret, sizeof w.secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    audit_event ev;
+    audit_fill(&ev, "webhook.create", "webhook", opt_some(acc));
+    MUST_FAIL(APP_VALIDATION_ERROR, store_webhook_create(s, &w, &ev, &err));
+    cr_assert(names_field(&err, "url"));
+    cr_assert_eq(audit_count(s), audits, "a refused create leaves no audit event");
+    make_webhook(s, other, "https://b.example/h", "usage.threshold", WEBHOOK_ACTIVE);
+}
