@@ -59,6 +59,8 @@ typedef struct webhook_delivery {
     size_t body_len;
     delivery_status status;
     int64_t attempts;
+    int64_t attempts_before; /* of them, those made before it was last sent again by hand (the due and
+                                pending listings fill it) */
     int64_t next_attempt_at;
     int64_t scheduled_at; /* created, or last resent: retries stop WEBHOOK_RETRY_WINDOW_MS after it */
     int64_t created_at;

@@ -264,13 +264,14 @@ static const char *const SQL[Q_COUNT] = {
         "setval(pg_get_serial_sequence('webhook_deliveries', 'id'), "
         "coalesce((SELECT max(id) FROM webhook_deliveries), 0) + 1, false)",
     [Q_WEBHOOK_LIST_ALL] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE id > $1 ORDER BY id LIMIT $2",
-    [Q_DELIVERY_PENDING_ALL] = "SELECT " DELIVERY_COLS ", d.body FROM webhook_deliveries d "
+    [Q_DELIVERY_PENDING_ALL] = "SELECT " DELIVERY_COLS ", d.body, d.attempts_before FROM webhook_deliveries d "
                                "WHERE d.status = 'pending' AND d.id > $1 ORDER BY d.id LIMIT $2",
     [Q_WEBHOOK_IMPORT] =
         "INSERT INTO webhook_endpoints(" WEBHOOK_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    [Q_DELIVERY_IMPORT] = "INSERT INTO webhook_deliveries(id, webhook_id, account_id, msg_id, event_type, status, "
-                          "attempts, next_attempt_at, scheduled_at, created_at, body) "
-                          "VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10)",
+    /* A new id: the source's history (delivered, failed) stays behind, and its ids with it. */
+    [Q_DELIVERY_IMPORT] = "INSERT INTO webhook_deliveries(webhook_id, account_id, msg_id, event_type, status, "
+                          "attempts, attempts_before, next_attempt_at, scheduled_at, created_at, body) "
+                          "VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10)",
     /* After Q_ACCOUNT_LOCK in the same transaction: concurrent creates for one account count in turn. */
     [Q_WEBHOOK_INSERT] =
         "INSERT INTO webhook_endpoints(account_id, url, events, secret, prev_secret, prev_secret_expires_at, status, "
@@ -302,7 +303,8 @@ static const char *const SQL[Q_COUNT] = {
         "WHERE d2.status = 'pending' AND d2.next_attempt_at <= $1 AND e2.status = 'active' "
         "ORDER BY d2.next_attempt_at, d2.id LIMIT $3 FOR UPDATE OF d2 SKIP LOCKED) t, webhook_endpoints e "
         "WHERE d.id = t.id AND e.id = d.webhook_id "
-        "RETURNING " DELIVERY_COLS ", d.body, e.url, e.secret, e.prev_secret, e.prev_secret_expires_at",
+        "RETURNING " DELIVERY_COLS ", d.body, e.url, e.secret, e.prev_secret, e.prev_secret_expires_at, "
+        "d.attempts_before",
     [Q_WEBHOOK_OUTCOME] = "WITH u AS (UPDATE webhook_deliveries SET attempts = attempts + 1, status = $1::text, "
                           "next_attempt_at = $2::bigint "
                           "WHERE id = $3 RETURNING id) "
@@ -314,7 +316,8 @@ static const char *const SQL[Q_COUNT] = {
                        "WHERE delivery_id = $1 AND id > $2 ORDER BY id LIMIT $3",
     /* The row as it was (the statement's snapshot) and whether the update took it. */
     [Q_DELIVERY_RESEND] =
-        "WITH u AS (UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, scheduled_at = $1 "
+        "WITH u AS (UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, scheduled_at = $1, "
+        "attempts_before = attempts "
         "WHERE id = $2 AND webhook_id = $3 AND status = 'failed' RETURNING id) "
         "SELECT d.status, (SELECT count(*) FROM u) FROM webhook_deliveries d WHERE d.id = $2 AND d.webhook_id = $3",
     [Q_USAGE_KEY_DAYS] =
@@ -2124,12 +2127,12 @@ static int pg_import_rows(store *self, const store_import *b, app_err *err)
     for (size_t i = 0; i < b->ndeliveries; i++) {
         const webhook_delivery *d = &b->deliveries[i];
         params p = {0};
-        p_i64(&p, d->id);
         p_i64(&p, d->webhook_id);
         p_i64(&p, d->account_id);
         p_text(&p, d->msg_id);
         p_text(&p, d->event_type);
         p_i64(&p, d->attempts);
+        p_i64(&p, d->attempts_before);
         p_i64(&p, d->next_attempt_at);
         p_i64(&p, d->scheduled_at);
         p_i64(&p, d->created_at);
@@ -2325,6 +2328,7 @@ static void row_delivery_body(const PGresult *r, int i, void *out)
         memcpy(d->body, body, d->body_len);
     d->body[d->body_len] = '\0';
     PQfreemem(body);
+    d->attempts_before = col_i64(r, i, 11);
 }
 
 static int pg_webhook_list_all(store *self, int64_t after, webhook *out, size_t cap, size_t *n, app_err *err)
@@ -2526,6 +2530,7 @@ static int pg_webhook_due(store *self, int64_t now_ms, int64_t lease_ms, webhook
         col_text(r, i, 12, w->secret, sizeof w->secret);
         col_text(r, i, 13, w->prev_secret, sizeof w->prev_secret);
         w->prev_secret_expires_at = col_opt(r, i, 14);
+        w->d.attempts_before = col_i64(r, i, 15);
     }
     PQclear(r);
     return rc;

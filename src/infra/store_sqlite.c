@@ -1915,7 +1915,7 @@ static const char SQL_WEBHOOK_ENQUEUE[] =
     "WHERE account_id = ?1 AND status = 'active' AND instr(',' || events || ',', ',' || ?2 || ',') > 0 "
     "ORDER BY id ON CONFLICT(webhook_id, msg_id) DO NOTHING";
 static const char SQL_WEBHOOK_DUE[] =
-    "SELECT " DELIVERY_COLS ", d.body, e.url, e.secret, e.prev_secret, e.prev_secret_expires_at "
+    "SELECT " DELIVERY_COLS ", d.body, e.url, e.secret, e.prev_secret, e.prev_secret_expires_at, d.attempts_before "
     "FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.webhook_id "
     "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND e.status = 'active' "
     "ORDER BY d.next_attempt_at, d.id LIMIT ?";
@@ -1931,19 +1931,20 @@ static const char SQL_ATTEMPT_LIST[] =
     "SELECT id, delivery_id, at, http_status, latency_ms, error FROM webhook_attempts "
     "WHERE delivery_id = ? AND id > ? ORDER BY id LIMIT ?";
 static const char SQL_DELIVERY_RESEND[] =
-    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?1, scheduled_at = ?1 "
-    "WHERE id = ?2 AND webhook_id = ?3 AND status = 'failed'";
+    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?1, scheduled_at = ?1, "
+    "attempts_before = attempts WHERE id = ?2 AND webhook_id = ?3 AND status = 'failed'";
 static const char SQL_DELIVERY_STATUS[] = "SELECT status FROM webhook_deliveries WHERE id = ? AND webhook_id = ?";
 static const char SQL_WEBHOOK_LIST_ALL[] =
     "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE id > ? ORDER BY id LIMIT ?";
 static const char SQL_DELIVERY_PENDING_ALL[] =
-    "SELECT " DELIVERY_COLS ", d.body FROM webhook_deliveries d WHERE d.status = 'pending' AND d.id > ? "
-    "ORDER BY d.id LIMIT ?";
+    "SELECT " DELIVERY_COLS ", d.body, d.attempts_before FROM webhook_deliveries d "
+    "WHERE d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?";
 static const char SQL_WEBHOOK_IMPORT[] =
     "INSERT INTO webhook_endpoints(" WEBHOOK_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* A new id: the source's history (delivered, failed) stays behind, and its ids with it. */
 static const char SQL_DELIVERY_IMPORT[] =
-    "INSERT INTO webhook_deliveries(id, webhook_id, account_id, msg_id, event_type, status, attempts, "
-    "next_attempt_at, scheduled_at, created_at, body) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)";
+    "INSERT INTO webhook_deliveries(webhook_id, account_id, msg_id, event_type, status, attempts, attempts_before, "
+    "next_attempt_at, scheduled_at, created_at, body) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)";
 
 static delivery_status delivery_status_of(const char *t)
 {
@@ -2004,6 +2005,7 @@ static void row_delivery_body(sqlite3_stmt *st, void *out)
     if (d->body_len)
         memcpy(d->body, sqlite3_column_blob(st, 10), d->body_len);
     d->body[d->body_len] = '\0';
+    d->attempts_before = sqlite3_column_int64(st, 11);
 }
 
 static int sqlite_webhook_list_all(store *self, int64_t after, webhook *out, size_t cap, size_t *n, app_err *err)
@@ -2065,12 +2067,12 @@ static int import_delivery(sqlite_store *s, const webhook_delivery *d, app_err *
     sqlite3_stmt *st = stmt(s, SQL_DELIVERY_IMPORT, err);
     if (st == NULL)
         return APP_STORE_UNAVAILABLE;
-    sqlite3_bind_int64(st, 1, d->id);
-    sqlite3_bind_int64(st, 2, d->webhook_id);
-    sqlite3_bind_int64(st, 3, d->account_id);
-    sqlite3_bind_text(st, 4, d->msg_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, d->event_type, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, d->attempts);
+    sqlite3_bind_int64(st, 1, d->webhook_id);
+    sqlite3_bind_int64(st, 2, d->account_id);
+    sqlite3_bind_text(st, 3, d->msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, d->event_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, d->attempts);
+    sqlite3_bind_int64(st, 6, d->attempts_before);
     sqlite3_bind_int64(st, 7, d->next_attempt_at);
     sqlite3_bind_int64(st, 8, d->scheduled_at);
     sqlite3_bind_int64(st, 9, d->created_at);
@@ -2282,6 +2284,7 @@ static int sqlite_webhook_due(store *self, int64_t now_ms, int64_t lease_ms, web
             col_text(st, 12, w->secret, sizeof w->secret);
             col_text(st, 13, w->prev_secret, sizeof w->prev_secret);
             w->prev_secret_expires_at = col_opt(st, 14);
+            w->d.attempts_before = sqlite3_column_int64(st, 15);
         }
         if (*n < cap && step != SQLITE_DONE) {
             rc = fail(err, s->db, "list due webhook deliveries");

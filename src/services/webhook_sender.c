@@ -102,7 +102,9 @@ static void record(webhook_sender *w, const webhook_due *d, const webhook_reques
     int64_t next = now;
     int outcome = OUTCOME_DELIVERED;
     if (r->http_status < 200 || r->http_status > 299) {
-        next = webhook_retry_at(&w->o.retry, d->d.attempts + 1, d->d.scheduled_at, now, randombytes_random());
+        /* Counted from the last time it was sent again by hand: backoff starts over then. */
+        next = webhook_retry_at(&w->o.retry, d->d.attempts - d->d.attempts_before + 1, d->d.scheduled_at, now,
+                                randombytes_random());
         status = next < 0 ? DELIVERY_FAILED : DELIVERY_PENDING;
         outcome = next < 0 ? OUTCOME_FAILED : OUTCOME_RETRY;
         if (next < 0)

@@ -2118,6 +2118,8 @@ CONTRACT_TEST(webhook_resend_puts_only_a_failed_delivery_back_and_delete_takes_e
     webhook_due due[4];
     MUST(store_webhook_due(s, T0 + 90000000, 1000, due, 4, &n, &err));
     cr_assert_eq(n, 2);
+    for (size_t i = 0; i < n; i++) /* the resent one's backoff starts over; the other never failed */
+        cr_assert_eq(due[i].d.attempts_before, due[i].d.id == id ? 1 : 0);
     store_webhook_due_free(due, n);
 
     audit_fill(&ev, "webhook.delete", "webhook", opt_some(acc));
@@ -2311,7 +2313,7 @@ CONTRACT_TEST(import_rows_keeps_ids_rows_and_audit_hashes_and_later_creates_cont
     MUST_FAIL(APP_NOT_FOUND, store_plan_get(s, 20, &p, &err));
 }
 
-/* store copy: endpoints with their secrets and pending deliveries with their bodies, ids kept. */
+/* store copy: endpoints with their secrets and ids, pending deliveries with their bodies. */
 CONTRACT_TEST(webhooks_and_pending_deliveries_list_all_and_import_with_their_ids)
 {
     store *s = open_backend(backend);
@@ -2345,7 +2347,9 @@ CONTRACT_TEST(webhooks_and_pending_deliveries_list_all_and_import_with_their_ids
     cr_assert_eq(pending[0].body_len, 7);
     cr_assert_eq(pending[0].next_attempt_at, T0 + 7);
 
-    /* Into an empty store: the same ids, secrets and body; later ids go past them. */
+    /* Into an empty store: the endpoints' ids and secrets, the delivery's body and backoff. */
+    pending[0].attempts = 5;
+    pending[0].attempts_before = 3;
     store *t = open_backend(backend);
     account to_acc = {.id = acc, .status = ACCOUNT_ACTIVE, .created_at = T0};
     snprintf(to_acc.name, sizeof to_acc.name, "hooked");
@@ -2363,7 +2367,10 @@ CONTRACT_TEST(webhooks_and_pending_deliveries_list_all_and_import_with_their_ids
     webhook_delivery copied[2];
     MUST(store_delivery_pending_list(t, 0, copied, 2, &n, &err));
     cr_assert_eq(n, 1);
-    cr_assert_eq(copied[0].id, pending[0].id);
+    cr_assert_eq(copied[0].webhook_id, a.id);
+    cr_assert_eq(copied[0].attempts, 5);
+    cr_assert_eq(copied[0].attempts_before, 3, "a resent delivery's backoff survives the copy");
+    cr_assert_str_eq(copied[0].msg_id, pending[0].msg_id);
     cr_assert_str_eq(copied[0].body, "{\"n\":1}");
     free(copied[0].body);
     free(pending[0].body);

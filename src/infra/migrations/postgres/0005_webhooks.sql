@@ -28,6 +28,7 @@ CREATE TABLE webhook_deliveries (
     body             BYTEA   NOT NULL,
     status           TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
     attempts         BIGINT  NOT NULL DEFAULT 0,
+    attempts_before  BIGINT  NOT NULL DEFAULT 0, -- attempts made before the last resend: backoff starts over
     next_attempt_at  BIGINT  NOT NULL,
     scheduled_at     BIGINT  NOT NULL,
     created_at       BIGINT  NOT NULL,

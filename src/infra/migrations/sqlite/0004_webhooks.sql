@@ -27,6 +27,7 @@ CREATE TABLE webhook_deliveries (
     body             BLOB    NOT NULL,
     status           TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
     attempts         INTEGER NOT NULL DEFAULT 0,
+    attempts_before  INTEGER NOT NULL DEFAULT 0, -- attempts made before the last resend: backoff starts over
     next_attempt_at  INTEGER NOT NULL,
     scheduled_at     INTEGER NOT NULL,
     created_at       INTEGER NOT NULL,
