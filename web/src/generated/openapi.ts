@@ -2752,7 +2752,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The message id: the same on every attempt and resend of this event to this endpoint; deduplicate on it. */
+                /** @description The message id, `thr_<account>_<day|month>_<period_start>_<threshold>` for this event: the same on every attempt and resend, and for every endpoint; deduplicate on it. */
                 "webhook-id": string;
                 /** @description Unix seconds at which this attempt was signed. */
                 "webhook-timestamp": number;
