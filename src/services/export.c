@@ -147,6 +147,12 @@ static const char *mode_name(limit_mode m)
     return m == LIMIT_OVERAGE ? "overage" : "block";
 }
 
+/* The overage cap where it applies (overage mode); none in block mode, where no call is overage. */
+static opt_i64 overage_cap_of(const limits *l)
+{
+    return l->mode == LIMIT_OVERAGE ? l->overage_cap : opt_none();
+}
+
 static void csv_account(buf *b, const char *month, const usage_account_row *r)
 {
     buf_appendf(b, "%s,%lld,", month, (long long)r->account_id);
@@ -157,6 +163,8 @@ static void csv_account(buf *b, const char *month, const usage_account_row *r)
     csv_limit(b, r->limits.daily_limit);
     buf_append(b, ",", 1);
     csv_limit(b, r->limits.monthly_limit);
+    buf_append(b, ",", 1);
+    csv_limit(b, overage_cap_of(&r->limits));
     buf_append(b, ",", 1);
     buf_appends(b, r->key_id);
     buf_append(b, ",", 1);
@@ -200,10 +208,11 @@ static json_t *ndjson_day(const usage_key_day *r)
 static json_t *ndjson_account(const char *month, const usage_account_row *r)
 {
     bool key = r->credential_id != 0;
-    return json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "month", month, "account_id",
+    return json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "month", month, "account_id",
                      (json_int_t)r->account_id, "account_name", r->account_name, "plan", r->plan_code, "mode",
                      mode_name(r->limits.mode), "daily_limit", json_limit(r->limits.daily_limit), "monthly_limit",
-                     json_limit(r->limits.monthly_limit), "key_id", key ? json_string(r->key_id) : json_null(), "label",
+                     json_limit(r->limits.monthly_limit), "overage_cap", json_limit(overage_cap_of(&r->limits)),
+                     "key_id", key ? json_string(r->key_id) : json_null(), "label",
                      key ? json_string(r->label) : json_null(), "requests", (json_int_t)r->t.requests, "overage",
                      (json_int_t)r->t.overage, "blocked", (json_int_t)r->t.blocked);
 }
@@ -212,7 +221,8 @@ static json_t *ndjson_account(const char *month, const usage_account_row *r)
 
 static const char CSV_DAYS_HEADER[] = "date,key_id,label,requests,overage,blocked\r\n";
 static const char CSV_ACCOUNTS_HEADER[] =
-    "month,account_id,account_name,plan,mode,daily_limit,monthly_limit,key_id,label,requests,overage,blocked\r\n";
+    "month,account_id,account_name,plan,mode,daily_limit,monthly_limit,overage_cap,key_id,label,requests,overage,"
+    "blocked\r\n";
 
 int export_next(export_job *j, buf *out, bool *last, app_err *err)
 {

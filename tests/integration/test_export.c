@@ -487,7 +487,7 @@ Test(export, the_admin_month_lists_every_contracted_account_per_key_with_its_lim
     int64_t a = acme();
     int64_t quiet = create_account("=Quiet Co"); /* a contract, no usage in November */
     put_contract(quiet, "{\"plan_code\":\"pro\",\"timezone\":\"UTC\",\"overrides\":{\"daily_limit\":null,"
-                        "\"limit_mode\":\"overage\"}}");
+                        "\"limit_mode\":\"overage\",\"overage_cap\":150}}");
     create_account("No contract"); /* never listed */
     char k[80], kid_q[16];
     issue_key(quiet, "q", k, kid_q);
@@ -500,15 +500,16 @@ Test(export, the_admin_month_lists_every_contracted_account_per_key_with_its_lim
     cr_assert(th_header(&r, "content-disposition", h, sizeof h));
     cr_assert_str_eq(h, "attachment; filename=\"starmeter-usage-2026-11.csv\"");
     const char *header =
-        "month,account_id,account_name,plan,mode,daily_limit,monthly_limit,key_id,label,requests,overage,blocked\r\n";
+        "month,account_id,account_name,plan,mode,daily_limit,monthly_limit,overage_cap,key_id,label,requests,overage,"
+        "blocked\r\n";
     cr_assert(strncmp(r.body, header, strlen(header)) == 0, "%s", r.body);
     sums s = csv_sums(r.body);
     cr_assert_eq(s.lines, 6, "five keys with usage, one quiet account: %s", r.body);
     cr_assert_eq(s.requests, 18);
     char line[256];
-    snprintf(line, sizeof line, "2026-11,%lld,Acme,pro,block,1000,20000,%s,plain,5,0,1\r\n", (long long)a, kid_plain);
+    snprintf(line, sizeof line, "2026-11,%lld,Acme,pro,block,1000,20000,,%s,plain,5,0,1\r\n", (long long)a, kid_plain);
     cr_assert(strstr(r.body, line) != NULL, "%s not in %s", line, r.body);
-    snprintf(line, sizeof line, "\r\n2026-11,%lld,\"'=Quiet Co\",pro,overage,,20000,,,0,0,0\r\n", (long long)quiet);
+    snprintf(line, sizeof line, "\r\n2026-11,%lld,\"'=Quiet Co\",pro,overage,,20000,150,,,0,0,0\r\n", (long long)quiet);
     cr_assert(strstr(r.body, line) != NULL, "%s not in %s", line, r.body);
     cr_assert(strstr(r.body, "No contract") == NULL);
     th_response_free(&r);
@@ -525,6 +526,7 @@ Test(export, the_admin_month_lists_every_contracted_account_per_key_with_its_lim
     cr_assert(json_is_null(json_object_get(j, "key_id")) && json_is_null(json_object_get(j, "label")));
     cr_assert(json_is_null(json_object_get(j, "daily_limit")));
     cr_assert_eq(json_integer_value(json_object_get(j, "monthly_limit")), 20000);
+    cr_assert_eq(json_integer_value(json_object_get(j, "overage_cap")), 150);
     cr_assert_str_eq(json_string_value(json_object_get(j, "mode")), "overage");
     cr_assert_str_eq(json_string_value(json_object_get(j, "month")), "2026-11");
     json_decref(j);
@@ -578,9 +580,9 @@ static size_t on_stream(char *p, size_t size, size_t n, void *arg)
         if (p[i] != '\n')
             continue;
         rd->line[rd->len] = '\0';
-        if (rd->lines++ > 0) { /* after the header: month,id,name,plan,mode,daily,monthly,key,label,REQUESTS */
+        if (rd->lines++ > 0) { /* after the header: month,id,name,plan,mode,daily,monthly,cap,key,label,REQUESTS */
             const char *f = rd->line;
-            for (int k = 0; k < 9 && f; k++) {
+            for (int k = 0; k < 10 && f; k++) {
                 f = strchr(f, ',');
                 f = f ? f + 1 : NULL;
             }

@@ -340,7 +340,9 @@ export interface paths {
          *     `month`; an unknown `format` is 422 naming `format`. Streaming, errors after the first byte,
          *     CSV quoting and formula neutralisation (`account_name`, `plan` and `label`) as for
          *     `/v1/b2b/usage/export`. CSV header row:
-         *     `month,account_id,account_name,plan,mode,daily_limit,monthly_limit,key_id,label,requests,overage,blocked`.
+         *     `month,account_id,account_name,plan,mode,daily_limit,monthly_limit,overage_cap,key_id,label,requests,overage,blocked`;
+         *     `overage_cap` is the overage allowed past a limit in `overage` mode (empty: no cap), and
+         *     empty in `block` mode, where no call is overage.
          */
         get: operations["exportAllUsage"];
         put?: never;
