@@ -1674,18 +1674,38 @@ static int usage_arrays_and_conn(pg_store *s, buf arr[A_COUNT], const usage_delt
     return rc;
 }
 
+/* An endpoint's columns but its id (account_id .. updated_at), as Q_WEBHOOK_INSERT and Q_WEBHOOK_IMPORT take them. */
+static void p_webhook(params *p, const webhook *w)
+{
+    p_i64(p, w->account_id);
+    p_text(p, w->url);
+    p_text(p, w->events);
+    p_text(p, w->secret);
+    p_text(p, w->prev_secret[0] ? w->prev_secret : NULL);
+    p_opt(p, w->prev_secret_expires_at);
+    p_text(p, webhook_status_name(w->status));
+    p_i64(p, w->created_at);
+    p_i64(p, w->updated_at);
+}
+
+/* An alert's columns, in the order of Q_ALERT_INSERT and Q_ALERT_IMPORT. */
+static void p_alert(params *p, const usage_alert *a)
+{
+    p_i64(p, a->account_id);
+    p_text(p, a->monthly ? "month" : "day");
+    p_text(p, a->period_start);
+    p_i64(p, a->threshold);
+    p_i64(p, a->used);
+    p_i64(p, a->limit);
+    p_i64(p, a->at);
+}
+
 /* Inserts the alert unless it exists; a.raised tells which. Inside the batch's transaction. */
 static int insert_alert(pg_store *s, pg_conn *c, usage_alert *a, app_err *err)
 {
     a->raised = false;
     params p = {0};
-    p_i64(&p, a->account_id);
-    p_text(&p, a->monthly ? "month" : "day");
-    p_text(&p, a->period_start);
-    p_i64(&p, a->threshold);
-    p_i64(&p, a->used);
-    p_i64(&p, a->limit);
-    p_i64(&p, a->at);
+    p_alert(&p, a);
     PGresult *r = NULL;
     int rc = run(s, c, Q_ALERT_INSERT, &p, &r, "insert usage alert", err);
     if (rc == 0)
@@ -2098,30 +2118,14 @@ static int pg_import_rows(store *self, const store_import *b, app_err *err)
         pipe_run(&pp, Q_AUDIT_INSERT, &p, "import audit event");
     }
     for (size_t i = 0; i < b->nalerts; i++) {
-        const usage_alert *a = &b->alerts[i];
         params p = {0};
-        p_i64(&p, a->account_id);
-        p_text(&p, a->monthly ? "month" : "day");
-        p_text(&p, a->period_start);
-        p_i64(&p, a->threshold);
-        p_i64(&p, a->used);
-        p_i64(&p, a->limit);
-        p_i64(&p, a->at);
+        p_alert(&p, &b->alerts[i]);
         pipe_run(&pp, Q_ALERT_IMPORT, &p, "import usage alert");
     }
     for (size_t i = 0; i < b->nwebhooks; i++) {
-        const webhook *w = &b->webhooks[i];
         params p = {0};
-        p_i64(&p, w->id);
-        p_i64(&p, w->account_id);
-        p_text(&p, w->url);
-        p_text(&p, w->events);
-        p_text(&p, w->secret);
-        p_text(&p, w->prev_secret[0] ? w->prev_secret : NULL);
-        p_opt(&p, w->prev_secret_expires_at);
-        p_text(&p, webhook_status_name(w->status));
-        p_i64(&p, w->created_at);
-        p_i64(&p, w->updated_at);
+        p_i64(&p, b->webhooks[i].id);
+        p_webhook(&p, &b->webhooks[i]);
         pipe_run(&pp, Q_WEBHOOK_IMPORT, &p, "import webhook");
     }
     for (size_t i = 0; i < b->ndeliveries; i++) {
@@ -2374,15 +2378,7 @@ static int pg_webhook_create(store *self, webhook *io, audit_event *audit, app_e
     if (c == NULL)
         return APP_STORE_UNAVAILABLE;
     params p = {0};
-    p_i64(&p, io->account_id);
-    p_text(&p, io->url);
-    p_text(&p, io->events);
-    p_text(&p, io->secret);
-    p_text(&p, io->prev_secret[0] ? io->prev_secret : NULL);
-    p_opt(&p, io->prev_secret_expires_at);
-    p_text(&p, webhook_status_name(io->status));
-    p_i64(&p, io->created_at);
-    p_i64(&p, io->updated_at);
+    p_webhook(&p, io);
     p_i64(&p, WEBHOOKS_PER_ACCOUNT_MAX);
     params lock = {0};
     p_i64(&lock, io->account_id);

@@ -1995,6 +1995,20 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *t)
         sqlite3_bind_null(st, i);
 }
 
+/* An endpoint's columns but its id (account_id .. updated_at) at parameters first..first+8. */
+static void bind_webhook(sqlite3_stmt *st, int first, const webhook *w)
+{
+    sqlite3_bind_int64(st, first, w->account_id);
+    sqlite3_bind_text(st, first + 1, w->url, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, first + 2, w->events, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, first + 3, w->secret, -1, SQLITE_STATIC);
+    bind_text_or_null(st, first + 4, w->prev_secret);
+    bind_opt(st, first + 5, w->prev_secret_expires_at);
+    sqlite3_bind_text(st, first + 6, webhook_status_name(w->status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, first + 7, w->created_at);
+    sqlite3_bind_int64(st, first + 8, w->updated_at);
+}
+
 /* A pending delivery with its body (malloc'd). */
 static void row_delivery_body(sqlite3_stmt *st, void *out)
 {
@@ -2050,15 +2064,7 @@ static int import_webhook(sqlite_store *s, const webhook *w, app_err *err)
     if (st == NULL)
         return APP_STORE_UNAVAILABLE;
     sqlite3_bind_int64(st, 1, w->id);
-    sqlite3_bind_int64(st, 2, w->account_id);
-    sqlite3_bind_text(st, 3, w->url, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, w->events, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, w->secret, -1, SQLITE_STATIC);
-    bind_text_or_null(st, 6, w->prev_secret);
-    bind_opt(st, 7, w->prev_secret_expires_at);
-    sqlite3_bind_text(st, 8, w->status == WEBHOOK_DISABLED ? "disabled" : "active", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, w->created_at);
-    sqlite3_bind_int64(st, 10, w->updated_at);
+    bind_webhook(st, 2, w);
     return exec_done(s, st, "import webhook", err);
 }
 
@@ -2104,15 +2110,7 @@ static int sqlite_webhook_create(store *self, webhook *io, audit_event *audit, a
             rc = APP_STORE_UNAVAILABLE;
             break;
         }
-        sqlite3_bind_int64(st, 1, io->account_id);
-        sqlite3_bind_text(st, 2, io->url, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, io->events, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, io->secret, -1, SQLITE_STATIC);
-        bind_text_or_null(st, 5, io->prev_secret);
-        bind_opt(st, 6, io->prev_secret_expires_at);
-        sqlite3_bind_text(st, 7, webhook_status_name(io->status), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 8, io->created_at);
-        sqlite3_bind_int64(st, 9, io->updated_at);
+        bind_webhook(st, 1, io);
         sqlite3_bind_int(st, 10, WEBHOOKS_PER_ACCOUNT_MAX);
         if ((rc = exec_done(s, st, "create webhook", err)) != 0)
             break;
