@@ -322,6 +322,17 @@ static void on_loop_iteration(void *metering_)
     metering_loop_flush(metering_);
 }
 
+static void on_loop_start(void *metering_, ev_loop *loop)
+{
+    metering_loop_start(metering_, loop);
+}
+
+static void on_loop_stop(void *metering_, ev_loop *loop)
+{
+    (void)loop;
+    metering_loop_stop(metering_);
+}
+
 /* Descriptors kept for everything but client connections: listeners, the store, the journal, logs. */
 #define RESERVED_DESCRIPTORS 64
 
@@ -495,6 +506,8 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .authorize = api_authorize,
         .pool_thread_exit = ephemeris_thread_cleanup, /* pool threads compute the weeks */
         .loop_hook = on_loop_iteration,
+        .loop_start = on_loop_start,
+        .loop_stop = on_loop_stop,
         .loop_hook_arg = a->metering,
     };
     struct stat web_st;

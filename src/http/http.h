@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/evloop.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -75,6 +76,13 @@ typedef struct http_server_opts {
      */
     void (*loop_hook)(void *arg);
     void *loop_hook_arg;
+    /*
+     * Called on each event-loop thread, with `loop_hook_arg` and the loop (core/evloop.h), once
+     * before its first iteration and once after its last, when nothing is in flight any more;
+     * the loop is lent between the two. Either may be NULL.
+     */
+    void (*loop_start)(void *arg, ev_loop *loop);
+    void (*loop_stop)(void *arg, ev_loop *loop);
 } http_server_opts;
 
 /*

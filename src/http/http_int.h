@@ -36,6 +36,9 @@ struct http_worker {
     h2o_timeout_t linger_timeout; /* how long the gate reads and drops bytes after its own answer */
     h2o_timeout_t accept_backoff; /* how long accepting pauses after EMFILE */
     h2o_timeout_entry_t accept_resume;
+    ev_loop ev;                    /* the loop as lent to the hooks (http/evloop.c) */
+    h2o_timeout_t stream_deadline; /* its streams' deadline, once one was adopted */
+    bool stream_deadline_set;
 };
 
 struct http_server {
@@ -125,6 +128,11 @@ size_t http__pct_decode(char *out, slice s);
 bool http__request_id_is_safe(slice s);
 /* Writes a fresh UUIDv7 (36 characters and a NUL) for a request at `unix_ms`. */
 void http__request_id_new(char out[37], int64_t unix_ms);
+
+/* The worker's loop as core/evloop.h lends it (http/evloop.c): set up, and disposed after its
+ * last stream is closed. */
+void http__evloop_init(http_worker *w);
+void http__evloop_dispose(http_worker *w);
 
 /* The worker pool behind http_defer. */
 http_pool *http__pool_start(unsigned threads, void (*thread_exit)(void));

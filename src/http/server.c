@@ -457,6 +457,9 @@ static void worker_init(http_worker *w)
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
     w->fd = -1; /* the socket owns it now */
+    http__evloop_init(w);
+    if (srv->opts.loop_start != NULL)
+        srv->opts.loop_start(srv->opts.loop_hook_arg, &w->ev);
     pthread_mutex_lock(&srv->ready_mu);
     srv->ready++;
     pthread_cond_broadcast(&srv->ready_cv);
@@ -471,6 +474,11 @@ static void *worker_main(void *arg)
     while (!atomic_load(&srv->stopping))
         loop_run(w, INT32_MAX);
     drain_and_close(w);
+    if (srv->opts.loop_stop != NULL) {
+        srv->opts.loop_stop(srv->opts.loop_hook_arg, &w->ev);
+        h2o_evloop_run(w->ctx.loop, 0); /* frees the sockets of the streams it closed */
+    }
+    http__evloop_dispose(w);
     /* Torn down on the thread that made it, for the same reason it was made here. */
     h2o_multithread_unregister_receiver(w->queue, &w->wake);
     h2o_multithread_unregister_receiver(w->queue, &w->done);

@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/evloop.h"
 #include "domain/gcra.h"
 #include "domain/model.h"
 #include "domain/period.h"
@@ -190,6 +191,16 @@ struct counters_ops {
      * a thread's reservations are handed over one by one. Calling thread only.
      */
     void (*hand_over)(counters *self);
+    /*
+     * For async counters that can talk from an event loop, NULL for the others: attach_loop lends
+     * the calling thread's event loop (core/evloop.h) to the counters, from before its first
+     * iteration (the thread then hands over as above) until detach_loop, called on the same
+     * thread after its last iteration, when none of its reservations is awaited any more. While
+     * attached, `decided` may run on that loop, in one of its iterations, instead of the counters'
+     * thread; the flush hook then runs there too, after those callbacks.
+     */
+    void (*attach_loop)(counters *self, ev_loop *loop);
+    void (*detach_loop)(counters *self);
     /* Frees the counters; NULL does nothing. */
     void (*free)(counters *self);
 };
@@ -257,6 +268,17 @@ static inline void counters_hand_over(counters *c)
 {
     if (c->ops->hand_over != NULL)
         c->ops->hand_over(c);
+}
+/* Lends this thread's event loop to the counters, or takes it back (see attach_loop). */
+static inline void counters_attach_loop(counters *c, ev_loop *loop)
+{
+    if (c->ops->attach_loop != NULL)
+        c->ops->attach_loop(c, loop);
+}
+static inline void counters_detach_loop(counters *c)
+{
+    if (c->ops->detach_loop != NULL)
+        c->ops->detach_loop(c);
 }
 /* True while this process decides alone (see degraded); false for counters that never do. */
 static inline bool counters_degraded(counters *c)

@@ -416,6 +416,8 @@ typedef struct redis_counters {
 
     bool polling; /* under mu: the connection thread waits in poll for work too: enqueue writes wake_fd */
     int wake_fd;  /* an eventfd */
+    op *failed_head, *failed_tail; /* under mu: sent on a loop's connection that broke, to fail here */
+    struct loop_conn *loops;       /* under mu: every event loop attached since the start */
 
     /* The connection thread's own. */
     redisContext *ctx;
@@ -877,7 +879,7 @@ static void drain_sigpipe(void)
         ;
 }
 
-static op *append_reservations(redis_counters *c, op *first);
+static op *format_reservations(res_batch *b, const char *sha, op *first);
 
 /* An op of `list` seeded for the same account and periods as `o`, or NULL. */
 static const op *seeded_alike(const op *list, const op *o)
@@ -935,7 +937,7 @@ static bool append_ops(redis_counters *c, op *list)
 {
     for (op *o = list; o != NULL;) {
         if (o->kind == OP_RESERVE) {
-            o = append_reservations(c, o);
+            o = format_reservations(c->batch, c->sha[SCRIPT_RESERVE], o);
             if (redisAppendFormattedCommand(c->ctx, c->batch->out, c->batch->len) != REDIS_OK)
                 return false;
             continue;
@@ -1129,6 +1131,9 @@ static void pipe_poll(redis_counters *c, bool wait)
         pipe_broken(c); /* Redis does not answer: unreachable, as a blocking read would say */
 }
 
+static bool loops_wanted(const redis_counters *c);
+static void connect_loops(redis_counters *c);
+
 static void *conn_main(void *arg)
 {
     redis_counters *c = arg;
@@ -1139,7 +1144,8 @@ static void *conn_main(void *arg)
 
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->stopping && c->head == NULL && c->sent_head == NULL) {
+        while (!c->stopping && c->head == NULL && c->sent_head == NULL && c->failed_head == NULL &&
+               !(c->ctx != NULL && loops_wanted(c))) {
             if (c->ctx != NULL) {
                 pthread_cond_wait(&c->wake, &c->mu);
                 continue;
@@ -1172,16 +1178,30 @@ static void *conn_main(void *arg)
             batch = c->head;
             c->head = c->tail = NULL;
         }
+        op *failed = c->failed_head;
+        c->failed_head = c->failed_tail = NULL;
+        bool want_loops = loops_wanted(c), lost = failed != NULL;
         /* Waiting for replies: new work wakes it only if it would be sent at once. */
         c->polling = batch == NULL && c->sent_reservations < PIPELINE_RESERVATIONS;
         pthread_mutex_unlock(&c->mu);
+
+        /*
+         * Sent from a loop whose connection broke: Redis may have counted them, so they are never
+         * sent again. In open mode they are decided alone, as when this thread's own connection
+         * breaks, and for the same reason it is dropped too: it reconnects, and converges.
+         */
+        if (lost && c->alone != NULL && c->ctx != NULL)
+            pipe_broken(c);
+        fail_all(c, failed, true);
 
         if (c->ctx == NULL && mono_ms() >= c->retry_at_ms)
             try_connect(c);
         if (c->ctx == NULL)
             fail_all(c, batch, true); /* fail fast while Redis is away: 503 at once, or decided alone */
         else if ((batch == NULL || pipe_send(c, batch)) && c->sent_head != NULL)
-            pipe_poll(c, batch == NULL);
+            pipe_poll(c, batch == NULL && !lost && !want_loops);
+        if (want_loops && c->ctx != NULL)
+            connect_loops(c);
         if (c->flush != NULL)
             c->flush(c->flush_arg);
 
@@ -1193,9 +1213,10 @@ static void *conn_main(void *arg)
     if (c->ctx != NULL && c->sent_head != NULL)
         pipe_receive(c, false, true);
     pthread_mutex_lock(&c->mu);
-    op *rest = c->head;
-    c->head = c->tail = NULL;
+    op *rest = c->head, *failed = c->failed_head;
+    c->head = c->tail = c->failed_head = c->failed_tail = NULL;
     pthread_mutex_unlock(&c->mu);
+    fail_all(c, failed, false);
     fail_all(c, rest, false);
     if (c->flush != NULL)
         c->flush(c->flush_arg);
@@ -1210,7 +1231,20 @@ static void *conn_main(void *arg)
 static _Thread_local struct {
     redis_counters *c; /* the counters this thread hands over to; NULL until its first hand-over */
     op *head, *tail;
+    struct loop_conn *lc; /* its event loop's own connection, while attached (attach_loop) */
 } held;
+
+/* Wakes the connection thread, in poll or on its condition variable (c->mu held). */
+static void wake_locked(redis_counters *c)
+{
+    if (c->polling) {
+        uint64_t one = 1;
+        ssize_t k = write(c->wake_fd, &one, sizeof one); /* fails only when already full: awake anyway */
+        (void)k;
+    } else {
+        pthread_cond_signal(&c->wake);
+    }
+}
 
 /* Queues a list of ops for the connection thread; after counters_free began, fails them at once. */
 static void enqueue_list(redis_counters *c, op *head, op *tail)
@@ -1234,13 +1268,8 @@ static void enqueue_list(redis_counters *c, op *head, op *tail)
     else
         c->head = head;
     c->tail = tail;
-    if (was_empty && c->polling) {
-        uint64_t one = 1;
-        ssize_t k = write(c->wake_fd, &one, sizeof one); /* fails only when already full: awake anyway */
-        (void)k;
-    } else if (was_empty) {
-        pthread_cond_signal(&c->wake);
-    }
+    if (was_empty)
+        wake_locked(c);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -1256,6 +1285,8 @@ static void enqueue(redis_counters *c, op *o)
     enqueue_list(c, head, o);
 }
 
+static bool loop_send(struct loop_conn *lc);
+
 static void redis_hand_over(counters *self)
 {
     redis_counters *c = (redis_counters *)self;
@@ -1264,6 +1295,8 @@ static void redis_hand_over(counters *self)
         held.head = held.tail = NULL;
         return;
     }
+    if (held.lc != NULL && loop_send(held.lc))
+        return; /* an event loop with its own connection */
     if (held.head == NULL)
         return;
     op *head = held.head, *tail = held.tail;
@@ -1280,6 +1313,282 @@ static int run_sync(redis_counters *c, op *o)
         pthread_cond_wait(&c->done_cv, &c->mu);
     pthread_mutex_unlock(&c->mu);
     return o->rc;
+}
+
+/* ---- an event loop's own connection ---- */
+
+/*
+ * An event loop's own connection (attach_loop). The reservations the loop hands over go to Redis
+ * from the loop itself, one RESERVE_LUA run per batch, and are decided on the loop when the reply
+ * comes back: no thread between the loop and Redis. The connection thread makes the connection
+ * (connecting blocks) and leaves its socket for the loop to adopt; until then, and after the
+ * connection broke, the loop's reservations go through the connection thread as any thread's do.
+ * What a reply cannot settle on the loop goes to the connection thread too: reservations whose
+ * counters are missing (seeded from the ledger, which blocks) or whose script Redis lost (loaded
+ * again) are queued there as they are, since they did not count anything; those awaited when the
+ * connection broke are failed there (decided alone in open mode), never sent again, since Redis
+ * may have counted them. A loop's other requests (refunds, claims) go through the connection
+ * thread, as before: nothing orders a refund after its reservation but the decision, which has
+ * come back by then.
+ */
+typedef struct loop_conn {
+    redis_counters *c;
+    ev_stream *stream; /* NULL while the loop has none */
+    redisReader *reader;
+    res_batch *batch;
+    op *sent_head, *sent_tail; /* sent, awaiting their replies, oldest first: runs of reservations */
+    size_t sent_reservations;
+    int64_t ask_at_ms; /* monotonic: the loop asks for a connection again from then */
+    /* Under c->mu: */
+    ev_loop *loop;          /* NULL once detached */
+    bool wanted;            /* the connection thread is to connect one for the loop */
+    int ready_fd;           /* connected for the loop, not adopted yet; -1 for none */
+    struct loop_conn *next; /* in c->loops */
+} loop_conn;
+
+/* A loop connection is asked for again at most this often after one broke or could not be made. */
+#define LOOP_RETRY_MS 1000
+
+/* True when a loop waits for a connection the connection thread is to make (c->mu held). */
+static bool loops_wanted(const redis_counters *c)
+{
+    for (const loop_conn *lc = c->loops; lc != NULL; lc = lc->next)
+        if (lc->wanted && lc->loop != NULL)
+            return true;
+    return false;
+}
+
+/* Connects what loops asked for, while Redis accepts. Connection thread, c->mu not held. */
+static void connect_loops(redis_counters *c)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        loop_conn *lc = c->loops;
+        while (lc != NULL && !(lc->wanted && lc->loop != NULL))
+            lc = lc->next;
+        if (lc != NULL)
+            lc->wanted = false;
+        pthread_mutex_unlock(&c->mu);
+        if (lc == NULL)
+            return;
+        char why[128];
+        redisContext *ctx = connect_redis(c, why, sizeof why);
+        int fd = ctx != NULL ? redisFreeKeepFd(ctx) : -1;
+        pthread_mutex_lock(&c->mu);
+        if (fd >= 0 && lc->loop != NULL && lc->ready_fd < 0) {
+            lc->ready_fd = fd;
+            fd = -1;
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (fd >= 0)
+            close(fd);
+        if (ctx == NULL)
+            return; /* Redis refuses: the loop asks again later */
+    }
+}
+
+/* Hands a list of ops to the connection thread to fail (sent, and their replies lost). */
+static void fail_later(redis_counters *c, op *head)
+{
+    if (head == NULL)
+        return;
+    op *tail = head;
+    while (tail->next != NULL)
+        tail = tail->next;
+    pthread_mutex_lock(&c->mu);
+    if (c->failed_tail != NULL)
+        c->failed_tail->next = head;
+    else
+        c->failed_head = head;
+    c->failed_tail = tail;
+    wake_locked(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Completes the run of reservations at the head of the sent list with reply `r`. */
+static void loop_complete(loop_conn *lc, const redisReply *r)
+{
+    redis_counters *c = lc->c;
+    op *list = lc->sent_head, *last = list;
+    size_t n = list->run;
+    for (size_t i = 1; i < n; i++)
+        last = last->next;
+    lc->sent_head = last->next;
+    if (lc->sent_head == NULL)
+        lc->sent_tail = NULL;
+    last->next = NULL;
+    lc->sent_reservations -= n;
+    if (is_noscript(r)) { /* nothing ran: the connection thread loads the script and sends them */
+        enqueue_list(c, list, last);
+        return;
+    }
+    bool answer = is_batch_answer(r, n);
+    op *again = NULL, **again_tail = &again, *again_last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        op *o = list;
+        list = o->next;
+        redisReply *const *e = answer ? &r->element[6 * i] : NULL;
+        if (e != NULL && e[0]->integer == -1 && c->seeder != NULL) { /* nothing counted: seeded there */
+            again_last = o;
+            list_push(&again_tail, o);
+        } else {
+            reserve_complete(o, e);
+        }
+    }
+    if (again != NULL)
+        enqueue_list(c, again, again_last);
+}
+
+static int loop_on_data(void *arg, const char *data, size_t len)
+{
+    loop_conn *lc = arg;
+    redis_counters *c = lc->c;
+    int rc = redisReaderFeed(lc->reader, data, len) == REDIS_OK ? 0 : -1;
+    while (rc == 0) {
+        void *rv = NULL;
+        if (redisReaderGetReply(lc->reader, &rv) != REDIS_OK || (rv != NULL && lc->sent_head == NULL)) {
+            rc = -1; /* the connection fails: what is awaited is failed with it */
+        } else if (rv == NULL) {
+            break;
+        } else {
+            loop_complete(lc, rv);
+        }
+        if (rv != NULL)
+            freeReplyObject(rv);
+    }
+    if (rc == 0)
+        ev_stream_arm(lc->stream, lc->sent_head != NULL); /* the next reply is due a second from now */
+    if (c->flush != NULL)
+        c->flush(c->flush_arg);
+    return rc;
+}
+
+/* The loop's connection broke (or Redis took longer than COMMAND_TIMEOUT_MS to answer). */
+static void loop_on_error(void *arg, const char *why)
+{
+    (void)why;
+    loop_conn *lc = arg;
+    lc->stream = NULL; /* closed by the loop once this returns */
+    redisReaderFree(lc->reader);
+    lc->reader = NULL;
+    op *sent = lc->sent_head;
+    lc->sent_head = lc->sent_tail = NULL;
+    lc->sent_reservations = 0;
+    lc->ask_at_ms = mono_ms() + LOOP_RETRY_MS;
+    fail_later(lc->c, sent);
+}
+
+static const ev_stream_cbs loop_cbs = {.on_data = loop_on_data, .on_error = loop_on_error};
+
+/* Adopts the connection the connection thread made for this loop, or asks for one. */
+static void loop_connect(loop_conn *lc, ev_loop *loop)
+{
+    redis_counters *c = lc->c;
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&c->mu);
+    int fd = lc->ready_fd;
+    lc->ready_fd = -1;
+    if (fd < 0 && !lc->wanted && now >= lc->ask_at_ms) {
+        lc->wanted = true;
+        lc->ask_at_ms = now + LOOP_RETRY_MS;
+        wake_locked(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (fd < 0)
+        return;
+    lc->reader = redisReaderCreate();
+    if (lc->reader == NULL) {
+        close(fd);
+        return;
+    }
+    lc->stream = ev_stream_adopt(loop, fd, &loop_cbs, lc, COMMAND_TIMEOUT_MS);
+}
+
+/*
+ * An event loop's iteration ends with its reservations held (held.head, reservations only): sent
+ * on its own connection while fewer than PIPELINE_RESERVATIONS are awaited there (past that they
+ * wait, to go in a bigger batch once a reply came back, which ends an iteration too). False when
+ * the loop has no connection: they go through the connection thread.
+ */
+static bool loop_send(loop_conn *lc)
+{
+    redis_counters *c = lc->c;
+    if (lc->stream == NULL) {
+        pthread_mutex_lock(&c->mu);
+        ev_loop *loop = lc->loop;
+        pthread_mutex_unlock(&c->mu);
+        loop_connect(lc, loop);
+        if (lc->stream == NULL)
+            return false;
+    }
+    if (held.head == NULL || lc->sent_reservations >= PIPELINE_RESERVATIONS)
+        return true;
+    bool idle = lc->sent_head == NULL;
+    while (held.head != NULL) {
+        op *first = held.head, *after = format_reservations(lc->batch, c->sha[SCRIPT_RESERVE], first), *last = first;
+        while (last->next != after)
+            last = last->next;
+        last->next = NULL;
+        held.head = after;
+        if (after == NULL)
+            held.tail = NULL;
+        if (lc->sent_tail != NULL)
+            lc->sent_tail->next = first;
+        else
+            lc->sent_head = first;
+        lc->sent_tail = last;
+        lc->sent_reservations += first->run;
+        ev_stream_write(lc->stream, lc->batch->out, lc->batch->len);
+    }
+    if (idle)
+        ev_stream_arm(lc->stream, 1);
+    return true;
+}
+
+static void redis_attach_loop(counters *self, ev_loop *loop)
+{
+    redis_counters *c = (redis_counters *)self;
+    loop_conn *lc = xcalloc(1, sizeof *lc);
+    lc->c = c;
+    lc->batch = xcalloc(1, sizeof *lc->batch);
+    lc->loop = loop;
+    lc->ready_fd = -1;
+    pthread_mutex_lock(&c->mu);
+    lc->next = c->loops;
+    c->loops = lc;
+    pthread_mutex_unlock(&c->mu);
+    held.c = c;
+    held.head = held.tail = NULL;
+    held.lc = lc;
+    loop_connect(lc, loop); /* asks for its connection at once */
+}
+
+static void redis_detach_loop(counters *self)
+{
+    redis_counters *c = (redis_counters *)self;
+    loop_conn *lc = held.lc;
+    if (held.c != c || lc == NULL)
+        return;
+    if (lc->stream != NULL)
+        ev_stream_close(lc->stream);
+    lc->stream = NULL;
+    redisReaderFree(lc->reader);
+    lc->reader = NULL;
+    fail_later(c, lc->sent_head);
+    lc->sent_head = lc->sent_tail = NULL;
+    if (held.head != NULL)
+        enqueue_list(c, held.head, held.tail);
+    held.c = NULL;
+    held.head = held.tail = NULL;
+    held.lc = NULL;
+    pthread_mutex_lock(&c->mu);
+    lc->loop = NULL; /* kept until counters_free: the connection thread may be connecting for it */
+    lc->wanted = false;
+    int fd = lc->ready_fd;
+    lc->ready_fd = -1;
+    pthread_mutex_unlock(&c->mu);
+    if (fd >= 0)
+        close(fd);
 }
 
 /* ---- counters_ops ---- */
@@ -1452,12 +1761,11 @@ static int64_t batch_keys_index(const res_batch *b, int i)
 
 /*
  * Formats the reservations of `first` and those queued right after it (BATCH_MAX at most) into
- * one RESERVE_LUA run, appended to the connection's output; first->run says how many it holds.
- * Returns the op after them.
+ * one RESERVE_LUA run (`sha`) in b->out; first->run says how many it holds. Returns the op after
+ * them.
  */
-static op *append_reservations(redis_counters *c, op *first)
+static op *format_reservations(res_batch *b, const char *sha, op *first)
 {
-    res_batch *b = c->batch;
     b->nkeys = b->ncounters = b->nflags = b->nspecs = b->ngroups = b->nshapes = 0;
     memset(b->hash, 0, sizeof b->hash);
     size_t n = 0;
@@ -1497,7 +1805,7 @@ static op *append_reservations(redis_counters *c, op *first)
     b->len = 0;
     out_bytes(b, head, hl + 2);
     out_bulk(b, "EVALSHA", 7);
-    out_bulk(b, c->sha[SCRIPT_RESERVE], 40);
+    out_bulk(b, sha, 40);
     out_int(b, b->ncounters + 2 * b->nflags);
     for (int i = 0; i < b->nkeys; i++)
         if (b->keys[i].kind != BKEY_DAY_FLAGS && b->keys[i].kind != BKEY_MONTH_FLAGS)
@@ -1747,6 +2055,14 @@ static void redis_free(counters *self)
     pthread_join(c->thread, NULL);
     if (c->ctx != NULL)
         redisFree(c->ctx);
+    while (c->loops != NULL) { /* each detached already, its stream closed on its loop */
+        struct loop_conn *lc = c->loops;
+        c->loops = lc->next;
+        if (lc->ready_fd >= 0)
+            close(lc->ready_fd);
+        batch_free(lc->batch);
+        free(lc);
+    }
     counters_free(c->alone);
     free(c->seeded);
     batch_free(c->batch);
@@ -1771,6 +2087,8 @@ static const struct counters_ops redis_ops = {
     .degraded = redis_degraded,
     .set_flush = redis_set_flush,
     .hand_over = redis_hand_over,
+    .attach_loop = redis_attach_loop,
+    .detach_loop = redis_detach_loop,
     .release = redis_release,
     .free = redis_free,
 };

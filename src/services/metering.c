@@ -341,6 +341,16 @@ static void park_for_writer(metering_call *c, call_stage stage)
     loop_batch.tail = c;
 }
 
+void metering_loop_start(metering *m, ev_loop *loop)
+{
+    counters_attach_loop(m->o.counters, loop);
+}
+
+void metering_loop_stop(metering *m)
+{
+    counters_detach_loop(m->o.counters);
+}
+
 void metering_loop_flush(metering *m)
 {
     counters_hand_over(m->o.counters); /* the iteration's reservations, in one go too */

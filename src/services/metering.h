@@ -184,6 +184,13 @@ void metering_continue(metering_call *call);
  */
 void metering_loop_flush(metering *m);
 
+/*
+ * An event-loop thread starts (before its first iteration) or stops (after its last, nothing in
+ * flight): the counters may talk to their shared store from the loop itself (counters_attach_loop).
+ */
+void metering_loop_start(metering *m, ev_loop *loop);
+void metering_loop_stop(metering *m);
+
 /* Waits until every call parked so far is committed (tests). */
 void metering_flush(metering *m);
 

@@ -44,7 +44,8 @@ static void setup(void)
                                         "concurrent_duplicates_on_two_nodes_are_served_once",
                                         "closed_nodes_answer_503_and_count_nothing_while_redis_is_down",
                                         "open_nodes_decide_alone_within_the_bound_then_converge",
-                                        "a_redis_restart_under_load_stays_within_the_bound"};
+                                        "a_redis_restart_under_load_stays_within_the_bound",
+                                        "each_loop_decides_on_its_own_connection_and_survives_losing_it"};
     int db = -1;
     for (int i = 0; i < (int)(sizeof tests / sizeof tests[0]); i++)
         if (strcmp(criterion_current_test->name, tests[i]) == 0)
@@ -705,5 +706,98 @@ Test(cluster, a_redis_restart_under_load_stays_within_the_bound)
         }
         cr_assert_eq(drift, 0, "node %d: the drift is back to 0", n);
     }
+    own_redis_stop();
+}
+
+/* The clients of the test's Redis database whose `CLIENT LIST` line holds `what` (e.g. "cmd=evalsha"). */
+static int redis_clients(const char *what)
+{
+    const char *slash = strrchr(counters_uri, '/');
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' CLIENT LIST | grep ' db=%s ' | grep -c -- '%s'", counters_uri,
+             slash + 1, what);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char line[32] = "";
+    char *got = fgets(line, sizeof line, f);
+    pclose(f);
+    return got != NULL ? atoi(line) : 0;
+}
+
+/* Sends `cmd` to the test's Redis (a redis-cli command line's arguments). */
+static void redis_do(const char *cmd)
+{
+    char line[900];
+    snprintf(line, sizeof line, "redis-cli -u '%s' %s >/dev/null", counters_uri, cmd);
+    cr_assert_eq(system(line), 0, "%s", line);
+}
+
+/* Until `n` more calls are answered 200 (at most 10 s). */
+static void load_until_served(int n)
+{
+    int want = atomic_load(&load_ok) + n;
+    for (int i = 0; i < 2000 && atomic_load(&load_ok) < want; i++)
+        usleep(5000);
+    cr_assert_geq(atomic_load(&load_ok), want, "served again: %d served, %d answered 503", atomic_load(&load_ok),
+                  atomic_load(&load_503));
+}
+
+static void two_loops(app_config *cfg)
+{
+    cfg->threads = 2;
+}
+
+/*
+ * Each event loop sends its reservations to Redis on a connection of its own and is answered there,
+ * with no thread between: each node holds its connection thread's connection and one per loop, and
+ * the loops' run the reservation script. Under load on both nodes, every client connection is
+ * killed, and then Redis stalls for longer than the one-second deadline: calls whose replies were
+ * lost are answered 503 (closed mode), never served uncounted; the loops connect again by
+ * themselves and serve; the ledger holds exactly what was served, and Redis at least as much.
+ */
+Test(cluster, each_loop_decides_on_its_own_connection_and_survives_losing_it)
+{
+    own_redis_start(); /* its connections are killed, and it stalls: no other test may share it */
+    for (int i = 0; i < 2; i++) {
+        th_stop(&nodes[i]);
+        th_opts o = {.store_uri = pg, .counters = counters_uri, .pepper = pepper, .tune = two_loops};
+        th_start(&nodes[i], &o);
+    }
+    char key[80];
+    account_with_key("{\"code\":\"l\",\"name\":\"L\",\"daily_limit\":1000000," GENEROUS_RATES "}", "l", key);
+    hammer_key = key;
+    atomic_store(&load_ok, 0);
+    atomic_store(&load_429, 0);
+    atomic_store(&load_503, 0);
+    atomic_store(&load_other, 0);
+    atomic_store(&load_stop, false);
+    enum { CONNS = 16 };
+    pthread_t t[CONNS];
+    for (int i = 0; i < CONNS; i++)
+        pthread_create(&t[i], NULL, steady_load, &nodes[i % 2]);
+    load_until_served(300);
+    int clients = redis_clients(" db="), scripted = redis_clients("cmd=evalsha");
+    cr_assert_geq(clients, 2 * (1 + 2), "each node: its connection thread's and one per loop (%d)", clients);
+    cr_assert_geq(scripted, 4, "the loops run the reservation script on their own connections (%d)", scripted);
+
+    redis_do("CLIENT KILL TYPE normal SKIPME yes");
+    load_until_served(300);
+    redis_do("CLIENT PAUSE 1500 ALL");
+    usleep(1600000);
+    load_until_served(300);
+    cr_assert_geq(redis_clients("cmd=evalsha"), 4, "the loops have their own connections again");
+
+    atomic_store(&load_stop, true);
+    for (int i = 0; i < CONNS; i++)
+        pthread_join(t[i], NULL);
+    int ok = atomic_load(&load_ok);
+    cr_log_info("connections lost under load: %d served, %d answered 503", ok, atomic_load(&load_503));
+    cr_assert_eq(atomic_load(&load_other), 0);
+    cr_assert_eq(atomic_load(&load_429), 0);
+    cr_assert_gt(atomic_load(&load_503), 0, "the stall was noticed: calls waiting on it were answered 503");
+    cr_assert_eq(used_on_b(key, ok), ok, "the ledger holds exactly what was served");
+    char day_key[96];
+    day_counter_key(day_key);
+    cr_assert_geq(redis_value_reaching(day_key, ok), ok, "Redis counted at least every call served");
     own_redis_stop();
 }
