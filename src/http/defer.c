@@ -110,10 +110,59 @@ http_resume *http__resume_new(http_ctx *ctx, h2o_multithread_receiver_t *done_to
     return (http_resume *)j;
 }
 
+/*
+ * Resumes posted by a loop's own thread (the Redis counters deciding on the loop): kept in a
+ * thread-local list and run by the loop after its iteration (http__defer_run_here), with no
+ * message, system call or wake-up, and never inside the code that posted them.
+ */
+static _Thread_local struct {
+    h2o_multithread_receiver_t *done_to; /* this thread's loop's, once it runs one */
+    job *head, *tail;
+} here;
+
+void http__defer_bind(h2o_multithread_receiver_t *done_to)
+{
+    here.done_to = done_to;
+}
+
+bool http__defer_here_pending(void)
+{
+    return here.head != NULL;
+}
+
+bool http__defer_run_here(void)
+{
+    bool ran = here.head != NULL;
+    while (here.head != NULL) {
+        job *j = here.head;
+        here.head = j->next;
+        if (here.head == NULL)
+            here.tail = NULL;
+        j->done(j->ctx, j->arg);
+        free(j);
+    }
+    return ran;
+}
+
+/* Keeps a resume for this thread's own loop; false for another loop's. */
+static bool keep_here(job *j)
+{
+    if (j->done_to != here.done_to)
+        return false;
+    j->next = NULL;
+    if (here.tail != NULL)
+        here.tail->next = j;
+    else
+        here.head = j;
+    here.tail = j;
+    return true;
+}
+
 void http_resume_post(http_resume *token)
 {
     job *j = (job *)token;
-    h2o_multithread_send_message(j->done_to, &j->msg);
+    if (!keep_here(j))
+        h2o_multithread_send_message(j->done_to, &j->msg);
 }
 
 void http_resume_post_all(http_resume *const *tokens, size_t n)
@@ -124,6 +173,8 @@ void http_resume_post_all(http_resume *const *tokens, size_t n)
     size_t nheads = 0;
     for (size_t i = 0; i < n; i++) {
         job *j = (job *)tokens[i];
+        if (keep_here(j))
+            continue;
         j->chain = NULL;
         size_t h = 0;
         while (h < nheads && heads[h]->done_to != j->done_to)

@@ -39,6 +39,7 @@ struct http_worker {
     ev_loop ev;                    /* the loop as lent to the hooks (http/evloop.c) */
     h2o_timeout_t stream_deadline; /* its streams' deadline, once one was adopted */
     bool stream_deadline_set;
+    bool poll_now; /* the last iteration ended with work for h2o (resumes run after it): do not block */
 };
 
 struct http_server {
@@ -140,6 +141,11 @@ http_pool *http__pool_start(unsigned threads, void (*thread_exit)(void));
 void http__pool_stop(http_pool *pool);
 /* The loop-side half: call from the worker's receiver with the messages it got. */
 void http__pool_on_done(h2o_linklist_t *messages);
+/* The calling thread runs the loop whose deferred work comes back to `done_to`: its own resumes
+ * are kept for it (run by http__defer_run_here after each iteration), not sent as messages. */
+void http__defer_bind(h2o_multithread_receiver_t *done_to);
+bool http__defer_here_pending(void);
+bool http__defer_run_here(void); /* true when it ran some */
 /* Queues a job for `ctx` (its worker must own a registered `done` receiver). */
 void http__pool_submit(http_pool *pool, http_ctx *ctx, h2o_multithread_receiver_t *done, http_work_fn work,
                        http_done_fn fn, void *arg);

@@ -387,7 +387,10 @@ static bool loop_has_connections(http_worker *w)
 /* One iteration of the loop, then the hook that hands on what the iteration gathered. */
 static void loop_run(http_worker *w, int32_t max_wait_ms)
 {
-    h2o_evloop_run(w->ctx.loop, max_wait_ms);
+    h2o_evloop_run(w->ctx.loop, w->poll_now || http__defer_here_pending() ? 0 : max_wait_ms);
+    /* What the iteration resumed on this loop, before the hook hands on. Their writes complete in
+     * h2o's next iteration, which must not block then. */
+    w->poll_now = http__defer_run_here();
     if (w->srv->opts.loop_hook != NULL)
         w->srv->opts.loop_hook(w->srv->opts.loop_hook_arg);
 }
@@ -453,6 +456,7 @@ static void worker_init(http_worker *w)
     w->queue = h2o_multithread_create_queue(w->ctx.loop);
     h2o_multithread_register_receiver(w->queue, &w->wake, on_wake);
     h2o_multithread_register_receiver(w->queue, &w->done, on_done);
+    http__defer_bind(&w->done);
     w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);

@@ -10,7 +10,9 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -748,4 +750,229 @@ Test(counters_redis, reconciliation_raises_lost_counts_and_never_lowers)
     counters *local = counters_local_new(&tclock);
     cr_assert_not(counters_set_seeder(local, NULL, NULL));
     counters_free(local);
+}
+
+/* ---- an event loop's own connection (attach_loop) ---- */
+
+/*
+ * A minimal event loop for core/evloop.h, driven by the test's thread: one stream at most, read
+ * with poll, written with blocking retries, its deadline checked after each wait.
+ */
+typedef struct tstream {
+    ev_stream super;
+    struct tloop *loop;
+    int fd;
+    const ev_stream_cbs *cbs;
+    void *arg;
+    uint32_t deadline_ms;
+    int64_t due_ms; /* 0: disarmed */
+} tstream;
+
+typedef struct tloop {
+    ev_loop super;
+    tstream *s;
+} tloop;
+
+static int64_t now_ms(void)
+{
+    return (int64_t)(clock_mono_ns() / 1000000u);
+}
+
+static void t_close(ev_stream *self)
+{
+    tstream *s = (tstream *)self;
+    close(s->fd);
+    s->loop->s = NULL;
+    free(s);
+}
+
+static void t_write(ev_stream *self, const char *data, size_t len)
+{
+    tstream *s = (tstream *)self;
+    while (len > 0) {
+        ssize_t k = write(s->fd, data, len);
+        if (k < 0) {
+            struct pollfd p = {.fd = s->fd, .events = POLLOUT};
+            cr_assert(errno == EAGAIN && poll(&p, 1, 1000) == 1, "the test loop cannot write");
+            continue;
+        }
+        data += k;
+        len -= (size_t)k;
+    }
+}
+
+static void t_arm(ev_stream *self, int armed)
+{
+    tstream *s = (tstream *)self;
+    s->due_ms = armed ? now_ms() + s->deadline_ms : 0;
+}
+
+static ev_stream *t_adopt(ev_loop *loop, int fd, const ev_stream_cbs *cbs, void *arg, uint32_t deadline_ms);
+
+static const struct ev_loop_ops t_ops = {.adopt = t_adopt, .write = t_write, .arm = t_arm, .close = t_close};
+
+static ev_stream *t_adopt(ev_loop *loop, int fd, const ev_stream_cbs *cbs, void *arg, uint32_t deadline_ms)
+{
+    tloop *l = (tloop *)loop;
+    cr_assert_null(l->s, "one stream per loop");
+    tstream *s = calloc(1, sizeof *s);
+    s->super.ops = &t_ops;
+    s->loop = l;
+    s->fd = fd;
+    s->cbs = cbs;
+    s->arg = arg;
+    s->deadline_ms = deadline_ms;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    l->s = s;
+    return &s->super;
+}
+
+/* One iteration: waits up to `ms` for the stream's bytes and delivers them, then the deadline,
+ * then the hand-over that ends every iteration. */
+static void t_iterate(tloop *l, int ms)
+{
+    tstream *s = l->s;
+    if (s != NULL) {
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, ms) == 1) {
+            char buf[16384];
+            ssize_t k = read(s->fd, buf, sizeof buf);
+            const char *why = k == 0 ? "closed by the peer" : k < 0 && errno != EAGAIN ? "read failed" : NULL;
+            if (why == NULL && k > 0 && s->cbs->on_data(s->arg, buf, (size_t)k) != 0)
+                why = "malformed data";
+            if (why != NULL) {
+                s->cbs->on_error(s->arg, why);
+                t_close(&s->super);
+                s = NULL;
+            }
+        }
+        if (s != NULL && s->due_ms != 0 && now_ms() >= s->due_ms) {
+            s->cbs->on_error(s->arg, "no reply before the deadline");
+            t_close(&s->super);
+        }
+    } else {
+        usleep((useconds_t)ms * 1000);
+    }
+    counters_hand_over(c);
+}
+
+/* Iterates until the loop has its own connection (the connection thread makes it). */
+static void t_wait_connected(tloop *l)
+{
+    for (int i = 0; i < 300 && l->s == NULL; i++)
+        t_iterate(l, 10);
+    cr_assert_not_null(l->s, "the loop got its own connection");
+}
+
+typedef struct on_loop {
+    atomic_int decided;
+    atomic_int on_this_thread, served, blocked, unavailable;
+    pthread_t loop_thread;
+} on_loop;
+
+static void on_loop_decided(void *arg, const counters_decision *dec)
+{
+    on_loop *o = arg;
+    if (pthread_equal(pthread_self(), o->loop_thread))
+        atomic_fetch_add(&o->on_this_thread, 1);
+    if (dec->rc != 0)
+        atomic_fetch_add(&o->unavailable, 1);
+    else if (dec->reserved)
+        atomic_fetch_add(&o->served, 1);
+    else
+        atomic_fetch_add(&o->blocked, 1);
+    atomic_fetch_add(&o->decided, 1);
+}
+
+/* `n` reservations of `account_id`, handed over at the end of an iteration, then iterations until
+ * each is decided (5 s at most). */
+static void loop_reserve(tloop *l, on_loop *o, int64_t account_id, const limits *lim, int n)
+{
+    int want = atomic_load(&o->decided) + n;
+    for (int i = 0; i < n; i++) {
+        counters_req req = {.account_id = account_id, .limits = lim, .zone = utc};
+        counters_reserve(c, &req, on_loop_decided, o);
+    }
+    for (int i = 0; i < 500 && atomic_load(&o->decided) < want; i++)
+        t_iterate(l, 10);
+    cr_assert_eq(atomic_load(&o->decided), want, "every reservation was decided");
+}
+
+/* The Redis clients of database `db` (CLIENT LIST). */
+static int clients_on(int db)
+{
+    redisReply *list = redisCommand(admin, "CLIENT LIST TYPE normal");
+    cr_assert(list != NULL && list->type == REDIS_REPLY_STRING);
+    char want[16];
+    snprintf(want, sizeof want, " db=%d ", db);
+    int n = 0;
+    for (const char *p = list->str; (p = strstr(p, want)) != NULL; p++)
+        n++;
+    freeReplyObject(list);
+    return n;
+}
+
+Test(counters_redis, an_attached_loop_decides_on_its_own_connection_and_falls_back_when_it_breaks)
+{
+    start(14);
+    tloop l = {.super.ops = &t_ops};
+    on_loop o = {.loop_thread = pthread_self()};
+    counters_attach_loop(c, &l.super);
+    t_wait_connected(&l);
+    cr_assert_eq(clients_on(14), 3, "the test's, the connection thread's and the loop's");
+
+    /* Decided on the loop, in one script run, exactly at the limit. */
+    limits five = block_limits(5, 100);
+    loop_reserve(&l, &o, 1, &five, 8);
+    cr_assert_eq(atomic_load(&o.on_this_thread), 8, "decided on the loop's own thread");
+    cr_assert_eq(atomic_load(&o.served), 5);
+    cr_assert_eq(atomic_load(&o.blocked), 3);
+    cr_assert_eq(usage(1, utc).day_used, 5);
+
+    /* Redis stalls past the deadline with a batch awaited: the loop drops its connection and the
+     * batch fails on the connection thread (Redis may count it yet: it is never sent again). */
+    redisReply *r = redisCommand(admin, "CLIENT PAUSE 1500 WRITE");
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    limits many = block_limits(1000, 10000);
+    loop_reserve(&l, &o, 2, &many, 3);
+    cr_assert_eq(atomic_load(&o.unavailable), 3, "a stalled reply fails its calls");
+    cr_assert_eq(atomic_load(&o.on_this_thread), 8, "failed on the connection thread, not the loop");
+    cr_assert_null(l.s, "the loop dropped its connection");
+
+    /* Until the loop connects again, its reservations go through the connection thread. */
+    usleep(600000); /* Redis answers again */
+    loop_reserve(&l, &o, 1, &five, 1);
+    cr_assert_eq(atomic_load(&o.blocked), 4);
+    t_wait_connected(&l);
+    loop_reserve(&l, &o, 1, &five, 1);
+    cr_assert_eq(atomic_load(&o.blocked), 5);
+    cr_assert_eq(atomic_load(&o.on_this_thread), 9, "back on the loop's own connection");
+
+    counters_detach_loop(c);
+    cr_assert_null(l.s, "the loop's connection is closed when it detaches");
+    cr_assert_eq(clients_on(14), 2);
+
+    /* Counters with a ledger behind them, after Redis lost everything: the calls that find their
+     * counter missing are seeded on the connection thread (the ledger may block), not the loop;
+     * once seeded, the loop decides again. */
+    counters_free(c);
+    flushdb();
+    app_err err;
+    c = counters_redis_new(uri, &tclock, false, &err);
+    cr_assert_not_null(c, "%s", err.message);
+    fake_ledger f = {.day_used = 2, .month_used = 2, .day_key = period_at(utc, T0).day_key};
+    cr_assert(counters_set_seeder(c, fake_seeder, &f));
+    on_loop s = {.loop_thread = pthread_self()};
+    counters_attach_loop(c, &l.super);
+    t_wait_connected(&l);
+    loop_reserve(&l, &s, 1, &five, 4);
+    cr_assert_eq(atomic_load(&f.asked), 1, "the ledger was asked once");
+    cr_assert_eq(atomic_load(&s.served), 3, "the limit of 5 from the ledger's 2");
+    cr_assert_eq(atomic_load(&s.blocked), 1);
+    cr_assert_eq(atomic_load(&s.on_this_thread), 0, "seeded on the connection thread");
+    loop_reserve(&l, &s, 1, &five, 1);
+    cr_assert_eq(atomic_load(&s.on_this_thread), 1, "then decided on the loop again");
+    cr_assert_eq(usage(1, utc).day_used, 5);
+    counters_detach_loop(c);
 }
