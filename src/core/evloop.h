@@ -42,6 +42,8 @@ struct ev_loop_ops {
     void (*arm)(ev_stream *s, int armed);
     /* Closes the stream; no callback runs after. */
     void (*close)(ev_stream *s);
+    /* Any thread: the loop runs an iteration soon (the hooks its thread calls after one with it). */
+    void (*wake)(ev_loop *loop);
 };
 
 /* What an implementation's loop and streams begin with. */
@@ -68,6 +70,10 @@ static inline void ev_stream_arm(ev_stream *s, int armed)
 static inline void ev_stream_close(ev_stream *s)
 {
     s->ops->close(s);
+}
+static inline void ev_loop_wake(ev_loop *loop)
+{
+    loop->ops->wake(loop);
 }
 
 #endif

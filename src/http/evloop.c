@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
 #include "http/http_int.h"
 
@@ -20,6 +21,7 @@ typedef struct h2o_stream {
     const ev_stream_cbs *cbs;
     void *arg;
     h2o_timeout_entry_t expiry; /* linked to w->stream_deadline while armed */
+    uint64_t due_ns;            /* monotonic: h2o's timeouts follow the wall clock, which may step */
     bool writing;               /* h2o holds `out` until on_written */
     char *out, *next;           /* being written; gathered meanwhile (both owned) */
     size_t out_len, out_cap, next_len, next_cap;
@@ -46,7 +48,12 @@ static void stream_fail(h2o_stream *s, const char *why)
 
 static void on_expired(h2o_timeout_entry_t *entry)
 {
-    stream_fail(H2O_STRUCT_FROM_MEMBER(h2o_stream, expiry, entry), "no reply before the deadline");
+    h2o_stream *s = H2O_STRUCT_FROM_MEMBER(h2o_stream, expiry, entry);
+    if (clock_mono_ns() < s->due_ns) { /* the wall clock stepped forward: not due yet */
+        h2o_timeout_link(s->w->ctx.loop, &s->w->stream_deadline, &s->expiry);
+        return;
+    }
+    stream_fail(s, "no reply before the deadline");
 }
 
 static void on_read(h2o_socket_t *sock, const char *err)
@@ -126,8 +133,16 @@ static void stream_arm(ev_stream *self, int armed)
     h2o_stream *s = (h2o_stream *)self;
     if (h2o_timeout_is_linked(&s->expiry))
         h2o_timeout_unlink(&s->expiry);
-    if (armed)
+    if (armed) {
+        s->due_ns = clock_mono_ns() + s->w->stream_deadline.timeout * 1000000u;
         h2o_timeout_link(s->w->ctx.loop, &s->w->stream_deadline, &s->expiry);
+    }
+}
+
+static void loop_wake(ev_loop *loop)
+{
+    http_worker *w = H2O_STRUCT_FROM_MEMBER(http_worker, ev, loop);
+    h2o_multithread_send_message(&w->wake, NULL);
 }
 
 static ev_stream *stream_adopt(ev_loop *loop, int fd, const ev_stream_cbs *cbs, void *arg, uint32_t deadline_ms);
@@ -137,6 +152,7 @@ static const struct ev_loop_ops h2o_ev_ops = {
     .write = stream_write,
     .arm = stream_arm,
     .close = stream_close,
+    .wake = loop_wake,
 };
 
 static ev_stream *stream_adopt(ev_loop *loop, int fd, const ev_stream_cbs *cbs, void *arg, uint32_t deadline_ms)

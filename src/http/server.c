@@ -478,6 +478,11 @@ static void *worker_main(void *arg)
     while (!atomic_load(&srv->stopping))
         loop_run(w, INT32_MAX);
     drain_and_close(w);
+    /* Nothing in flight, and no write of the last iteration's left pending, when the loop is taken
+     * back from those it was lent to. */
+    while (w->inflight > 0)
+        loop_run(w, 10);
+    h2o_evloop_run(w->ctx.loop, 0);
     if (srv->opts.loop_stop != NULL) {
         srv->opts.loop_stop(srv->opts.loop_hook_arg, &w->ev);
         h2o_evloop_run(w->ctx.loop, 0); /* frees the sockets of the streams it closed */

@@ -46,6 +46,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -322,6 +323,7 @@ typedef struct op {
     limits limits;
     counters_seed_row seed; /* OP_RESERVE: the ledger's standing, once its counters were found missing (mode 2) */
     bool done;              /* seed, read and raise: set under the counters' lock when complete */
+    bool reloaded;          /* sent again on a loop's connection after its script was loaded again */
     int rc;
     int64_t day_used, month_used; /* OP_READ, OP_RAISE (-1: missing) */
 } op;
@@ -1132,7 +1134,7 @@ static void pipe_poll(redis_counters *c, bool wait)
 }
 
 static bool loops_wanted(const redis_counters *c);
-static void connect_loops(redis_counters *c);
+static void connect_loop(redis_counters *c);
 
 static void *conn_main(void *arg)
 {
@@ -1200,8 +1202,11 @@ static void *conn_main(void *arg)
             fail_all(c, batch, true); /* fail fast while Redis is away: 503 at once, or decided alone */
         else if ((batch == NULL || pipe_send(c, batch)) && c->sent_head != NULL)
             pipe_poll(c, batch == NULL && !lost && !want_loops);
-        if (want_loops && c->ctx != NULL)
-            connect_loops(c);
+        if (want_loops && c->ctx != NULL) {
+            if (c->flush != NULL) /* what was decided goes back first: connecting blocks */
+                c->flush(c->flush_arg);
+            connect_loop(c);
+        }
         if (c->flush != NULL)
             c->flush(c->flush_arg);
 
@@ -1273,10 +1278,27 @@ static void enqueue_list(redis_counters *c, op *head, op *tail)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Queues an op, after what this thread holds (its requests reach Redis in the order it made them). */
+static bool loop_connected(const struct loop_conn *lc);
+
+/*
+ * Queues an op, after what this thread holds: its requests reach Redis in the order it made them.
+ * An event loop with its own connection holds its refunds, releases and claims with its
+ * reservations, for that connection (a refund must reach Redis before the loop's next
+ * reservations, which it may let through).
+ */
 static void enqueue(redis_counters *c, op *o)
 {
     op *head = o;
+    if (held.c == c && held.lc != NULL && loop_connected(held.lc) &&
+        (o->kind == OP_REFUND || o->kind == OP_RELEASE || o->kind == OP_CLAIM)) {
+        o->next = NULL;
+        if (held.tail != NULL)
+            held.tail->next = o;
+        else
+            held.head = o;
+        held.tail = o;
+        return;
+    }
     if (held.c == c && held.head != NULL) {
         held.tail->next = o;
         head = held.head;
@@ -1327,9 +1349,9 @@ static int run_sync(redis_counters *c, op *o)
  * counters are missing (seeded from the ledger, which blocks) or whose script Redis lost (loaded
  * again) are queued there as they are, since they did not count anything; those awaited when the
  * connection broke are failed there (decided alone in open mode), never sent again, since Redis
- * may have counted them. A loop's other requests (refunds, claims) go through the connection
- * thread, as before: nothing orders a refund after its reservation but the decision, which has
- * come back by then.
+ * may have counted them. While it has its connection, a loop's refunds, releases and claims go on
+ * it too, in the order they were made with its reservations (a refund given back after a later
+ * reservation of the same loop could refuse it).
  */
 typedef struct loop_conn {
     redis_counters *c;
@@ -1338,13 +1360,20 @@ typedef struct loop_conn {
     res_batch *batch;
     op *sent_head, *sent_tail; /* sent, awaiting their replies, oldest first: runs of reservations */
     size_t sent_reservations;
-    int64_t ask_at_ms; /* monotonic: the loop asks for a connection again from then */
+    int64_t ask_at_ms;      /* monotonic: the loop asks for a connection again from then */
+    op *again, *again_last; /* answered NOSCRIPT (Redis lost its scripts): sent again, first, after a load */
+    bool reload;            /* the scripts are to be loaded on the connection before anything else */
     /* Under c->mu: */
     ev_loop *loop;          /* NULL once detached */
     bool wanted;            /* the connection thread is to connect one for the loop */
     int ready_fd;           /* connected for the loop, not adopted yet; -1 for none */
     struct loop_conn *next; /* in c->loops */
 } loop_conn;
+
+static bool loop_connected(const loop_conn *lc)
+{
+    return lc->stream != NULL;
+}
 
 /* A loop connection is asked for again at most this often after one broke or could not be made. */
 #define LOOP_RETRY_MS 1000
@@ -1358,33 +1387,33 @@ static bool loops_wanted(const redis_counters *c)
     return false;
 }
 
-/* Connects what loops asked for, while Redis accepts. Connection thread, c->mu not held. */
-static void connect_loops(redis_counters *c)
+/*
+ * Connects one loop that asked for it (one a pass: what the thread has to complete does not wait
+ * for them all). If Redis refuses, the loop asks again later. Connection thread, c->mu not held.
+ */
+static void connect_loop(redis_counters *c)
 {
-    for (;;) {
-        pthread_mutex_lock(&c->mu);
-        loop_conn *lc = c->loops;
-        while (lc != NULL && !(lc->wanted && lc->loop != NULL))
-            lc = lc->next;
-        if (lc != NULL)
-            lc->wanted = false;
-        pthread_mutex_unlock(&c->mu);
-        if (lc == NULL)
-            return;
-        char why[128];
-        redisContext *ctx = connect_redis(c, why, sizeof why);
-        int fd = ctx != NULL ? redisFreeKeepFd(ctx) : -1;
-        pthread_mutex_lock(&c->mu);
-        if (fd >= 0 && lc->loop != NULL && lc->ready_fd < 0) {
-            lc->ready_fd = fd;
-            fd = -1;
-        }
-        pthread_mutex_unlock(&c->mu);
-        if (fd >= 0)
-            close(fd);
-        if (ctx == NULL)
-            return; /* Redis refuses: the loop asks again later */
+    pthread_mutex_lock(&c->mu);
+    loop_conn *lc = c->loops;
+    while (lc != NULL && !(lc->wanted && lc->loop != NULL))
+        lc = lc->next;
+    if (lc != NULL)
+        lc->wanted = false;
+    pthread_mutex_unlock(&c->mu);
+    if (lc == NULL)
+        return;
+    char why[128];
+    redisContext *ctx = connect_redis(c, why, sizeof why);
+    int fd = ctx != NULL ? redisFreeKeepFd(ctx) : -1;
+    pthread_mutex_lock(&c->mu);
+    if (fd >= 0 && lc->loop != NULL && lc->ready_fd < 0) {
+        lc->ready_fd = fd;
+        fd = -1;
+        ev_loop_wake(lc->loop); /* adopted at once: a socket left idle might be dead when used */
     }
+    pthread_mutex_unlock(&c->mu);
+    if (fd >= 0)
+        close(fd);
 }
 
 /* Hands a list of ops to the connection thread to fail (sent, and their replies lost). */
@@ -1405,11 +1434,65 @@ static void fail_later(redis_counters *c, op *head)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Completes the run of reservations at the head of the sent list with reply `r`. */
+/*
+ * Redis lost its scripts (a restart, SCRIPT FLUSH): the ops of a reply that said so did not run.
+ * Once every reply awaited has come back (those sent after them said NOSCRIPT too), they are sent
+ * again on the loop's connection after the scripts are loaded there, before anything the loop
+ * holds, so its requests still reach Redis in the order it made them. An op that meets NOSCRIPT
+ * again goes to the connection thread, which loads the scripts too, or fails it.
+ */
+static void loop_again(loop_conn *lc, op *first, op *last)
+{
+    for (op *o = first;; o = o->next) {
+        if (o->reloaded) { /* the load did not help: the connection thread tries, then fails it */
+            enqueue_list(lc->c, first, last);
+            return;
+        }
+        if (o == last)
+            break;
+    }
+    for (op *o = first;; o = o->next) {
+        o->reloaded = true;
+        if (o == last)
+            break;
+    }
+    last->next = NULL;
+    if (lc->again_last != NULL)
+        lc->again_last->next = first;
+    else
+        lc->again = first;
+    lc->again_last = last;
+    lc->reload = true;
+}
+
+/* What is to be sent again goes before what the loop holds, made after it. */
+static void again_to_held(loop_conn *lc)
+{
+    if (lc->again == NULL)
+        return;
+    lc->again_last->next = held.head;
+    if (held.head == NULL)
+        held.tail = lc->again_last;
+    held.head = lc->again;
+    lc->again = lc->again_last = NULL;
+}
+
+/* Completes the op, or the run of reservations, at the head of the sent list with reply `r`. */
 static void loop_complete(loop_conn *lc, const redisReply *r)
 {
     redis_counters *c = lc->c;
     op *list = lc->sent_head, *last = list;
+    if (list->kind != OP_RESERVE) { /* one op, one reply */
+        lc->sent_head = list->next;
+        if (lc->sent_head == NULL)
+            lc->sent_tail = NULL;
+        list->next = NULL;
+        if (is_noscript(r))
+            loop_again(lc, list, list); /* it did not run */
+        else
+            op_complete(c, list, r);
+        return;
+    }
     size_t n = list->run;
     for (size_t i = 1; i < n; i++)
         last = last->next;
@@ -1418,8 +1501,8 @@ static void loop_complete(loop_conn *lc, const redisReply *r)
         lc->sent_tail = NULL;
     last->next = NULL;
     lc->sent_reservations -= n;
-    if (is_noscript(r)) { /* nothing ran: the connection thread loads the script and sends them */
-        enqueue_list(c, list, last);
+    if (is_noscript(r)) { /* nothing ran */
+        loop_again(lc, list, last);
         return;
     }
     bool answer = is_batch_answer(r, n);
@@ -1456,6 +1539,8 @@ static int loop_on_data(void *arg, const char *data, size_t len)
         if (rv != NULL)
             freeReplyObject(rv);
     }
+    if (lc->sent_head == NULL)
+        again_to_held(lc);
     if (rc == 0)
         ev_stream_arm(lc->stream, lc->sent_head != NULL); /* the next reply is due a second from now */
     if (c->flush != NULL)
@@ -1469,6 +1554,8 @@ static void loop_on_error(void *arg, const char *why)
     (void)why;
     loop_conn *lc = arg;
     lc->stream = NULL; /* closed by the loop once this returns */
+    again_to_held(lc); /* they did not run: they go through the connection thread, in order */
+    lc->reload = false;
     redisReaderFree(lc->reader);
     lc->reader = NULL;
     op *sent = lc->sent_head;
@@ -1496,6 +1583,12 @@ static void loop_connect(loop_conn *lc, ev_loop *loop)
     pthread_mutex_unlock(&c->mu);
     if (fd < 0)
         return;
+    char b;
+    ssize_t k = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) { /* Redis closed it meanwhile */
+        close(fd);
+        return;
+    }
     lc->reader = redisReaderCreate();
     if (lc->reader == NULL) {
         close(fd);
@@ -1505,7 +1598,8 @@ static void loop_connect(loop_conn *lc, ev_loop *loop)
 }
 
 /*
- * An event loop's iteration ends with its reservations held (held.head, reservations only): sent
+ * An event loop's iteration ends with its requests held (held.head: reservations, refunds, releases
+ * and claims): sent
  * on its own connection while fewer than PIPELINE_RESERVATIONS are awaited there (past that they
  * wait, to go in a bigger batch once a reply came back, which ends an iteration too). False when
  * the loop has no connection: they go through the connection thread.
@@ -1521,11 +1615,39 @@ static bool loop_send(loop_conn *lc)
         if (lc->stream == NULL)
             return false;
     }
-    if (held.head == NULL || lc->sent_reservations >= PIPELINE_RESERVATIONS)
+    if (held.head == NULL || lc->sent_reservations >= PIPELINE_RESERVATIONS || (lc->reload && lc->sent_head != NULL))
         return true;
     bool idle = lc->sent_head == NULL;
+    if (lc->reload) { /* the scripts a loop runs, loaded again before anything else goes */
+        static const int loaded[] = {SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_RELEASE};
+        for (size_t i = 0; i < sizeof loaded / sizeof loaded[0]; i++) {
+            op *o = xcalloc(1, sizeof *o);
+            o->kind = OP_RELEASE; /* a reply to read and drop */
+            long long k = redisFormatCommand(&o->cmd, "SCRIPT LOAD %s", SCRIPTS[loaded[i]]);
+            if (k < 0) {
+                fputs("counters_redis: out of memory formatting a command\n", stderr);
+                abort();
+            }
+            o->len = (size_t)k;
+            ev_stream_write(lc->stream, o->cmd, o->len);
+            if (lc->sent_tail != NULL)
+                lc->sent_tail->next = o;
+            else
+                lc->sent_head = o;
+            lc->sent_tail = o;
+        }
+        lc->reload = false;
+    }
     while (held.head != NULL) {
-        op *first = held.head, *after = format_reservations(lc->batch, c->sha[SCRIPT_RESERVE], first), *last = first;
+        op *first = held.head, *after, *last = first;
+        if (first->kind != OP_RESERVE) { /* a refund, a release or a claim: one command, one reply */
+            after = first->next;
+            ev_stream_write(lc->stream, first->cmd, first->len);
+        } else {
+            after = format_reservations(lc->batch, c->sha[SCRIPT_RESERVE], first);
+            ev_stream_write(lc->stream, lc->batch->out, lc->batch->len);
+            lc->sent_reservations += first->run;
+        }
         while (last->next != after)
             last = last->next;
         last->next = NULL;
@@ -1537,8 +1659,6 @@ static bool loop_send(loop_conn *lc)
         else
             lc->sent_head = first;
         lc->sent_tail = last;
-        lc->sent_reservations += first->run;
-        ev_stream_write(lc->stream, lc->batch->out, lc->batch->len);
     }
     if (idle)
         ev_stream_arm(lc->stream, 1);
@@ -1569,6 +1689,8 @@ static void redis_detach_loop(counters *self)
     loop_conn *lc = held.lc;
     if (held.c != c || lc == NULL)
         return;
+    /* The loop stops with no call in flight; a refund or a release may still be (their replies are
+     * lost with the connection, and they are dropped, as on a connection that breaks). */
     if (lc->stream != NULL)
         ev_stream_close(lc->stream);
     lc->stream = NULL;
