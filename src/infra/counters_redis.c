@@ -88,8 +88,8 @@
  * only when a reservation's differs from the one before (a batch of one credential decodes one),
  * and inlines the contract's rule. For counter i it keeps its value now in v[i] (nil: missing), at
  * the start in v[nk + i], a time to live to write it afresh with in v[2 nk + i], one to renew it
- * with in v[3 nk + i]. Numbers go to Redis as integers, exact below 2^53; the buckets' microseconds
- * go through '%d' all the same, as a Redis before 7 writes a number with 14 digits only.
+ * with in v[3 nk + i] (whole milliseconds). Numbers go to Redis as integers, exact below 2^53; the
+ * buckets' microseconds go through '%d' all the same, as a Redis before 7 writes 14 digits only.
  * A bucket holds its theoretical arrival time. One full again is written afresh with its time to
  * live (its interval times its burst, plus an hour); one in use moves by INCRBY, its time to live
  * renewed every 16th call (when its arrival time, in intervals, is a multiple of 16). A day or
@@ -142,8 +142,8 @@ static const char RESERVE_LUA[] =
     "  if dk ~= 0 then\n"
     "    if mode == '2' then\n"
     "      local nowms = now / 1000\n"
-    "      if v[dk] == nil then v[dk], v[2 * nk + dk] = ARGV[sd] + 0, de - nowms > 0 and de - nowms or 1 end\n"
-    "      if v[mk] == nil then v[mk], v[2 * nk + mk] = ARGV[sd + 1] + 0, me - nowms > 0 and me - nowms or 1 end\n"
+    "      if v[dk] == nil then v[dk], v[2 * nk + dk] = ARGV[sd] + 0, de > nowms and floor(de - nowms) or 1 end\n"
+    "      if v[mk] == nil then v[mk], v[2 * nk + mk] = ARGV[sd + 1] + 0, me > nowms and floor(me - nowms) or 1 end\n"
     "      for f = 0, 3 do\n"
     "        local k, e = (f < 2 and dfk or mfk) + f % 2, f < 2 and de or me\n"
     "        flagged = flagged or {}\n"
@@ -197,8 +197,8 @@ static const char RESERVE_LUA[] =
     "      if outcome ~= 2 then\n"
     "        du, mu = du + 1, mu + 1\n"
     "        v[dk], v[mk] = du, mu\n"
-    "        if du == 1 then v[2 * nk + dk] = de - now / 1000 > 0 and de - now / 1000 or 1 end\n"
-    "        if mu == 1 then v[2 * nk + mk] = me - now / 1000 > 0 and me - now / 1000 or 1 end\n"
+    "        if du == 1 then v[2 * nk + dk] = de - now / 1000 > 0 and floor(de - now / 1000) or 1 end\n"
+    "        if mu == 1 then v[2 * nk + mk] = me - now / 1000 > 0 and floor(me - now / 1000) or 1 end\n"
     "      end\n"
     "      local first = 0\n"
     "      if outcome ~= 0 then\n"
@@ -219,7 +219,7 @@ static const char RESERVE_LUA[] =
     "for k = 1, nk do\n"
     "  local x, fresh = v[k], v[2 * nk + k]\n"
     "  if fresh then\n"
-    "    call('SET', KEYS[k], fmt('%d', x), 'PX', fmt('%d', fresh))\n"
+    "    call('SET', KEYS[k], fmt('%d', x), 'PX', fresh)\n"
     "  elseif x ~= v[nk + k] then\n"
     "    call('INCRBY', KEYS[k], x - v[nk + k])\n"
     "    if v[3 * nk + k] then call('PEXPIRE', KEYS[k], v[3 * nk + k]) end\n"
