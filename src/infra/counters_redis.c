@@ -72,163 +72,158 @@
  * account's calls costs about as many commands as one call.
  * KEYS: the batch's counters (rate limits' buckets, days and months), each once, then its flags
  *       in pairs (block, over): a day's, a month's.
- * ARGV: the number of counters among KEYS, of rate limit specs, of contract groups, of shapes,
- *       of reservations, and the batch's epoch (us: its reservations' instants are given from
- *       it, in few digits); then each spec: its bucket (index in KEYS), interval (us), burst; then
- *       each group (one account's contract in one day and month): day, month, day flags, month
- *       flags (indices in KEYS), daily, monthly ('' when none), overage mode (1 or 0), cap (''
- *       when none), day end, month end (ms, past which keys expire), missing (0: a missing
- *       counter counts 0; 1: answer missing when the day or month counter is; 2: create what is
- *       missing from the seed first, as SEED_LUA does), and the seed: day used, month used, the
- *       day's block and over flags, the month's; then each shape (what the calls of one
- *       credential decide): its global, account and credential specs (0: no rate limits), its
- *       group (0: no contract); then each reservation: now (us from the epoch, the node's clock),
- *       its shape.
- * The script keeps, for counter i, its value now in v[i] (nil: missing), at the start in
- * v[nk + i], a time to live to write it afresh with in v[2 nk + i], one to renew it with in
- * v[3 nk + i] (one table: every table a run makes costs Redis about half a microsecond).
+ * ARGV: the number of counters among KEYS, of reservations, and the batch's epoch (us: its
+ *       reservations' instants are given from it, in few digits); then each reservation: now (us
+ *       from the epoch, the node's clock), the index in ARGV of its shape (what the calls of one
+ *       credential decide); then each shape, as one record: its rate limits, the global, account
+ *       and credential buckets' each as bucket (index in KEYS), interval (us), burst, or 0 alone
+ *       when it has none; then its contract (one account's in one day and month), 0 alone when
+ *       none, or: day, month, day flags, month flags (indices in KEYS), daily, monthly ('' when
+ *       none), overage mode (1 or 0), cap ('' when none), day end, month end (ms, past which keys
+ *       expire), missing (0: a missing counter counts 0; 1: answer missing when the day or month
+ *       counter is; 2: create what is missing from the seed first, as SEED_LUA does), and with 2
+ *       only, the seed: day used, month used, the day's block and over flags, the month's.
+ * What a run costs Redis is mostly the Lua it interprets and every table or closure it makes (a
+ * fraction of a microsecond each, with its garbage), besides the commands: so the script makes
+ * two tables whatever the batch holds (a third once a flag is set), decodes a shape into locals
+ * only when a reservation's differs from the one before (a batch of one credential decodes one),
+ * and inlines the contract's rule. For counter i it keeps its value now in v[i] (nil: missing), at
+ * the start in v[nk + i], a time to live to write it afresh with in v[2 nk + i], one to renew it
+ * with in v[3 nk + i] (whole milliseconds). Numbers go to Redis as integers, exact below 2^53; the
+ * buckets' microseconds go through '%d' all the same, as a Redis before 7 writes 14 digits only.
  * A bucket holds its theoretical arrival time. One full again is written afresh with its time to
  * live (its interval times its burst, plus an hour); one in use moves by INCRBY, its time to live
- * renewed every 16th call. A day or month counter is created with its time to live (end - now).
+ * renewed every 16th call (when its arrival time, in intervals, is a multiple of 16). A day or
+ * month counter is created with its time to live (end - now).
  * Returns six integers per reservation: {code, day used, month used, then per rate limit its
  * reset (us: the node derives what remains from it, its interval and burst)}, code = outcome + 4 * period + 8 * first
  * (outcome 0 serve, 1 serve as overage, 2 block: quota_outcome; period 0 daily, 1 monthly: quota_period; first 1 when
  * this decision set its period's flag); or {-2, scope, reset (us), retry after (us), 0, 0}: a rate limit refused the
  * call and nothing was taken; or {-1, 0...}: a counter is missing (Redis lost it, or the period is new) and the ledger
  * must seed it first; nothing was taken.
+ * The contract's rule is quota_decide's: a period's limit judges the call (0 serve, 1 overage, 2
+ * block), the worse of day and month decides, the day on a tie (quota_decide breaks a tie by the
+ * smaller remainder, but a period that judges at all has none left, so the day wins every tie).
  */
 static const char RESERVE_LUA[] =
-    "local fmt, floor = string.format, math.floor\n"
-    "local nk, ns, ng, nh, nr = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), "
-    "tonumber(ARGV[5])\n"
-    "local epoch = tonumber(ARGV[6])\n"
-    "local v = nk > 0 and redis.call('MGET', unpack(KEYS, 1, nk)) or {}\n"
-    "local flagged, seeded = {}, {}\n"
+    "local KEYS, ARGV, call = KEYS, ARGV, redis.call\n"
+    "local nk, nr, epoch = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0\n"
+    "local v = nk > 0 and call('MGET', unpack(KEYS, 1, nk)) or {}\n"
     "for i = 1, nk do\n"
     "  local x = tonumber(v[i])\n"
     "  v[i], v[nk + i] = x, x\n"
     "end\n"
-    "local a, spec, grp, shape = 7, {}, {}, {}\n"
-    "for s = 1, ns do\n"
-    "  local t, burst = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
-    "  spec[s] = {tonumber(ARGV[a]), t, t * burst, floor(t * burst / 1000) + 3600000}\n"
-    "  a = a + 3\n"
-    "end\n"
-    "for g = 1, ng do\n"
-    "  grp[g] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),\n"
-    "            tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), ARGV[a + 6] == '1', tonumber(ARGV[a + 7]),\n"
-    "            tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9]), ARGV[a + 10], a + 11, g}\n"
-    "  a = a + 17\n"
-    "end\n"
-    "for h = 1, nh do\n"
-    "  shape[h] = {spec[tonumber(ARGV[a])] or false, spec[tonumber(ARGV[a + 1])] or false,\n"
-    "              spec[tonumber(ARGV[a + 2])] or false, grp[tonumber(ARGV[a + 3])] or false}\n"
-    "  a = a + 4\n"
-    "end\n"
-    "local function judge(limit, used, over, cap)\n"
-    "  if limit == nil or used + 1 <= limit then return 0 end\n"
-    "  if not over then return 2 end\n"
-    "  if cap ~= nil and used + 1 - limit > cap then return 2 end\n"
-    "  return 1\n"
-    "end\n"
-    "local function remaining(limit, used)\n"
-    "  if limit == nil then return -1 end\n"
-    "  if used >= limit then return 0 end\n"
-    "  return limit - used\n"
-    "end\n"
-    "local function ttl(e, nowms)\n"
-    "  return e - nowms > 0 and e - nowms or 1\n"
-    "end\n"
-    "local function flag(k, e, nowms)\n"
-    "  if flagged[k] then return 0 end\n"
-    "  flagged[k] = true\n"
-    "  return redis.call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', ttl(e, nowms))) and 1 or 0\n"
-    "end\n"
-    "local out, n, nx, act, rst = {}, 0, {0, 0, 0}, {false, false, false}, {0, 0, 0}\n"
-    "for r = 1, nr do\n"
-    "  local now, H = epoch + tonumber(ARGV[a]), shape[tonumber(ARGV[a + 1])]\n"
-    "  a = a + 2\n"
-    "  local G, nowms, res = H[4], now / 1000, 0\n"
-    "  if G and G[11] == '2' and not seeded[G[13]] then\n"
-    "    seeded[G[13]] = true\n"
-    "    local sd = G[12]\n"
-    "    if v[G[1]] == nil then v[G[1]], v[2 * nk + G[1]] = tonumber(ARGV[sd]), ttl(G[9], nowms) end\n"
-    "    if v[G[2]] == nil then v[G[2]], v[2 * nk + G[2]] = tonumber(ARGV[sd + 1]), ttl(G[10], nowms) end\n"
-    "    for f = 0, 3 do\n"
-    "      if ARGV[sd + 2 + f] == '1' then\n"
-    "        flag((f < 2 and G[3] or G[4]) + f % 2, f < 2 and G[9] or G[10], nowms)\n"
-    "      end\n"
+    "local floor, fmt, flagged, out, n, cur = math.floor, string.format, nil, {}, 0, nil\n"
+    "local gk, gt, gb, gl, g16, ak, at, ab, al, a16, ck, ct, cb, cl, c16\n"
+    "local dk, mk, dfk, mfk, dl, ml, over, cap, de, me, mode, sd\n"
+    "for a = 4, 2 * nr + 3, 2 do\n"
+    "  local now, h = epoch + ARGV[a], ARGV[a + 1]\n"
+    "  if h ~= cur then\n"
+    "    cur = h\n"
+    "    local o = h + 0\n"
+    "    gk = ARGV[o] + 0\n"
+    "    if gk ~= 0 then\n"
+    "      gt, gb, ak, at, ab = ARGV[o + 1] + 0, ARGV[o + 2] * ARGV[o + 1], ARGV[o + 3] + 0, ARGV[o + 4] + 0,\n"
+    "                           ARGV[o + 5] * ARGV[o + 4]\n"
+    "      ck, ct, cb = ARGV[o + 6] + 0, ARGV[o + 7] + 0, ARGV[o + 8] * ARGV[o + 7]\n"
+    "      gl, al, cl = floor(gb / 1000) + 3600000, floor(ab / 1000) + 3600000, floor(cb / 1000) + 3600000\n"
+    "      g16, a16, c16 = 16 * gt, 16 * at, 16 * ct\n"
+    "      o = o + 9\n"
+    "    else\n"
+    "      o = o + 1\n"
     "    end\n"
-    "  elseif G and G[11] == '1' and (v[G[1]] == nil or v[G[2]] == nil) then\n"
-    "    res = -1\n"
-    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = -1, 0, 0, 0, 0, 0\n"
-    "    n = n + 6\n"
+    "    dk = ARGV[o] + 0\n"
+    "    if dk ~= 0 then\n"
+    "      mk, dfk, mfk, dl, ml = ARGV[o + 1] + 0, ARGV[o + 2] + 0, ARGV[o + 3] + 0, ARGV[o + 4], ARGV[o + 5]\n"
+    "      dl, ml, over, cap = dl ~= '' and dl + 0, ml ~= '' and ml + 0, ARGV[o + 6] == '1', ARGV[o + 7]\n"
+    "      cap, de, me, mode, sd = cap ~= '' and cap + 0, ARGV[o + 8] + 0, ARGV[o + 9] + 0, ARGV[o + 10], o + 11\n"
+    "    end\n"
     "  end\n"
-    "  for i = 1, 3 do\n"
-    "    local S = H[i]\n"
-    "    if res == 0 and S then\n"
-    "      local tat = v[S[1]] or 0\n"
-    "      local base = tat > now and tat or now\n"
-    "      local x = base + S[2]\n"
-    "      if x - now > S[3] then\n"
-    "        res = i\n"
-    "        out[n + 1], out[n + 2], out[n + 3], out[n + 4] = -2, i - 1, base - now, x - S[3] - now\n"
-    "        out[n + 5], out[n + 6] = 0, 0\n"
-    "        n = n + 6\n"
+    "  local res = 0\n"
+    "  if dk ~= 0 then\n"
+    "    if mode == '2' then\n"
+    "      local nowms = now / 1000\n"
+    "      if v[dk] == nil then v[dk], v[2 * nk + dk] = ARGV[sd] + 0, de > nowms and floor(de - nowms) or 1 end\n"
+    "      if v[mk] == nil then v[mk], v[2 * nk + mk] = ARGV[sd + 1] + 0, me > nowms and floor(me - nowms) or 1 end\n"
+    "      for f = 0, 3 do\n"
+    "        local k, e = (f < 2 and dfk or mfk) + f % 2, f < 2 and de or me\n"
+    "        flagged = flagged or {}\n"
+    "        if ARGV[sd + 2 + f] == '1' and not flagged[k] then\n"
+    "          flagged[k] = true\n"
+    "          call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', e - nowms > 0 and e - nowms or 1))\n"
+    "        end\n"
     "      end\n"
-    "      nx[i], act[i] = x, tat > now\n"
+    "    elseif mode == '1' and (v[dk] == nil or v[mk] == nil) then\n"
+    "      res = -1\n"
+    "      out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = -1, 0, 0, 0, 0, 0\n"
+    "      n = n + 6\n"
+    "    end\n"
+    "  end\n"
+    "  local gx, ax, cx = 0, 0, 0\n"
+    "  if res == 0 and gk ~= 0 then\n"
+    "    local gtat, atat, ctat = v[gk] or 0, v[ak] or 0, v[ck] or 0\n"
+    "    gx = (gtat > now and gtat or now) + gt\n"
+    "    ax = (atat > now and atat or now) + at\n"
+    "    cx = (ctat > now and ctat or now) + ct\n"
+    "    local s, x, t, b\n"
+    "    if gx - now > gb then\n"
+    "      s, x, t, b = 0, gx, gt, gb\n"
+    "    elseif ax - now > ab then\n"
+    "      s, x, t, b = 1, ax, at, ab\n"
+    "    elseif cx - now > cb then\n"
+    "      s, x, t, b = 2, cx, ct, cb\n"
+    "    end\n"
+    "    if s then\n"
+    "      res = -2\n"
+    "      out[n + 1], out[n + 2], out[n + 3] = -2, s, x - t - now\n"
+    "      out[n + 4], out[n + 5], out[n + 6] = x - b - now, 0, 0\n"
+    "      n = n + 6\n"
+    "    else\n"
+    "      v[gk], v[ak], v[ck] = gx, ax, cx\n"
+    "      if gtat <= now then v[2 * nk + gk] = gl elseif gx % g16 < gt then v[3 * nk + gk] = gl end\n"
+    "      if atat <= now then v[2 * nk + ak] = al elseif ax % a16 < at then v[3 * nk + ak] = al end\n"
+    "      if ctat <= now then v[2 * nk + ck] = cl elseif cx % c16 < ct then v[3 * nk + ck] = cl end\n"
+    "      gx, ax, cx = gx - now, ax - now, cx - now\n"
     "    end\n"
     "  end\n"
     "  if res == 0 then\n"
-    "    for i = 1, 3 do\n"
-    "      local S = H[i]\n"
-    "      rst[i] = 0\n"
-    "      if S then\n"
-    "        local k, x = S[1], nx[i]\n"
-    "        v[k] = x\n"
-    "        if not act[i] then\n"
-    "          v[2 * nk + k] = S[4]\n"
-    "        elseif floor(x / S[2]) % 16 == 0 then\n"
-    "          v[3 * nk + k] = S[4]\n"
-    "        end\n"
-    "        rst[i] = x - now\n"
-    "      end\n"
-    "    end\n"
     "    local code, du, mu = 0, 0, 0\n"
-    "    if G then\n"
-    "      local di, mi, dl, ml, over, cap = G[1], G[2], G[5], G[6], G[7], G[8]\n"
-    "      du, mu = v[di] or 0, v[mi] or 0\n"
-    "      local d, m = judge(dl, du, over, cap), judge(ml, mu, over, cap)\n"
-    "      local outcome, period = 0, 0\n"
-    "      if m > d or (m == d and m ~= 0 and remaining(ml, mu) < remaining(dl, du)) then\n"
-    "        outcome, period = m, 1\n"
-    "      elseif d ~= 0 then\n"
-    "        outcome = d\n"
-    "      end\n"
+    "    if dk ~= 0 then\n"
+    "      du, mu = v[dk] or 0, v[mk] or 0\n"
+    "      local d, m = 0, 0\n"
+    "      if dl and du + 1 > dl then d = (not over or (cap and du + 1 - dl > cap)) and 2 or 1 end\n"
+    "      if ml and mu + 1 > ml then m = (not over or (cap and mu + 1 - ml > cap)) and 2 or 1 end\n"
+    "      local outcome, period = d, 0\n"
+    "      if m > d then outcome, period = m, 1 end\n"
     "      if outcome ~= 2 then\n"
     "        du, mu = du + 1, mu + 1\n"
-    "        v[di], v[mi] = du, mu\n"
-    "        if du == 1 then v[2 * nk + di] = ttl(G[9], nowms) end\n"
-    "        if mu == 1 then v[2 * nk + mi] = ttl(G[10], nowms) end\n"
+    "        v[dk], v[mk] = du, mu\n"
+    "        if du == 1 then v[2 * nk + dk] = de - now / 1000 > 0 and floor(de - now / 1000) or 1 end\n"
+    "        if mu == 1 then v[2 * nk + mk] = me - now / 1000 > 0 and floor(me - now / 1000) or 1 end\n"
     "      end\n"
     "      local first = 0\n"
     "      if outcome ~= 0 then\n"
-    "        local k = (period == 0 and G[3] or G[4]) + (outcome == 2 and 0 or 1)\n"
-    "        first = flag(k, period == 0 and G[9] or G[10], nowms)\n"
+    "        local k = (period == 0 and dfk or mfk) + (outcome == 2 and 0 or 1)\n"
+    "        local e, nowms = period == 0 and de or me, now / 1000\n"
+    "        flagged = flagged or {}\n"
+    "        if not flagged[k] then\n"
+    "          flagged[k] = true\n"
+    "          first = call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', e - nowms > 0 and e - nowms or 1)) and 1 or 0\n"
+    "        end\n"
     "      end\n"
     "      code = outcome + 4 * period + 8 * first\n"
     "    end\n"
-    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = code, du, mu, rst[1], rst[2], "
-    "rst[3]\n"
+    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = code, du, mu, gx, ax, cx\n"
     "    n = n + 6\n"
     "  end\n"
     "end\n"
     "for k = 1, nk do\n"
-    "  if v[2 * nk + k] then\n"
-    "    redis.call('SET', KEYS[k], fmt('%d', v[k]), 'PX', fmt('%d', v[2 * nk + k]))\n"
-    "  elseif v[k] ~= v[nk + k] then\n"
-    "    redis.call('INCRBY', KEYS[k], fmt('%d', v[k] - v[nk + k]))\n"
-    "    if v[3 * nk + k] then redis.call('PEXPIRE', KEYS[k], fmt('%d', v[3 * nk + k])) end\n"
+    "  local x, fresh = v[k], v[2 * nk + k]\n"
+    "  if fresh then\n"
+    "    call('SET', KEYS[k], fmt('%d', x), 'PX', fresh)\n"
+    "  elseif x ~= v[nk + k] then\n"
+    "    call('INCRBY', KEYS[k], x - v[nk + k])\n"
+    "    if v[3 * nk + k] then call('PEXPIRE', KEYS[k], v[3 * nk + k]) end\n"
     "  end\n"
     "end\n"
     "return out\n";
@@ -357,8 +352,10 @@ typedef struct batch_key {
     int shape; /* a credential's bucket, or a day: the last shape made for it (1-based), 0 for none */
 } batch_key;
 
-/* RESERVE_LUA's 17 fields of a group; what is absent is BATCH_NONE (written ''). */
+/* RESERVE_LUA's 17 fields of a group, the last 6 (the seed) sent with MISSING_SEEDED only; what is absent is
+ * BATCH_NONE (written ''). */
 #define GROUP_FIELDS 17
+#define GROUP_SEED_FIELDS 6
 #define BATCH_NONE INT64_MIN
 typedef struct batch_group {
     int64_t f[GROUP_FIELDS]; /* the first four: key indices in `keys` (turned into KEYS indices when written) */
@@ -1873,6 +1870,12 @@ static int batch_group_of(res_batch *b, const op *o)
     return b->ngroups;
 }
 
+/* The fields of group `g` that RESERVE_LUA takes. */
+static int group_fields(const batch_group *g)
+{
+    return g->f[10] == MISSING_SEEDED ? GROUP_FIELDS : GROUP_FIELDS - GROUP_SEED_FIELDS;
+}
+
 /* The KEYS index (1-based) of key `i`: counters first, then the pairs of flags. */
 static int64_t batch_keys_index(const res_batch *b, int i)
 {
@@ -1920,9 +1923,16 @@ static op *format_reservations(res_batch *b, const char *sha, op *first)
     }
     first->run = n;
 
+    /* Each shape's ARGV record: its rate limits (1 or 9 fields), then its contract (1, 11 or 17). */
+    int64_t shape_at[BATCH_MAX], argc = 3 + 2 * (int64_t)n;
+    for (int i = 0; i < b->nshapes; i++) {
+        const struct batch_shape *sh = &b->shapes[i];
+        shape_at[i] = argc + 1;
+        argc += sh->spec[0] != 0 ? 3 * COUNTERS_RATES : 1;
+        argc += sh->group == 0 ? 1 : group_fields(&b->groups[sh->group - 1]);
+    }
     char head[64] = "*";
-    size_t hl = 1 + i64_text(head + 1, 3 + b->ncounters + 2 * b->nflags + 6 + 3 * b->nspecs +
-                                           GROUP_FIELDS * b->ngroups + 4 * b->nshapes + 2 * (int64_t)n);
+    size_t hl = 1 + i64_text(head + 1, 3 + b->ncounters + 2 * b->nflags + argc);
     memcpy(head + hl, "\r\n", 2);
     b->len = 0;
     out_bytes(b, head, hl + 2);
@@ -1938,29 +1948,31 @@ static op *format_reservations(res_batch *b, const char *sha, op *first)
             out_key(b, &b->keys[i], true);
         }
     out_int(b, b->ncounters);
-    out_int(b, b->nspecs);
-    out_int(b, b->ngroups);
-    out_int(b, b->nshapes);
     out_int(b, (int64_t)n);
     int64_t epoch = first->dec.now_ms * 1000;
     out_int(b, epoch);
-    for (int i = 0; i < b->nspecs; i++) {
-        out_int(b, batch_keys_index(b, b->specs[i].key));
-        out_int(b, b->specs[i].t);
-        out_int(b, b->specs[i].burst);
-    }
-    for (int i = 0; i < b->ngroups; i++)
-        for (int f = 0; f < GROUP_FIELDS; f++)
-            out_int(b, f < 4 ? batch_keys_index(b, (int)b->groups[i].f[f]) : b->groups[i].f[f]);
-    for (int i = 0; i < b->nshapes; i++) {
-        for (int k = 0; k < COUNTERS_RATES; k++)
-            out_int(b, b->shapes[i].spec[k]);
-        out_int(b, b->shapes[i].group);
-    }
     o = first;
     for (size_t i = 0; i < n; i++, o = o->next) {
         out_int(b, o->dec.now_ms * 1000 - epoch);
-        out_int(b, b->res[i]);
+        out_int(b, shape_at[b->res[i] - 1]);
+    }
+    for (int i = 0; i < b->nshapes; i++) {
+        const struct batch_shape *sh = &b->shapes[i];
+        for (int k = 0; k < COUNTERS_RATES && sh->spec[0] != 0; k++) {
+            const batch_spec *sp = &b->specs[sh->spec[k] - 1];
+            out_int(b, batch_keys_index(b, sp->key));
+            out_int(b, sp->t);
+            out_int(b, sp->burst);
+        }
+        if (sh->spec[0] == 0)
+            out_int(b, 0);
+        if (sh->group == 0) {
+            out_int(b, 0);
+            continue;
+        }
+        const batch_group *g = &b->groups[sh->group - 1];
+        for (int f = 0; f < group_fields(g); f++)
+            out_int(b, f < 4 ? batch_keys_index(b, (int)g->f[f]) : g->f[f]);
     }
     return o;
 }

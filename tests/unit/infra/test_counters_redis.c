@@ -112,14 +112,13 @@ static void on_decided(void *arg, const counters_decision *dec)
     pthread_mutex_unlock(&w->mu);
 }
 
-static counters_decision reserve_on(counters *cc, int64_t account_id, const limits *l, period_zone z)
+static counters_decision reserve_req_on(counters *cc, const counters_req *req)
 {
     waiter w = {.calls = 0};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     memset(&w.dec, 0xff, sizeof w.dec); /* the callback must fill it */
-    counters_req req = {.account_id = account_id, .limits = l, .zone = z};
-    counters_reserve(cc, &req, on_decided, &w);
+    counters_reserve(cc, req, on_decided, &w);
     pthread_mutex_lock(&w.mu);
     while (w.calls == 0)
         pthread_cond_wait(&w.cv, &w.mu);
@@ -127,6 +126,12 @@ static counters_decision reserve_on(counters *cc, int64_t account_id, const limi
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.mu);
     return w.dec;
+}
+
+static counters_decision reserve_on(counters *cc, int64_t account_id, const limits *l, period_zone z)
+{
+    counters_req req = {.account_id = account_id, .limits = l, .zone = z};
+    return reserve_req_on(cc, &req);
 }
 
 static counters_decision reserve(int64_t account_id, const limits *l, period_zone z)
@@ -1041,4 +1046,138 @@ Test(counters_redis, a_loop_s_refund_goes_before_its_next_reservations)
         t_iterate(&l, 10);
     cr_assert_eq(usage(1, utc).day_used, 0, "every refund reached Redis");
     counters_detach_loop(c);
+}
+
+/* ---- a batch decides as its reservations one at a time ---- */
+
+/* The ledger's standing of accounts 1 to 4 today and this month. */
+static int mixed_seeder(void *arg, counters_seed_row *row)
+{
+    (void)arg;
+    static const struct {
+        int64_t day, month;
+        bool day_blocked, month_overage;
+    } ledger[] = {{3, 40, false, false}, {0, 0, false, false}, {1, 9, false, true}, {6, 6, true, false}};
+    if (row->account_id < 1 || row->account_id > 4)
+        return APP_COUNTERS_UNAVAILABLE;
+    row->day_used = ledger[row->account_id - 1].day;
+    row->month_used = ledger[row->account_id - 1].month;
+    row->day_blocked = ledger[row->account_id - 1].day_blocked;
+    row->month_overage = ledger[row->account_id - 1].month_overage;
+    return 0;
+}
+
+enum { MIXED = 60 };
+
+/* Reservation i of the mixed list: four accounts, their credentials, contracts and zones. */
+static void mixed_req(int i, counters_req *req, counters_rate *rate, limits *l)
+{
+    static const int32_t plus14 = 14 * 3600; /* another day than UTC's at T0, the same month */
+    int64_t acct = 1 + (i * 7 + i / 5) % 4;
+    *rate = (counters_rate){
+        .policy = {{1000000, 1000000}, {10, 6 + acct}, {10, 3}},
+        .id = {0, acct, acct * 10 + i % 3},
+    };
+    switch (acct) {
+    case 1: *l = block_limits(12, 1000); break; /* missing, then seeded */
+    case 2: *l = block_limits(8, 100); break;
+    case 3: /* overage with a cap, the month over from the ledger */
+        *l = (limits){.daily_limit = opt_some(3),
+                      .monthly_limit = opt_some(9),
+                      .mode = LIMIT_OVERAGE,
+                      .overage_cap = opt_some(4)};
+        break;
+    default: *l = (limits){.daily_limit = opt_some(6), .mode = LIMIT_BLOCK}; break; /* blocked, seeded so */
+    }
+    bool far = acct == 3 && i % 2 == 0;
+    *req = (counters_req){
+        .account_id = acct,
+        .rate = (acct == 2 || acct == 3) && i % 4 != 3 ? rate : NULL, /* see decide_mixed */
+        .limits = acct == 2 && i % 6 == 5 ? NULL : l,
+        .zone = far ? (period_zone){fixed_offset, &plus14} : utc,
+    };
+    if (req->rate == NULL && req->limits == NULL)
+        req->limits = l;
+}
+
+/*
+ * Decides the mixed list on an empty database after a call of accounts 2 and 3 in each of their
+ * zones (so their counters are in Redis and those of 1 and 4 are missing): one at a time, or all
+ * as one batch. A batch sends the reservations that found their counters missing again, seeded,
+ * after the rest: they take no rate limits, so that the order changes nothing.
+ */
+static void decide_mixed(counters_decision *out, bool one_batch)
+{
+    flushdb();
+    limits l2 = block_limits(8, 100);
+    reserve(2, &l2, utc);
+    limits l3 = {
+        .daily_limit = opt_some(3), .monthly_limit = opt_some(9), .mode = LIMIT_OVERAGE, .overage_cap = opt_some(4)};
+    reserve(3, &l3, utc);
+    static const int32_t plus14 = 14 * 3600;
+    reserve(3, &l3, (period_zone){fixed_offset, &plus14});
+    static counters_rate rates[MIXED];
+    static limits ls[MIXED];
+    static waiter ws[MIXED];
+    if (one_batch)
+        counters_hand_over(c); /* this thread hands over from now on: what follows is held */
+    for (int i = 0; i < MIXED; i++) {
+        counters_req req;
+        mixed_req(i, &req, &rates[i], &ls[i]);
+        if (!one_batch) {
+            out[i] = reserve_req_on(c, &req);
+            continue;
+        }
+        ws[i] = (waiter){.calls = 0};
+        pthread_mutex_init(&ws[i].mu, NULL);
+        pthread_cond_init(&ws[i].cv, NULL);
+        counters_reserve(c, &req, on_decided, &ws[i]);
+    }
+    if (!one_batch)
+        return;
+    counters_hand_over(c);
+    for (int i = 0; i < MIXED; i++) {
+        pthread_mutex_lock(&ws[i].mu);
+        while (ws[i].calls == 0)
+            pthread_cond_wait(&ws[i].cv, &ws[i].mu);
+        pthread_mutex_unlock(&ws[i].mu);
+        out[i] = ws[i].dec;
+    }
+}
+
+Test(counters_redis, a_batch_of_many_accounts_and_missing_counters_decides_as_one_at_a_time)
+{
+    start(8);
+    cr_assert(counters_set_seeder(c, mixed_seeder, NULL));
+    static counters_decision alone[MIXED], batched[MIXED];
+    decide_mixed(alone, false);
+    decide_mixed(batched, true);
+    int limited = 0, overages = 0, blocked = 0, firsts = 0;
+    for (int i = 0; i < MIXED; i++) {
+        const counters_decision *a = &alone[i], *b = &batched[i];
+        cr_assert_eq(a->rc, 0, "reservation %d", i);
+        cr_assert_eq(b->rc, 0, "reservation %d", i);
+        cr_assert(a->rate_limited == b->rate_limited && a->rate_scope == b->rate_scope, "reservation %d", i);
+        for (int k = 0; k < COUNTERS_RATES; k++)
+            cr_assert(a->rate[k].allowed == b->rate[k].allowed && a->rate[k].remaining == b->rate[k].remaining &&
+                          a->rate[k].reset_ns == b->rate[k].reset_ns &&
+                          a->rate[k].retry_after_ns == b->rate[k].retry_after_ns,
+                      "reservation %d, rate limit %d", i, k);
+        cr_assert(a->d.outcome == b->d.outcome && a->d.period == b->d.period && a->d.limit == b->d.limit &&
+                      a->d.used == b->d.used,
+                  "reservation %d: %d/%d/%lld/%lld alone, %d/%d/%lld/%lld batched", i, a->d.outcome, a->d.period,
+                  (long long)a->d.limit, (long long)a->d.used, b->d.outcome, b->d.period, (long long)b->d.limit,
+                  (long long)b->d.used);
+        cr_assert(a->reserved == b->reserved && a->first == b->first, "reservation %d", i);
+        cr_assert(a->day_used == b->day_used && a->month_used == b->month_used,
+                  "reservation %d: %lld/%lld alone, %lld/%lld batched", i, (long long)a->day_used,
+                  (long long)a->month_used, (long long)b->day_used, (long long)b->month_used);
+        limited += a->rate_limited;
+        overages += !a->rate_limited && a->d.outcome == QUOTA_SERVE_OVERAGE;
+        blocked += !a->rate_limited && a->d.outcome == QUOTA_BLOCK;
+        firsts += a->first != COUNTERS_FIRST_NONE;
+    }
+    cr_assert(limited > 0 && overages > 0 && blocked > 0 && firsts > 0,
+              "the list decides every kind: %d rate limited, %d overage, %d blocked, %d firsts", limited, overages,
+              blocked, firsts);
 }
