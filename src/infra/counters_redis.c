@@ -62,6 +62,10 @@
 #define COMMAND_TIMEOUT_MS 1000
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
+/* How long a batch's marker lives (see "batches whose replies were lost"). */
+#define MARKER_TTL_MS 10000
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 /*
  * A batch of reservations, decided in order as if each ran alone and atomically: each call's rate
@@ -71,7 +75,10 @@
  * once (one MGET) and written once at the end with what the batch did to it, so a batch of one
  * account's calls costs about as many commands as one call.
  * KEYS: the batch's counters (rate limits' buckets, days and months), each once, then its flags
- *       in pairs (block, over): a day's, a month's.
+ *       in pairs (block, over): a day's, a month's; last, the batch's marker: a run that finds
+ *       it decides nothing and returns {-3} (its reply was lost and it was looked up before it
+ *       ran); a run leaves it, for MARKER_TTL_MS, holding each reservation's code plus 3 as a
+ *       byte (see "batches whose replies were lost").
  * ARGV: the number of counters among KEYS, of reservations, and the batch's epoch (us: its
  *       reservations' instants are given from it, in few digits); then each reservation: now (us
  *       from the epoch, the node's clock), the index in ARGV of its shape (what the calls of one
@@ -107,6 +114,8 @@
  */
 static const char RESERVE_LUA[] =
     "local KEYS, ARGV, call = KEYS, ARGV, redis.call\n"
+    "local mark = KEYS[#KEYS]\n"
+    "if call('EXISTS', mark) == 1 then return {-3} end\n"
     "local nk, nr, epoch = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0\n"
     "local v = nk > 0 and call('MGET', unpack(KEYS, 1, nk)) or {}\n"
     "for i = 1, nk do\n"
@@ -226,7 +235,10 @@ static const char RESERVE_LUA[] =
     "    if v[3 * nk + k] then call('PEXPIRE', KEYS[k], v[3 * nk + k]) end\n"
     "  end\n"
     "end\n"
-    "return out\n";
+    "local codes = {}\n"
+    "for r = 1, nr do codes[r] = out[6 * r - 5] + 3 end\n"
+    "call('SET', mark, string.char(unpack(codes)), 'PX', " STRINGIFY(MARKER_TTL_MS) ")\n"
+                                                                                    "return out\n";
 
 /*
  * A reservation that did not stand. KEYS: day, month, the `first` flag (any key when none).
@@ -306,6 +318,7 @@ typedef struct op {
     char *cmd; /* the formatted command (owned until the op completes); NULL for a reservation */
     size_t len;
     size_t run;                  /* OP_RESERVE, first of a sent batch: the reservations the batch holds */
+    uint64_t seq;                /* OP_RESERVE, first of a sent batch: its number (its marker's), else 0 */
     missing_mode mode;           /* OP_RESERVE */
     counters_decided_fn decided; /* OP_RESERVE */
     counters_claimed_fn claimed; /* OP_CLAIM */
@@ -415,8 +428,11 @@ typedef struct redis_counters {
 
     bool polling; /* under mu: the connection thread waits in poll for work too: enqueue writes wake_fd */
     int wake_fd;  /* an eventfd */
-    op *failed_head, *failed_tail; /* under mu: sent on a loop's connection that broke, to fail here */
-    struct loop_conn *loops;       /* under mu: every event loop attached since the start */
+    op *failed_head, *failed_tail;        /* under mu: sent on a loop's connection that broke, to fail here */
+    atomic_uint_fast64_t next_seq;        /* the next batch's number */
+    struct lost_batch *lost, **lost_tail; /* connection thread: batches whose replies were lost (closed mode) */
+    size_t nlost;
+    struct loop_conn *loops; /* under mu: every event loop attached since the start */
 
     /* The connection thread's own. */
     redisContext *ctx;
@@ -850,6 +866,129 @@ static bool decide_alone(redis_counters *c, op *o)
     return true;
 }
 
+/* ---- batches whose replies were lost ---- */
+
+/*
+ * A batch whose reply never came (its connection broke, or Redis answered more than
+ * COMMAND_TIMEOUT_MS late) may have run: Redis may have counted calls answered 503. Each run of
+ * RESERVE_LUA leaves a marker, sm:bt:<this process's token>:<batch number>, for MARKER_TTL_MS,
+ * holding each reservation's outcome. In closed mode, the connection thread looks each lost batch
+ * up as soon as it has a connection: a marker with outcomes means the batch ran, and what it
+ * reserved is refunded (its `first` flags cleared too), as if each call had been refunded; no
+ * marker means it did not run, and the marker is set then, so that it never will (a stalled batch
+ * arriving late finds it and decides nothing). In open mode the calls were decided alone and
+ * served, so what Redis counted of them stands (and is raised to this process's counts when it
+ * converges). A batch looked up after its marker expired is taken as not run: Redis keeps its
+ * counts, which can only refuse a call early, never serve one too many.
+ */
+#define LOST_MAX 1024 /* lost batches remembered at most: the oldest are forgotten first */
+
+typedef struct lost_batch {
+    struct lost_batch *next;
+    uint64_t seq;
+    size_t n;
+    struct lost_res {
+        int64_t account_id;
+        periods p;
+        bool has_limits;
+    } res[];
+} lost_batch;
+
+/* The marker's key of batch `seq` of this process. */
+static size_t marker_key(const redis_counters *c, uint64_t seq, char out[96])
+{
+    int k = snprintf(out, 96, "sm:bt:%s:%llu", c->token, (unsigned long long)seq);
+    assert(k > 0 && k < 96);
+    return (size_t)k;
+}
+
+/* Remembers the sent batches of `list`, about to fail (closed mode only). Connection thread. */
+static void note_lost(redis_counters *c, const op *list)
+{
+    if (c->alone != NULL)
+        return;
+    for (const op *o = list; o != NULL;) {
+        if (o->kind != OP_RESERVE || o->seq == 0) {
+            o = o->next;
+            continue;
+        }
+        size_t n = o->run, i = 0;
+        lost_batch *lb = xmalloc(sizeof *lb + n * sizeof lb->res[0]);
+        lb->next = NULL;
+        lb->seq = o->seq;
+        for (; i < n && o != NULL; i++, o = o->next)
+            lb->res[i] = (struct lost_res){.account_id = o->account_id, .p = o->dec.p, .has_limits = o->has_limits};
+        lb->n = i;
+        *c->lost_tail = lb;
+        c->lost_tail = &lb->next;
+        if (++c->nlost > LOST_MAX) {
+            lost_batch *old = c->lost;
+            c->lost = old->next;
+            if (c->lost == NULL)
+                c->lost_tail = &c->lost;
+            c->nlost--;
+            free(old);
+        }
+    }
+}
+
+static void redis_refund(counters *self, int64_t account_id, const counters_decision *dec);
+
+/* Refunds what a lost batch that ran reserved, from its marker's outcomes (RESERVE_LUA's codes, plus 3, a byte each).
+ */
+static void refund_lost(redis_counters *c, const lost_batch *lb, const char *codes)
+{
+    for (size_t i = 0; i < lb->n; i++) {
+        int code = (unsigned char)codes[i] - 3;
+        if (code < 0 || code > 15 || !lb->res[i].has_limits)
+            continue; /* refused by a rate limit, or a counter was missing: nothing counted */
+        counters_decision dec = {.p = lb->res[i].p};
+        dec.d.outcome = (quota_outcome)(code & 3);
+        dec.d.period = (quota_period)((code >> 2) & 1);
+        dec.reserved = dec.d.outcome != QUOTA_BLOCK;
+        dec.first = (code & 8) ? counters_first_of(&dec.d) : COUNTERS_FIRST_NONE;
+        redis_refund(&c->super, lb->res[i].account_id, &dec);
+    }
+}
+
+/*
+ * Looks the lost batches up (see above), oldest first, on the connection thread's own
+ * connection with nothing awaited on it. Stops, keeping what is left, if the connection breaks.
+ */
+static void recover_lost(redis_counters *c)
+{
+    assert(c->sent_head == NULL);
+    while (c->lost != NULL && c->ctx != NULL) {
+        lost_batch *lb = c->lost;
+        char key[96];
+        marker_key(c, lb->seq, key);
+        /* No marker: it never ran, and now never will. A marker: take its outcomes, leaving one
+         * that says they were taken (a lookup repeated after a broken connection refunds nothing). */
+        redisReply *r = redisCommand(c->ctx, "SET %s x NX PX %d", key, MARKER_TTL_MS);
+        bool broken = r == NULL, ran = !broken && r->type == REDIS_REPLY_NIL;
+        if (r != NULL)
+            freeReplyObject(r);
+        if (ran) {
+            r = redisCommand(c->ctx, "SET %s x XX GET PX %d", key, MARKER_TTL_MS);
+            broken = r == NULL;
+            if (!broken && r->type == REDIS_REPLY_STRING && r->len == lb->n)
+                refund_lost(c, lb, r->str);
+            if (r != NULL)
+                freeReplyObject(r);
+        }
+        if (broken) {
+            drain_sigpipe();
+            drop_connection(c);
+            return;
+        }
+        c->lost = lb->next;
+        if (c->lost == NULL)
+            c->lost_tail = &c->lost;
+        c->nlost--;
+        free(lb);
+    }
+}
+
 /* Fails every op of a list: Redis could not be reached (decided alone instead when `alone`). */
 static void fail_all(redis_counters *c, op *list, bool alone)
 {
@@ -878,7 +1017,7 @@ static void drain_sigpipe(void)
         ;
 }
 
-static op *format_reservations(res_batch *b, const char *sha, op *first);
+static op *format_reservations(redis_counters *c, res_batch *b, op *first);
 
 /* An op of `list` seeded for the same account and periods as `o`, or NULL. */
 static const op *seeded_alike(const op *list, const op *o)
@@ -936,7 +1075,7 @@ static bool append_ops(redis_counters *c, op *list)
 {
     for (op *o = list; o != NULL;) {
         if (o->kind == OP_RESERVE) {
-            o = format_reservations(c->batch, c->sha[SCRIPT_RESERVE], o);
+            o = format_reservations(c, c->batch, o);
             if (redisAppendFormattedCommand(c->ctx, c->batch->out, c->batch->len) != REDIS_OK)
                 return false;
             continue;
@@ -1025,6 +1164,7 @@ static bool send_batch(redis_counters *c, op *batch, bool may_retry)
 broken:
     drain_sigpipe();
     drop_connection(c);
+    note_lost(c, batch);
     fail_all(c, batch, true);
     fail_all(c, retry, true);
     fail_all(c, missing, true);
@@ -1041,6 +1181,7 @@ static void pipe_broken(redis_counters *c)
     op *sent = c->sent_head;
     c->sent_head = c->sent_tail = NULL;
     c->sent_reservations = 0;
+    note_lost(c, sent);
     fail_all(c, sent, true);
 }
 
@@ -1144,7 +1285,7 @@ static void *conn_main(void *arg)
     pthread_mutex_lock(&c->mu);
     for (;;) {
         while (!c->stopping && c->head == NULL && c->sent_head == NULL && c->failed_head == NULL &&
-               !(c->ctx != NULL && loops_wanted(c))) {
+               !(c->ctx != NULL && (loops_wanted(c) || c->lost != NULL))) {
             if (c->ctx != NULL) {
                 pthread_cond_wait(&c->wake, &c->mu);
                 continue;
@@ -1191,6 +1332,7 @@ static void *conn_main(void *arg)
          */
         if (lost && c->alone != NULL && c->ctx != NULL)
             pipe_broken(c);
+        note_lost(c, failed);
         fail_all(c, failed, true);
 
         if (c->ctx == NULL && mono_ms() >= c->retry_at_ms)
@@ -1204,6 +1346,8 @@ static void *conn_main(void *arg)
                 c->flush(c->flush_arg);
             connect_loop(c);
         }
+        if (c->lost != NULL && c->ctx != NULL && c->sent_head == NULL)
+            recover_lost(c);
         if (c->flush != NULL)
             c->flush(c->flush_arg);
 
@@ -1641,7 +1785,7 @@ static bool loop_send(loop_conn *lc)
             after = first->next;
             ev_stream_write(lc->stream, first->cmd, first->len);
         } else {
-            after = format_reservations(lc->batch, c->sha[SCRIPT_RESERVE], first);
+            after = format_reservations(c, lc->batch, first);
             ev_stream_write(lc->stream, lc->batch->out, lc->batch->len);
             lc->sent_reservations += first->run;
         }
@@ -1886,10 +2030,10 @@ static int64_t batch_keys_index(const res_batch *b, int i)
 
 /*
  * Formats the reservations of `first` and those queued right after it (BATCH_MAX at most) into
- * one RESERVE_LUA run (`sha`) in b->out; first->run says how many it holds. Returns the op after
- * them.
+ * one RESERVE_LUA run in b->out, numbered: first->run says how many it holds, first->seq its
+ * number (the others' is 0). Returns the op after them.
  */
-static op *format_reservations(res_batch *b, const char *sha, op *first)
+static op *format_reservations(redis_counters *c, res_batch *b, op *first)
 {
     b->nkeys = b->ncounters = b->nflags = b->nspecs = b->ngroups = b->nshapes = 0;
     memset(b->hash, 0, sizeof b->hash);
@@ -1922,6 +2066,11 @@ static op *format_reservations(res_batch *b, const char *sha, op *first)
         b->res[n] = h;
     }
     first->run = n;
+    first->seq = atomic_fetch_add(&c->next_seq, 1);
+    for (op *x = first->next; x != o; x = x->next)
+        x->seq = 0;
+    char mark[96];
+    size_t mark_len = marker_key(c, first->seq, mark);
 
     /* Each shape's ARGV record: its rate limits (1 or 9 fields), then its contract (1, 11 or 17). */
     int64_t shape_at[BATCH_MAX], argc = 3 + 2 * (int64_t)n;
@@ -1932,13 +2081,13 @@ static op *format_reservations(res_batch *b, const char *sha, op *first)
         argc += sh->group == 0 ? 1 : group_fields(&b->groups[sh->group - 1]);
     }
     char head[64] = "*";
-    size_t hl = 1 + i64_text(head + 1, 3 + b->ncounters + 2 * b->nflags + argc);
+    size_t hl = 1 + i64_text(head + 1, 4 + b->ncounters + 2 * b->nflags + argc);
     memcpy(head + hl, "\r\n", 2);
     b->len = 0;
     out_bytes(b, head, hl + 2);
     out_bulk(b, "EVALSHA", 7);
-    out_bulk(b, sha, 40);
-    out_int(b, b->ncounters + 2 * b->nflags);
+    out_bulk(b, c->sha[SCRIPT_RESERVE], 40);
+    out_int(b, b->ncounters + 2 * b->nflags + 1);
     for (int i = 0; i < b->nkeys; i++)
         if (b->keys[i].kind != BKEY_DAY_FLAGS && b->keys[i].kind != BKEY_MONTH_FLAGS)
             out_key(b, &b->keys[i], false);
@@ -1947,6 +2096,7 @@ static op *format_reservations(res_batch *b, const char *sha, op *first)
             out_key(b, &b->keys[i], false);
             out_key(b, &b->keys[i], true);
         }
+    out_bulk(b, mark, mark_len);
     out_int(b, b->ncounters);
     out_int(b, (int64_t)n);
     int64_t epoch = first->dec.now_ms * 1000;
@@ -2189,6 +2339,11 @@ static void redis_free(counters *self)
     pthread_join(c->thread, NULL);
     if (c->ctx != NULL)
         redisFree(c->ctx);
+    while (c->lost != NULL) {
+        lost_batch *lb = c->lost;
+        c->lost = lb->next;
+        free(lb);
+    }
     while (c->loops != NULL) { /* each detached already, its stream closed on its loop */
         struct loop_conn *lc = c->loops;
         c->loops = lc->next;
@@ -2268,6 +2423,8 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
     redis_counters *c = xcalloc(1, sizeof *c);
     c->super.ops = &redis_ops;
     c->clock = clock;
+    c->lost_tail = &c->lost;
+    atomic_init(&c->next_seq, 1);
     atomic_init(&c->degraded, false);
     if (parse_uri(c, uri, err) != 0) {
         free(c);

@@ -1181,3 +1181,78 @@ Test(counters_redis, a_batch_of_many_accounts_and_missing_counters_decides_as_on
               "the list decides every kind: %d rate limited, %d overage, %d blocked, %d firsts", limited, overages,
               blocked, firsts);
 }
+
+/* The markers of lost batches that were looked up (their value is "x"). */
+static int markers_taken(void)
+{
+    redisReply *keys = redisCommand(admin, "KEYS sm:bt:*");
+    cr_assert(keys != NULL && keys->type == REDIS_REPLY_ARRAY);
+    int n = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *v = redisCommand(admin, "GET %s", keys->element[i]->str);
+        cr_assert_not_null(v);
+        n += v->type == REDIS_REPLY_STRING && strcmp(v->str, "x") == 0;
+        freeReplyObject(v);
+    }
+    freeReplyObject(keys);
+    return n;
+}
+
+/* Until `n` markers were looked up, or 3 s. */
+static void wait_markers_taken(int n)
+{
+    for (int i = 0; i < 300 && markers_taken() < n; i++)
+        usleep(10000);
+    cr_assert_eq(markers_taken(), n, "the lost batches were looked up");
+}
+
+/*
+ * Closed mode: calls whose batch's reply was lost are answered unavailable, and what Redis counted
+ * of them is given back once the batch is found to have run; a batch that never reached Redis is
+ * found not to have run, and is then refused if it arrives late.
+ */
+Test(counters_redis, a_lost_batch_that_ran_is_refunded_and_one_that_did_not_never_will)
+{
+    start(12);
+    tloop l = {.super.ops = &t_ops};
+    on_loop o = {.loop_thread = pthread_self()};
+    counters_attach_loop(c, &l.super);
+    t_wait_connected(&l);
+    limits five = block_limits(5, 100);
+    loop_reserve(&l, &o, 1, &five, 2);
+    cr_assert_eq(atomic_load(&o.served), 2);
+
+    /* Redis runs the batch (three served, the first refusal) and the reply is lost. */
+    l.swallow = true;
+    loop_reserve(&l, &o, 1, &five, 4);
+    cr_assert_eq(atomic_load(&o.unavailable), 4, "answered unavailable: not served");
+    wait_markers_taken(1);
+    for (int i = 0; i < 300 && usage(1, utc).day_used != 2; i++)
+        usleep(10000);
+    cr_assert_eq(usage(1, utc).day_used, 2, "what the lost batch reserved was given back");
+    t_wait_connected(&l);
+    loop_reserve(&l, &o, 1, &five, 4);
+    cr_assert_eq(atomic_load(&o.served), 5, "the limit of 5 holds");
+    cr_assert_eq(atomic_load(&o.blocked), 1);
+    cr_assert_eq(atomic_load(&o.firsts), 1, "the lost first refusal is the first again");
+
+    /* A batch that never reached Redis: the deadline fails it, and it is found not to have run. */
+    l.drop_writes = true;
+    limits many = block_limits(1000, 10000);
+    loop_reserve(&l, &o, 2, &many, 2);
+    cr_assert_eq(atomic_load(&o.unavailable), 6);
+    cr_assert_gt(l.dropped_len, 0);
+    wait_markers_taken(2);
+    /* It arrives after all (a stalled connection): it decides nothing. */
+    cr_assert_eq(redisAppendFormattedCommand(admin, l.dropped, l.dropped_len), REDIS_OK);
+    void *rv = NULL;
+    cr_assert_eq(redisGetReply(admin, &rv), REDIS_OK);
+    redisReply *r = rv;
+    cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+                  r->element[0]->integer == -3,
+              "the late batch is refused");
+    freeReplyObject(r);
+    cr_assert_eq(usage(2, utc).day_used, 0, "nothing counted");
+    l.drop_writes = false;
+    counters_detach_loop(c);
+}
