@@ -74,11 +74,11 @@
  * its fixed cost (the call, KEYS and ARGV, the reply) is paid once per batch; every key is read
  * once (one MGET) and written once at the end with what the batch did to it, so a batch of one
  * account's calls costs about as many commands as one call.
- * KEYS: the batch's counters (rate limits' buckets, days and months), each once, then its flags
- *       in pairs (block, over): a day's, a month's; last, the batch's marker: a run that finds
- *       it decides nothing and returns {-3} (its reply was lost and it was looked up before it
- *       ran); a run leaves it, for MARKER_TTL_MS, holding each reservation's code plus 3 as a
- *       byte (see "batches whose replies were lost").
+ * KEYS: the batch's counters (rate limits' buckets, days and months), each once; the batch's
+ *       marker (read with the counters: a run that finds it decides nothing and returns {-3}, as
+ *       its reply was lost and it was looked up before it ran; a run leaves it, for
+ *       MARKER_TTL_MS, holding each reservation's code plus 3 as a byte: see "batches whose
+ *       replies were lost"); then the flags in pairs (block, over): a day's, a month's.
  * ARGV: the number of counters among KEYS, of reservations, and the batch's epoch (us: its
  *       reservations' instants are given from it, in few digits); then each reservation: now (us
  *       from the epoch, the node's clock), the index in ARGV of its shape (what the calls of one
@@ -114,10 +114,9 @@
  */
 static const char RESERVE_LUA[] =
     "local KEYS, ARGV, call = KEYS, ARGV, redis.call\n"
-    "local mark = KEYS[#KEYS]\n"
-    "if call('EXISTS', mark) == 1 then return {-3} end\n"
     "local nk, nr, epoch = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0\n"
-    "local v = nk > 0 and call('MGET', unpack(KEYS, 1, nk)) or {}\n"
+    "local v = call('MGET', unpack(KEYS, 1, nk + 1))\n"
+    "if v[nk + 1] then return {-3} end\n"
     "for i = 1, nk do\n"
     "  local x = tonumber(v[i])\n"
     "  v[i], v[nk + i] = x, x\n"
@@ -237,8 +236,8 @@ static const char RESERVE_LUA[] =
     "end\n"
     "local codes = {}\n"
     "for r = 1, nr do codes[r] = out[6 * r - 5] + 3 end\n"
-    "call('SET', mark, string.char(unpack(codes)), 'PX', " STRINGIFY(MARKER_TTL_MS) ")\n"
-                                                                                    "return out\n";
+    "call('SET', KEYS[nk + 1], string.char(unpack(codes)), 'PX', " STRINGIFY(MARKER_TTL_MS) ")\n"
+                                                                                            "return out\n";
 
 /*
  * A reservation that did not stand. KEYS: day, month, the `first` flag (any key when none).
@@ -2020,12 +2019,12 @@ static int group_fields(const batch_group *g)
     return g->f[10] == MISSING_SEEDED ? GROUP_FIELDS : GROUP_FIELDS - GROUP_SEED_FIELDS;
 }
 
-/* The KEYS index (1-based) of key `i`: counters first, then the pairs of flags. */
+/* The KEYS index (1-based) of key `i`: counters first, then the marker, then the pairs of flags. */
 static int64_t batch_keys_index(const res_batch *b, int i)
 {
     const batch_key *k = &b->keys[i];
     bool pair = k->kind == BKEY_DAY_FLAGS || k->kind == BKEY_MONTH_FLAGS;
-    return pair ? b->ncounters + 2 * k->slot + 1 : k->slot + 1;
+    return pair ? b->ncounters + 1 + 2 * k->slot + 1 : k->slot + 1; /* the marker between them */
 }
 
 /*
@@ -2091,12 +2090,12 @@ static op *format_reservations(redis_counters *c, res_batch *b, op *first)
     for (int i = 0; i < b->nkeys; i++)
         if (b->keys[i].kind != BKEY_DAY_FLAGS && b->keys[i].kind != BKEY_MONTH_FLAGS)
             out_key(b, &b->keys[i], false);
+    out_bulk(b, mark, mark_len);
     for (int i = 0; i < b->nkeys; i++)
         if (b->keys[i].kind == BKEY_DAY_FLAGS || b->keys[i].kind == BKEY_MONTH_FLAGS) {
             out_key(b, &b->keys[i], false);
             out_key(b, &b->keys[i], true);
         }
-    out_bulk(b, mark, mark_len);
     out_int(b, b->ncounters);
     out_int(b, (int64_t)n);
     int64_t epoch = first->dec.now_ms * 1000;

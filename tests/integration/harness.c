@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -27,7 +28,11 @@ void th_pg_new_database(char *out, size_t cap)
     PGconn *c = PQconnectdb(base);
     cr_assert_eq(PQstatus(c), CONNECTION_OK, "PostgreSQL at STARMETER_TEST_PG: %s", PQerrorMessage(c));
     char name[64], sql[128];
-    snprintf(name, sizeof name, "th_%d_%d", (int)getpid(), ++counter);
+    /* The instant too: a PostgreSQL kept between runs still holds the databases of an earlier
+     * process that had the same pid. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(name, sizeof name, "th_%d_%d_%lld%09ld", (int)getpid(), ++counter, (long long)ts.tv_sec, ts.tv_nsec);
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
     PGresult *r = PQexec(c, sql);
     cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
