@@ -1420,6 +1420,17 @@ static void enqueue_list(redis_counters *c, op *head, op *tail)
 
 static bool loop_connected(const struct loop_conn *lc);
 
+/* Holds `o` after what this thread holds already, until its next hand-over. */
+static void hold(op *o)
+{
+    o->next = NULL;
+    if (held.tail != NULL)
+        held.tail->next = o;
+    else
+        held.head = o;
+    held.tail = o;
+}
+
 /*
  * Queues an op, after what this thread holds: its requests reach Redis in the order it made them.
  * An event loop with its own connection holds its refunds, releases and claims with its
@@ -1431,12 +1442,7 @@ static void enqueue(redis_counters *c, op *o)
     op *head = o;
     if (held.c == c && held.lc != NULL && loop_connected(held.lc) &&
         (o->kind == OP_REFUND || o->kind == OP_RELEASE || o->kind == OP_CLAIM)) {
-        o->next = NULL;
-        if (held.tail != NULL)
-            held.tail->next = o;
-        else
-            held.head = o;
-        held.tail = o;
+        hold(o);
         return;
     }
     if (held.c == c && held.head != NULL) {
@@ -2147,12 +2153,7 @@ static void redis_reserve(counters *self, const counters_req *req, counters_deci
     o->mode = c->seeder != NULL ? MISSING_ASKS_SEED : MISSING_IS_ZERO;
     /* formatted by the connection thread, with the reservations queued beside it */
     if (held.c == c) {
-        o->next = NULL;
-        if (held.tail != NULL)
-            held.tail->next = o;
-        else
-            held.head = o;
-        held.tail = o;
+        hold(o);
         return;
     }
     enqueue(c, o);

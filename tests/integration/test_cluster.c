@@ -646,6 +646,19 @@ static void *steady_load(void *arg)
     return NULL;
 }
 
+/* `n` connections calling `key` on both nodes in turn, until load_stop, the tallies from 0. */
+static void start_steady_load(const char *key, pthread_t *t, int n)
+{
+    hammer_key = key;
+    atomic_store(&load_ok, 0);
+    atomic_store(&load_429, 0);
+    atomic_store(&load_503, 0);
+    atomic_store(&load_other, 0);
+    atomic_store(&load_stop, false);
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, steady_load, &nodes[i % 2]);
+}
+
 /*
  * Redis loses everything twice while 16 connections keep calling both nodes, on a block limit of
  * 300: a FLUSHALL after 100 calls, then a restart without persistence after 200. While it is down,
@@ -659,16 +672,9 @@ Test(cluster, a_redis_restart_under_load_stays_within_the_bound)
     nodes_on_own_redis(false);
     char key[80];
     account_with_key("{\"code\":\"z\",\"name\":\"Z\",\"daily_limit\":300," GENEROUS_RATES "}", "z", key);
-    hammer_key = key;
-    atomic_store(&load_ok, 0);
-    atomic_store(&load_429, 0);
-    atomic_store(&load_503, 0);
-    atomic_store(&load_other, 0);
-    atomic_store(&load_stop, false);
     enum { CONNS = 16 };
     pthread_t t[CONNS];
-    for (int i = 0; i < CONNS; i++)
-        pthread_create(&t[i], NULL, steady_load, &nodes[i % 2]);
+    start_steady_load(key, t, CONNS);
     for (int i = 0; i < 1000 && atomic_load(&load_ok) < 100; i++)
         usleep(5000);
     char flush[128];
@@ -765,16 +771,9 @@ Test(cluster, each_loop_decides_on_its_own_connection_and_survives_losing_it)
     }
     char key[80];
     account_with_key("{\"code\":\"l\",\"name\":\"L\",\"daily_limit\":1000000," GENEROUS_RATES "}", "l", key);
-    hammer_key = key;
-    atomic_store(&load_ok, 0);
-    atomic_store(&load_429, 0);
-    atomic_store(&load_503, 0);
-    atomic_store(&load_other, 0);
-    atomic_store(&load_stop, false);
     enum { CONNS = 16 };
     pthread_t t[CONNS];
-    for (int i = 0; i < CONNS; i++)
-        pthread_create(&t[i], NULL, steady_load, &nodes[i % 2]);
+    start_steady_load(key, t, CONNS);
     load_until_served(300);
     int clients = redis_clients(" db="), scripted = redis_clients("cmd=evalsha");
     cr_assert_geq(clients, 2 * (1 + 2), "each node: its connection thread's and one per loop (%d)", clients);
