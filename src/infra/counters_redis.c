@@ -240,10 +240,13 @@ static const char RESERVE_LUA[] =
                                                                                             "return out\n";
 
 /*
- * A reservation that did not stand. KEYS: day, month, the `first` flag (any key when none).
+ * A reservation that did not stand. KEYS: day, month, the `first` flag (any key when none), and
+ * optionally a guard: the refund is given only while that key exists (a lost batch's marker: once
+ * Redis lost its data, the counts were seeded again from the ledger, which never held them).
  * ARGV: reserved (give one back in each, never below 0), clear the flag.
  */
-static const char REFUND_LUA[] = "if ARGV[1] == '1' then\n"
+static const char REFUND_LUA[] = "if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 0 then return 0 end\n"
+                                 "if ARGV[1] == '1' then\n"
                                  "  for i = 1, 2 do\n"
                                  "    if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then\n"
                                  "      redis.call('DECR', KEYS[i])\n"
@@ -297,8 +300,17 @@ static const char RAISE_LUA[] =
 static const char RELEASE_LUA[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
                                   "return 0\n";
 
-enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, SCRIPT_RAISE, SCRIPT_RELEASE, NSCRIPTS };
-static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA, RAISE_LUA, RELEASE_LUA};
+/*
+ * A lost batch looked up: KEYS: its marker. ARGV: the marker's time to live. Returns what the
+ * marker held (false: the batch never ran) and leaves "x" in it, so that the batch never runs now
+ * and a second lookup finds nothing to refund.
+ */
+static const char LOOKUP_LUA[] = "local old = redis.call('GET', KEYS[1])\n"
+                                 "redis.call('SET', KEYS[1], 'x', 'PX', ARGV[1])\n"
+                                 "return old\n";
+
+enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, SCRIPT_RAISE, SCRIPT_RELEASE, SCRIPT_LOOKUP, NSCRIPTS };
+static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA, RAISE_LUA, RELEASE_LUA, LOOKUP_LUA};
 
 typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE, OP_CLAIM, OP_RELEASE } op_kind;
 
@@ -431,6 +443,7 @@ typedef struct redis_counters {
     atomic_uint_fast64_t next_seq;        /* the next batch's number */
     struct lost_batch *lost, **lost_tail; /* connection thread: batches whose replies were lost (closed mode) */
     size_t nlost;
+    int64_t lost_retry_ms;   /* monotonic: no lookup before (after an error reply) */
     struct loop_conn *loops; /* under mu: every event loop attached since the start */
 
     /* The connection thread's own. */
@@ -885,6 +898,7 @@ static bool decide_alone(redis_counters *c, op *o)
 typedef struct lost_batch {
     struct lost_batch *next;
     uint64_t seq;
+    int64_t lost_ms; /* monotonic: when its reply was given up on */
     size_t n;
     struct lost_res {
         int64_t account_id;
@@ -915,6 +929,7 @@ static void note_lost(redis_counters *c, const op *list)
         lost_batch *lb = xmalloc(sizeof *lb + n * sizeof lb->res[0]);
         lb->next = NULL;
         lb->seq = o->seq;
+        lb->lost_ms = mono_ms();
         for (; i < n && o != NULL; i++, o = o->next)
             lb->res[i] = (struct lost_res){.account_id = o->account_id, .p = o->dec.p, .has_limits = o->has_limits};
         lb->n = i;
@@ -931,11 +946,11 @@ static void note_lost(redis_counters *c, const op *list)
     }
 }
 
-static void redis_refund(counters *self, int64_t account_id, const counters_decision *dec);
+static void refund_guarded(redis_counters *c, int64_t account_id, const counters_decision *dec, const char *guard);
 
 /* Refunds what a lost batch that ran reserved, from its marker's outcomes (RESERVE_LUA's codes, plus 3, a byte each).
  */
-static void refund_lost(redis_counters *c, const lost_batch *lb, const char *codes)
+static void refund_lost(redis_counters *c, const lost_batch *lb, const char *codes, const char *marker)
 {
     for (size_t i = 0; i < lb->n; i++) {
         int code = (unsigned char)codes[i] - 3;
@@ -946,39 +961,49 @@ static void refund_lost(redis_counters *c, const lost_batch *lb, const char *cod
         dec.d.period = (quota_period)((code >> 2) & 1);
         dec.reserved = dec.d.outcome != QUOTA_BLOCK;
         dec.first = (code & 8) ? counters_first_of(&dec.d) : COUNTERS_FIRST_NONE;
-        redis_refund(&c->super, lb->res[i].account_id, &dec);
+        refund_guarded(c, lb->res[i].account_id, &dec, marker);
     }
 }
 
+/* A lost batch's lookup failing with an error reply (Redis read-only, out of memory) is tried
+ * again this much later, until its marker could have expired. */
+#define LOOKUP_RETRY_MS 500
+
 /*
- * Looks the lost batches up (see above), oldest first, on the connection thread's own
- * connection with nothing awaited on it. Stops, keeping what is left, if the connection breaks.
+ * Looks the lost batches up (see above), oldest first, on the connection thread's own connection
+ * with nothing awaited on it. Stops, keeping what is left, if the connection breaks or Redis
+ * answers with an error (tried again after LOOKUP_RETRY_MS); a batch whose marker may have
+ * expired meanwhile is forgotten (Redis keeps what it counted: calls refused early, at worst).
  */
+static bool is_noscript(const redisReply *r);
+
 static void recover_lost(redis_counters *c)
 {
     assert(c->sent_head == NULL);
+    bool reloaded = false;
     while (c->lost != NULL && c->ctx != NULL) {
         lost_batch *lb = c->lost;
-        char key[96];
-        marker_key(c, lb->seq, key);
-        /* No marker: it never ran, and now never will. A marker: take its outcomes, leaving one
-         * that says they were taken (a lookup repeated after a broken connection refunds nothing). */
-        redisReply *r = redisCommand(c->ctx, "SET %s x NX PX %d", key, MARKER_TTL_MS);
-        bool broken = r == NULL, ran = !broken && r->type == REDIS_REPLY_NIL;
-        if (r != NULL)
+        if (mono_ms() - lb->lost_ms < MARKER_TTL_MS - 1000) {
+            char key[96];
+            marker_key(c, lb->seq, key);
+            redisReply *r = redisCommand(c->ctx, "EVALSHA %s 1 %s %d", c->sha[SCRIPT_LOOKUP], key, MARKER_TTL_MS);
+            if (r == NULL) {
+                drain_sigpipe();
+                drop_connection(c);
+                return;
+            }
+            bool error = r->type == REDIS_REPLY_ERROR, noscript = is_noscript(r);
+            if (r->type == REDIS_REPLY_STRING && r->len == lb->n)
+                refund_lost(c, lb, r->str, key); /* it ran (a nil reply: it did not, and never will) */
             freeReplyObject(r);
-        if (ran) {
-            r = redisCommand(c->ctx, "SET %s x XX GET PX %d", key, MARKER_TTL_MS);
-            broken = r == NULL;
-            if (!broken && r->type == REDIS_REPLY_STRING && r->len == lb->n)
-                refund_lost(c, lb, r->str);
-            if (r != NULL)
-                freeReplyObject(r);
-        }
-        if (broken) {
-            drain_sigpipe();
-            drop_connection(c);
-            return;
+            if (noscript && !reloaded && load_scripts(c->ctx, c->sha) == 0) {
+                reloaded = true;
+                continue; /* Redis lost its scripts: loaded again, and this one looked up again */
+            }
+            if (error) {
+                c->lost_retry_ms = mono_ms() + LOOKUP_RETRY_MS;
+                return;
+            }
         }
         c->lost = lb->next;
         if (c->lost == NULL)
@@ -986,6 +1011,12 @@ static void recover_lost(redis_counters *c)
         c->nlost--;
         free(lb);
     }
+}
+
+/* True when lost batches are due to be looked up (connection thread). */
+static bool lost_due(const redis_counters *c)
+{
+    return c->lost != NULL && c->ctx != NULL && mono_ms() >= c->lost_retry_ms;
 }
 
 /* Fails every op of a list: Redis could not be reached (decided alone instead when `alone`). */
@@ -1063,6 +1094,7 @@ static op *seed_missing(redis_counters *c, op *list)
 static void list_push(op ***tail, op *o)
 {
     o->next = NULL;
+    o->seq = 0; /* out of its batch: a lost batch's record never takes it for one's first */
     **tail = o;
     *tail = &o->next;
 }
@@ -1284,14 +1316,14 @@ static void *conn_main(void *arg)
     pthread_mutex_lock(&c->mu);
     for (;;) {
         while (!c->stopping && c->head == NULL && c->sent_head == NULL && c->failed_head == NULL &&
-               !(c->ctx != NULL && (loops_wanted(c) || c->lost != NULL))) {
-            if (c->ctx != NULL) {
+               !(c->ctx != NULL && (loops_wanted(c) || lost_due(c)))) {
+            if (c->ctx != NULL && c->lost == NULL) {
                 pthread_cond_wait(&c->wake, &c->mu);
                 continue;
             }
             /* Disconnected and idle: reconnect when the backoff allows, so Redis's return is
-             * noticed before the next request. */
-            int64_t wait_ms = c->retry_at_ms - mono_ms();
+             * noticed before the next request. Or lost batches to look up again later. */
+            int64_t wait_ms = (c->ctx != NULL ? c->lost_retry_ms : c->retry_at_ms) - mono_ms();
             if (wait_ms <= 0)
                 break;
             struct timespec until;
@@ -1313,7 +1345,8 @@ static void *conn_main(void *arg)
          * call.
          */
         op *batch = NULL;
-        if (c->head != NULL && c->sent_reservations < PIPELINE_RESERVATIONS) {
+        bool recover = lost_due(c); /* before new work: what is awaited is waited for, then looked up */
+        if (!recover && c->head != NULL && c->sent_reservations < PIPELINE_RESERVATIONS) {
             batch = c->head;
             c->head = c->tail = NULL;
         }
@@ -1333,6 +1366,10 @@ static void *conn_main(void *arg)
             pipe_broken(c);
         note_lost(c, failed);
         fail_all(c, failed, true);
+        if (recover && c->sent_head != NULL)
+            pipe_receive(c, false, true);
+        if (recover && c->ctx != NULL && c->sent_head == NULL)
+            recover_lost(c);
 
         if (c->ctx == NULL && mono_ms() >= c->retry_at_ms)
             try_connect(c);
@@ -1345,8 +1382,6 @@ static void *conn_main(void *arg)
                 c->flush(c->flush_arg);
             connect_loop(c);
         }
-        if (c->lost != NULL && c->ctx != NULL && c->sent_head == NULL)
-            recover_lost(c);
         if (c->flush != NULL)
             c->flush(c->flush_arg);
 
@@ -1599,6 +1634,7 @@ static void loop_again(loop_conn *lc, op *first, op *last)
     }
     for (op *o = first;; o = o->next) {
         o->reloaded = true;
+        o->seq = 0;
         if (o == last)
             break;
     }
@@ -1844,6 +1880,8 @@ static void redis_detach_loop(counters *self)
     lc->reader = NULL;
     fail_later(c, lc->sent_head);
     lc->sent_head = lc->sent_tail = NULL;
+    again_to_held(lc); /* they did not run: through the connection thread, in order */
+    lc->reload = false;
     if (held.head != NULL)
         enqueue_list(c, held.head, held.tail);
     held.c = NULL;
@@ -2177,11 +2215,17 @@ static void redis_refund(counters *self, int64_t account_id, const counters_deci
         counters_refund(c->alone, account_id, dec);
         return;
     }
+    refund_guarded(c, account_id, dec, NULL);
+}
+
+/* REFUND_LUA for `dec`, given only while key `guard` exists (NULL: unconditionally). */
+static void refund_guarded(redis_counters *c, int64_t account_id, const counters_decision *dec, const char *guard)
+{
     long long id = (long long)account_id, d = (long long)dec->p.day_key, m = (long long)dec->p.month_key;
     args a = {0};
     args_add_str(&a, "EVALSHA");
     args_add_str(&a, c->sha[SCRIPT_REFUND]);
-    args_add(&a, "3");
+    args_add_str(&a, guard != NULL ? "4" : "3");
     args_add(&a, "sm:{%lld}:d:%lld", id, d);
     args_add(&a, "sm:{%lld}:m:%lld", id, m);
     switch (dec->first) {
@@ -2191,6 +2235,8 @@ static void redis_refund(counters *self, int64_t account_id, const counters_deci
     case COUNTERS_FIRST_MONTH_OVERAGE: args_add(&a, "sm:{%lld}:m:%lld:over", id, m); break;
     default: args_add(&a, "sm:{%lld}:d:%lld", id, d); break;
     }
+    if (guard != NULL)
+        args_add_str(&a, guard);
     args_add_int(&a, dec->reserved ? 1 : 0);
     args_add_int(&a, dec->first != COUNTERS_FIRST_NONE ? 1 : 0);
     op *o = xcalloc(1, sizeof *o);
