@@ -313,9 +313,10 @@ counters *counters_local_new(const app_clock *clock);
  * The rate limits and the rule are the same; only their scope shrinks to one process. commit does
  * nothing for a decision of Redis (a reservation is already counted). read and seed wait for their
  * round trip through the same queue, so `decided` must not call them; read reports inflight as 0
- * (Redis does not track commits). Returns NULL with `err` (APP_COUNTERS_UNAVAILABLE, or
- * APP_VALIDATION_ERROR for a malformed uri) when Redis cannot be reached at start. The caller owns
- * the result (counters_free, which fails what is still queued).
+ * (Redis does not track commits). Returns NULL with `err`: APP_VALIDATION_ERROR for a malformed
+ * uri, or APP_COUNTERS_UNAVAILABLE when Redis cannot be reached at start without `fail_open` (with
+ * it, the counters start all the same and decide alone until they connect). The caller owns the
+ * result (counters_free, which fails what is still queued).
  */
 counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_open, app_err *err);
 

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "core/sha1.h"
 #include "infra/counters.h"
 
 #define DAY_MS 86400000LL
@@ -415,7 +416,7 @@ typedef struct redis_counters {
     const app_clock *clock;
     char host[256];
     int port, db;
-    char sha[NSCRIPTS][41];    /* set once at start; the same after any reload */
+    char sha[NSCRIPTS][41];    /* the scripts' SHA-1, as Redis names them: computed at start */
     char token[33];            /* this process's claims (random, set at start) */
     counters_seeder_fn seeder; /* set once before the first reservation, or NULL */
     void *seeder_arg;
@@ -571,14 +572,12 @@ static void drop_connection(redis_counters *c)
     c->retry_at_ms = mono_ms(); /* the first attempt at once; backoff after a failed one */
 }
 
-/* Loads the scripts; the first load records their SHA1s, later ones must match. */
+/* Loads the scripts; Redis must name each as computed at start (sha). */
 static int load_scripts(redisContext *ctx, char sha[NSCRIPTS][41])
 {
     for (int i = 0; i < NSCRIPTS; i++) {
         redisReply *r = redisCommand(ctx, "SCRIPT LOAD %s", SCRIPTS[i]);
         bool ok = r != NULL && r->type == REDIS_REPLY_STRING && r->len == 40;
-        if (ok && sha[i][0] == '\0')
-            memcpy(sha[i], r->str, 41);
         ok = ok && memcmp(sha[i], r->str, 40) == 0;
         if (r != NULL)
             freeReplyObject(r);
@@ -2479,20 +2478,25 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
     uint8_t rnd[16];
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(c->token, sizeof c->token, rnd, sizeof rnd);
+    for (int i = 0; i < NSCRIPTS; i++)
+        sha1_hex(SCRIPTS[i], strlen(SCRIPTS[i]), c->sha[i]);
     char why[128];
     c->ctx = connect_redis(c, why, sizeof why);
-    if (c->ctx == NULL) {
+    if (c->ctx == NULL && !fail_open) {
         app_err_set(err, APP_COUNTERS_UNAVAILABLE, "counters unavailable: redis at %s:%d: %s", c->host, c->port, why);
         free(c);
         return NULL;
     }
+    /* Open mode starts without Redis too: it decides alone until the thread connects. */
+    c->retry_at_ms = mono_ms();
     if (fail_open)
         c->alone = counters_local_new(clock);
     c->batch = xcalloc(1, sizeof *c->batch);
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->wake_fd < 0) {
         app_err_set(err, APP_INTERNAL_ERROR, "cannot create the counters' wake-up descriptor");
-        redisFree(c->ctx);
+        if (c->ctx != NULL)
+            redisFree(c->ctx);
         counters_free(c->alone);
         batch_free(c->batch);
         free(c);
@@ -2503,7 +2507,8 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
     pthread_cond_init(&c->done_cv, NULL);
     if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
         app_err_set(err, APP_INTERNAL_ERROR, "cannot start the counters' connection thread");
-        redisFree(c->ctx);
+        if (c->ctx != NULL)
+            redisFree(c->ctx);
         counters_free(c->alone);
         batch_free(c->batch);
         close(c->wake_fd);

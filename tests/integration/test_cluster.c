@@ -45,7 +45,8 @@ static void setup(void)
                                         "closed_nodes_answer_503_and_count_nothing_while_redis_is_down",
                                         "open_nodes_decide_alone_within_the_bound_then_converge",
                                         "a_redis_restart_under_load_stays_within_the_bound",
-                                        "each_loop_decides_on_its_own_connection_and_survives_losing_it"};
+                                        "each_loop_decides_on_its_own_connection_and_survives_losing_it",
+                                        "an_open_node_starts_while_redis_is_down_and_converges"};
     int db = -1;
     for (int i = 0; i < (int)(sizeof tests / sizeof tests[0]); i++)
         if (strcmp(criterion_current_test->name, tests[i]) == 0)
@@ -798,5 +799,42 @@ Test(cluster, each_loop_decides_on_its_own_connection_and_survives_losing_it)
     char day_key[96];
     day_counter_key(day_key);
     cr_assert_geq(redis_value_reaching(day_key, ok), ok, "Redis counted at least every call served");
+    own_redis_stop();
+}
+
+/*
+ * Open mode promises service while Redis is away, also to a node that starts then: it decides
+ * alone from the ledger, serves, says so (b2b_counters_degraded), and converges once Redis is
+ * back. (Closed mode still refuses to start without Redis: the counters' unit tests.)
+ */
+Test(cluster, an_open_node_starts_while_redis_is_down_and_converges)
+{
+    nodes_on_own_redis(true);
+    char key[80];
+    account_with_key("{\"code\":\"s\",\"name\":\"S\",\"daily_limit\":100," GENEROUS_RATES "}", "s", key);
+    serve_ok(key, 20);
+    cr_assert_eq(used_on_b(key, 20), 20);
+    own_redis_stop();
+    th_stop(&nodes[0]);
+    th_opts o = {.store_uri = pg, .counters = counters_uri, .pepper = pepper, .counters_open = true};
+    th_start(&nodes[0], &o);
+    th_response r;
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(th_keyed(&nodes[0], WEEKLY, key, &r), 200, "%s", r.body);
+        th_response_free(&r);
+    }
+    cr_assert_eq(gauge(&nodes[0], "b2b_counters_degraded"), 1, "it decides alone");
+    cr_assert_eq(used_on_b(key, 25), 25, "and records what it serves");
+
+    own_redis_start();
+    long long g = 1;
+    for (int i = 0; i < 300 && g != 0; i++) {
+        cr_assert_eq(th_keyed(&nodes[0], WEEKLY, key, &r), 200, "%s", r.body);
+        th_response_free(&r);
+        g = gauge(&nodes[0], "b2b_counters_degraded");
+        if (g != 0)
+            usleep(20000);
+    }
+    cr_assert_eq(g, 0, "it decides across nodes once Redis is back");
     own_redis_stop();
 }

@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/sha1.h"
 #include "core/str.h"
 
 Test(err, table_codes_are_unique_and_statuses_are_http_errors)
@@ -146,4 +147,23 @@ Test(clock, rfc3339_format)
     cr_assert_str_eq(out, "2026-03-20T14:45:53.123Z");
     clock_format_rfc3339_ms(0, out);
     cr_assert_str_eq(out, "1970-01-01T00:00:00.000Z");
+}
+
+/* FIPS 180 examples, and lengths around the padding's block boundary. */
+Test(sha1, the_published_vectors)
+{
+    char out[41];
+    sha1_hex("", 0, out);
+    cr_assert_str_eq(out, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    sha1_hex("abc", 3, out);
+    cr_assert_str_eq(out, "a9993e364706816aba3e25717850c26c9cd0d89d");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"; /* 56 bytes: two padding blocks */
+    sha1_hex(two, strlen(two), out);
+    cr_assert_str_eq(out, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+    char a[1000];
+    memset(a, 'a', sizeof a);
+    sha1_hex(a, 64, out);
+    cr_assert_str_eq(out, "0098ba824b5c16427bd7a1122a5a442a25ec644d");
+    sha1_hex(a, 1000, out);
+    cr_assert_str_eq(out, "291e9a6c66994949b57ba5e650361e98fc36b1ba");
 }
