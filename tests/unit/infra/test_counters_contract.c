@@ -2,7 +2,9 @@
 /*
  * What every counters implementation promises (infra/counters.h), run against each: the in-process
  * counters, and the Redis counters on a private Redis (STARMETER_TEST_REDIS, set by `make test`).
- * Here: the rate limits decided with a reservation (all or none, before the quota) and alone.
+ * Here: the contract's decisions (block, overage and its cap, the zone's day and the month,
+ * refunds, firsts, seeds) and the rate limits decided with a reservation (all or none, before the
+ * quota) and alone. What only one implementation does stays in its own file.
  *
  * The Redis suite uses database 15, emptied when a test starts; tests that share it wait for each
  * other (an flock held until the test's process ends), as in test_counters_redis.c.
@@ -24,6 +26,7 @@
 #define T0 1795000000000LL
 #define REDIS_DB 15
 #define NS_PER_S 1000000000LL
+#define DAY_MS 86400000LL
 
 static app_clock tclock;
 static counters *c, *c2; /* c2: a second node on the same Redis, or NULL */
@@ -135,6 +138,160 @@ static counters_usage usage(void)
     return u;
 }
 
+static limits block_limits(int64_t day, int64_t month)
+{
+    return (limits){.daily_limit = opt_some(day), .monthly_limit = opt_some(month), .mode = LIMIT_BLOCK};
+}
+
+/* A fixed offset east of UTC, in seconds, as a zone. */
+static int32_t fixed_offset(const void *zone, int64_t unix_s)
+{
+    (void)unix_s;
+    return *(const int32_t *)zone;
+}
+
+/* A call of `account_id` under limits `l` alone, in zone `z`. */
+static counters_decision reserve(int64_t account_id, const limits *l, period_zone z)
+{
+    counters_req req = {.account_id = account_id, .limits = l, .zone = z};
+    return reserve_on(c, &req);
+}
+
+static counters_usage usage_in(int64_t account_id, period_zone z)
+{
+    counters_usage u;
+    app_err err;
+    cr_assert_eq(counters_read(c, account_id, z, &u, &err), 0);
+    return u;
+}
+
+/* Runs `body` as a test of each implementation. */
+#define CONTRACT(name, body)                                                                                           \
+    Test(counters_local_contract, name)                                                                                \
+    {                                                                                                                  \
+        body();                                                                                                        \
+    }                                                                                                                  \
+    Test(counters_redis_contract, name)                                                                                \
+    {                                                                                                                  \
+        body();                                                                                                        \
+    }
+
+static void block_then_refuse(void)
+{
+    limits l = block_limits(3, 100);
+    for (int i = 1; i <= 3; i++) {
+        counters_decision d = reserve(1, &l, utc);
+        cr_assert_eq(d.d.outcome, QUOTA_SERVE);
+        cr_assert(d.reserved);
+        cr_assert_eq(d.day_used, i);
+        cr_assert_eq(d.month_used, i);
+        cr_assert_eq(d.first, COUNTERS_FIRST_NONE);
+        cr_assert_eq(d.now_ms, T0);
+        counters_commit(c, 1, &d);
+    }
+    counters_decision d = reserve(1, &l, utc);
+    cr_assert_eq(d.d.outcome, QUOTA_BLOCK);
+    cr_assert_eq(d.d.period, QUOTA_DAILY);
+    cr_assert_eq(d.d.limit, 3);
+    cr_assert_eq(d.d.used, 3);
+    cr_assert_not(d.reserved);
+    cr_assert_eq(d.first, COUNTERS_FIRST_DAY_BLOCK, "the first refusal of the day is marked");
+    cr_assert_eq(d.day_used, 3, "a refusal counts nothing");
+    cr_assert_eq(reserve(1, &l, utc).first, COUNTERS_FIRST_NONE, "only the first");
+    /* Another account is untouched. */
+    cr_assert_eq(reserve(2, &l, utc).day_used, 1);
+}
+CONTRACT(block_mode_serves_the_limit_then_refuses, block_then_refuse)
+
+static void day_rolls_over(void)
+{
+    int32_t paris = 3600;
+    period_zone z = {fixed_offset, &paris};
+    limits l = block_limits(2, 100);
+    clock_test_set(&tclock, 1795042799000LL); /* 2026-11-18T22:59:59Z = 23:59:59 at UTC+1 */
+    reserve(1, &l, z);
+    reserve(1, &l, z);
+    cr_assert_eq(reserve(1, &l, z).d.outcome, QUOTA_BLOCK);
+    clock_test_advance(&tclock, 1000); /* local midnight */
+    counters_decision d = reserve(1, &l, z);
+    cr_assert_eq(d.d.outcome, QUOTA_SERVE);
+    cr_assert_eq(d.day_used, 1);
+    cr_assert_eq(d.month_used, 3, "the month keeps counting");
+    cr_assert_eq(d.p.today.day, 19);
+    counters_usage u = usage_in(1, z);
+    cr_assert_eq(u.day_used, 1);
+    cr_assert_eq(u.month_used, 3);
+}
+CONTRACT(the_day_rolls_over_at_the_zone_s_midnight_and_the_month_goes_on, day_rolls_over)
+
+static void refund_in_its_periods(void)
+{
+    limits l = block_limits(5, 100);
+    counters_decision d1 = reserve(1, &l, utc);
+    counters_decision d2 = reserve(1, &l, utc);
+    counters_refund(c, 1, &d2); /* made before the read, so applied before it */
+    cr_assert_eq(usage_in(1, utc).day_used, 1);
+    counters_commit(c, 1, &d1);
+    cr_assert_eq(usage_in(1, utc).day_used, 1, "a commit changes no count");
+    /* Yesterday's reservation refunded today: nothing to give back today, the month still. */
+    counters_decision old = reserve(1, &l, utc);
+    clock_test_advance(&tclock, DAY_MS);
+    reserve(1, &l, utc);
+    counters_refund(c, 1, &old);
+    counters_usage u = usage_in(1, utc);
+    cr_assert_eq(u.day_used, 1);
+    cr_assert_eq(u.month_used, 2);
+}
+CONTRACT(a_refund_gives_back_only_in_the_periods_reserved, refund_in_its_periods)
+
+static void overage_until_the_cap(void)
+{
+    limits l = {.daily_limit = opt_some(2), .mode = LIMIT_OVERAGE, .overage_cap = opt_some(1)};
+    reserve(1, &l, utc);
+    reserve(1, &l, utc);
+    counters_decision over = reserve(1, &l, utc);
+    cr_assert_eq(over.d.outcome, QUOTA_SERVE_OVERAGE);
+    cr_assert(over.reserved);
+    cr_assert_eq(over.first, COUNTERS_FIRST_DAY_OVERAGE);
+    cr_assert_eq(over.day_used, 3);
+    counters_decision capped = reserve(1, &l, utc);
+    cr_assert_eq(capped.d.outcome, QUOTA_BLOCK, "the overage cap blocks");
+    cr_assert_eq(capped.first, COUNTERS_FIRST_DAY_BLOCK);
+    cr_assert_eq(capped.day_used, 3);
+    cr_assert_eq(reserve(1, &l, utc).first, COUNTERS_FIRST_NONE);
+}
+CONTRACT(overage_is_served_and_its_first_is_marked_until_the_cap_blocks, overage_until_the_cap)
+
+static void unrecorded_first_is_first_again(void)
+{
+    limits l = block_limits(1, 100);
+    reserve(1, &l, utc);
+    counters_decision b = reserve(1, &l, utc);
+    cr_assert_eq(b.first, COUNTERS_FIRST_DAY_BLOCK);
+    counters_refund(c, 1, &b); /* its audit event could not be written */
+    cr_assert_eq(reserve(1, &l, utc).first, COUNTERS_FIRST_DAY_BLOCK);
+    cr_assert_eq(reserve(1, &l, utc).first, COUNTERS_FIRST_NONE);
+    cr_assert_eq(usage_in(1, utc).day_used, 1, "refunding a refusal gives no call back");
+}
+CONTRACT(a_first_that_was_not_recorded_is_first_again, unrecorded_first_is_first_again)
+
+static void seeded_counts_decide(void)
+{
+    limits l = block_limits(10, 20);
+    counters_seed_row row = {
+        .account_id = 9, .p = period_at(utc, T0), .day_used = 10, .month_used = 15, .day_blocked = true};
+    counters_seed(c, &row);
+    counters_decision d = reserve(9, &l, utc);
+    cr_assert_eq(d.d.outcome, QUOTA_BLOCK);
+    cr_assert_eq(d.first, COUNTERS_FIRST_NONE, "the ledger already has this day's refusal");
+    clock_test_advance(&tclock, DAY_MS);
+    d = reserve(9, &l, utc);
+    cr_assert_eq(d.d.outcome, QUOTA_SERVE);
+    cr_assert_eq(d.day_used, 1);
+    cr_assert_eq(d.month_used, 16);
+}
+CONTRACT(seeded_counts_decide_and_seeded_firsts_are_not_repeated, seeded_counts_decide)
+
 static void burst_then_refusal_then_refill(void)
 {
     counters_rate r = rates(7, (gcra_policy){1, 5}, (gcra_policy){100, 100});
@@ -159,14 +316,7 @@ static void burst_then_refusal_then_refill(void)
     cr_assert_eq(d.rate[COUNTERS_RATE_ACCOUNT].remaining, 0);
 }
 
-Test(counters_local_contract, a_rate_limit_admits_its_burst_refuses_then_refills)
-{
-    burst_then_refusal_then_refill();
-}
-Test(counters_redis_contract, a_rate_limit_admits_its_burst_refuses_then_refills)
-{
-    burst_then_refusal_then_refill();
-}
+CONTRACT(a_rate_limit_admits_its_burst_refuses_then_refills, burst_then_refusal_then_refill)
 
 static void refusal_takes_nothing(void)
 {
@@ -188,14 +338,7 @@ static void refusal_takes_nothing(void)
     cr_assert_eq(d.day_used, 3);
 }
 
-Test(counters_local_contract, a_call_one_rate_limit_refuses_takes_nothing_and_counts_nothing)
-{
-    refusal_takes_nothing();
-}
-Test(counters_redis_contract, a_call_one_rate_limit_refuses_takes_nothing_and_counts_nothing)
-{
-    refusal_takes_nothing();
-}
+CONTRACT(a_call_one_rate_limit_refuses_takes_nothing_and_counts_nothing, refusal_takes_nothing)
 
 static void rate_only_counts_nothing(void)
 {
@@ -213,14 +356,7 @@ static void rate_only_counts_nothing(void)
     cr_assert_eq(d.d.outcome, QUOTA_BLOCK);
 }
 
-Test(counters_local_contract, rate_limits_alone_count_nothing_and_a_quota_alone_takes_no_rate)
-{
-    rate_only_counts_nothing();
-}
-Test(counters_redis_contract, rate_limits_alone_count_nothing_and_a_quota_alone_takes_no_rate)
-{
-    rate_only_counts_nothing();
-}
+CONTRACT(rate_limits_alone_count_nothing_and_a_quota_alone_takes_no_rate, rate_only_counts_nothing)
 
 /* Two nodes, eight threads each, one account bucket of 50 at a rate too slow to refill. */
 static atomic_int admitted;
