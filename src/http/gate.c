@@ -529,6 +529,21 @@ static void on_response_written(h2o_socket_t *sock, const char *err)
     inspect(sess);
 }
 
+/* Bytes that arrive while a request waits: kept, as pipelined bytes are, up to the same bound. */
+static void on_waiting_read(h2o_socket_t *sock, const char *err)
+{
+    http_session *sess = sock->on_close.data;
+    if (err != NULL || sock->input->size > sess->head_len + GATE_MAX_PIPELINED)
+        h2o_socket_read_stop(sock); /* the end of stream, or enough: the answer finds out */
+}
+
+void http__gate_waiting(http_session *sess)
+{
+    h2o_socket_t *sock = sess->sock;
+    if (!h2o_socket_is_reading(sock))
+        h2o_socket_read_start(sock, on_waiting_read);
+}
+
 void http__gate_response_started(http_session *sess, h2o_req_t *req)
 {
     h2o_socket_t *sock = sess->sock;

@@ -168,6 +168,14 @@ void http__gate_attach(http_session *sess);
 http_session *http__session_of(h2o_req_t *req);
 /* Called by the reply path once h2o has the response: arms the write deadline, watches completion. */
 void http__gate_response_started(http_session *sess, h2o_req_t *req);
+/*
+ * The request in flight waits (suspended, or deferred to the pool): its connection stays polled
+ * for reading, so h2o's stop of reading when it dispatched the request and its start again after
+ * the answer cancel out, with no system call each (epoll_ctl); bytes that arrive meanwhile are
+ * kept, as pipelined bytes are, and the reading stops at the end of stream or past
+ * GATE_MAX_PIPELINED of them.
+ */
+void http__gate_waiting(http_session *sess);
 /* Writes the gate's own answer (status line, headers and body, rendered), then closes. */
 void http__gate_send(http_ctx *ctx, const char *bytes, size_t len);
 /*

@@ -251,13 +251,25 @@ const char *http_peer(http_ctx *ctx)
     return out;
 }
 
+/* The request waits for work elsewhere: see http__gate_waiting. */
+static void waiting(http_ctx *ctx)
+{
+    if (ctx->gate != NULL)
+        return;
+    http_session *sess = http__session_of(ctx->req);
+    if (sess != NULL)
+        http__gate_waiting(sess);
+}
+
 void http_defer(http_ctx *ctx, http_work_fn work, http_done_fn done, void *arg)
 {
+    waiting(ctx);
     http__pool_submit(ctx->worker->srv->pool, ctx, &ctx->worker->done, work, done, arg);
 }
 
 http_resume *http_suspend(http_ctx *ctx, http_done_fn done, void *arg)
 {
+    waiting(ctx);
     return http__resume_new(ctx, &ctx->worker->done, done, arg);
 }
 

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Metering and contractual limits over HTTP: counted once, enforced exactly, shown consistently. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "integration/harness.h"
 
@@ -689,5 +694,63 @@ Test(metering, alerts_can_be_turned_off_and_bad_thresholds_are_refused)
     list = json_object_get(json_object_get(th_data(&r), "effective"), "alert_thresholds");
     cr_assert_eq(json_array_size(list), 2, "%s", r.body);
     cr_assert_null(json_object_get(json_object_get(th_data(&r), "overrides"), "alert_thresholds"));
+    th_response_free(&r);
+}
+
+/* Reads from `fd` until `want` answers' status lines came, the server closes, or 5 s pass. */
+static size_t read_answers(int fd, char *out, size_t cap, int want)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (;;) {
+        int seen = 0;
+        for (const char *q = out; (q = strstr(q, "HTTP/1.1 ")) != NULL; q++)
+            seen++;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (seen >= want || n + 1 >= cap || poll(&p, 1, 5000) <= 0)
+            break;
+        ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        out[n] = '\0';
+    }
+    return n;
+}
+
+/*
+ * A call that waits (for the writer's fsync with --durability fsync, for the pool on a week not
+ * cached yet) keeps its connection read, so that no system call stops and restarts the reading:
+ * what the client sends meanwhile is kept and answered after it, in order, on the same connection.
+ */
+Test(metering, requests_sent_while_a_call_waits_are_answered_after_it_in_order)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"w\",\"name\":\"W\",\"daily_limit\":100}", "w", "UTC", 1, keys);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(srv.app))};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    char req[512];
+    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n\r\n", WEEKLY, keys[0]);
+    cr_assert_eq(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
+    /* While it waits, a second call and a health check, in pieces. */
+    const char *more[] = {req, "GET /healthz HTTP/1.1\r\nHost: x\r\n", "\r\n"};
+    for (size_t i = 0; i < 3; i++) {
+        usleep(1000);
+        size_t l = strlen(more[i]);
+        cr_assert_eq(send(fd, more[i], l, MSG_NOSIGNAL), (ssize_t)l);
+    }
+    static char out[65536];
+    read_answers(fd, out, sizeof out, 3);
+    close(fd);
+    const char *first = strstr(out, "HTTP/1.1 200"), *second = first ? strstr(first + 1, "HTTP/1.1 200") : NULL;
+    const char *third = second ? strstr(second + 1, "HTTP/1.1 200") : NULL;
+    cr_assert(first != NULL && second != NULL && third != NULL, "three answers: %.300s", out);
+    cr_assert(strstr(first, "weekly") != NULL || strstr(first, "sign") != NULL, "%.300s", first);
+    cr_assert_not_null(strstr(third, "\"status\""), "the health check last: %.300s", third);
+    th_response r;
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(summary(keys[0], &r), "daily"), "used")), 2,
+                 "both calls counted once");
     th_response_free(&r);
 }
