@@ -331,12 +331,21 @@ bool th_header(const th_response *r, const char *name, char *out, size_t cap)
     return false;
 }
 
-char *th_raw(th_server *s, const char *bytes, size_t len, int timeout_ms)
+int th_dial(th_server *s, int rcvbuf)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0, "socket");
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(s->app))};
     a.sin_addr.s_addr = htonl(0x7f000001);
     cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+char *th_raw(th_server *s, const char *bytes, size_t len, int timeout_ms)
+{
+    int fd = th_dial(s, 0);
     size_t off = 0;
     while (off < len) {
         ssize_t w = send(fd, bytes + off, len - off, MSG_NOSIGNAL);

@@ -72,6 +72,12 @@ void th_response_free(th_response *r);
 bool th_header(const th_response *r, const char *name, char *out, size_t cap);
 
 /*
+ * A new TCP connection to the server, its receive buffer set to `rcvbuf` bytes first when above 0
+ * (a small one makes the server's writes wait on the client). Aborts the test if it cannot connect.
+ */
+int th_dial(th_server *s, int rcvbuf);
+
+/*
  * Sends raw bytes on a new connection and reads until the peer closes or `timeout_ms` passes;
  * returns the bytes read (owned, NUL-terminated).
  */

@@ -774,12 +774,7 @@ Test(export_stream, ten_thousand_accounts_stream_with_rss_growth_under_8_mib)
 Test(export_stream, a_client_gone_mid_export_leaves_the_server_serving)
 {
     for (int round = 0; round < 3; round++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        int small = 4096;
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(srv.app))};
-        a.sin_addr.s_addr = htonl(0x7f000001);
-        cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        int fd = th_dial(&srv, 4096);
         const char *req = round == 2 ? "GET /v1/admin/usage/export?month=2026-11&format=ndjson HTTP/1.1\r\n"
                                        "Host: x\r\n" TH_ADMIN_AUTH "\r\n\r\n"
                                      : "GET /v1/admin/usage/export?month=2026-11 HTTP/1.1\r\nHost: x\r\n" TH_ADMIN_AUTH

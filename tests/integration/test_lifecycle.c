@@ -33,10 +33,7 @@ Test(lifecycle, stop_closes_idle_keep_alive_connections_promptly)
 {
     th_server s;
     th_start(&s, NULL);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(s.app))};
-    a.sin_addr.s_addr = htonl(0x7f000001);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = th_dial(&s, 0);
     const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     cr_assert_eq(send(fd, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
     char b[2048];

@@ -22,12 +22,7 @@ static th_server srv;
 
 static int dial(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(srv.app))};
-    a.sin_addr.s_addr = htonl(0x7f000001);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    return fd;
+    return th_dial(&srv, 0);
 }
 
 static void send_all(int fd, const char *s)
@@ -426,12 +421,7 @@ TestSuite(write_deadline, .init = start_short_write_deadline, .fini = stop, .tim
 
 Test(write_deadline, a_client_that_stops_reading_loses_its_connection)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(srv.app))};
-    a.sin_addr.s_addr = htonl(0x7f000001);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = th_dial(&srv, 4096);
     /* Far more answer than the socket buffers hold: the server's write stalls while we do not read. */
     enum { N = 400 };
     for (int i = 0; i < N; i++)
@@ -472,12 +462,7 @@ Test(write_deadline, a_client_that_stops_reading_loses_its_connection)
 
 Test(write_deadline, a_failed_write_runs_nothing_pipelined_after_it)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(srv.app))};
-    a.sin_addr.s_addr = htonl(0x7f000001);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = th_dial(&srv, 4096);
     /* Answers that stall the connection, then a request with an effect, in one write: when the
      * stalled write fails, nothing after it may run. */
     static const char get[] = "GET /openapi.yaml HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -503,12 +488,7 @@ Test(write_deadline, a_failed_write_runs_nothing_pipelined_after_it)
 
 Test(write_deadline, a_slow_reader_gets_its_whole_answer)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(srv.app))};
-    a.sin_addr.s_addr = htonl(0x7f000001);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = th_dial(&srv, 4096);
     /* More answer than the socket buffers hold, so that the server's writes wait on the client. */
     static const char get[] = "GET /openapi.yaml HTTP/1.1\r\nHost: x\r\n\r\n";
     static const char last[] = "GET /openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Metering and contractual limits over HTTP: counted once, enforced exactly, shown consistently. */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -727,10 +725,7 @@ Test(metering, requests_sent_while_a_call_waits_are_answered_after_it_in_order)
 {
     char keys[1][80];
     setup_account("{\"code\":\"w\",\"name\":\"W\",\"daily_limit\":100}", "w", "UTC", 1, keys);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(app_port(srv.app))};
-    a.sin_addr.s_addr = htonl(0x7f000001);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = th_dial(&srv, 0);
     char req[512];
     int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n\r\n", WEEKLY, keys[0]);
     cr_assert_eq(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
