@@ -317,9 +317,9 @@ static int admin_token(const app_config *cfg, api_env *env, app_err *err)
 }
 
 /* Each event loop hands the metered calls of an iteration to the writer in one go. */
-static void on_loop_iteration(void *metering_)
+static bool on_loop_iteration(void *metering_)
 {
-    metering_loop_flush(metering_);
+    return metering_loop_flush(metering_);
 }
 
 static void on_loop_start(void *metering_, ev_loop *loop)

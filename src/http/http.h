@@ -72,9 +72,10 @@ typedef struct http_server_opts {
     const http_static *static_files; /* the panel, served for GET paths no route matches; or NULL */
     /*
      * Called on each event-loop thread after every iteration of its loop, with `loop_hook_arg`:
-     * where work gathered during the iteration is handed on in one go. Or NULL.
+     * where work gathered during the iteration is handed on in one go. Or NULL. Returns true to
+     * have the next iteration run without waiting (it kept work back to gather more).
      */
-    void (*loop_hook)(void *arg);
+    bool (*loop_hook)(void *arg);
     void *loop_hook_arg;
     /*
      * Called on each event-loop thread, with `loop_hook_arg` and the loop (core/evloop.h), once

@@ -403,8 +403,8 @@ static void loop_run(http_worker *w, int32_t max_wait_ms)
     /* What the iteration resumed on this loop, before the hook hands on. Their writes complete in
      * h2o's next iteration, which must not block then. */
     w->poll_now = http__defer_run_here();
-    if (w->srv->opts.loop_hook != NULL)
-        w->srv->opts.loop_hook(w->srv->opts.loop_hook_arg);
+    if (w->srv->opts.loop_hook != NULL && w->srv->opts.loop_hook(w->srv->opts.loop_hook_arg))
+        w->poll_now = true;
 }
 
 static void drain_and_close(http_worker *w)

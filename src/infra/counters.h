@@ -188,9 +188,11 @@ struct counters_ops {
      * event loop's iteration, not one per call). Once a thread has called it, its reservations
      * wait for its next call (its other requests take them along, in order), so it must call it
      * after every run of work that may reserve (an event loop: after every iteration); until then
-     * a thread's reservations are handed over one by one. Calling thread only.
+     * a thread's reservations are handed over one by one. Calling thread only. Returns true when it
+     * kept a small batch back to gather more: the caller runs once more without waiting (an event
+     * loop: an iteration with a zero timeout) and calls it again, which hands it over then.
      */
-    void (*hand_over)(counters *self);
+    bool (*hand_over)(counters *self);
     /*
      * For async counters that can talk from an event loop, NULL for the others: attach_loop lends
      * the calling thread's event loop (core/evloop.h) to the counters, from before its first
@@ -263,11 +265,13 @@ static inline bool counters_set_flush(counters *c, void (*flush)(void *arg), voi
     c->ops->set_flush(c, flush, arg);
     return true;
 }
-/* Hands over this thread's reservations (see hand_over); nothing for counters without it. */
-static inline void counters_hand_over(counters *c)
+/*
+ * Hands over this thread's reservations (see hand_over); nothing for counters without it. True:
+ * run once more without waiting, then call it again.
+ */
+static inline bool counters_hand_over(counters *c)
 {
-    if (c->ops->hand_over != NULL)
-        c->ops->hand_over(c);
+    return c->ops->hand_over != NULL && c->ops->hand_over(c);
 }
 /* Lends this thread's event loop to the counters, or takes it back (see attach_loop). */
 static inline void counters_attach_loop(counters *c, ev_loop *loop)

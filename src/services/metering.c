@@ -351,19 +351,20 @@ void metering_loop_stop(metering *m)
     counters_detach_loop(m->o.counters);
 }
 
-void metering_loop_flush(metering *m)
+bool metering_loop_flush(metering *m)
 {
-    counters_hand_over(m->o.counters); /* the iteration's reservations, in one go too */
+    bool again = counters_hand_over(m->o.counters); /* the iteration's reservations, in one go too */
     if (loop_batch.m != m) {
         /* This thread is an event loop from now on: its calls travel in batches. */
         loop_batch.m = m;
         loop_batch.head = loop_batch.tail = NULL;
-        return;
+        return again;
     }
-    if (loop_batch.head == NULL)
-        return;
-    push(m, loop_batch.head, loop_batch.tail);
-    loop_batch.head = loop_batch.tail = NULL;
+    if (loop_batch.head != NULL) {
+        push(m, loop_batch.head, loop_batch.tail);
+        loop_batch.head = loop_batch.tail = NULL;
+    }
+    return again;
 }
 
 static int64_t mono_ms(void)

@@ -180,9 +180,10 @@ void metering_continue(metering_call *call);
 /*
  * Hands what this event-loop thread queued for the writer during the iteration to the writer in
  * one go. Each loop calls it after every iteration; until a thread first calls it, its calls are
- * handed over one by one.
+ * handed over one by one. True when the counters kept a small batch back to gather more
+ * (counters_hand_over): the loop's next iteration must not wait.
  */
-void metering_loop_flush(metering *m);
+bool metering_loop_flush(metering *m);
 
 /*
  * An event-loop thread starts (before its first iteration) or stops (after its last, nothing in

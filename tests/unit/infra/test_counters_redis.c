@@ -684,6 +684,8 @@ typedef struct tloop {
     bool drop_writes;    /* what is written is kept here instead of sent (Redis never sees it) */
     char dropped[65536]; /* (the first such write) */
     size_t dropped_len;
+    bool poll_now; /* the hand-over kept a batch back: the next iteration does not wait */
+    int writes;    /* how many writes the counters made on the stream */
 } tloop;
 
 static int64_t now_ms(void)
@@ -702,6 +704,7 @@ static void t_close(ev_stream *self)
 static void t_write(ev_stream *self, const char *data, size_t len)
 {
     tstream *s = (tstream *)self;
+    s->loop->writes++;
     if (s->loop->drop_writes) {
         if (s->loop->dropped_len == 0 && len <= sizeof s->loop->dropped) {
             memcpy(s->loop->dropped, data, len);
@@ -757,6 +760,8 @@ static ev_stream *t_adopt(ev_loop *loop, int fd, const ev_stream_cbs *cbs, void 
  * then the hand-over that ends every iteration. */
 static void t_iterate(tloop *l, int ms)
 {
+    if (l->poll_now)
+        ms = 0;
     tstream *s = l->s;
     if (s != NULL) {
         struct pollfd p = {.fd = s->fd, .events = POLLIN};
@@ -783,7 +788,7 @@ static void t_iterate(tloop *l, int ms)
     } else {
         usleep((useconds_t)ms * 1000);
     }
-    counters_hand_over(c);
+    l->poll_now = counters_hand_over(c);
 }
 
 /* Iterates until the loop has its own connection (the connection thread makes it). */
@@ -911,6 +916,43 @@ Test(counters_redis, an_attached_loop_decides_on_its_own_connection_and_falls_ba
 }
 
 /*
+ * A loop's batch of a few reservations waits for one more iteration, which does not wait, and
+ * goes with what that iteration adds, in one run; a batch of 16 goes at once.
+ */
+Test(counters_redis, a_loop_s_small_batch_waits_one_iteration_for_more_and_a_big_one_goes_at_once)
+{
+    start(13);
+    tloop l = {.super.ops = &t_ops};
+    on_loop o = {.loop_thread = pthread_self()};
+    counters_attach_loop(c, &l.super);
+    t_wait_connected(&l);
+    limits lim = block_limits(1000, 100000);
+    counters_req req = {.account_id = 1, .limits = &lim, .zone = utc};
+    int before = l.writes;
+    counters_reserve(c, &req, on_loop_decided, &o);
+    cr_assert(counters_hand_over(c), "one reservation waits for another iteration");
+    cr_assert_eq(l.writes, before, "nothing sent yet");
+    counters_reserve(c, &req, on_loop_decided, &o);
+    counters_reserve(c, &req, on_loop_decided, &o);
+    cr_assert_not(counters_hand_over(c), "then it goes, whatever it holds");
+    cr_assert_eq(l.writes, before + 1, "the three in one run");
+    for (int i = 0; i < 500 && atomic_load(&o.decided) < 3; i++)
+        t_iterate(&l, 10);
+    cr_assert_eq(atomic_load(&o.served), 3);
+    before = l.writes;
+    for (int i = 0; i < 16; i++)
+        counters_reserve(c, &req, on_loop_decided, &o);
+    cr_assert_not(counters_hand_over(c), "sixteen go at once");
+    cr_assert_eq(l.writes, before + 1, "in one run");
+    for (int i = 0; i < 500 && atomic_load(&o.decided) < 19; i++)
+        t_iterate(&l, 10);
+    cr_assert_eq(atomic_load(&o.served), 19);
+    cr_assert_eq(atomic_load(&o.on_this_thread), 19, "all decided on the loop");
+    cr_assert_eq(usage(1, utc).day_used, 19);
+    counters_detach_loop(c);
+}
+
+/*
  * A refund a loop makes reaches Redis before that loop's next reservations, which it lets through;
  * also when Redis lost its scripts in between.
  */
@@ -931,7 +973,7 @@ Test(counters_redis, a_loop_s_refund_goes_before_its_next_reservations)
         counters_refund(c, 1, &first);
         counters_req req = {.account_id = 1, .limits = &one, .zone = utc};
         counters_reserve(c, &req, on_loop_decided, &o);
-        counters_hand_over(c); /* the iteration ends at once */
+        l.poll_now = counters_hand_over(c); /* the iteration ends at once */
         int want = atomic_load(&o.decided) + 1;
         for (int i = 0; i < 500 && atomic_load(&o.decided) < want; i++)
             t_iterate(&l, 10);
