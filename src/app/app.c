@@ -333,6 +333,11 @@ static void on_loop_stop(void *metering_, ev_loop *loop)
     metering_loop_stop(metering_);
 }
 
+static bool on_loop_busy(void *metering_)
+{
+    return metering_loop_busy(metering_);
+}
+
 /* Descriptors kept for everything but client connections: listeners, the store, the journal, logs. */
 #define RESERVED_DESCRIPTORS 64
 
@@ -508,6 +513,7 @@ app *app_start(const app_config *cfg, const app_parts *parts, const app_log *log
         .loop_hook = on_loop_iteration,
         .loop_start = on_loop_start,
         .loop_stop = on_loop_stop,
+        .loop_busy = on_loop_busy,
         .loop_hook_arg = a->metering,
     };
     struct stat web_st;

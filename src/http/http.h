@@ -84,6 +84,12 @@ typedef struct http_server_opts {
      */
     void (*loop_start)(void *arg, ev_loop *loop);
     void (*loop_stop)(void *arg, ev_loop *loop);
+    /*
+     * Called on a stopping event-loop thread, with `loop_hook_arg`, once nothing of its own is in
+     * flight: true while the loop must go on iterating before loop_stop (it carries work of the
+     * other loops). It does, up to the grace period and two seconds more. Or NULL.
+     */
+    bool (*loop_busy)(void *arg);
 } http_server_opts;
 
 /*

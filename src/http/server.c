@@ -494,6 +494,9 @@ static void *worker_main(void *arg)
      * back from those it was lent to. */
     while (w->inflight > 0)
         loop_run(w, 10);
+    uint64_t until = clock_mono_ns() + ((uint64_t)atomic_load(&srv->grace_ms) + 2000u) * 1000000u;
+    while (srv->opts.loop_busy != NULL && srv->opts.loop_busy(srv->opts.loop_hook_arg) && clock_mono_ns() < until)
+        loop_run(w, 10);
     h2o_evloop_run(w->ctx.loop, 0);
     if (srv->opts.loop_stop != NULL) {
         srv->opts.loop_stop(srv->opts.loop_hook_arg, &w->ev);

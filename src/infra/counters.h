@@ -199,10 +199,14 @@ struct counters_ops {
      * iteration (the thread then hands over as above) until detach_loop, called on the same
      * thread after its last iteration, when none of its reservations is awaited any more. While
      * attached, `decided` may run on that loop, in one of its iterations, instead of the counters'
-     * thread; the flush hook then runs there too, after those callbacks.
+     * thread; the flush hook then runs there too, after those callbacks. One attached loop may
+     * carry the others' requests (their `decided` then runs on it): loop_busy, on a loop's
+     * thread, is true while that loop still carries requests, and a stopping loop iterates until
+     * it is false (or its time is up) before it calls detach_loop. NULL: never busy.
      */
     void (*attach_loop)(counters *self, ev_loop *loop);
     void (*detach_loop)(counters *self);
+    bool (*loop_busy)(counters *self);
     /* Frees the counters; NULL does nothing. */
     void (*free)(counters *self);
 };
@@ -283,6 +287,11 @@ static inline void counters_detach_loop(counters *c)
 {
     if (c->ops->detach_loop != NULL)
         c->ops->detach_loop(c);
+}
+/* Whether this thread's loop still carries requests (see attach_loop). */
+static inline bool counters_loop_busy(counters *c)
+{
+    return c->ops->loop_busy != NULL && c->ops->loop_busy(c);
 }
 /* True while this process decides alone (see degraded); false for counters that never do. */
 static inline bool counters_degraded(counters *c)

@@ -446,6 +446,14 @@ typedef struct redis_counters {
     size_t nlost;
     int64_t lost_retry_ms;   /* monotonic: no lookup before (after an error reply) */
     struct loop_conn *loops; /* under mu: every event loop attached since the start */
+    /*
+     * Under mu: the attached loop whose connection carries every loop's requests (the first
+     * attached; NULL once it detached), whether it has its connection now, and what the other
+     * loops handed it since its last hand-over, each loop's in the order it made them.
+     */
+    struct loop_conn *carrier;
+    bool carrier_up;
+    op *pass_head, *pass_tail;
 
     /* The connection thread's own. */
     redisContext *ctx;
@@ -1426,6 +1434,20 @@ static void wake_locked(redis_counters *c)
     }
 }
 
+/* Queues a list of ops for the connection thread (c->mu held, not stopping). */
+static void queue_locked(redis_counters *c, op *head, op *tail)
+{
+    tail->next = NULL;
+    bool was_empty = c->head == NULL;
+    if (c->tail != NULL)
+        c->tail->next = head;
+    else
+        c->head = head;
+    c->tail = tail;
+    if (was_empty)
+        wake_locked(c);
+}
+
 /* Queues a list of ops for the connection thread; after counters_free began, fails them at once. */
 static void enqueue_list(redis_counters *c, op *head, op *tail)
 {
@@ -1442,18 +1464,21 @@ static void enqueue_list(redis_counters *c, op *head, op *tail)
             c->flush(c->flush_arg);
         return;
     }
-    bool was_empty = c->head == NULL;
-    if (c->tail != NULL)
-        c->tail->next = head;
-    else
-        c->head = head;
-    c->tail = tail;
-    if (was_empty)
-        wake_locked(c);
+    queue_locked(c, head, tail);
     pthread_mutex_unlock(&c->mu);
 }
 
-static bool loop_connected(const struct loop_conn *lc);
+/*
+ * What the loops handed the carrier, to the connection thread instead, before anything they hand
+ * on from now (c->mu held; loops detach before counters_free, so it is not stopping).
+ */
+static void pass_to_thread_locked(redis_counters *c)
+{
+    if (c->pass_head == NULL)
+        return;
+    queue_locked(c, c->pass_head, c->pass_tail);
+    c->pass_head = c->pass_tail = NULL;
+}
 
 /* Holds `o` after what this thread holds already, until its next hand-over. */
 static void hold(op *o)
@@ -1466,16 +1491,18 @@ static void hold(op *o)
     held.tail = o;
 }
 
+static bool loop_holds(const struct loop_conn *lc);
+
 /*
  * Queues an op, after what this thread holds: its requests reach Redis in the order it made them.
- * An event loop with its own connection holds its refunds, releases and claims with its
- * reservations, for that connection (a refund must reach Redis before the loop's next
+ * An event loop whose requests go on a loop's connection holds its refunds, releases and claims
+ * with its reservations, for that connection (a refund must reach Redis before the loop's next
  * reservations, which it may let through).
  */
 static void enqueue(redis_counters *c, op *o)
 {
     op *head = o;
-    if (held.c == c && held.lc != NULL && loop_connected(held.lc) &&
+    if (held.c == c && held.lc != NULL && loop_holds(held.lc) &&
         (o->kind == OP_REFUND || o->kind == OP_RELEASE || o->kind == OP_CLAIM)) {
         hold(o);
         return;
@@ -1490,6 +1517,56 @@ static void enqueue(redis_counters *c, op *o)
 
 static bool loop_send(struct loop_conn *lc);
 static bool loop_gathers(const struct loop_conn *lc);
+static bool loop_carries(const struct loop_conn *lc);
+static ev_loop *loop_of(const struct loop_conn *lc);
+
+/*
+ * A loop that does not carry hands what it holds to the carrier's loop, waking it (once for what
+ * piles up before it takes them); while the carrier has no connection, to the connection thread.
+ */
+static void pass_on(redis_counters *c)
+{
+    if (held.head == NULL)
+        return;
+    op *head = held.head, *tail = held.tail;
+    held.head = held.tail = NULL;
+    tail->next = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->mu);
+        enqueue_list(c, head, tail); /* fails them */
+        return;
+    }
+    if (c->carrier != NULL && c->carrier_up) {
+        bool was_empty = c->pass_head == NULL;
+        if (c->pass_tail != NULL)
+            c->pass_tail->next = head;
+        else
+            c->pass_head = head;
+        c->pass_tail = tail;
+        if (was_empty)
+            ev_loop_wake(loop_of(c->carrier));
+    } else {
+        queue_locked(c, head, tail);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The carrier takes what the other loops handed it, after what it holds. */
+static void take_passed(redis_counters *c)
+{
+    pthread_mutex_lock(&c->mu);
+    op *head = c->pass_head, *tail = c->pass_tail;
+    c->pass_head = c->pass_tail = NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (head == NULL)
+        return;
+    if (held.tail != NULL)
+        held.tail->next = head;
+    else
+        held.head = head;
+    held.tail = tail;
+}
 
 static bool redis_hand_over(counters *self)
 {
@@ -1499,12 +1576,17 @@ static bool redis_hand_over(counters *self)
         held.head = held.tail = NULL;
         return false;
     }
-    if (held.lc != NULL) { /* an event loop with its own connection */
+    if (held.lc != NULL && !loop_carries(held.lc)) {
+        pass_on(c);
+        return false;
+    }
+    if (held.lc != NULL) { /* the loop whose connection carries every loop's requests */
         if (!held.gathered && loop_gathers(held.lc)) {
             held.gathered = true;
             return true;
         }
         held.gathered = false;
+        take_passed(c);
         if (loop_send(held.lc))
             return false;
     }
@@ -1553,6 +1635,7 @@ typedef struct loop_conn {
     int64_t ask_at_ms;      /* monotonic: the loop asks for a connection again from then */
     op *again, *again_last; /* answered NOSCRIPT (Redis lost its scripts): sent again, first, after a load */
     bool reload;            /* the scripts are to be loaded on the connection before anything else */
+    bool carries;           /* c->carrier (set at attach_loop): the others have no connection */
     /* Under c->mu: */
     ev_loop *loop;          /* NULL once detached */
     bool wanted;            /* the connection thread is to connect one for the loop */
@@ -1560,9 +1643,21 @@ typedef struct loop_conn {
     struct loop_conn *next; /* in c->loops */
 } loop_conn;
 
-static bool loop_connected(const loop_conn *lc)
+static bool loop_carries(const loop_conn *lc)
 {
-    return lc->stream != NULL;
+    return lc->carries;
+}
+
+/* Its loop (c->mu held; NULL once detached). */
+static ev_loop *loop_of(const loop_conn *lc)
+{
+    return lc->loop;
+}
+
+/* Whether the loop's requests go on a loop's connection now: they are held until its hand-over. */
+static bool loop_holds(const loop_conn *lc)
+{
+    return !lc->carries || lc->stream != NULL;
 }
 
 /* A loop connection is asked for again at most this often after one broke or could not be made. */
@@ -1754,6 +1849,12 @@ static void loop_on_error(void *arg, const char *why)
     lc->sent_reservations = 0;
     lc->ask_at_ms = mono_ms() + LOOP_RETRY_MS;
     fail_later(lc->c, sent);
+    if (lc->carries) { /* the other loops' requests go through the connection thread meanwhile */
+        pthread_mutex_lock(&lc->c->mu);
+        lc->c->carrier_up = false;
+        pass_to_thread_locked(lc->c);
+        pthread_mutex_unlock(&lc->c->mu);
+    }
 }
 
 static const ev_stream_cbs loop_cbs = {.on_data = loop_on_data, .on_error = loop_on_error};
@@ -1786,6 +1887,9 @@ static void loop_connect(loop_conn *lc, ev_loop *loop)
         return;
     }
     lc->stream = ev_stream_adopt(loop, fd, &loop_cbs, lc, COMMAND_TIMEOUT_MS);
+    pthread_mutex_lock(&c->mu);
+    c->carrier_up = lc->carries; /* the other loops hand their requests to this one again */
+    pthread_mutex_unlock(&c->mu);
 }
 
 /*
@@ -1887,11 +1991,32 @@ static void redis_attach_loop(counters *self, ev_loop *loop)
     pthread_mutex_lock(&c->mu);
     lc->next = c->loops;
     c->loops = lc;
+    if (c->carrier == NULL) {
+        c->carrier = lc;
+        lc->carries = true;
+    }
     pthread_mutex_unlock(&c->mu);
     held.c = c;
     held.head = held.tail = NULL;
     held.lc = lc;
-    loop_connect(lc, loop); /* asks for its connection at once */
+    held.gathered = false;
+    if (lc->carries)
+        loop_connect(lc, loop); /* asks for its connection at once */
+}
+
+/* Whether this loop carries requests still: awaited on its connection, or to send. */
+static bool redis_loop_busy(counters *self)
+{
+    redis_counters *c = (redis_counters *)self;
+    loop_conn *lc = held.lc;
+    if (held.c != c || lc == NULL || !lc->carries || lc->stream == NULL)
+        return false;
+    if (lc->sent_head != NULL || held.head != NULL)
+        return true;
+    pthread_mutex_lock(&c->mu);
+    bool passed = c->pass_head != NULL;
+    pthread_mutex_unlock(&c->mu);
+    return passed;
 }
 
 static void redis_detach_loop(counters *self)
@@ -1900,8 +2025,16 @@ static void redis_detach_loop(counters *self)
     loop_conn *lc = held.lc;
     if (held.c != c || lc == NULL)
         return;
+    if (lc->carries) { /* the others' requests go through the connection thread from now */
+        pthread_mutex_lock(&c->mu);
+        c->carrier = NULL;
+        c->carrier_up = false;
+        pass_to_thread_locked(c);
+        pthread_mutex_unlock(&c->mu);
+    }
     /* The loop stops with no call in flight; a refund or a release may still be (their replies are
-     * lost with the connection, and they are dropped, as on a connection that breaks). */
+     * lost with the connection, and they are dropped, as on a connection that breaks). The
+     * carrier's loop iterates until it carries nothing (loop_busy) or its time is up. */
     if (lc->stream != NULL)
         ev_stream_close(lc->stream);
     lc->stream = NULL;
@@ -2451,6 +2584,7 @@ static const struct counters_ops redis_ops = {
     .degraded = redis_degraded,
     .set_flush = redis_set_flush,
     .hand_over = redis_hand_over,
+    .loop_busy = redis_loop_busy,
     .attach_loop = redis_attach_loop,
     .detach_loop = redis_detach_loop,
     .release = redis_release,

@@ -351,6 +351,11 @@ void metering_loop_stop(metering *m)
     counters_detach_loop(m->o.counters);
 }
 
+bool metering_loop_busy(metering *m)
+{
+    return counters_loop_busy(m->o.counters);
+}
+
 bool metering_loop_flush(metering *m)
 {
     bool again = counters_hand_over(m->o.counters); /* the iteration's reservations, in one go too */

@@ -191,6 +191,9 @@ bool metering_loop_flush(metering *m);
  */
 void metering_loop_start(metering *m, ev_loop *loop);
 void metering_loop_stop(metering *m);
+/* True while a stopping loop must go on iterating before metering_loop_stop: it carries other
+ * loops' requests to the counters (counters_loop_busy). */
+bool metering_loop_busy(metering *m);
 
 /* Waits until every call parked so far is committed (tests). */
 void metering_flush(metering *m);

@@ -915,6 +915,65 @@ Test(counters_redis, an_attached_loop_decides_on_its_own_connection_and_falls_ba
     counters_detach_loop(c);
 }
 
+/* A second event loop, on a thread of its own: what it does, step by step (loop_follows). */
+typedef struct follower {
+    tloop l;
+    on_loop o;
+    limits one;
+    atomic_bool done;
+} follower;
+
+static void follower_wait(follower *f, int decided)
+{
+    for (int i = 0; i < 1000 && atomic_load(&f->o.decided) < decided; i++)
+        usleep(5000);
+}
+
+static void *follower_main(void *arg)
+{
+    follower *f = arg;
+    counters_attach_loop(c, &f->l.super);
+    counters_req req = {.account_id = 1, .limits = &f->one, .zone = utc};
+    counters_reserve(c, &req, on_loop_decided, &f->o);
+    counters_hand_over(c); /* the end of its iteration */
+    follower_wait(f, 1);
+    counters_decision first = f->o.last;
+    counters_refund(c, 1, &first); /* its commit failed: given back before its next reservation */
+    counters_reserve(c, &req, on_loop_decided, &f->o);
+    counters_hand_over(c);
+    follower_wait(f, 2);
+    counters_detach_loop(c);
+    atomic_store(&f->done, true);
+    return NULL;
+}
+
+/*
+ * One loop's connection carries every loop's requests: a second loop makes no connection, hands
+ * what it holds to the first at the end of its iterations, in the order it made them (its refund
+ * before its next reservation, which it lets through), and its calls are decided on the first.
+ */
+Test(counters_redis, a_second_loop_s_requests_go_in_order_on_the_first_loop_s_connection)
+{
+    start(12);
+    tloop l = {.super.ops = &t_ops};
+    counters_attach_loop(c, &l.super);
+    t_wait_connected(&l);
+    int clients = clients_on(12);
+    follower f = {.l = {.super.ops = &t_ops}, .o = {.loop_thread = pthread_self()}, .one = block_limits(1, 100)};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, follower_main, &f), 0);
+    for (int i = 0; i < 1000 && !atomic_load(&f.done); i++)
+        t_iterate(&l, 5);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&f.o.decided), 2);
+    cr_assert_eq(atomic_load(&f.o.served), 2, "the refund reached Redis before the next reservation");
+    cr_assert_eq(atomic_load(&f.o.on_this_thread), 2, "both decided on the first loop");
+    cr_assert_null(f.l.s, "the second loop made no connection");
+    cr_assert_eq(clients_on(12), clients, "no connection more");
+    cr_assert_eq(usage(1, utc).day_used, 1);
+    counters_detach_loop(c);
+}
+
 /*
  * A loop's batch of a few reservations waits for one more iteration, which does not wait, and
  * goes with what that iteration adds, in one run; a batch of 16 goes at once.
