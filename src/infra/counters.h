@@ -318,7 +318,8 @@ counters *counters_local_new(const app_clock *clock);
  * script, one run for the reservations queued together. `uri` is "redis://host:port/db" (port
  * 6379 and db 0 when absent). Periods come from `clock` (borrowed) as it is, with no per-account
  * monotonicity. Reservations and refunds are queued to one connection thread that pipelines them
- * (an event loop's once per iteration, with hand_over); `decided` runs on that thread (ops->async),
+ * (an event loop's once per iteration, with hand_over), or sent on an attached loop's connection
+ * (attach_loop); `decided` runs on that thread, or that loop (ops->async),
  * with dec->rc = APP_COUNTERS_UNAVAILABLE when Redis cannot be reached (the thread reconnects by
  * itself). With `fail_open`, a reservation Redis cannot answer is decided by this process alone
  * instead (dec->degraded), from the ledger's figures (the seeder's) and its own calls since, and a

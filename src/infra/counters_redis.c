@@ -19,13 +19,16 @@
  * A reservation reads the global bucket with the account's keys, so Redis is one server (with
  * replicas if wanted), not Redis Cluster.
  *
- * Threads: the callers (event loops) never touch the connection. They queue their request (a
- * reservation as it is, any other as its formatted command); one connection thread takes
- * everything queued, pipelines it on a blocking hiredis context, and completes each request in
- * order: a reservation's callback runs on that thread. Reservations queued one after another go
- * as one script run that decides them all in order (RESERVE_LUA), each key read and written once
- * for the lot. One connection and one FIFO queue mean a caller's requests reach Redis in the
- * order it made them (a refund queued before a read is applied before that read).
+ * Threads: a caller queues its request (a reservation as it is, any other as its formatted
+ * command); one connection thread takes everything queued, pipelines it on a blocking hiredis
+ * context, and completes each request in order: a reservation's callback runs on that thread.
+ * Reservations queued one after another go as one script run that decides them all in order
+ * (RESERVE_LUA), each key read and written once for the lot. One connection and one FIFO queue
+ * mean a caller's requests reach Redis in the order it made them (a refund queued before a read
+ * is applied before that read). Event loops that lend themselves (attach_loop) skip the thread:
+ * the first one's connection carries every loop's requests, sent and decided on that loop, in
+ * the order each loop made them; the thread still connects it, seeds missing counters, looks up
+ * lost batches, and takes every loop's requests while that connection is down (see loop_conn).
  *
  * Redis may lose everything at any time (FLUSHALL, a restart without persistence). With a seeder
  * (counters_set_seeder), a reservation whose day or month counter is missing counts nothing
@@ -313,7 +316,7 @@ static const char LOOKUP_LUA[] = "local old = redis.call('GET', KEYS[1])\n"
 enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, SCRIPT_RAISE, SCRIPT_RELEASE, SCRIPT_LOOKUP, NSCRIPTS };
 static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA, RAISE_LUA, RELEASE_LUA, LOOKUP_LUA};
 
-typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE, OP_CLAIM, OP_RELEASE } op_kind;
+typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE, OP_CLAIM, OP_RELEASE, OP_BARRIER } op_kind;
 
 /* How a reservation treats a missing counter (its group's "missing" in RESERVE_LUA). */
 typedef enum missing_mode { MISSING_IS_ZERO = 0, MISSING_ASKS_SEED = 1, MISSING_SEEDED = 2 } missing_mode;
@@ -334,9 +337,10 @@ typedef struct op {
     missing_mode mode;           /* OP_RESERVE */
     counters_decided_fn decided; /* OP_RESERVE */
     counters_claimed_fn claimed; /* OP_CLAIM */
-    void *arg;
-    counters_decision dec; /* OP_RESERVE: now_ms and p filled when queued */
-    int64_t account_id;    /* OP_RESERVE: to format it again with the ledger's seed */
+    void *arg;                   /* OP_BARRIER: its loop_conn */
+    uint64_t gen;                /* OP_BARRIER: the connection of that loop it lets go */
+    counters_decision dec;       /* OP_RESERVE: now_ms and p filled when queued */
+    int64_t account_id;          /* OP_RESERVE: to format it again with the ledger's seed */
     bool has_rate, has_limits;
     period_zone zone;   /* OP_RESERVE: to decide alone when Redis is away (open mode) */
     counters_rate rate; /* OP_RESERVE: copies (the request's are borrowed until reserve returns) */
@@ -782,10 +786,16 @@ static void reserve_complete(op *o, redisReply *const *e)
  * batch's, so it ends by reserve_complete). Reserve calls back and frees, refund frees, seed,
  * read and raise wake their caller (who owns the op: it must not be touched after).
  */
+static void barrier_passed(redis_counters *c, op *o);
+
 static void op_complete(redis_counters *c, op *o, const redisReply *reply)
 {
     op_free(o);
     switch (o->kind) {
+    case OP_BARRIER:
+        barrier_passed(c, o);
+        free(o);
+        return;
     case OP_RESERVE:
         assert(reply == NULL);
         reserve_complete(o, NULL);
@@ -1412,13 +1422,14 @@ static void *conn_main(void *arg)
 
 /*
  * What this thread reserved since its last hand-over, when it hands over (redis_hand_over: an
- * event loop, once per iteration): a loop iteration's reservations reach the connection thread
- * with one lock and one wake-up, and in one batch.
+ * event loop, once per iteration): a loop iteration's requests go on in one batch, with one lock
+ * and one wake-up at most: on the carrying loop's connection (loop_conn), or to the connection
+ * thread.
  */
 static _Thread_local struct {
     redis_counters *c; /* the counters this thread hands over to; NULL until its first hand-over */
     op *head, *tail;
-    struct loop_conn *lc; /* its event loop's own connection, while attached (attach_loop) */
+    struct loop_conn *lc; /* its event loop's, while attached (attach_loop) */
     bool gathered;        /* its last hand-over kept a small batch back for one more iteration */
 } held;
 
@@ -1552,21 +1563,7 @@ static void pass_on(redis_counters *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* The carrier takes what the other loops handed it, after what it holds. */
-static void take_passed(redis_counters *c)
-{
-    pthread_mutex_lock(&c->mu);
-    op *head = c->pass_head, *tail = c->pass_tail;
-    c->pass_head = c->pass_tail = NULL;
-    pthread_mutex_unlock(&c->mu);
-    if (head == NULL)
-        return;
-    if (held.tail != NULL)
-        held.tail->next = head;
-    else
-        held.head = head;
-    held.tail = tail;
-}
+static void carrier_take(struct loop_conn *lc);
 
 static bool redis_hand_over(counters *self)
 {
@@ -1581,12 +1578,12 @@ static bool redis_hand_over(counters *self)
         return false;
     }
     if (held.lc != NULL) { /* the loop whose connection carries every loop's requests */
+        carrier_take(held.lc);
         if (!held.gathered && loop_gathers(held.lc)) {
             held.gathered = true;
             return true;
         }
         held.gathered = false;
-        take_passed(c);
         if (loop_send(held.lc))
             return false;
     }
@@ -1612,18 +1609,24 @@ static int run_sync(redis_counters *c, op *o)
 /* ---- an event loop's own connection ---- */
 
 /*
- * An event loop's own connection (attach_loop). The reservations the loop hands over go to Redis
- * from the loop itself, one RESERVE_LUA run per batch, and are decided on the loop when the reply
- * comes back: no thread between the loop and Redis. The connection thread makes the connection
- * (connecting blocks) and leaves its socket for the loop to adopt; until then, and after the
- * connection broke, the loop's reservations go through the connection thread as any thread's do.
- * What a reply cannot settle on the loop goes to the connection thread too: reservations whose
- * counters are missing (seeded from the ledger, which blocks) or whose script Redis lost (loaded
- * again) are queued there as they are, since they did not count anything; those awaited when the
- * connection broke are failed there (decided alone in open mode), never sent again, since Redis
- * may have counted them. While it has its connection, a loop's refunds, releases and claims go on
- * it too, in the order they were made with its reservations (a refund given back after a later
- * reservation of the same loop could refuse it).
+ * An attached event loop (attach_loop). The first one attached carries every loop's requests on
+ * a connection of its own: what it holds at the end of an iteration, with what the other loops
+ * handed it at the end of theirs (pass_on: one lock, and a wake-up when its list was empty), goes
+ * to Redis from the loop itself, one RESERVE_LUA run per batch, and is decided on the loop when
+ * the reply comes back: no thread between the loops and Redis, and one run for both loops'
+ * requests instead of one each (Redis's cost per call falls by about a quarter). The other loops'
+ * calls are decided on the carrying loop and resumed on their own. The connection thread makes the
+ * connection (connecting blocks) and leaves its socket for the loop to adopt; until then, and
+ * after the connection broke, every loop's requests go through the connection thread as any
+ * thread's do; a new connection carries nothing until what was queued there before has gone to
+ * Redis (a barrier: carrier_up_locked). What a reply cannot settle on the loop goes to the
+ * connection thread too: reservations whose counters are missing (seeded from the ledger, which
+ * blocks) or whose script Redis lost (loaded again) are queued there as they are, since they did
+ * not count anything; those awaited when the connection broke are failed there (decided alone in
+ * open mode), never sent again, since Redis may have counted them. While the carrier has its
+ * connection, each loop's refunds, releases and claims go on it too, in the order they were made
+ * with that loop's reservations (a refund given back after a later reservation of the same loop
+ * could refuse it).
  */
 typedef struct loop_conn {
     redis_counters *c;
@@ -1636,11 +1639,13 @@ typedef struct loop_conn {
     op *again, *again_last; /* answered NOSCRIPT (Redis lost its scripts): sent again, first, after a load */
     bool reload;            /* the scripts are to be loaded on the connection before anything else */
     bool carries;           /* c->carrier (set at attach_loop): the others have no connection */
+    bool barred;            /* its connection is new: nothing goes on it before the barrier passed */
     /* Under c->mu: */
-    ev_loop *loop;          /* NULL once detached */
-    bool wanted;            /* the connection thread is to connect one for the loop */
-    int ready_fd;           /* connected for the loop, not adopted yet; -1 for none */
-    struct loop_conn *next; /* in c->loops */
+    uint64_t gen, passed_gen; /* its connections adopted, and the last one whose barrier passed */
+    ev_loop *loop;            /* NULL once detached */
+    bool wanted;              /* the connection thread is to connect one for the loop */
+    int ready_fd;             /* connected for the loop, not adopted yet; -1 for none */
+    struct loop_conn *next;   /* in c->loops */
 } loop_conn;
 
 static bool loop_carries(const loop_conn *lc)
@@ -1658,6 +1663,82 @@ static ev_loop *loop_of(const loop_conn *lc)
 static bool loop_holds(const loop_conn *lc)
 {
     return !lc->carries || lc->stream != NULL;
+}
+
+/*
+ * The carrier takes what the other loops handed it, after what it holds, and learns whether its
+ * new connection's barrier passed.
+ */
+static void again_to_held(loop_conn *lc);
+
+static void carrier_take(loop_conn *lc)
+{
+    redis_counters *c = lc->c;
+    pthread_mutex_lock(&c->mu);
+    op *head = c->pass_head, *tail = c->pass_tail;
+    c->pass_head = c->pass_tail = NULL;
+    if (lc->barred && lc->passed_gen == lc->gen)
+        lc->barred = false;
+    pthread_mutex_unlock(&c->mu);
+    if (head == NULL)
+        return;
+    if (held.tail != NULL)
+        held.tail->next = head;
+    else
+        held.head = head;
+    held.tail = tail;
+}
+
+/*
+ * Everything of the carrier's loop, and what the other loops handed it, to the connection thread,
+ * in order: what was to be sent again, what it holds, what it was handed (c->mu held). The other
+ * loops' requests go there too from now, after these, until carrier_up again.
+ */
+static void carrier_down_locked(loop_conn *lc)
+{
+    redis_counters *c = lc->c;
+    again_to_held(lc);
+    if (held.head != NULL)
+        queue_locked(c, held.head, held.tail);
+    held.head = held.tail = NULL;
+    c->carrier_up = false;
+    pass_to_thread_locked(c);
+}
+
+/*
+ * A new connection of the carrier: requests made before it went through the connection thread, and
+ * some may be queued there still. A barrier (a PING) queued behind them lets the connection carry
+ * anything only once their replies came back, so that no loop's request overtakes an earlier one
+ * of the same loop (a refund, its next reservation). Until then the loops hold and hand over to the
+ * carrier as usual (c->mu held).
+ */
+static void carrier_up_locked(loop_conn *lc)
+{
+    redis_counters *c = lc->c;
+    op *o = xcalloc(1, sizeof *o);
+    o->kind = OP_BARRIER;
+    o->arg = lc;
+    o->gen = ++lc->gen;
+    long long k = redisFormatCommand(&o->cmd, "PING");
+    if (k < 0) {
+        fputs("counters_redis: out of memory formatting a command\n", stderr);
+        abort();
+    }
+    o->len = (size_t)k;
+    lc->barred = true;
+    c->carrier_up = true;
+    queue_locked(c, o, o);
+}
+
+/* The connection thread completed a barrier (answered or failed: what was before it is done). */
+static void barrier_passed(redis_counters *c, op *o)
+{
+    loop_conn *lc = o->arg;
+    pthread_mutex_lock(&c->mu);
+    lc->passed_gen = o->gen;
+    if (lc->loop != NULL && lc->gen == o->gen)
+        ev_loop_wake(lc->loop);
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* A loop connection is asked for again at most this often after one broke or could not be made. */
@@ -1849,12 +1930,9 @@ static void loop_on_error(void *arg, const char *why)
     lc->sent_reservations = 0;
     lc->ask_at_ms = mono_ms() + LOOP_RETRY_MS;
     fail_later(lc->c, sent);
-    if (lc->carries) { /* the other loops' requests go through the connection thread meanwhile */
-        pthread_mutex_lock(&lc->c->mu);
-        lc->c->carrier_up = false;
-        pass_to_thread_locked(lc->c);
-        pthread_mutex_unlock(&lc->c->mu);
-    }
+    pthread_mutex_lock(&lc->c->mu); /* every loop's requests go through the connection thread meanwhile */
+    carrier_down_locked(lc);
+    pthread_mutex_unlock(&lc->c->mu);
 }
 
 static const ev_stream_cbs loop_cbs = {.on_data = loop_on_data, .on_error = loop_on_error};
@@ -1887,8 +1965,8 @@ static void loop_connect(loop_conn *lc, ev_loop *loop)
         return;
     }
     lc->stream = ev_stream_adopt(loop, fd, &loop_cbs, lc, COMMAND_TIMEOUT_MS);
-    pthread_mutex_lock(&c->mu);
-    c->carrier_up = lc->carries; /* the other loops hand their requests to this one again */
+    pthread_mutex_lock(&c->mu); /* the other loops hand their requests to this one again */
+    carrier_up_locked(lc);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -1896,15 +1974,15 @@ static void loop_connect(loop_conn *lc, ev_loop *loop)
  * A loop's batch of fewer reservations than this waits for one more iteration of the loop, one
  * that does not wait: the requests that reached the loop meanwhile join it. A run of the script
  * costs Redis, and the loop's write and read, about as much as a dozen reservations in it, and an
- * iteration's requests come in by a dozen or so under load (bench/README.md: +25% reservations
- * per run at 64 connections; one system call more per run).
+ * iteration's requests come in by a dozen or so under load (bench/README.md, "a small batch waits
+ * one iteration": about 25% more reservations per run at 64 connections, for one system call).
  */
 #define GATHER_MIN 16
 
 /* Whether the loop's held requests are a batch to gather more into before it goes. */
 static bool loop_gathers(const loop_conn *lc)
 {
-    if (lc->stream == NULL || lc->reload || lc->sent_reservations >= PIPELINE_RESERVATIONS)
+    if (lc->stream == NULL || lc->barred || lc->reload || lc->sent_reservations >= PIPELINE_RESERVATIONS)
         return false; /* not sent from here now anyway */
     size_t n = 0;
     for (const op *o = held.head; o != NULL && n < GATHER_MIN; o = o->next)
@@ -1913,11 +1991,11 @@ static bool loop_gathers(const loop_conn *lc)
 }
 
 /*
- * An event loop's iteration ends with its requests held (held.head: reservations, refunds, releases
- * and claims): sent
- * on its own connection while fewer than PIPELINE_RESERVATIONS are awaited there (past that they
- * wait, to go in a bigger batch once a reply came back, which ends an iteration too). False when
- * the loop has no connection: they go through the connection thread.
+ * The carrying loop's iteration ends with its requests held (held.head: reservations, refunds,
+ * releases and claims, its own and those handed to it): sent on its connection while fewer than
+ * PIPELINE_RESERVATIONS are awaited there (past that they wait, to go in a bigger batch once a
+ * reply came back, which ends an iteration too), and once its barrier passed. False when the loop
+ * has no connection: they go through the connection thread.
  */
 static bool loop_send(loop_conn *lc)
 {
@@ -1930,7 +2008,8 @@ static bool loop_send(loop_conn *lc)
         if (lc->stream == NULL)
             return false;
     }
-    if (held.head == NULL || lc->sent_reservations >= PIPELINE_RESERVATIONS || (lc->reload && lc->sent_head != NULL))
+    if (held.head == NULL || lc->barred || lc->sent_reservations >= PIPELINE_RESERVATIONS ||
+        (lc->reload && lc->sent_head != NULL))
         return true;
     bool idle = lc->sent_head == NULL;
     if (lc->reload) { /* the scripts a loop runs, loaded again before anything else goes */
@@ -2025,13 +2104,6 @@ static void redis_detach_loop(counters *self)
     loop_conn *lc = held.lc;
     if (held.c != c || lc == NULL)
         return;
-    if (lc->carries) { /* the others' requests go through the connection thread from now */
-        pthread_mutex_lock(&c->mu);
-        c->carrier = NULL;
-        c->carrier_up = false;
-        pass_to_thread_locked(c);
-        pthread_mutex_unlock(&c->mu);
-    }
     /* The loop stops with no call in flight; a refund or a release may still be (their replies are
      * lost with the connection, and they are dropped, as on a connection that breaks). The
      * carrier's loop iterates until it carries nothing (loop_busy) or its time is up. */
@@ -2042,10 +2114,15 @@ static void redis_detach_loop(counters *self)
     lc->reader = NULL;
     fail_later(c, lc->sent_head);
     lc->sent_head = lc->sent_tail = NULL;
-    again_to_held(lc); /* they did not run: through the connection thread, in order */
     lc->reload = false;
-    if (held.head != NULL)
-        enqueue_list(c, held.head, held.tail);
+    if (lc->carries) { /* what it holds and was handed, then every loop's requests: the thread's */
+        pthread_mutex_lock(&c->mu);
+        c->carrier = NULL;
+        carrier_down_locked(lc);
+        pthread_mutex_unlock(&c->mu);
+    } else {
+        pass_on(c); /* after what it handed the carrier before */
+    }
     held.c = NULL;
     held.head = held.tail = NULL;
     held.lc = NULL;

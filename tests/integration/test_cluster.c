@@ -808,7 +808,7 @@ Test(cluster, the_loops_decide_on_one_loop_s_connection_and_survive_losing_it)
 /*
  * A node stops under load: the loop whose connection carries the other loop's calls goes on until
  * they are answered before it lets its connection go. No call is answered 503, and the ledger holds
- * exactly what was served.
+ * exactly what was served: none counted and not answered.
  */
 static size_t discard(char *p, size_t size, size_t n, void *arg)
 {
@@ -817,8 +817,11 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* Keep-alive calls of hammer_key to nodes[0] until load_stop; a call that finds it gone counts in
- * load_other (the harness's client would fail the test). */
+static atomic_int load_refused;
+
+/* Keep-alive calls of hammer_key to nodes[0] until load_stop; a call that finds it gone (the
+ * connection refused) counts in load_refused, any other failure in load_other (the harness's
+ * client would fail the test). */
 static void *load_until_gone(void *arg)
 {
     (void)arg;
@@ -833,11 +836,15 @@ static void *load_until_gone(void *arg)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
     while (!atomic_load(&load_stop)) {
         long st = 0;
-        if (curl_easy_perform(h) == CURLE_OK)
+        CURLcode rc = curl_easy_perform(h);
+        if (rc == CURLE_OK)
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
-        atomic_fetch_add(st == 200 ? &load_ok : st == 429 ? &load_429 : st == 503 ? &load_503 : &load_other, 1);
-        if (st == 0)
+        if (rc == CURLE_COULDNT_CONNECT) {
+            atomic_fetch_add(&load_refused, 1);
             usleep(10000);
+            continue;
+        }
+        atomic_fetch_add(st == 200 ? &load_ok : st == 429 ? &load_429 : st == 503 ? &load_503 : &load_other, 1);
     }
     curl_slist_free_all(list);
     curl_easy_cleanup(h);
@@ -859,7 +866,10 @@ Test(cluster, a_node_stopped_under_load_answers_every_call_it_took)
     for (int i = 0; i < CONNS; i++)
         pthread_join(t[i], NULL);
     int ok = atomic_load(&load_ok);
-    cr_log_info("stopped under load: %d served, %d failed to reach it", ok, atomic_load(&load_other));
+    /* A call sent on a kept-alive connection as the node closes it fails without an answer (HTTP's
+     * race, which a client retries): it was not counted either, as the ledger shows. */
+    cr_log_info("stopped under load: %d served, %d found it gone, %d lost with their connection", ok,
+                atomic_load(&load_refused), atomic_load(&load_other));
     cr_assert_eq(atomic_load(&load_503), 0, "no call answered 503 while the node stopped");
     cr_assert_eq(atomic_load(&load_429), 0);
     cr_assert_eq(used_on_b(key, ok), ok, "the ledger holds exactly what was served");

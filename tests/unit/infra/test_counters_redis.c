@@ -684,8 +684,9 @@ typedef struct tloop {
     bool drop_writes;    /* what is written is kept here instead of sent (Redis never sees it) */
     char dropped[65536]; /* (the first such write) */
     size_t dropped_len;
-    bool poll_now; /* the hand-over kept a batch back: the next iteration does not wait */
-    int writes;    /* how many writes the counters made on the stream */
+    bool poll_now;    /* the hand-over kept a batch back: the next iteration does not wait */
+    int writes;       /* how many writes the counters made on the stream */
+    atomic_int woken; /* how many times the counters woke the loop (from any thread) */
 } tloop;
 
 static int64_t now_ms(void)
@@ -734,7 +735,7 @@ static ev_stream *t_adopt(ev_loop *loop, int fd, const ev_stream_cbs *cbs, void 
 
 static void t_wake(ev_loop *loop)
 {
-    (void)loop; /* the test's loop iterates without waiting long */
+    atomic_fetch_add(&((tloop *)loop)->woken, 1); /* the test's loop iterates without waiting long */
 }
 
 static const struct ev_loop_ops t_ops = {
@@ -791,12 +792,21 @@ static void t_iterate(tloop *l, int ms)
     l->poll_now = counters_hand_over(c);
 }
 
-/* Iterates until the loop has its own connection (the connection thread makes it). */
+/*
+ * Iterates until the loop has its own connection (the connection thread makes it) and may send on
+ * it: the barrier the connection thread completes, waking the loop, once what was queued there
+ * before went to Redis.
+ */
 static void t_wait_connected(tloop *l)
 {
     for (int i = 0; i < 300 && l->s == NULL; i++)
         t_iterate(l, 10);
     cr_assert_not_null(l->s, "the loop got its own connection");
+    int woken = atomic_load(&l->woken);
+    for (int i = 0; i < 300 && atomic_load(&l->woken) == woken; i++)
+        t_iterate(l, 10);
+    cr_assert_gt(atomic_load(&l->woken), woken, "the barrier passed and woke the loop");
+    t_iterate(l, 0);
 }
 
 typedef struct on_loop {
@@ -851,7 +861,7 @@ static int clients_on(int db)
     return n;
 }
 
-Test(counters_redis, an_attached_loop_decides_on_its_own_connection_and_falls_back_when_it_breaks)
+Test(counters_redis, the_carrying_loop_decides_on_its_own_connection_and_falls_back_when_it_breaks)
 {
     start(14);
     tloop l = {.super.ops = &t_ops};
@@ -921,6 +931,7 @@ typedef struct follower {
     on_loop o;
     limits one;
     atomic_bool done;
+    atomic_int step; /* follower_broken: how far the follower went, and the first loop */
 } follower;
 
 static void follower_wait(follower *f, int decided)
@@ -971,6 +982,64 @@ Test(counters_redis, a_second_loop_s_requests_go_in_order_on_the_first_loop_s_co
     cr_assert_null(f.l.s, "the second loop made no connection");
     cr_assert_eq(clients_on(12), clients, "no connection more");
     cr_assert_eq(usage(1, utc).day_used, 1);
+    counters_detach_loop(c);
+}
+
+static void step_wait(follower *f, int step)
+{
+    for (int i = 0; i < 1000 && atomic_load(&f->step) < step; i++)
+        usleep(5000);
+    cr_assert_geq(atomic_load(&f->step), step);
+}
+
+static void *follower_broken(void *arg)
+{
+    follower *f = arg;
+    counters_attach_loop(c, &f->l.super);
+    counters_req req = {.account_id = 1, .limits = &f->one, .zone = utc};
+    counters_reserve(c, &req, on_loop_decided, &f->o);
+    counters_hand_over(c);
+    follower_wait(f, 1);
+    counters_decision first = f->o.last;
+    counters_refund(c, 1, &first);
+    counters_hand_over(c); /* handed to the first loop, which does not take it */
+    atomic_store(&f->step, 1);
+    step_wait(f, 2); /* the first loop's connection broke */
+    counters_reserve(c, &req, on_loop_decided, &f->o);
+    counters_hand_over(c);
+    follower_wait(f, 2);
+    counters_detach_loop(c);
+    atomic_store(&f->done, true);
+    return NULL;
+}
+
+/*
+ * The carrying loop's connection breaks while it holds a refund another loop handed it: the refund
+ * goes to the connection thread before that loop's next reservation, which it lets through.
+ */
+Test(counters_redis, a_refund_handed_to_a_loop_whose_connection_broke_still_goes_first)
+{
+    start(10);
+    tloop l = {.super.ops = &t_ops};
+    counters_attach_loop(c, &l.super);
+    t_wait_connected(&l);
+    follower f = {.l = {.super.ops = &t_ops}, .o = {.loop_thread = pthread_self()}, .one = block_limits(1, 100)};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, follower_broken, &f), 0);
+    for (int i = 0; i < 1000 && atomic_load(&f.step) < 1; i++)
+        t_iterate(&l, 5);
+    cr_assert_eq(atomic_load(&f.step), 1);
+    cr_assert_not_null(l.s);
+    l.s->cbs->on_error(l.s->arg, "closed by the test");
+    t_close(&l.s->super);
+    atomic_store(&f.step, 2);
+    for (int i = 0; i < 1000 && !atomic_load(&f.done); i++)
+        t_iterate(&l, 5);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&f.o.decided), 2);
+    cr_assert_eq(atomic_load(&f.o.served), 2, "the refund reached Redis before the next reservation");
+    cr_assert_eq(usage(1, utc).day_used, 1);
+    t_wait_connected(&l);
     counters_detach_loop(c);
 }
 
