@@ -36,7 +36,8 @@ struct ev_loop_ops {
      * deadline ev_stream_arm sets.
      */
     ev_stream *(*adopt)(ev_loop *loop, int fd, const ev_stream_cbs *cbs, void *arg, uint32_t deadline_ms);
-    /* Sends `len` bytes (copied) after what was sent before, without waiting. */
+    /* Sends `len` bytes (copied) after what was sent before, without waiting. A failure is
+     * reported later, from the loop (on_error), never from within this call. */
     void (*write)(ev_stream *s, const char *data, size_t len);
     /* Arms the deadline afresh (on_error when it passes with nothing read), or disarms it. */
     void (*arm)(ev_stream *s, int armed);

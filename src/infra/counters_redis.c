@@ -448,6 +448,10 @@ typedef struct redis_counters {
     atomic_uint_fast64_t next_seq;        /* the next batch's number */
     struct lost_batch *lost, **lost_tail; /* connection thread: batches whose replies were lost (closed mode) */
     size_t nlost;
+    /* Connection thread: barriers answered (or failed) whose loop is not let go yet, and since when
+     * the oldest waits (release_barriers). */
+    op *barriers, **barriers_tail;
+    int64_t barriers_since_ms;
     int64_t lost_retry_ms;   /* monotonic: no lookup before (after an error reply) */
     struct loop_conn *loops; /* under mu: every event loop attached since the start */
     /*
@@ -786,15 +790,18 @@ static void reserve_complete(op *o, redisReply *const *e)
  * batch's, so it ends by reserve_complete). Reserve calls back and frees, refund frees, seed,
  * read and raise wake their caller (who owns the op: it must not be touched after).
  */
-static void barrier_passed(redis_counters *c, op *o);
+static int64_t mono_ms(void);
 
 static void op_complete(redis_counters *c, op *o, const redisReply *reply)
 {
     op_free(o);
     switch (o->kind) {
-    case OP_BARRIER:
-        barrier_passed(c, o);
-        free(o);
+    case OP_BARRIER: /* let go at the end of the thread's pass (release_barriers) */
+        if (c->barriers == NULL)
+            c->barriers_since_ms = mono_ms();
+        o->next = NULL;
+        *c->barriers_tail = o;
+        c->barriers_tail = &o->next;
         return;
     case OP_RESERVE:
         assert(reply == NULL);
@@ -1141,6 +1148,8 @@ static bool append_ops(redis_counters *c, op *list)
  * *retry_tail, reservations that found their counters missing to *missing_tail. Returns the
  * reservations among them.
  */
+static void release_barriers(redis_counters *c, bool all);
+
 static size_t complete_reply(redis_counters *c, op **list, redisReply *r, bool may_retry, op ***retry_tail,
                              op ***missing_tail)
 {
@@ -1401,6 +1410,7 @@ static void *conn_main(void *arg)
         }
         if (c->flush != NULL)
             c->flush(c->flush_arg);
+        release_barriers(c, false);
 
         pthread_mutex_lock(&c->mu);
         c->polling = false;
@@ -1417,6 +1427,7 @@ static void *conn_main(void *arg)
     fail_all(c, rest, false);
     if (c->flush != NULL)
         c->flush(c->flush_arg);
+    release_barriers(c, true);
     return NULL;
 }
 
@@ -1730,15 +1741,38 @@ static void carrier_up_locked(loop_conn *lc)
     queue_locked(c, o, o);
 }
 
-/* The connection thread completed a barrier (answered or failed: what was before it is done). */
+/* A barrier let go: its loop's new connection may carry requests (connection thread). */
 static void barrier_passed(redis_counters *c, op *o)
 {
     loop_conn *lc = o->arg;
     pthread_mutex_lock(&c->mu);
-    lc->passed_gen = o->gen;
+    if (o->gen > lc->passed_gen)
+        lc->passed_gen = o->gen;
     if (lc->loop != NULL && lc->gen == o->gen)
         ev_loop_wake(lc->loop);
     pthread_mutex_unlock(&c->mu);
+}
+
+/*
+ * Lets the completed barriers go, at the end of the connection thread's pass: by then what was
+ * sent again after their replies (a reload of the scripts, seeded reservations) is done too. While
+ * lost batches wait to be looked up (their refunds are queued after the barrier), they wait too,
+ * at most COMMAND_TIMEOUT_MS: the carrier's calls wait meanwhile. `all`: every one (the thread
+ * stops).
+ */
+static void release_barriers(redis_counters *c, bool all)
+{
+    if (c->barriers == NULL || (!all && c->lost != NULL && mono_ms() - c->barriers_since_ms < COMMAND_TIMEOUT_MS))
+        return;
+    op *o = c->barriers;
+    c->barriers = NULL;
+    c->barriers_tail = &c->barriers;
+    while (o != NULL) {
+        op *next = o->next;
+        barrier_passed(c, o);
+        free(o);
+        o = next;
+    }
 }
 
 /* A loop connection is asked for again at most this often after one broke or could not be made. */
@@ -2710,6 +2744,7 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
     c->super.ops = &redis_ops;
     c->clock = clock;
     c->lost_tail = &c->lost;
+    c->barriers_tail = &c->barriers;
     atomic_init(&c->next_seq, 1);
     atomic_init(&c->degraded, false);
     if (parse_uri(c, uri, err) != 0) {

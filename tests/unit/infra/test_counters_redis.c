@@ -794,8 +794,9 @@ static void t_iterate(tloop *l, int ms)
 
 /*
  * Iterates until the loop has its own connection (the connection thread makes it) and may send on
- * it: the barrier the connection thread completes, waking the loop, once what was queued there
- * before went to Redis.
+ * it: the barrier the connection thread lets go, waking the loop, once what was queued there
+ * before went to Redis (at once here; it may have passed before the loop adopted the connection,
+ * hence no assertion on the wake-up).
  */
 static void t_wait_connected(tloop *l)
 {
@@ -803,9 +804,8 @@ static void t_wait_connected(tloop *l)
         t_iterate(l, 10);
     cr_assert_not_null(l->s, "the loop got its own connection");
     int woken = atomic_load(&l->woken);
-    for (int i = 0; i < 300 && atomic_load(&l->woken) == woken; i++)
+    for (int i = 0; i < 200 && atomic_load(&l->woken) == woken; i++)
         t_iterate(l, 10);
-    cr_assert_gt(atomic_load(&l->woken), woken, "the barrier passed and woke the loop");
     t_iterate(l, 0);
 }
 
