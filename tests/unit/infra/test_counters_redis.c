@@ -931,7 +931,8 @@ typedef struct follower {
     on_loop o;
     limits one;
     atomic_bool done;
-    atomic_int step; /* follower_broken: how far the follower went, and the first loop */
+    bool pause;      /* it stops after handing its refund over, until step 2 */
+    atomic_int step; /* how far it went (1: refund handed over), and the first loop (2) */
 } follower;
 
 static void follower_wait(follower *f, int decided)
@@ -940,6 +941,14 @@ static void follower_wait(follower *f, int decided)
         usleep(5000);
 }
 
+static void step_wait(follower *f, int step)
+{
+    for (int i = 0; i < 1000 && atomic_load(&f->step) < step; i++)
+        usleep(5000);
+    cr_assert_geq(atomic_load(&f->step), step);
+}
+
+/* The second loop: a reservation of a limit of 1, its refund, and one more reservation. */
 static void *follower_main(void *arg)
 {
     follower *f = arg;
@@ -950,12 +959,29 @@ static void *follower_main(void *arg)
     follower_wait(f, 1);
     counters_decision first = f->o.last;
     counters_refund(c, 1, &first); /* its commit failed: given back before its next reservation */
+    if (f->pause) {
+        counters_hand_over(c); /* handed to the first loop, which does not take it yet */
+        atomic_store(&f->step, 1);
+        step_wait(f, 2);
+    }
     counters_reserve(c, &req, on_loop_decided, &f->o);
     counters_hand_over(c);
     follower_wait(f, 2);
     counters_detach_loop(c);
     atomic_store(&f->done, true);
     return NULL;
+}
+
+/* The first loop on `db`, connected, and the second on its thread. */
+static void start_loops(int db, tloop *l, follower *f, bool pause, pthread_t *t)
+{
+    start(db);
+    *l = (tloop){.super.ops = &t_ops};
+    counters_attach_loop(c, &l->super);
+    t_wait_connected(l);
+    *f = (follower){.l = {.super.ops = &t_ops}, .o = {.loop_thread = pthread_self()}, .one = block_limits(1, 100)};
+    f->pause = pause;
+    cr_assert_eq(pthread_create(t, NULL, follower_main, f), 0);
 }
 
 /*
@@ -965,14 +991,11 @@ static void *follower_main(void *arg)
  */
 Test(counters_redis, a_second_loop_s_requests_go_in_order_on_the_first_loop_s_connection)
 {
-    start(12);
-    tloop l = {.super.ops = &t_ops};
-    counters_attach_loop(c, &l.super);
-    t_wait_connected(&l);
-    int clients = clients_on(12);
-    follower f = {.l = {.super.ops = &t_ops}, .o = {.loop_thread = pthread_self()}, .one = block_limits(1, 100)};
+    tloop l;
+    follower f;
     pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, follower_main, &f), 0);
+    start_loops(12, &l, &f, false, &t);
+    int clients = clients_on(12);
     for (int i = 0; i < 1000 && !atomic_load(&f.done); i++)
         t_iterate(&l, 5);
     pthread_join(t, NULL);
@@ -985,47 +1008,16 @@ Test(counters_redis, a_second_loop_s_requests_go_in_order_on_the_first_loop_s_co
     counters_detach_loop(c);
 }
 
-static void step_wait(follower *f, int step)
-{
-    for (int i = 0; i < 1000 && atomic_load(&f->step) < step; i++)
-        usleep(5000);
-    cr_assert_geq(atomic_load(&f->step), step);
-}
-
-static void *follower_broken(void *arg)
-{
-    follower *f = arg;
-    counters_attach_loop(c, &f->l.super);
-    counters_req req = {.account_id = 1, .limits = &f->one, .zone = utc};
-    counters_reserve(c, &req, on_loop_decided, &f->o);
-    counters_hand_over(c);
-    follower_wait(f, 1);
-    counters_decision first = f->o.last;
-    counters_refund(c, 1, &first);
-    counters_hand_over(c); /* handed to the first loop, which does not take it */
-    atomic_store(&f->step, 1);
-    step_wait(f, 2); /* the first loop's connection broke */
-    counters_reserve(c, &req, on_loop_decided, &f->o);
-    counters_hand_over(c);
-    follower_wait(f, 2);
-    counters_detach_loop(c);
-    atomic_store(&f->done, true);
-    return NULL;
-}
-
 /*
  * The carrying loop's connection breaks while it holds a refund another loop handed it: the refund
  * goes to the connection thread before that loop's next reservation, which it lets through.
  */
 Test(counters_redis, a_refund_handed_to_a_loop_whose_connection_broke_still_goes_first)
 {
-    start(10);
-    tloop l = {.super.ops = &t_ops};
-    counters_attach_loop(c, &l.super);
-    t_wait_connected(&l);
-    follower f = {.l = {.super.ops = &t_ops}, .o = {.loop_thread = pthread_self()}, .one = block_limits(1, 100)};
+    tloop l;
+    follower f;
     pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, follower_broken, &f), 0);
+    start_loops(10, &l, &f, true, &t);
     for (int i = 0; i < 1000 && atomic_load(&f.step) < 1; i++)
         t_iterate(&l, 5);
     cr_assert_eq(atomic_load(&f.step), 1);
