@@ -313,8 +313,25 @@ static const char LOOKUP_LUA[] = "local old = redis.call('GET', KEYS[1])\n"
                                  "redis.call('SET', KEYS[1], 'x', 'PX', ARGV[1])\n"
                                  "return old\n";
 
-enum { SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_SEED, SCRIPT_RAISE, SCRIPT_RELEASE, SCRIPT_LOOKUP, NSCRIPTS };
-static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA, RAISE_LUA, RELEASE_LUA, LOOKUP_LUA};
+/*
+ * A claim: a SET NX run as a script, so that when Redis lost its scripts it is answered NOSCRIPT
+ * as a release sent before it is, and both are sent again in order (a plain SET would run between
+ * and find the key still held). KEYS: the claim. ARGV: this process's token, the time to live.
+ */
+static const char CLAIM_LUA[] = "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])\n";
+
+enum {
+    SCRIPT_RESERVE,
+    SCRIPT_REFUND,
+    SCRIPT_SEED,
+    SCRIPT_RAISE,
+    SCRIPT_RELEASE,
+    SCRIPT_LOOKUP,
+    SCRIPT_CLAIM,
+    NSCRIPTS
+};
+static const char *const SCRIPTS[NSCRIPTS] = {RESERVE_LUA, REFUND_LUA, SEED_LUA, RAISE_LUA,
+                                              RELEASE_LUA, LOOKUP_LUA, CLAIM_LUA};
 
 typedef enum op_kind { OP_RESERVE, OP_REFUND, OP_SEED, OP_READ, OP_RAISE, OP_CLAIM, OP_RELEASE, OP_BARRIER } op_kind;
 
@@ -2047,7 +2064,7 @@ static bool loop_send(loop_conn *lc)
         return true;
     bool idle = lc->sent_head == NULL;
     if (lc->reload) { /* the scripts a loop runs, loaded again before anything else goes */
-        static const int loaded[] = {SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_RELEASE};
+        static const int loaded[] = {SCRIPT_RESERVE, SCRIPT_REFUND, SCRIPT_RELEASE, SCRIPT_CLAIM};
         for (size_t i = 0; i < sizeof loaded / sizeof loaded[0]; i++) {
             op *o = xcalloc(1, sizeof *o);
             o->kind = OP_RELEASE; /* a reply to read and drop */
@@ -2567,11 +2584,11 @@ static void redis_claim(counters *self, int64_t account_id, const char *key, cou
 {
     redis_counters *c = (redis_counters *)self;
     args a = {0};
-    args_add_str(&a, "SET");
+    args_add_str(&a, "EVALSHA");
+    args_add_str(&a, c->sha[SCRIPT_CLAIM]);
+    args_add(&a, "1");
     claim_key(&a, account_id, key);
     args_add_str(&a, c->token);
-    args_add_str(&a, "NX");
-    args_add_str(&a, "PX");
     args_add_int(&a, COUNTERS_CLAIM_TTL_MS);
     op *o = xcalloc(1, sizeof *o);
     o->kind = OP_CLAIM;

@@ -1035,6 +1035,46 @@ Test(counters_redis, a_refund_handed_to_a_loop_whose_connection_broke_still_goes
     counters_detach_loop(c);
 }
 
+typedef struct claim_answer {
+    atomic_int answered, granted;
+} claim_answer;
+
+static void on_claim(void *arg, int rc, bool claimed)
+{
+    claim_answer *a = arg;
+    if (rc == 0 && claimed)
+        atomic_fetch_add(&a->granted, 1);
+    atomic_fetch_add(&a->answered, 1);
+}
+
+/*
+ * A release and a new claim of the same key, made together right after Redis lost its scripts:
+ * both are answered NOSCRIPT and sent again in order, so the claim finds the key released (a
+ * claim sent as a plain SET ran between and found it held: a spurious 409).
+ */
+Test(counters_redis, a_claim_after_a_release_is_granted_when_redis_lost_its_scripts_between)
+{
+    start(9);
+    tloop l = {.super.ops = &t_ops};
+    counters_attach_loop(c, &l.super);
+    t_wait_connected(&l);
+    claim_answer first = {0}, again = {0};
+    counters_claim(c, 1, "key-1", on_claim, &first);
+    for (int i = 0; i < 500 && atomic_load(&first.answered) == 0; i++)
+        t_iterate(&l, 10);
+    cr_assert_eq(atomic_load(&first.granted), 1);
+    redisReply *r = redisCommand(admin, "SCRIPT FLUSH");
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    counters_release(c, 1, "key-1");
+    counters_claim(c, 1, "key-1", on_claim, &again);
+    for (int i = 0; i < 500 && atomic_load(&again.answered) == 0; i++)
+        t_iterate(&l, 10);
+    cr_assert_eq(atomic_load(&again.answered), 1);
+    cr_assert_eq(atomic_load(&again.granted), 1, "the release went first");
+    counters_detach_loop(c);
+}
+
 /*
  * A loop's batch of a few reservations waits for one more iteration, which does not wait, and
  * goes with what that iteration adds, in one run; a batch of 16 goes at once.
