@@ -120,6 +120,7 @@ typedef struct usage_account_row {
     char key_id[KEY_ID_LEN + 1];
     char label[LABEL_MAX_LEN * 4 + 1];
     usage_totals t;
+    account_status status; /* the account's now, when the page is read (not over the range) */
 } usage_account_row;
 
 /* Filters of the audit listing; zero values mean "any". */

@@ -338,8 +338,8 @@ static const char *const SQL[Q_COUNT] = {
         "sum(blocked)::bigint AS b FROM enterprise_daily_usages WHERE account_id IN (SELECT account_id FROM acc) "
         "AND usage_date >= $1 AND usage_date <= $2 GROUP BY account_id, credential_id) "
         "SELECT a.id, a.name, " PLAN_COLS_P ", " CONTRACT_COLS_K ", coalesce(u.credential_id, 0), "
-        "coalesce(cr.key_id, ''), coalesce(cr.label, ''), coalesce(u.r, 0), coalesce(u.o, 0), coalesce(u.b, 0) "
-        "FROM acc JOIN accounts a ON a.id = acc.account_id JOIN contracts k ON k.account_id = acc.account_id "
+        "coalesce(cr.key_id, ''), coalesce(cr.label, ''), coalesce(u.r, 0), coalesce(u.o, 0), coalesce(u.b, 0), "
+        "a.status FROM acc JOIN accounts a ON a.id = acc.account_id JOIN contracts k ON k.account_id = acc.account_id "
         "JOIN plans p ON p.id = k.plan_id LEFT JOIN u ON u.account_id = acc.account_id "
         "LEFT JOIN credentials cr ON cr.id = u.credential_id "
         "WHERE (acc.account_id, coalesce(u.credential_id, 0)) > ($3::bigint, $4::bigint) "
@@ -1909,7 +1909,8 @@ static void row_account_usage(const PGresult *r, int i, void *out)
     col_text(r, i, 1, u->account_name, sizeof u->account_name);
     plan p;
     contract c;
-    /* PLAN_COLS_P: 15 columns from 2; CONTRACT_COLS_K: 18 from 17; then the key and its totals. */
+    /* PLAN_COLS_P: 15 columns from 2; CONTRACT_COLS_K: 18 from 17; then the key, its totals and the
+     * account's status (now). */
     plan_at(r, i, 2, &p);
     contract_at(r, i, 17, &c);
     str_copy(u->plan_code, sizeof u->plan_code, p.code);
@@ -1920,6 +1921,7 @@ static void row_account_usage(const PGresult *r, int i, void *out)
     u->t.requests = col_i64(r, i, 38);
     u->t.overage = col_i64(r, i, 39);
     u->t.blocked = col_i64(r, i, 40);
+    u->status = col_is(r, i, 41, "suspended") ? ACCOUNT_SUSPENDED : ACCOUNT_ACTIVE;
 }
 
 static int pg_usage_accounts_page(store *self, const char *from, const char *to, const usage_account_row *after,

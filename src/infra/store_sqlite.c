@@ -1458,7 +1458,7 @@ static const char SQL_USAGE_ACCOUNTS[] =
     "FROM enterprise_daily_usages WHERE account_id IN (SELECT account_id FROM acc) "
     "AND usage_date >= ?1 AND usage_date <= ?2 GROUP BY account_id, credential_id) "
     "SELECT a.id, a.name, " PLAN_COLS_P ", " CONTRACT_COLS_K ", coalesce(u.credential_id, 0), coalesce(cr.key_id, ''), "
-    "coalesce(cr.label, ''), coalesce(u.r, 0), coalesce(u.o, 0), coalesce(u.b, 0) "
+    "coalesce(cr.label, ''), coalesce(u.r, 0), coalesce(u.o, 0), coalesce(u.b, 0), a.status "
     "FROM acc JOIN accounts a ON a.id = acc.account_id JOIN contracts k ON k.account_id = acc.account_id "
     "JOIN plans p ON p.id = k.plan_id LEFT JOIN u ON u.account_id = acc.account_id "
     "LEFT JOIN credentials cr ON cr.id = u.credential_id "
@@ -1509,7 +1509,8 @@ static void row_account_usage(sqlite3_stmt *st, void *out)
     col_text(st, 1, r->account_name, sizeof r->account_name);
     plan p;
     contract c;
-    /* PLAN_COLS_P: 15 columns from 2; CONTRACT_COLS_K: 18 from 17; then the key and its totals. */
+    /* PLAN_COLS_P: 15 columns from 2; CONTRACT_COLS_K: 18 from 17; then the key, its totals and the
+     * account's status (now). */
     plan_at(st, 2, &p);
     contract_at(st, 17, &c);
     str_copy(r->plan_code, sizeof r->plan_code, p.code);
@@ -1520,6 +1521,8 @@ static void row_account_usage(sqlite3_stmt *st, void *out)
     r->t.requests = sqlite3_column_int64(st, 38);
     r->t.overage = sqlite3_column_int64(st, 39);
     r->t.blocked = sqlite3_column_int64(st, 40);
+    const char *status = (const char *)sqlite3_column_text(st, 41);
+    r->status = status != NULL && strcmp(status, "suspended") == 0 ? ACCOUNT_SUSPENDED : ACCOUNT_ACTIVE;
 }
 
 static int sqlite_usage_accounts_page(store *self, const char *from, const char *to, const usage_account_row *after,

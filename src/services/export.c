@@ -129,7 +129,12 @@ static void csv_limit(buf *b, opt_i64 v)
 
 static void csv_totals(buf *b, const usage_totals *t)
 {
-    buf_appendf(b, ",%lld,%lld,%lld\r\n", (long long)t->requests, (long long)t->overage, (long long)t->blocked);
+    buf_appendf(b, ",%lld,%lld,%lld", (long long)t->requests, (long long)t->overage, (long long)t->blocked);
+}
+
+static const char *status_name(account_status s)
+{
+    return s == ACCOUNT_SUSPENDED ? "suspended" : "active";
 }
 
 static void csv_day(buf *b, const usage_key_day *r)
@@ -140,6 +145,7 @@ static void csv_day(buf *b, const usage_key_day *r)
     buf_append(b, ",", 1);
     csv_text(b, r->label);
     csv_totals(b, &r->t);
+    buf_append(b, "\r\n", 2);
 }
 
 static const char *mode_name(limit_mode m)
@@ -170,6 +176,7 @@ static void csv_account(buf *b, const char *month, const usage_account_row *r)
     buf_append(b, ",", 1);
     csv_text(b, r->label);
     csv_totals(b, &r->t);
+    buf_appendf(b, ",%s\r\n", status_name(r->status));
 }
 
 /* ---- NDJSON ---- */
@@ -208,13 +215,14 @@ static json_t *ndjson_day(const usage_key_day *r)
 static json_t *ndjson_account(const char *month, const usage_account_row *r)
 {
     bool key = r->credential_id != 0;
-    return json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "month", month, "account_id",
-                     (json_int_t)r->account_id, "account_name", r->account_name, "plan", r->plan_code, "mode",
-                     mode_name(r->limits.mode), "daily_limit", json_limit(r->limits.daily_limit), "monthly_limit",
-                     json_limit(r->limits.monthly_limit), "overage_cap", json_limit(overage_cap_of(&r->limits)),
-                     "key_id", key ? json_string(r->key_id) : json_null(), "label",
-                     key ? json_string(r->label) : json_null(), "requests", (json_int_t)r->t.requests, "overage",
-                     (json_int_t)r->t.overage, "blocked", (json_int_t)r->t.blocked);
+    return json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:s}", "month", month,
+                     "account_id", (json_int_t)r->account_id, "account_name", r->account_name, "plan", r->plan_code,
+                     "mode", mode_name(r->limits.mode), "daily_limit", json_limit(r->limits.daily_limit),
+                     "monthly_limit", json_limit(r->limits.monthly_limit), "overage_cap",
+                     json_limit(overage_cap_of(&r->limits)), "key_id", key ? json_string(r->key_id) : json_null(),
+                     "label", key ? json_string(r->label) : json_null(), "requests", (json_int_t)r->t.requests,
+                     "overage", (json_int_t)r->t.overage, "blocked", (json_int_t)r->t.blocked, "account_status",
+                     status_name(r->status));
 }
 
 /* ---- chunks ---- */
@@ -222,7 +230,7 @@ static json_t *ndjson_account(const char *month, const usage_account_row *r)
 static const char CSV_DAYS_HEADER[] = "date,key_id,label,requests,overage,blocked\r\n";
 static const char CSV_ACCOUNTS_HEADER[] =
     "month,account_id,account_name,plan,mode,daily_limit,monthly_limit,overage_cap,key_id,label,requests,overage,"
-    "blocked\r\n";
+    "blocked,account_status\r\n";
 
 int export_next(export_job *j, buf *out, bool *last, app_err *err)
 {

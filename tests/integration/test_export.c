@@ -151,7 +151,8 @@ typedef struct sums {
     size_t lines;
 } sums;
 
-/* The last three fields (never quoted) of each CSV record after the header; CRLF inside quotes is data. */
+/* The last three numeric fields (never quoted) of each CSV record after the header, before the admin listing's
+ * account_status; CRLF inside quotes is data. */
 static sums csv_sums(const char *body)
 {
     sums s = {0};
@@ -166,6 +167,11 @@ static sums csv_sums(const char *body)
             continue;
         int64_t v[3];
         const char *end = p;
+        const char *last = end;
+        while (last > rec && last[-1] != ',')
+            last--;
+        if (last < end && *last >= 'a' && *last <= 'z') /* the admin listing's account_status */
+            end = last - 1;
         for (int k = 2; k >= 0; k--) {
             const char *start = end;
             while (start > rec && start[-1] != ',')
@@ -491,25 +497,31 @@ Test(export, the_admin_month_lists_every_contracted_account_per_key_with_its_lim
     create_account("No contract"); /* never listed */
     char k[80], kid_q[16];
     issue_key(quiet, "q", k, kid_q);
+    char quiet_path[64];
+    snprintf(quiet_path, sizeof quiet_path, "/v1/admin/accounts/%lld", (long long)quiet);
+    th_response r;
+    admin_ok("PATCH", quiet_path, "{\"status\":\"suspended\"}", 200, &r); /* listed still, as suspended */
+    th_response_free(&r);
     row rows[] = {{kid_q, "2026-10-31", 99, 0, 0}, {kid_plain, "2026-12-01", 1000, 0, 0}};
     seed(rows, 2);
 
-    th_response r;
     admin_ok("GET", "/v1/admin/usage/export?month=2026-11", NULL, 200, &r);
     char h[256];
     cr_assert(th_header(&r, "content-disposition", h, sizeof h));
     cr_assert_str_eq(h, "attachment; filename=\"starmeter-usage-2026-11.csv\"");
     const char *header =
         "month,account_id,account_name,plan,mode,daily_limit,monthly_limit,overage_cap,key_id,label,requests,overage,"
-        "blocked\r\n";
+        "blocked,account_status\r\n";
     cr_assert(strncmp(r.body, header, strlen(header)) == 0, "%s", r.body);
     sums s = csv_sums(r.body);
     cr_assert_eq(s.lines, 6, "five keys with usage, one quiet account: %s", r.body);
     cr_assert_eq(s.requests, 18);
     char line[256];
-    snprintf(line, sizeof line, "2026-11,%lld,Acme,pro,block,1000,20000,,%s,plain,5,0,1\r\n", (long long)a, kid_plain);
+    snprintf(line, sizeof line, "2026-11,%lld,Acme,pro,block,1000,20000,,%s,plain,5,0,1,active\r\n", (long long)a,
+             kid_plain);
     cr_assert(strstr(r.body, line) != NULL, "%s not in %s", line, r.body);
-    snprintf(line, sizeof line, "\r\n2026-11,%lld,\"'=Quiet Co\",pro,overage,,20000,150,,,0,0,0\r\n", (long long)quiet);
+    snprintf(line, sizeof line, "\r\n2026-11,%lld,\"'=Quiet Co\",pro,overage,,20000,150,,,0,0,0,suspended\r\n",
+             (long long)quiet);
     cr_assert(strstr(r.body, line) != NULL, "%s not in %s", line, r.body);
     cr_assert(strstr(r.body, "No contract") == NULL);
     th_response_free(&r);
@@ -529,6 +541,7 @@ Test(export, the_admin_month_lists_every_contracted_account_per_key_with_its_lim
     cr_assert_eq(json_integer_value(json_object_get(j, "overage_cap")), 150);
     cr_assert_str_eq(json_string_value(json_object_get(j, "mode")), "overage");
     cr_assert_str_eq(json_string_value(json_object_get(j, "month")), "2026-11");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "account_status")), "suspended");
     json_decref(j);
     th_response_free(&r);
 

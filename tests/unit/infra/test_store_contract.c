@@ -1161,6 +1161,7 @@ CONTRACT_TEST(usage_accounts_page_lists_every_contracted_account_with_its_effect
     };
     usage_batch b = {.deltas = ds, .ndeltas = 7, .durable = true};
     MUST(store_usage_apply(s, &b, &err));
+    MUST(store_account_set_status(s, a2, ACCOUNT_SUSPENDED, NULL, &err)); /* listed all the same */
 
     for (size_t cap = 1; cap <= 5; cap++) {
         usage_account_row all[16], page[5];
@@ -1184,6 +1185,7 @@ CONTRACT_TEST(usage_accounts_page_lists_every_contracted_account_with_its_effect
         cr_assert(all[0].limits.daily_limit.present && all[0].limits.daily_limit.v == 1000);
         cr_assert(all[0].limits.monthly_limit.present && all[0].limits.monthly_limit.v == 5000);
         cr_assert_eq(all[0].limits.mode, LIMIT_BLOCK);
+        cr_assert_eq(all[0].status, ACCOUNT_ACTIVE);
         cr_assert_eq(all[1].credential_id, c2.id);
         assert_totals(all[1].t, 10, 1, 0);
         /* a2: no usage in January, still listed once, with zeros and the plan's own limits. */
@@ -1194,6 +1196,7 @@ CONTRACT_TEST(usage_accounts_page_lists_every_contracted_account_with_its_effect
         assert_totals(all[2].t, 0, 0, 0);
         cr_assert(!all[2].limits.monthly_limit.present);
         cr_assert_eq(all[2].limits.mode, LIMIT_OVERAGE);
+        cr_assert_eq(all[2].status, ACCOUNT_SUSPENDED, "its status now");
         /* a3 has no contract: not listed. */
         cr_assert_eq(all[3].account_id, a4);
         cr_assert_eq(all[3].credential_id, c5);

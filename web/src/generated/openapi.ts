@@ -340,9 +340,11 @@ export interface paths {
          *     `month`; an unknown `format` is 422 naming `format`. Streaming, errors after the first byte,
          *     CSV quoting and formula neutralisation (`account_name`, `plan` and `label`) as for
          *     `/v1/b2b/usage/export`. CSV header row:
-         *     `month,account_id,account_name,plan,mode,daily_limit,monthly_limit,overage_cap,key_id,label,requests,overage,blocked`;
+         *     `month,account_id,account_name,plan,mode,daily_limit,monthly_limit,overage_cap,key_id,label,requests,overage,blocked,account_status`;
          *     `overage_cap` is the overage allowed past a limit in `overage` mode (empty: no cap), and
-         *     empty in `block` mode, where no call is overage.
+         *     empty in `block` mode, where no call is overage. `account_status` (`active` or
+         *     `suspended`) is the account's status when the file is made, not over the month: a
+         *     suspended account is listed with its usage like any other.
          */
         get: operations["exportAllUsage"];
         put?: never;
@@ -883,12 +885,19 @@ export interface components {
             mode: "block" | "overage";
             daily_limit: number | null;
             monthly_limit: number | null;
+            /** @description the overage allowed past a limit in overage mode (null: no cap; always null in block mode) */
+            overage_cap: number | null;
             /** @description null on the line of an account without usage in the month */
             key_id: string | null;
             label: string | null;
             requests: number;
             overage: number;
             blocked: number;
+            /**
+             * @description the account's status when the file is made
+             * @enum {string}
+             */
+            account_status: "active" | "suspended";
         };
         /** @description Where the caller stands after this call (absent limits are null, unlimited). */
         MeteredUsage: {
