@@ -479,6 +479,7 @@ typedef struct redis_counters {
     struct loop_conn *carrier;
     bool carrier_up;
     op *pass_head, *pass_tail;
+    atomic_bool passed; /* pass_head is not NULL: read without mu by the carrier, to skip the lock */
 
     /* The connection thread's own. */
     redisContext *ctx;
@@ -807,6 +808,17 @@ static void reserve_complete(op *o, redisReply *const *e)
  * batch's, so it ends by reserve_complete). Reserve calls back and frees, refund frees, seed,
  * read and raise wake their caller (who owns the op: it must not be touched after).
  */
+/* Appends the linked ops first .. last to the list *head .. *tail. */
+static void list_append(op **head, op **tail, op *first, op *last)
+{
+    last->next = NULL;
+    if (*tail != NULL)
+        (*tail)->next = first;
+    else
+        *head = first;
+    *tail = last;
+}
+
 static int64_t mono_ms(void);
 
 static void op_complete(redis_counters *c, op *o, const redisReply *reply)
@@ -1267,12 +1279,10 @@ static bool pipe_send(redis_counters *c, op *list)
     bool ok = append_ops(c, list);
     for (op *o = list; o != NULL; o = o->next)
         c->sent_reservations += o->kind == OP_RESERVE;
-    if (c->sent_tail != NULL)
-        c->sent_tail->next = list;
-    else
-        c->sent_head = list;
-    for (c->sent_tail = list; c->sent_tail->next != NULL;)
-        c->sent_tail = c->sent_tail->next;
+    op *last = list;
+    while (last->next != NULL)
+        last = last->next;
+    list_append(&c->sent_head, &c->sent_tail, list, last);
     int done = 0;
     while (ok && !done)
         ok = redisBufferWrite(c->ctx, &done) == REDIS_OK;
@@ -1476,13 +1486,8 @@ static void wake_locked(redis_counters *c)
 /* Queues a list of ops for the connection thread (c->mu held, not stopping). */
 static void queue_locked(redis_counters *c, op *head, op *tail)
 {
-    tail->next = NULL;
     bool was_empty = c->head == NULL;
-    if (c->tail != NULL)
-        c->tail->next = head;
-    else
-        c->head = head;
-    c->tail = tail;
+    list_append(&c->head, &c->tail, head, tail);
     if (was_empty)
         wake_locked(c);
 }
@@ -1517,17 +1522,13 @@ static void pass_to_thread_locked(redis_counters *c)
         return;
     queue_locked(c, c->pass_head, c->pass_tail);
     c->pass_head = c->pass_tail = NULL;
+    atomic_store(&c->passed, false);
 }
 
 /* Holds `o` after what this thread holds already, until its next hand-over. */
 static void hold(op *o)
 {
-    o->next = NULL;
-    if (held.tail != NULL)
-        held.tail->next = o;
-    else
-        held.head = o;
-    held.tail = o;
+    list_append(&held.head, &held.tail, o, o);
 }
 
 static bool loop_holds(const struct loop_conn *lc);
@@ -1569,7 +1570,6 @@ static void pass_on(redis_counters *c)
         return;
     op *head = held.head, *tail = held.tail;
     held.head = held.tail = NULL;
-    tail->next = NULL;
     pthread_mutex_lock(&c->mu);
     if (c->stopping) {
         pthread_mutex_unlock(&c->mu);
@@ -1578,11 +1578,8 @@ static void pass_on(redis_counters *c)
     }
     if (c->carrier != NULL && c->carrier_up) {
         bool was_empty = c->pass_head == NULL;
-        if (c->pass_tail != NULL)
-            c->pass_tail->next = head;
-        else
-            c->pass_head = head;
-        c->pass_tail = tail;
+        list_append(&c->pass_head, &c->pass_tail, head, tail);
+        atomic_store(&c->passed, true);
         if (was_empty)
             ev_loop_wake(loop_of(c->carrier));
     } else {
@@ -1702,19 +1699,17 @@ static void again_to_held(loop_conn *lc);
 static void carrier_take(loop_conn *lc)
 {
     redis_counters *c = lc->c;
+    if (!lc->barred && !atomic_load(&c->passed))
+        return; /* nothing handed over (a pass after this read wakes the loop): no lock */
     pthread_mutex_lock(&c->mu);
     op *head = c->pass_head, *tail = c->pass_tail;
     c->pass_head = c->pass_tail = NULL;
+    atomic_store(&c->passed, false);
     if (lc->barred && lc->passed_gen == lc->gen)
         lc->barred = false;
     pthread_mutex_unlock(&c->mu);
-    if (head == NULL)
-        return;
-    if (held.tail != NULL)
-        held.tail->next = head;
-    else
-        held.head = head;
-    held.tail = tail;
+    if (head != NULL)
+        list_append(&held.head, &held.tail, head, tail);
 }
 
 /*
@@ -1842,11 +1837,7 @@ static void fail_later(redis_counters *c, op *head)
     while (tail->next != NULL)
         tail = tail->next;
     pthread_mutex_lock(&c->mu);
-    if (c->failed_tail != NULL)
-        c->failed_tail->next = head;
-    else
-        c->failed_head = head;
-    c->failed_tail = tail;
+    list_append(&c->failed_head, &c->failed_tail, head, tail);
     wake_locked(c);
     pthread_mutex_unlock(&c->mu);
 }
@@ -2075,11 +2066,7 @@ static bool loop_send(loop_conn *lc)
             }
             o->len = (size_t)k;
             ev_stream_write(lc->stream, o->cmd, o->len);
-            if (lc->sent_tail != NULL)
-                lc->sent_tail->next = o;
-            else
-                lc->sent_head = o;
-            lc->sent_tail = o;
+            list_append(&lc->sent_head, &lc->sent_tail, o, o);
         }
         lc->reload = false;
     }
@@ -2095,15 +2082,10 @@ static bool loop_send(loop_conn *lc)
         }
         while (last->next != after)
             last = last->next;
-        last->next = NULL;
         held.head = after;
         if (after == NULL)
             held.tail = NULL;
-        if (lc->sent_tail != NULL)
-            lc->sent_tail->next = first;
-        else
-            lc->sent_head = first;
-        lc->sent_tail = last;
+        list_append(&lc->sent_head, &lc->sent_tail, first, last);
     }
     if (idle)
         ev_stream_arm(lc->stream, 1);
@@ -2764,6 +2746,7 @@ counters *counters_redis_new(const char *uri, const app_clock *clock, bool fail_
     c->barriers_tail = &c->barriers;
     atomic_init(&c->next_seq, 1);
     atomic_init(&c->degraded, false);
+    atomic_init(&c->passed, false);
     if (parse_uri(c, uri, err) != 0) {
         free(c);
         return NULL;
