@@ -331,6 +331,26 @@ bool th_header(const th_response *r, const char *name, char *out, size_t cap)
     return false;
 }
 
+size_t th_read(int fd, char *out, size_t cap, int ms, int answers)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    while (n + 1 < cap) {
+        int seen = 0;
+        for (const char *q = out; answers > 0 && (q = strstr(q, "HTTP/1.1 ")) != NULL; q++)
+            seen++;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if ((answers > 0 && seen >= answers) || poll(&p, 1, ms) <= 0)
+            break;
+        ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        out[n] = '\0';
+    }
+    return n;
+}
+
 int th_dial(th_server *s, int rcvbuf)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

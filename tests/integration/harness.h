@@ -78,6 +78,13 @@ bool th_header(const th_response *r, const char *name, char *out, size_t cap);
 int th_dial(th_server *s, int rcvbuf);
 
 /*
+ * Reads what arrives on `fd` into `out` (NUL-terminated, at most cap - 1 bytes) until the peer
+ * closes, `ms` pass with nothing new, or, when `answers` is above 0, that many answers' status
+ * lines came. Returns the bytes read.
+ */
+size_t th_read(int fd, char *out, size_t cap, int ms, int answers);
+
+/*
  * Sends raw bytes on a new connection and reads until the peer closes or `timeout_ms` passes;
  * returns the bytes read (owned, NUL-terminated).
  */

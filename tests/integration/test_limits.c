@@ -35,23 +35,6 @@ static void send_all(int fd, const char *s)
     }
 }
 
-/* Reads what arrives on fd within `ms` (until the peer closes, or `ms` pass with nothing new). */
-static size_t read_some(int fd, char *out, size_t cap, int ms)
-{
-    size_t n = 0;
-    while (n + 1 < cap) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, ms) <= 0)
-            break;
-        ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    out[n] = '\0';
-    return n;
-}
-
 /* Whether anything (or the close) arrives on fd within `ms`. */
 static bool readable_within(int fd, int ms)
 {
@@ -96,7 +79,7 @@ Test(body_gate, unauthenticated_unknown_or_oversized_bodies_are_refused_unread)
         int fd = dial();
         send_all(fd, cases[i].head);
         char out[4096];
-        read_some(fd, out, sizeof out, 5000);
+        th_read(fd, out, sizeof out, 5000, 0);
         close(fd);
         char want[32];
         snprintf(want, sizeof want, "HTTP/1.1 %s ", cases[i].status);
@@ -114,10 +97,10 @@ Test(body_gate, an_accepted_body_is_asked_for_with_100_continue)
                  "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 12\r\n"
                  "Connection: close\r\n\r\n");
     char out[4096];
-    read_some(fd, out, sizeof out, 500);
+    th_read(fd, out, sizeof out, 500, 0);
     cr_assert(strncmp(out, "HTTP/1.1 100 Continue", 21) == 0, "%s", out);
     send_all(fd, "{\"name\":\"C\"}");
-    read_some(fd, out, sizeof out, 5000);
+    th_read(fd, out, sizeof out, 5000, 0);
     cr_assert(strncmp(out, "HTTP/1.1 201 ", 13) == 0, "%s", out);
     close(fd);
 }
@@ -168,7 +151,7 @@ Test(body_gate, a_head_in_pieces_is_judged_once_it_ends)
         usleep(20000);
     }
     char out[4096];
-    read_some(fd, out, sizeof out, 5000);
+    th_read(fd, out, sizeof out, 5000, 0);
     close(fd);
     cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
     /* A folded line in a later piece is still found once the head ends. */
@@ -178,7 +161,7 @@ Test(body_gate, a_head_in_pieces_is_judged_once_it_ends)
         send_all(fd, bad[i]);
         usleep(20000);
     }
-    read_some(fd, out, sizeof out, 5000);
+    th_read(fd, out, sizeof out, 5000, 0);
     close(fd);
     cr_assert(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s", out);
 }
@@ -273,7 +256,7 @@ Test(body_budget, bodies_past_the_budget_are_refused_until_one_ends)
     int second = dial();
     send_all(second, head);
     char out[4096];
-    read_some(second, out, sizeof out, 5000);
+    th_read(second, out, sizeof out, 5000, 0);
     close(second);
     cr_assert(strncmp(out, "HTTP/1.1 429 ", 13) == 0, "%s", out);
     cr_assert(strstr(out, "\"scope\":\"server\"") != NULL, "%s", out);
@@ -310,7 +293,7 @@ Test(body_budget_small, a_body_that_can_never_fit_is_413_and_chunked_bodies_stil
     send_all(fd, "POST /v1/admin/accounts HTTP/1.1\r\nHost: x\r\n" TH_ADMIN_AUTH "\r\n"
                  "Content-Type: application/json\r\nContent-Length: 10000\r\n\r\n");
     char out[4096];
-    read_some(fd, out, sizeof out, 5000);
+    th_read(fd, out, sizeof out, 5000, 0);
     close(fd);
     cr_assert(strncmp(out, "HTTP/1.1 413 ", 13) == 0, "a retry would never succeed: %s", out);
     cr_assert(strstr(out, "\"max_bytes\":8192") != NULL, "%s", out);
@@ -318,7 +301,7 @@ Test(body_budget_small, a_body_that_can_never_fit_is_413_and_chunked_bodies_stil
     send_all(fd, "POST /v1/admin/accounts HTTP/1.1\r\nHost: x\r\n" TH_ADMIN_AUTH "\r\n"
                  "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                  "e\r\n{\"name\":\"Chu\"}\r\n0\r\n\r\n");
-    read_some(fd, out, sizeof out, 5000);
+    th_read(fd, out, sizeof out, 5000, 0);
     close(fd);
     cr_assert(strncmp(out, "HTTP/1.1 201 ", 13) == 0, "%s", out);
 }
@@ -346,7 +329,7 @@ Test(connection_cap, connections_past_the_cap_wait_until_one_closes)
     for (int i = 0; i < 2; i++) {
         send_all(idle[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
         char out[2048];
-        read_some(idle[i], out, sizeof out, 300);
+        th_read(idle[i], out, sizeof out, 300, 0);
         cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "connection %d: %s", i, out);
     }
     int third = dial(); /* completes in the kernel's backlog; the server does not take it */
@@ -354,7 +337,7 @@ Test(connection_cap, connections_past_the_cap_wait_until_one_closes)
     cr_assert(!readable_within(third, 500), "a third connection was served past the cap of 2");
     close(idle[0]);
     char out[2048];
-    read_some(third, out, sizeof out, 10000);
+    th_read(third, out, sizeof out, 10000, 0);
     cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "served once a slot freed: %s", out);
     close(third);
     close(idle[1]);
@@ -582,7 +565,7 @@ Test(descriptors, out_of_descriptors_the_server_pauses_and_recovers)
     free(hog);
     for (int i = 0; i < SPARE; i++) {
         char out[2048];
-        read_some(clients[i], out, sizeof out, 10000);
+        th_read(clients[i], out, sizeof out, 10000, 0);
         cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "client %d after recovery: %s", i, out);
         close(clients[i]);
     }

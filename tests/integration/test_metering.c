@@ -695,27 +695,6 @@ Test(metering, alerts_can_be_turned_off_and_bad_thresholds_are_refused)
     th_response_free(&r);
 }
 
-/* Reads from `fd` until `want` answers' status lines came, the server closes, or 5 s pass. */
-static size_t read_answers(int fd, char *out, size_t cap, int want)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    for (;;) {
-        int seen = 0;
-        for (const char *q = out; (q = strstr(q, "HTTP/1.1 ")) != NULL; q++)
-            seen++;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (seen >= want || n + 1 >= cap || poll(&p, 1, 5000) <= 0)
-            break;
-        ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        out[n] = '\0';
-    }
-    return n;
-}
-
 /*
  * A call that waits (for the writer's fsync with --durability fsync, for the pool on a week not
  * cached yet) keeps its connection read, so that no system call stops and restarts the reading:
@@ -737,7 +716,7 @@ Test(metering, requests_sent_while_a_call_waits_are_answered_after_it_in_order)
         cr_assert_eq(send(fd, more[i], l, MSG_NOSIGNAL), (ssize_t)l);
     }
     static char out[65536];
-    read_answers(fd, out, sizeof out, 3);
+    th_read(fd, out, sizeof out, 5000, 3);
     close(fd);
     const char *first = strstr(out, "HTTP/1.1 200"), *second = first ? strstr(first + 1, "HTTP/1.1 200") : NULL;
     const char *third = second ? strstr(second + 1, "HTTP/1.1 200") : NULL;
