@@ -83,34 +83,43 @@
  *       its reply was lost and it was looked up before it ran; a run leaves it, for
  *       MARKER_TTL_MS, holding each reservation's code plus 3 as a byte: see "batches whose
  *       replies were lost"); then the flags in pairs (block, over): a day's, a month's.
- * ARGV: the number of counters among KEYS, of reservations, and the batch's epoch (us: its
- *       reservations' instants are given from it, in few digits); then each reservation: now (us
- *       from the epoch, the node's clock), the index in ARGV of its shape (what the calls of one
- *       credential decide); then each shape, as one record: its rate limits, the global, account
- *       and credential buckets' each as bucket (index in KEYS), interval (us), burst, or 0 alone
- *       when it has none; then its contract (one account's in one day and month), 0 alone when
- *       none, or: day, month, day flags, month flags (indices in KEYS), daily, monthly ('' when
- *       none), overage mode (1 or 0), cap ('' when none), day end, month end (ms, past which keys
- *       expire), missing (0: a missing counter counts 0; 1: answer missing when the day or month
- *       counter is; 2: create what is missing from the seed first, as SEED_LUA does), and with 2
- *       only, the seed: day used, month used, the day's block and over flags, the month's.
+ * ARGV: the number of counters among KEYS, of runs, and the batch's epoch (us: its reservations'
+ *       instants are given from it, in few digits); then each run (reservations one after another
+ *       with the same instant and shape): now (us from the epoch, the node's clock), the index in
+ *       ARGV of its shape (what the calls of one credential decide), how many; then each shape,
+ *       as one record: its rate limits, the global, account and credential buckets' each as
+ *       bucket (index in KEYS), interval (us), burst, or 0 alone when it has none; then its
+ *       contract (one account's in one day and month), 0 alone when none, or: day, month, day
+ *       flags, month flags (indices in KEYS), daily, monthly ('' when none), overage mode (1 or
+ *       0), cap ('' when none), day end, month end (ms, past which keys expire), missing (0: a
+ *       missing counter counts 0; 1: answer missing when the day or month counter is; 2: create
+ *       what is missing from the seed first, as SEED_LUA does), and with 2 only, the seed: day
+ *       used, month used, the day's block and over flags, the month's.
  * What a run costs Redis is mostly the Lua it interprets and every table or closure it makes (a
  * fraction of a microsecond each, with its garbage), besides the commands: so the script makes
- * two tables whatever the batch holds (a third once a flag is set), decodes a shape into locals
- * only when a reservation's differs from the one before (a batch of one credential decodes one),
- * and inlines the contract's rule. For counter i it keeps its value now in v[i] (nil: missing), at
- * the start in v[nk + i], a time to live to write it afresh with in v[2 nk + i], one to renew it
- * with in v[3 nk + i] (whole milliseconds). Numbers go to Redis as integers, exact below 2^53; the
- * buckets' microseconds go through '%d' all the same, as a Redis before 7 writes 14 digits only.
+ * three tables whatever the batch holds (a fourth once a flag is set), decodes a shape into
+ * locals only when a run's differs from the one before (a batch of one credential decodes one),
+ * and inlines the contract's rule. A run of several calls whose every call is served, no limit
+ * reached by its last call, is decided at once, in a few operations whatever its length: what its calls would
+ * do one by one (the same counts, arrival times and writes, a bucket's time to live renewed when
+ * one of its calls would), one record in the answer. Any other run is decided call by call.
+ * For counter i the script keeps its value now in v[i] (nil: missing), at the start in v[nk + i],
+ * a time to live to write it afresh with in v[2 nk + i], one to renew it with in v[3 nk + i]
+ * (whole milliseconds). Numbers go to Redis as integers, exact below 2^53; the buckets'
+ * microseconds go through '%d' all the same, as a Redis before 7 writes 14 digits only.
  * A bucket holds its theoretical arrival time. One full again is written afresh with its time to
  * live (its interval times its burst, plus an hour); one in use moves by INCRBY, its time to live
  * renewed every 16th call (when its arrival time, in intervals, is a multiple of 16). A day or
  * month counter is created with its time to live (end - now).
- * Returns six integers per reservation: {code, day used, month used, then per rate limit its
- * reset (us: the node derives what remains from it, its interval and burst)}, code = outcome + 4 * period + 8 * first
- * (outcome 0 serve, 1 serve as overage, 2 block: quota_outcome; period 0 daily, 1 monthly: quota_period; first 1 when
- * this decision set its period's flag); or {-2, scope, reset (us), retry after (us), 0, 0}: a rate limit refused the
- * call and nothing was taken; or {-1, 0...}: a counter is missing (Redis lost it, or the period is new) and the ledger
+ * Returns, for a run decided at once, seven integers: {-4, its length, then its first call's day
+ * used, month used and three resets}, each next call's being one more (when it has a contract)
+ * and one interval later (when it has rate limits), every call served; for each call of any
+ * other run, six: {code, day used, month used, then per rate limit its reset (us: the node
+ * derives what remains from it, its interval and burst)}, where code is outcome, plus 4 times
+ * period, plus 8 times first (outcome 0 serve, 1 serve as overage, 2 block: quota_outcome; period
+ * 0 daily, 1 monthly: quota_period; first 1 when this decision set its period's flag); or {-2,
+ * scope, reset (us), retry after (us), 0, 0}: a rate limit refused the call and nothing was
+ * taken; or {-1, 0...}: a counter is missing (Redis lost it, or the period is new) and the ledger
  * must seed it first; nothing was taken.
  * The contract's rule is quota_decide's: a period's limit judges the call (0 serve, 1 overage, 2
  * block), the worse of day and month decides, the day on a tie (quota_decide breaks a tie by the
@@ -128,8 +137,9 @@ static const char RESERVE_LUA[] =
     "local floor, fmt, flagged, out, n, cur = math.floor, string.format, nil, {}, 0, nil\n"
     "local gk, gt, gb, gl, g16, ak, at, ab, al, a16, ck, ct, cb, cl, c16\n"
     "local dk, mk, dfk, mfk, dl, ml, over, cap, de, me, mode, sd\n"
-    "for a = 4, 2 * nr + 3, 2 do\n"
-    "  local now, h = epoch + ARGV[a], ARGV[a + 1]\n"
+    "local codes, ri = {}, 0\n"
+    "for a = 4, 3 * nr + 3, 3 do\n"
+    "  local now, h, k = epoch + ARGV[a], ARGV[a + 1], ARGV[a + 2] + 0\n"
     "  if h ~= cur then\n"
     "    cur = h\n"
     "    local o = h + 0\n"
@@ -151,82 +161,133 @@ static const char RESERVE_LUA[] =
     "      cap, de, me, mode, sd = cap ~= '' and cap + 0, ARGV[o + 8] + 0, ARGV[o + 9] + 0, ARGV[o + 10], o + 11\n"
     "    end\n"
     "  end\n"
-    "  local res = 0\n"
-    "  if dk ~= 0 then\n"
-    "    if mode == '2' then\n"
-    "      local nowms = now / 1000\n"
-    "      if v[dk] == nil then v[dk], v[2 * nk + dk] = ARGV[sd] + 0, de > nowms and floor(de - nowms) or 1 end\n"
-    "      if v[mk] == nil then v[mk], v[2 * nk + mk] = ARGV[sd + 1] + 0, me > nowms and floor(me - nowms) or 1 end\n"
-    "      for f = 0, 3 do\n"
-    "        local k, e = (f < 2 and dfk or mfk) + f % 2, f < 2 and de or me\n"
-    "        flagged = flagged or {}\n"
-    "        if ARGV[sd + 2 + f] == '1' and not flagged[k] then\n"
-    "          flagged[k] = true\n"
-    "          call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', e - nowms > 0 and e - nowms or 1))\n"
-    "        end\n"
-    "      end\n"
-    "    elseif mode == '1' and (v[dk] == nil or v[mk] == nil) then\n"
-    "      res = -1\n"
-    "      out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = -1, 0, 0, 0, 0, 0\n"
-    "      n = n + 6\n"
-    "    end\n"
-    "  end\n"
-    "  local gx, ax, cx = 0, 0, 0\n"
-    "  if res == 0 and gk ~= 0 then\n"
-    "    local gtat, atat, ctat = v[gk] or 0, v[ak] or 0, v[ck] or 0\n"
-    "    gx = (gtat > now and gtat or now) + gt\n"
-    "    ax = (atat > now and atat or now) + at\n"
-    "    cx = (ctat > now and ctat or now) + ct\n"
-    "    local s, x, t, b\n"
-    "    if gx - now > gb then\n"
-    "      s, x, t, b = 0, gx, gt, gb\n"
-    "    elseif ax - now > ab then\n"
-    "      s, x, t, b = 1, ax, at, ab\n"
-    "    elseif cx - now > cb then\n"
-    "      s, x, t, b = 2, cx, ct, cb\n"
-    "    end\n"
-    "    if s then\n"
-    "      res = -2\n"
-    "      out[n + 1], out[n + 2], out[n + 3] = -2, s, x - t - now\n"
-    "      out[n + 4], out[n + 5], out[n + 6] = x - b - now, 0, 0\n"
-    "      n = n + 6\n"
+    "  local fast, du, mu, gtat, atat, ctat, g0, a0, c0 = k > 1\n"
+    "  if fast and dk ~= 0 then\n"
+    "    du, mu = v[dk], v[mk]\n"
+    "    if mode == '2' or mode == '1' and (du == nil or mu == nil) then\n"
+    "      fast = false\n"
     "    else\n"
-    "      v[gk], v[ak], v[ck] = gx, ax, cx\n"
-    "      if gtat <= now then v[2 * nk + gk] = gl elseif gx % g16 < gt then v[3 * nk + gk] = gl end\n"
-    "      if atat <= now then v[2 * nk + ak] = al elseif ax % a16 < at then v[3 * nk + ak] = al end\n"
-    "      if ctat <= now then v[2 * nk + ck] = cl elseif cx % c16 < ct then v[3 * nk + ck] = cl end\n"
-    "      gx, ax, cx = gx - now, ax - now, cx - now\n"
+    "      du, mu = du or 0, mu or 0\n"
+    "      fast = not (dl and du + k > dl or ml and mu + k > ml)\n"
     "    end\n"
     "  end\n"
-    "  if res == 0 then\n"
-    "    local code, du, mu = 0, 0, 0\n"
+    "  if fast and gk ~= 0 then\n"
+    "    gtat, atat, ctat = v[gk] or 0, v[ak] or 0, v[ck] or 0\n"
+    "    g0, a0, c0 = gtat > now and gtat or now, atat > now and atat or now, ctat > now and ctat or now\n"
+    "    fast = g0 + k * gt - now <= gb and a0 + k * at - now <= ab and c0 + k * ct - now <= cb\n"
+    "  end\n"
+    "  if fast then\n"
+    "    local fd, fm, fg, fa, fc = 0, 0, 0, 0, 0\n"
     "    if dk ~= 0 then\n"
-    "      du, mu = v[dk] or 0, v[mk] or 0\n"
-    "      local d, m = 0, 0\n"
-    "      if dl and du + 1 > dl then d = (not over or (cap and du + 1 - dl > cap)) and 2 or 1 end\n"
-    "      if ml and mu + 1 > ml then m = (not over or (cap and mu + 1 - ml > cap)) and 2 or 1 end\n"
-    "      local outcome, period = d, 0\n"
-    "      if m > d then outcome, period = m, 1 end\n"
-    "      if outcome ~= 2 then\n"
-    "        du, mu = du + 1, mu + 1\n"
-    "        v[dk], v[mk] = du, mu\n"
-    "        if du == 1 then v[2 * nk + dk] = de - now / 1000 > 0 and floor(de - now / 1000) or 1 end\n"
-    "        if mu == 1 then v[2 * nk + mk] = me - now / 1000 > 0 and floor(me - now / 1000) or 1 end\n"
-    "      end\n"
-    "      local first = 0\n"
-    "      if outcome ~= 0 then\n"
-    "        local k = (period == 0 and dfk or mfk) + (outcome == 2 and 0 or 1)\n"
-    "        local e, nowms = period == 0 and de or me, now / 1000\n"
-    "        flagged = flagged or {}\n"
-    "        if not flagged[k] then\n"
-    "          flagged[k] = true\n"
-    "          first = call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', e - nowms > 0 and e - nowms or 1)) and 1 or 0\n"
+    "      v[dk], v[mk], fd, fm = du + k, mu + k, du + 1, mu + 1\n"
+    "      if du == 0 then v[2 * nk + dk] = de - now / 1000 > 0 and floor(de - now / 1000) or 1 end\n"
+    "      if mu == 0 then v[2 * nk + mk] = me - now / 1000 > 0 and floor(me - now / 1000) or 1 end\n"
+    "    end\n"
+    "    if gk ~= 0 then\n"
+    "      v[gk], v[ak], v[ck] = g0 + k * gt, a0 + k * at, c0 + k * ct\n"
+    "      local j = gtat <= now and 2 or 1\n"
+    "      if j == 2 then v[2 * nk + gk] = gl end\n"
+    "      while j <= k and (g0 + j * gt) % g16 >= gt do j = j + 1 end\n"
+    "      if j <= k then v[3 * nk + gk] = gl end\n"
+    "      j = atat <= now and 2 or 1\n"
+    "      if j == 2 then v[2 * nk + ak] = al end\n"
+    "      while j <= k and (a0 + j * at) % a16 >= at do j = j + 1 end\n"
+    "      if j <= k then v[3 * nk + ak] = al end\n"
+    "      j = ctat <= now and 2 or 1\n"
+    "      if j == 2 then v[2 * nk + ck] = cl end\n"
+    "      while j <= k and (c0 + j * ct) % c16 >= ct do j = j + 1 end\n"
+    "      if j <= k then v[3 * nk + ck] = cl end\n"
+    "      fg, fa, fc = g0 + gt - now, a0 + at - now, c0 + ct - now\n"
+    "    end\n"
+    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6], out[n + 7] = -4, k, fd, fm, fg, fa, "
+    "fc\n"
+    "    n = n + 7\n"
+    "    for r = ri + 1, ri + k do codes[r] = 3 end\n"
+    "    ri = ri + k\n"
+    "  else\n"
+    "    for _ = 1, k do\n"
+    "      local res = 0\n"
+    "      if dk ~= 0 then\n"
+    "        if mode == '2' then\n"
+    "          local nowms = now / 1000\n"
+    "          if v[dk] == nil then v[dk], v[2 * nk + dk] = ARGV[sd] + 0, de > nowms and floor(de - nowms) or 1 end\n"
+    "          if v[mk] == nil then v[mk], v[2 * nk + mk] = ARGV[sd + 1] + 0, me > nowms and floor(me - nowms) or 1 "
+    "end\n"
+    "          for f = 0, 3 do\n"
+    "            local k, e = (f < 2 and dfk or mfk) + f % 2, f < 2 and de or me\n"
+    "            flagged = flagged or {}\n"
+    "            if ARGV[sd + 2 + f] == '1' and not flagged[k] then\n"
+    "              flagged[k] = true\n"
+    "              call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', e - nowms > 0 and e - nowms or 1))\n"
+    "            end\n"
+    "          end\n"
+    "        elseif mode == '1' and (v[dk] == nil or v[mk] == nil) then\n"
+    "          res = -1\n"
+    "          out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = -1, 0, 0, 0, 0, 0\n"
+    "          n = n + 6\n"
     "        end\n"
     "      end\n"
-    "      code = outcome + 4 * period + 8 * first\n"
+    "      local gx, ax, cx = 0, 0, 0\n"
+    "      if res == 0 and gk ~= 0 then\n"
+    "        local gtat, atat, ctat = v[gk] or 0, v[ak] or 0, v[ck] or 0\n"
+    "        gx = (gtat > now and gtat or now) + gt\n"
+    "        ax = (atat > now and atat or now) + at\n"
+    "        cx = (ctat > now and ctat or now) + ct\n"
+    "        local s, x, t, b\n"
+    "        if gx - now > gb then\n"
+    "          s, x, t, b = 0, gx, gt, gb\n"
+    "        elseif ax - now > ab then\n"
+    "          s, x, t, b = 1, ax, at, ab\n"
+    "        elseif cx - now > cb then\n"
+    "          s, x, t, b = 2, cx, ct, cb\n"
+    "        end\n"
+    "        if s then\n"
+    "          res = -2\n"
+    "          out[n + 1], out[n + 2], out[n + 3] = -2, s, x - t - now\n"
+    "          out[n + 4], out[n + 5], out[n + 6] = x - b - now, 0, 0\n"
+    "          n = n + 6\n"
+    "        else\n"
+    "          v[gk], v[ak], v[ck] = gx, ax, cx\n"
+    "          if gtat <= now then v[2 * nk + gk] = gl elseif gx % g16 < gt then v[3 * nk + gk] = gl end\n"
+    "          if atat <= now then v[2 * nk + ak] = al elseif ax % a16 < at then v[3 * nk + ak] = al end\n"
+    "          if ctat <= now then v[2 * nk + ck] = cl elseif cx % c16 < ct then v[3 * nk + ck] = cl end\n"
+    "          gx, ax, cx = gx - now, ax - now, cx - now\n"
+    "        end\n"
+    "      end\n"
+    "      if res == 0 then\n"
+    "        local code, du, mu = 0, 0, 0\n"
+    "        if dk ~= 0 then\n"
+    "          du, mu = v[dk] or 0, v[mk] or 0\n"
+    "          local d, m = 0, 0\n"
+    "          if dl and du + 1 > dl then d = (not over or (cap and du + 1 - dl > cap)) and 2 or 1 end\n"
+    "          if ml and mu + 1 > ml then m = (not over or (cap and mu + 1 - ml > cap)) and 2 or 1 end\n"
+    "          local outcome, period = d, 0\n"
+    "          if m > d then outcome, period = m, 1 end\n"
+    "          if outcome ~= 2 then\n"
+    "            du, mu = du + 1, mu + 1\n"
+    "            v[dk], v[mk] = du, mu\n"
+    "            if du == 1 then v[2 * nk + dk] = de - now / 1000 > 0 and floor(de - now / 1000) or 1 end\n"
+    "            if mu == 1 then v[2 * nk + mk] = me - now / 1000 > 0 and floor(me - now / 1000) or 1 end\n"
+    "          end\n"
+    "          local first = 0\n"
+    "          if outcome ~= 0 then\n"
+    "            local k = (period == 0 and dfk or mfk) + (outcome == 2 and 0 or 1)\n"
+    "            local e, nowms = period == 0 and de or me, now / 1000\n"
+    "            flagged = flagged or {}\n"
+    "            if not flagged[k] then\n"
+    "              flagged[k] = true\n"
+    "              first = call('SET', KEYS[k], '1', 'NX', 'PX', fmt('%d', e - nowms > 0 and e - nowms or 1)) and 1 or "
+    "0\n"
+    "            end\n"
+    "          end\n"
+    "          code = outcome + 4 * period + 8 * first\n"
+    "        end\n"
+    "        out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = code, du, mu, gx, ax, cx\n"
+    "        n = n + 6\n"
+    "      end\n"
+    "      ri = ri + 1\n"
+    "      codes[ri] = out[n - 5] + 3\n"
     "    end\n"
-    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = code, du, mu, gx, ax, cx\n"
-    "    n = n + 6\n"
     "  end\n"
     "end\n"
     "for k = 1, nk do\n"
@@ -238,8 +299,6 @@ static const char RESERVE_LUA[] =
     "    if v[3 * nk + k] then call('PEXPIRE', KEYS[k], v[3 * nk + k]) end\n"
     "  end\n"
     "end\n"
-    "local codes = {}\n"
-    "for r = 1, nr do codes[r] = out[6 * r - 5] + 3 end\n"
     "call('SET', KEYS[nk + 1], string.char(unpack(codes)), 'PX', " STRINGIFY(MARKER_TTL_MS) ")\n"
                                                                                             "return out\n";
 
@@ -427,8 +486,9 @@ typedef struct res_batch {
         int group;                /* 1-based, 0: no contract */
     } shapes[BATCH_MAX];
     int nshapes;
-    int res[BATCH_MAX]; /* each reservation's shape (1-based) */
-    char *out;          /* the command, growing as needed (owned) */
+    int res[BATCH_MAX];     /* each reservation's shape (1-based) */
+    size_t runs[BATCH_MAX]; /* the runs' lengths (reservations one after another with the same instant and shape) */
+    char *out;              /* the command, growing as needed (owned) */
     size_t len, cap;
 } res_batch;
 
@@ -733,23 +793,23 @@ static bool reply_is_int(const redisReply *r)
 }
 
 /* RESERVE_LUA's six integers `e` for `o` into its decision; false if they are not one. */
-static bool decision_from_reply(redisReply *const *e, const op *o, counters_decision *dec)
+static bool decision_from_reply(const long long *e, const op *o, counters_decision *dec)
 {
-    long long code = e[0]->integer;
+    long long code = e[0];
     if (code == -2) { /* a rate limit refused the call */
-        long long scope = e[1]->integer;
+        long long scope = e[1];
         if (scope < 0 || scope >= COUNTERS_RATES)
             return false;
         dec->rate_limited = true;
         dec->rate_scope = (counters_scope)scope;
-        dec->rate[scope] = (gcra_result){
-            .allowed = false, .remaining = 0, .reset_ns = e[2]->integer * 1000, .retry_after_ns = e[3]->integer * 1000};
+        dec->rate[scope] =
+            (gcra_result){.allowed = false, .remaining = 0, .reset_ns = e[2] * 1000, .retry_after_ns = e[3] * 1000};
         return true;
     }
     if (code < 0 || code > 15)
         return false;
     for (size_t i = 0; o->has_rate && i < COUNTERS_RATES; i++) { /* what remains, as the GCRA rule has it */
-        int64_t t = rate_interval_us(&o->rate.policy[i]), reset = e[3 + i]->integer;
+        int64_t t = rate_interval_us(&o->rate.policy[i]), reset = e[3 + i];
         dec->rate[i] = (gcra_result){
             .allowed = true, .remaining = (t * o->rate.policy[i].burst - reset) / t, .reset_ns = reset * 1000};
     }
@@ -760,8 +820,8 @@ static bool decision_from_reply(redisReply *const *e, const op *o, counters_deci
         return false;
     dec->d.outcome = (quota_outcome)outcome;
     dec->d.period = (quota_period)period;
-    dec->day_used = e[1]->integer;
-    dec->month_used = e[2]->integer;
+    dec->day_used = e[1];
+    dec->month_used = e[2];
     dec->reserved = dec->d.outcome != QUOTA_BLOCK;
     if (dec->d.outcome != QUOTA_SERVE) { /* the deciding period's limit and its count before this call */
         bool daily = dec->d.period == QUOTA_DAILY;
@@ -792,7 +852,7 @@ static bool int_from_bulk(const redisReply *r, int64_t *out)
 }
 
 /* Ends a reservation with its six integers of RESERVE_LUA's answer (NULL: no decision). */
-static void reserve_complete(op *o, redisReply *const *e)
+static void reserve_complete(op *o, const long long *e)
 {
     op_free(o);
     if (e == NULL || !decision_from_reply(e, o, &o->dec)) {
@@ -1152,7 +1212,12 @@ static void list_push(op ***tail, op *o)
     *tail = &o->next;
 }
 
-static bool is_batch_answer(const redisReply *r, size_t n);
+/* One reservation's six integers in RESERVE_LUA's answer. */
+typedef struct res_answer {
+    long long v[6];
+} res_answer;
+
+static bool batch_answer(const redisReply *r, const op *o, size_t n, res_answer *e);
 
 /* Formats the ops of `list` onto the connection (reservations queued together as one run). */
 static bool append_ops(redis_counters *c, op *list)
@@ -1192,29 +1257,59 @@ static size_t complete_reply(redis_counters *c, op **list, redisReply *r, bool m
         return 0;
     }
     size_t n = head->run;
-    bool noscript = may_retry && is_noscript(r), answer = !noscript && is_batch_answer(r, n);
+    res_answer answer[BATCH_MAX];
+    bool noscript = may_retry && is_noscript(r), answered = !noscript && batch_answer(r, head, n, answer);
     for (size_t i = 0; i < n; i++) {
         op *o = *list;
         *list = o->next;
-        redisReply *const *e = answer ? &r->element[6 * i] : NULL;
+        const long long *e = answered ? answer[i].v : NULL;
         if (noscript)
             list_push(retry_tail, o);
-        else if (e != NULL && e[0]->integer == -1 && c->seeder != NULL)
+        else if (e != NULL && e[0] == -1 && c->seeder != NULL)
             list_push(missing_tail, o);
         else
             reserve_complete(o, e);
     }
     return n;
 }
-/* RESERVE_LUA's answer for `n` reservations: six integers each. */
-static bool is_batch_answer(const redisReply *r, size_t n)
+/*
+ * RESERVE_LUA's answer `r` for the `n` reservations from `o` on, each one's six integers into e[0 .. n - 1]: a run
+ * decided at once is spelt out call by call, each one more and one interval later than the one before. False when `r`
+ * is not such an answer.
+ */
+static bool batch_answer(const redisReply *r, const op *o, size_t n, res_answer *e)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n)
+    if (r->type != REDIS_REPLY_ARRAY)
         return false;
-    for (size_t i = 0; i < r->elements; i++)
-        if (!reply_is_int(r->element[i]))
+    size_t i = 0;
+    for (size_t at = 0; at < r->elements;) {
+        size_t fields = reply_is_int(r->element[at]) && r->element[at]->integer == -4 ? 7 : 6;
+        if (r->elements - at < fields || i == n)
             return false;
-    return true;
+        for (size_t f = 0; f < fields; f++)
+            if (!reply_is_int(r->element[at + f]))
+                return false;
+        redisReply *const *x = &r->element[at];
+        at += fields;
+        if (fields == 6) {
+            for (size_t f = 0; f < 6; f++)
+                e[i].v[f] = x[f]->integer;
+            i++;
+            o = o->next;
+            continue;
+        }
+        long long k = x[1]->integer;
+        if (k < 1 || (unsigned long long)k > n - i)
+            return false;
+        for (long long j = 0; j < k; j++, i++, o = o->next) {
+            e[i].v[0] = 0;
+            e[i].v[1] = x[2]->integer + (o->has_limits ? j : 0);
+            e[i].v[2] = x[3]->integer + (o->has_limits ? j : 0);
+            for (size_t q = 0; q < COUNTERS_RATES; q++)
+                e[i].v[3 + q] = x[4 + q]->integer + (o->has_rate ? j * rate_interval_us(&o->rate.policy[q]) : 0);
+        }
+    }
+    return i == n;
 }
 
 /*
@@ -1914,13 +2009,14 @@ static void loop_complete(loop_conn *lc, const redisReply *r)
         loop_again(lc, list, last);
         return;
     }
-    bool answer = is_batch_answer(r, n);
+    res_answer answer[BATCH_MAX];
+    bool answered = batch_answer(r, list, n, answer);
     op *again = NULL, **again_tail = &again, *again_last = NULL;
     for (size_t i = 0; i < n; i++) {
         op *o = list;
         list = o->next;
-        redisReply *const *e = answer ? &r->element[6 * i] : NULL;
-        if (e != NULL && e[0]->integer == -1 && c->seeder != NULL) { /* nothing counted: seeded there */
+        const long long *e = answered ? answer[i].v : NULL;
+        if (e != NULL && e[0] == -1 && c->seeder != NULL) { /* nothing counted: seeded there */
             again_last = o;
             list_push(&again_tail, o);
         } else {
@@ -2344,6 +2440,18 @@ static int64_t batch_keys_index(const res_batch *b, int i)
 }
 
 /*
+ * The length of the run that reservation `i` of the batch (`o`) starts: the reservations from it on, up to the n-th,
+ * with its instant and its shape.
+ */
+static size_t run_length(const res_batch *b, const op *o, size_t i, size_t n)
+{
+    size_t k = 1;
+    for (const op *x = o->next; i + k < n && b->res[i + k] == b->res[i] && x->dec.now_ms == o->dec.now_ms; x = x->next)
+        k++;
+    return k;
+}
+
+/*
  * Formats the reservations of `first` and those queued right after it (BATCH_MAX at most) into
  * one RESERVE_LUA run in b->out, numbered: first->run says how many it holds, first->seq its
  * number (the others' is 0). Returns the op after them.
@@ -2388,7 +2496,14 @@ static op *format_reservations(redis_counters *c, res_batch *b, op *first)
     size_t mark_len = marker_key(c, first->seq, mark);
 
     /* Each shape's ARGV record: its rate limits (1 or 9 fields), then its contract (1, 11 or 17). */
-    int64_t shape_at[BATCH_MAX], argc = 3 + 2 * (int64_t)n;
+    size_t nruns = 0;
+    const op *x = first;
+    for (size_t i = 0; i < n; i += b->runs[nruns++]) {
+        b->runs[nruns] = run_length(b, x, i, n);
+        for (size_t j = 0; j < b->runs[nruns]; j++)
+            x = x->next;
+    }
+    int64_t shape_at[BATCH_MAX], argc = 3 + 3 * (int64_t)nruns;
     for (int i = 0; i < b->nshapes; i++) {
         const struct batch_shape *sh = &b->shapes[i];
         shape_at[i] = argc + 1;
@@ -2413,13 +2528,16 @@ static op *format_reservations(redis_counters *c, res_batch *b, op *first)
             out_key(b, &b->keys[i], true);
         }
     out_int(b, b->ncounters);
-    out_int(b, (int64_t)n);
+    out_int(b, (int64_t)nruns);
     int64_t epoch = first->dec.now_ms * 1000;
     out_int(b, epoch);
-    o = first;
-    for (size_t i = 0; i < n; i++, o = o->next) {
-        out_int(b, o->dec.now_ms * 1000 - epoch);
+    x = first;
+    for (size_t r = 0, i = 0; r < nruns; i += b->runs[r++]) {
+        out_int(b, x->dec.now_ms * 1000 - epoch);
         out_int(b, shape_at[b->res[i] - 1]);
+        out_int(b, (int64_t)b->runs[r]);
+        for (size_t j = 0; j < b->runs[r]; j++)
+            x = x->next;
     }
     for (int i = 0; i < b->nshapes; i++) {
         const struct batch_shape *sh = &b->shapes[i];

@@ -1206,6 +1206,76 @@ static void mixed_req(int i, counters_req *req, counters_rate *rate, limits *l)
         req->limits = l;
 }
 
+typedef void req_fn(int i, counters_req *req, counters_rate *rate, limits *l);
+
+/* Decides reservations 0 .. n - 1 of a list (n <= MIXED): one at a time, or all as one batch. */
+static void decide_list(counters_decision *out, int n, req_fn *req_of, bool one_batch)
+{
+    static counters_rate rates[MIXED];
+    static limits ls[MIXED];
+    static waiter ws[MIXED];
+    if (one_batch)
+        counters_hand_over(c); /* this thread hands over from now on: what follows is held */
+    for (int i = 0; i < n; i++) {
+        counters_req req;
+        req_of(i, &req, &rates[i], &ls[i]);
+        if (!one_batch) {
+            out[i] = reserve_req_on(c, &req);
+            continue;
+        }
+        ws[i] = (waiter){.calls = 0};
+        pthread_mutex_init(&ws[i].mu, NULL);
+        pthread_cond_init(&ws[i].cv, NULL);
+        counters_reserve(c, &req, on_decided, &ws[i]);
+    }
+    if (!one_batch)
+        return;
+    counters_hand_over(c);
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&ws[i].mu);
+        while (ws[i].calls == 0)
+            pthread_cond_wait(&ws[i].cv, &ws[i].mu);
+        pthread_mutex_unlock(&ws[i].mu);
+        out[i] = ws[i].dec;
+    }
+}
+
+/* What kinds of decision a list holds. */
+typedef struct decided_kinds {
+    int limited, overages, blocked, firsts;
+} decided_kinds;
+
+/* Asserts the lists decided one at a time (`alone`) and as one batch decide every call alike. */
+static decided_kinds assert_decided_alike(const counters_decision *alone, const counters_decision *batched, int n)
+{
+    decided_kinds k = {0};
+    for (int i = 0; i < n; i++) {
+        const counters_decision *a = &alone[i], *b = &batched[i];
+        cr_assert_eq(a->rc, 0, "reservation %d", i);
+        cr_assert_eq(b->rc, 0, "reservation %d", i);
+        cr_assert(a->rate_limited == b->rate_limited && a->rate_scope == b->rate_scope, "reservation %d", i);
+        for (int q = 0; q < COUNTERS_RATES; q++)
+            cr_assert(a->rate[q].allowed == b->rate[q].allowed && a->rate[q].remaining == b->rate[q].remaining &&
+                          a->rate[q].reset_ns == b->rate[q].reset_ns &&
+                          a->rate[q].retry_after_ns == b->rate[q].retry_after_ns,
+                      "reservation %d, rate limit %d", i, q);
+        cr_assert(a->d.outcome == b->d.outcome && a->d.period == b->d.period && a->d.limit == b->d.limit &&
+                      a->d.used == b->d.used,
+                  "reservation %d: %d/%d/%lld/%lld alone, %d/%d/%lld/%lld batched", i, a->d.outcome, a->d.period,
+                  (long long)a->d.limit, (long long)a->d.used, b->d.outcome, b->d.period, (long long)b->d.limit,
+                  (long long)b->d.used);
+        cr_assert(a->reserved == b->reserved && a->first == b->first, "reservation %d", i);
+        cr_assert(a->day_used == b->day_used && a->month_used == b->month_used,
+                  "reservation %d: %lld/%lld alone, %lld/%lld batched", i, (long long)a->day_used,
+                  (long long)a->month_used, (long long)b->day_used, (long long)b->month_used);
+        k.limited += a->rate_limited;
+        k.overages += !a->rate_limited && a->d.outcome == QUOTA_SERVE_OVERAGE;
+        k.blocked += !a->rate_limited && a->d.outcome == QUOTA_BLOCK;
+        k.firsts += a->first != COUNTERS_FIRST_NONE;
+    }
+    return k;
+}
+
 /*
  * Decides the mixed list on an empty database after a call of accounts 2 and 3 in each of their
  * zones (so their counters are in Redis and those of 1 and 4 are missing): one at a time, or all
@@ -1222,33 +1292,7 @@ static void decide_mixed(counters_decision *out, bool one_batch)
     reserve(3, &l3, utc);
     static const int32_t plus14 = 14 * 3600;
     reserve(3, &l3, (period_zone){fixed_offset, &plus14});
-    static counters_rate rates[MIXED];
-    static limits ls[MIXED];
-    static waiter ws[MIXED];
-    if (one_batch)
-        counters_hand_over(c); /* this thread hands over from now on: what follows is held */
-    for (int i = 0; i < MIXED; i++) {
-        counters_req req;
-        mixed_req(i, &req, &rates[i], &ls[i]);
-        if (!one_batch) {
-            out[i] = reserve_req_on(c, &req);
-            continue;
-        }
-        ws[i] = (waiter){.calls = 0};
-        pthread_mutex_init(&ws[i].mu, NULL);
-        pthread_cond_init(&ws[i].cv, NULL);
-        counters_reserve(c, &req, on_decided, &ws[i]);
-    }
-    if (!one_batch)
-        return;
-    counters_hand_over(c);
-    for (int i = 0; i < MIXED; i++) {
-        pthread_mutex_lock(&ws[i].mu);
-        while (ws[i].calls == 0)
-            pthread_cond_wait(&ws[i].cv, &ws[i].mu);
-        pthread_mutex_unlock(&ws[i].mu);
-        out[i] = ws[i].dec;
-    }
+    decide_list(out, MIXED, mixed_req, one_batch);
 }
 
 Test(counters_redis, a_batch_of_many_accounts_and_missing_counters_decides_as_one_at_a_time)
@@ -1258,34 +1302,93 @@ Test(counters_redis, a_batch_of_many_accounts_and_missing_counters_decides_as_on
     static counters_decision alone[MIXED], batched[MIXED];
     decide_mixed(alone, false);
     decide_mixed(batched, true);
-    int limited = 0, overages = 0, blocked = 0, firsts = 0;
-    for (int i = 0; i < MIXED; i++) {
-        const counters_decision *a = &alone[i], *b = &batched[i];
-        cr_assert_eq(a->rc, 0, "reservation %d", i);
-        cr_assert_eq(b->rc, 0, "reservation %d", i);
-        cr_assert(a->rate_limited == b->rate_limited && a->rate_scope == b->rate_scope, "reservation %d", i);
-        for (int k = 0; k < COUNTERS_RATES; k++)
-            cr_assert(a->rate[k].allowed == b->rate[k].allowed && a->rate[k].remaining == b->rate[k].remaining &&
-                          a->rate[k].reset_ns == b->rate[k].reset_ns &&
-                          a->rate[k].retry_after_ns == b->rate[k].retry_after_ns,
-                      "reservation %d, rate limit %d", i, k);
-        cr_assert(a->d.outcome == b->d.outcome && a->d.period == b->d.period && a->d.limit == b->d.limit &&
-                      a->d.used == b->d.used,
-                  "reservation %d: %d/%d/%lld/%lld alone, %d/%d/%lld/%lld batched", i, a->d.outcome, a->d.period,
-                  (long long)a->d.limit, (long long)a->d.used, b->d.outcome, b->d.period, (long long)b->d.limit,
-                  (long long)b->d.used);
-        cr_assert(a->reserved == b->reserved && a->first == b->first, "reservation %d", i);
-        cr_assert(a->day_used == b->day_used && a->month_used == b->month_used,
-                  "reservation %d: %lld/%lld alone, %lld/%lld batched", i, (long long)a->day_used,
-                  (long long)a->month_used, (long long)b->day_used, (long long)b->month_used);
-        limited += a->rate_limited;
-        overages += !a->rate_limited && a->d.outcome == QUOTA_SERVE_OVERAGE;
-        blocked += !a->rate_limited && a->d.outcome == QUOTA_BLOCK;
-        firsts += a->first != COUNTERS_FIRST_NONE;
+    decided_kinds k = assert_decided_alike(alone, batched, MIXED);
+    cr_assert(k.limited > 0 && k.overages > 0 && k.blocked > 0 && k.firsts > 0,
+              "the list decides every kind: %d rate limited, %d overage, %d blocked, %d firsts", k.limited, k.overages,
+              k.blocked, k.firsts);
+}
+
+/*
+ * The runs list: reservations one after another by one credential at one instant, some whose every
+ * call is served (decided at once in a batch), some reaching a limit on the way (decided call by
+ * call): account 11 with rate limits (a credential's burst of 3) and a daily block at 7, account
+ * 12 in overage (daily 3, cap 2) without rate limits, account 13 with rate limits only.
+ */
+static const struct run_spec {
+    int64_t account, credential;
+    int calls;
+} runs[] = {{11, 1, 3}, {12, 0, 2}, {11, 2, 2}, {13, 5, 4}, {11, 2, 2}, {12, 0, 4},
+            {11, 3, 3}, {13, 5, 2}, {11, 4, 3}, {12, 0, 1}, {13, 6, 7}, {11, 1, 1}};
+
+static void runs_req(int i, counters_req *req, counters_rate *rate, limits *l)
+{
+    const struct run_spec *s = runs;
+    for (int left = i; left >= s->calls; s++)
+        left -= s->calls;
+    *rate = (counters_rate){
+        .policy = {{1000000, 1000000}, {10, 8}, {10, 3}},
+        .id = {0, s->account, s->credential},
+    };
+    *l = s->account == 11   ? block_limits(7, 1000)
+         : s->account == 12 ? (limits){.daily_limit = opt_some(3), .mode = LIMIT_OVERAGE, .overage_cap = opt_some(2)}
+                            : (limits){0};
+    *req = (counters_req){
+        .account_id = s->account,
+        .rate = s->account == 12 ? NULL : rate,
+        .limits = s->account == 13 ? NULL : l,
+        .zone = utc,
+    };
+}
+
+static int compare_replies(const void *a, const void *b)
+{
+    return strcmp((*(redisReply *const *)a)->str, (*(redisReply *const *)b)->str);
+}
+
+/* Every counter's value in Redis (the batches' markers aside), as "key=value;" by key, into out. */
+static void counters_state(char *out, size_t cap)
+{
+    redisReply *keys = redisCommand(admin, "KEYS sm:{*");
+    cr_assert(keys != NULL && keys->type == REDIS_REPLY_ARRAY);
+    qsort(keys->element, keys->elements, sizeof *keys->element, compare_replies);
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *v = redisCommand(admin, "GET %s", keys->element[i]->str);
+        redisReply *ttl = redisCommand(admin, "PTTL %s", keys->element[i]->str);
+        cr_assert(v != NULL && v->type == REDIS_REPLY_STRING && ttl != NULL && ttl->type == REDIS_REPLY_INTEGER);
+        cr_assert_gt(ttl->integer, 0, "%s expires", keys->element[i]->str);
+        int k = snprintf(out + len, cap - len, "%s=%s;", keys->element[i]->str, v->str);
+        cr_assert(k > 0 && (size_t)k < cap - len);
+        len += (size_t)k;
+        freeReplyObject(v);
+        freeReplyObject(ttl);
     }
-    cr_assert(limited > 0 && overages > 0 && blocked > 0 && firsts > 0,
-              "the list decides every kind: %d rate limited, %d overage, %d blocked, %d firsts", limited, overages,
-              blocked, firsts);
+    freeReplyObject(keys);
+}
+
+Test(counters_redis, a_run_of_one_credential_s_calls_decides_and_counts_as_one_at_a_time)
+{
+    start(8);
+    int n = 0;
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++)
+        n += runs[i].calls;
+    cr_assert_leq(n, MIXED);
+    static counters_decision alone[MIXED], batched[MIXED];
+    static char state_alone[8192], state_batched[8192];
+    flushdb();
+    decide_list(alone, n, runs_req, false);
+    counters_state(state_alone, sizeof state_alone);
+    flushdb();
+    decide_list(batched, n, runs_req, true);
+    counters_state(state_batched, sizeof state_batched);
+    decided_kinds k = assert_decided_alike(alone, batched, n);
+    cr_assert(k.limited > 0 && k.overages > 0 && k.blocked > 0 && k.firsts > 0,
+              "the list decides every kind: %d rate limited, %d overage, %d blocked, %d firsts", k.limited, k.overages,
+              k.blocked, k.firsts);
+    cr_assert_str_eq(state_batched, state_alone, "Redis holds the same counts and arrival times");
+    cr_assert_eq(batched[0].day_used, 1);
+    cr_assert_eq(batched[2].rate[COUNTERS_RATE_CREDENTIAL].remaining, 0, "a credential's burst of 3, all taken");
 }
 
 /* The markers of lost batches that were looked up (their value is "x"). */
