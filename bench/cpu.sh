@@ -14,9 +14,13 @@
 # each server for DURATION and prints one line per run, and at the end the medians per scenario.
 # Redis's own figure per call for the reservation script comes from INFO commandstats (evalsha).
 #
+# With BASE=path/to/another/starmeter, a third server, that build with Redis counters (its own
+# database, its own Redis database on the same Redis), runs interleaved with the two ("base"
+# rows): two builds' Redis paths compared under the same conditions.
+#
 # Usage: bench/cpu.sh path/to/starmeter
 # Environment: ROUNDS (3), DURATION (10s), CONNECTIONS ("64 8"), SERVER_THREADS (2), PORT_BASE
-#              (18681: two ports from there), PERF (0: 1 also records `perf stat` of the Redis
+#              (18681: three ports from there), BASE (none), PERF (0: 1 also records `perf stat` of the Redis
 #              server's process: context switches, cpu-clock), KEEP (0: 1 leaves everything
 #              running and prints how to reach it, for perf record; stop it with Ctrl-C)
 set -euo pipefail
@@ -30,6 +34,10 @@ port_base=${PORT_BASE:-18681}
 here=$(cd "$(dirname "$0")" && pwd)
 port_local=$port_base
 port_redis=$((port_base + 1))
+port_other=$((port_base + 2))
+base_bin=${BASE:-}
+scenarios=(local redis)
+[ -n "$base_bin" ] && scenarios+=(base)
 hz=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/starmeter-cpu-XXXXXX)
@@ -47,8 +55,8 @@ trap cleanup EXIT
 
 json_field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",]*\).*/\1/p" | head -n 1; }
 fast=(--rate-per-second 1000000 --burst 10000000 --credential-rate-per-second 1000000 --credential-burst 10000000)
-make_account() { # uri dir key-file
-  local id
+make_account() { # uri dir key-file binary
+  local id bin=$4
   "$bin" migrate --store "$1" --db "$2/bench.db" --log-level warn >/dev/null
   "$bin" admin plan create --code metered --name Metered --daily-limit null --monthly-limit null "${fast[@]}" \
     --store "$1" --db "$2/bench.db" >/dev/null
@@ -64,10 +72,11 @@ redis_uri=$("$here/../scripts/redis.sh" start "$redis_dir")
 redis_port=${redis_uri##*:}
 redis_port=${redis_port%%/*}
 redis_pid=$(cat "$redis_dir/redis.pid")
-for s in local redis; do
+for s in "${scenarios[@]}"; do
   psql "$pg_admin" -qc "CREATE DATABASE cpu_$s" >/dev/null
   mkdir -p "$work/$s/journal"
-  make_account "${pg_admin%/*}/cpu_$s" "$work/$s" "$work/$s.key"
+  if [ "$s" = base ]; then b=$base_bin; else b=$bin; fi
+  make_account "${pg_admin%/*}/cpu_$s" "$work/$s" "$work/$s.key" "$b"
 done
 common=(--threads "$server_threads" --log-level warn --global-rate 100000000 --global-burst 100000000)
 "$bin" serve --listen "127.0.0.1:$port_local" --store "${pg_admin%/*}/cpu_local" --db "$work/local/bench.db" \
@@ -78,12 +87,19 @@ pid_local=$!
   --journal-dir "$work/redis/journal" --counters "$redis_uri" "${common[@]}" 2>"$work/redis.log" &
 pids+=($!)
 pid_redis=$!
+if [ -n "$base_bin" ]; then
+  "$base_bin" serve --listen "127.0.0.1:$port_other" --store "${pg_admin%/*}/cpu_base" --db "$work/base/bench.db" \
+    --journal-dir "$work/base/journal" --counters "${redis_uri%/*}/1" "${common[@]}" 2>"$work/base.log" &
+  pids+=($!)
+  pid_other=$!
+fi
 weekly="/v1/b2b/astrology/weekly-by-sign?sign=aries&week=2026-W48"
-for p in $port_local $port_redis; do
+for p in $port_local $port_redis ${base_bin:+$port_other}; do
   for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$p/healthz" && break; sleep 0.05; done
 done
 curl -sf -o /dev/null -H "X-API-Key: $(cat "$work/local.key")" "http://127.0.0.1:$port_local$weekly"
 curl -sf -o /dev/null -H "X-API-Key: $(cat "$work/redis.key")" "http://127.0.0.1:$port_redis$weekly"
+[ -z "$base_bin" ] || curl -sf -o /dev/null -H "X-API-Key: $(cat "$work/base.key")" "http://127.0.0.1:$port_other$weekly"
 
 if [ "${KEEP:-0}" = 1 ]; then
   echo "local counters: pid $pid_local, http://127.0.0.1:$port_local$weekly, key $(cat "$work/local.key")"
@@ -102,8 +118,12 @@ results="$work/results.tsv"
 : >"$results"
 for round in $(seq "$rounds"); do
   for c in "${conns_list[@]}"; do
-    for s in local redis; do
-      if [ "$s" = local ]; then pid=$pid_local port=$port_local; else pid=$pid_redis port=$port_redis; fi
+    for s in "${scenarios[@]}"; do
+      case $s in
+      local) pid=$pid_local port=$port_local ;;
+      redis) pid=$pid_redis port=$port_redis ;;
+      *) pid=$pid_other port=$port_other ;;
+      esac
       redis-cli -p "$redis_port" CONFIG RESETSTAT >/dev/null
       t0=$(ticks "$pid")
       r0=$(ticks "$redis_pid")
@@ -125,7 +145,7 @@ for round in $(seq "$rounds"); do
         -v x=$((x1 - x0)) -v hz="$hz" -v ec="${ecalls:-0}" -v eu="${eusec:-0}" -v pc="${perf_out:-}" 'BEGIN {
           srv = st * 1e6 / hz / n; red = rt * 1e6 / hz / n
           printf "%s\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\n", s, c, rd, rps, srv, red, srv + red, x / n,
-            s == "redis" && ec ? eu / ec : 0, s == "redis" && ec ? sprintf("%.2f", n / ec) : "-" }' >>"$results"
+            s != "local" && ec ? eu / ec : 0, s != "local" && ec ? sprintf("%.2f", n / ec) : "-" }' >>"$results"
       tail -n 1 "$results" | awk -F'\t' '{printf "round %s, %s conns, %s counters: %s req/s, server %s us/call, redis %s us/call, total %s us/call, %s context switches/call, evalsha %s us (%s calls per evalsha)\n", $3, $2, $1, $4, $5, $6, $7, $8, $9, $10}' >&2
     done
   done
@@ -141,13 +161,13 @@ awk -F'\t' '
   END { for (i = 1; i <= m; i++) { split(order[i], kk, SUBSEP)
       printf "| %s | %s | %.0f | %.1f | %.1f | %.1f | %.2f | %s | %s |\n", kk[1], kk[2], median(col[order[i], 4]),
         median(col[order[i], 5]), median(col[order[i], 6]), median(col[order[i], 7]), median(col[order[i], 8]),
-        kk[1] == "redis" ? sprintf("%.1f", median(col[order[i], 9])) : "-", kk[1] == "redis" ? median(col[order[i], 10]) : "-"
+        kk[1] != "local" ? sprintf("%.1f", median(col[order[i], 9])) : "-", kk[1] != "local" ? median(col[order[i], 10]) : "-"
       tot[kk[1], kk[2]] = median(col[order[i], 7]); rq[kk[1], kk[2]] = median(col[order[i], 4]) }
     print ""
     for (i = 1; i <= m; i++) { split(order[i], kk, SUBSEP)
-      if (kk[1] == "redis" && (("local", kk[2]) in tot))
-        printf "- Redis / local requests/s (medians) at %s connections: %.2f\n", kk[2], median(col[order[i], 4]) / rq["local", kk[2]] }
+      if (kk[1] != "local" && (("local", kk[2]) in tot))
+        printf "- %s / local requests/s (medians) at %s connections: %.2f\n", kk[1] == "redis" ? "Redis" : "Redis (BASE)", kk[2], median(col[order[i], 4]) / rq["local", kk[2]] }
     for (i = 1; i <= m; i++) { split(order[i], kk, SUBSEP)
-      if (kk[1] == "redis" && (("local", kk[2]) in tot))
-        printf "- local / Redis total CPU per call at %s connections: %.2f (the requests/s ratio it projects on a saturated machine)\n",
-          kk[2], tot["local", kk[2]] / tot["redis", kk[2]] } }' "$results"
+      if (kk[1] != "local" && (("local", kk[2]) in tot))
+        printf "- local / %s total CPU per call at %s connections: %.2f (the requests/s ratio it projects on a saturated machine)\n",
+          kk[1] == "redis" ? "Redis" : "Redis (BASE)", kk[2], tot["local", kk[2]] / tot[kk[1], kk[2]] } }' "$results"
