@@ -83,9 +83,9 @@
  *       its reply was lost and it was looked up before it ran; a run leaves it, for
  *       MARKER_TTL_MS, holding each reservation's code plus 3 as a byte: see "batches whose
  *       replies were lost"); then the flags in pairs (block, over): a day's, a month's.
- * ARGV: the number of counters among KEYS, of runs, and the batch's epoch (us: its reservations'
- *       instants are given from it, in few digits); then each run (reservations one after another
- *       with the same instant and shape): now (us from the epoch, the node's clock), the index in
+ * ARGV: the number of counters among KEYS, of series, and the batch's epoch (us: its reservations'
+ *       instants are given from it, in few digits); then each series (reservations one after
+ *       another with the same instant and shape): now (us from the epoch, the node's clock), the index in
  *       ARGV of its shape (what the calls of one credential decide), how many; then each shape,
  *       as one record: its rate limits, the global, account and credential buckets' each as
  *       bucket (index in KEYS), interval (us), burst, or 0 alone when it has none; then its
@@ -98,11 +98,12 @@
  * What a run costs Redis is mostly the Lua it interprets and every table or closure it makes (a
  * fraction of a microsecond each, with its garbage), besides the commands: so the script makes
  * three tables whatever the batch holds (a fourth once a flag is set), decodes a shape into
- * locals only when a run's differs from the one before (a batch of one credential decodes one),
- * and inlines the contract's rule. A run of several calls whose every call is served, no limit
- * reached by its last call, is decided at once, in a few operations whatever its length: what its calls would
- * do one by one (the same counts, arrival times and writes, a bucket's time to live renewed when
- * one of its calls would), one record in the answer. Any other run is decided call by call.
+ * locals only when a series' differs from the one before (a batch of one credential decodes one),
+ * and inlines the contract's rule. A series of several calls none of which exceeds a limit (its
+ * last one may reach it) is decided at once: what its calls would do one by one (the same
+ * counts, arrival times and writes, a bucket's time to live renewed when one of its calls would)
+ * in a few operations, plus a byte per call for the marker, and one record in the answer. Any
+ * other series is decided call by call.
  * For counter i the script keeps its value now in v[i] (nil: missing), at the start in v[nk + i],
  * a time to live to write it afresh with in v[2 nk + i], one to renew it with in v[3 nk + i]
  * (whole milliseconds). Numbers go to Redis as integers, exact below 2^53; the buckets'
@@ -111,10 +112,10 @@
  * live (its interval times its burst, plus an hour); one in use moves by INCRBY, its time to live
  * renewed every 16th call (when its arrival time, in intervals, is a multiple of 16). A day or
  * month counter is created with its time to live (end - now).
- * Returns, for a run decided at once, seven integers: {-4, its length, then its first call's day
+ * Returns, for a series decided at once, seven integers: {-4, its length, then its first call's day
  * used, month used and three resets}, each next call's being one more (when it has a contract)
  * and one interval later (when it has rate limits), every call served; for each call of any
- * other run, six: {code, day used, month used, then per rate limit its reset (us: the node
+ * other series, six: {code, day used, month used, then per rate limit its reset (us: the node
  * derives what remains from it, its interval and burst)}, where code is outcome, plus 4 times
  * period, plus 8 times first (outcome 0 serve, 1 serve as overage, 2 block: quota_outcome; period
  * 0 daily, 1 monthly: quota_period; first 1 when this decision set its period's flag); or {-2,
@@ -139,7 +140,7 @@ static const char RESERVE_LUA[] =
     "local dk, mk, dfk, mfk, dl, ml, over, cap, de, me, mode, sd\n"
     "local codes, ri = {}, 0\n"
     "for a = 4, 3 * nr + 3, 3 do\n"
-    "  local now, h, k = epoch + ARGV[a], ARGV[a + 1], ARGV[a + 2] + 0\n"
+    "  local now, h, len = epoch + ARGV[a], ARGV[a + 1], ARGV[a + 2] + 0\n"
     "  if h ~= cur then\n"
     "    cur = h\n"
     "    local o = h + 0\n"
@@ -161,51 +162,51 @@ static const char RESERVE_LUA[] =
     "      cap, de, me, mode, sd = cap ~= '' and cap + 0, ARGV[o + 8] + 0, ARGV[o + 9] + 0, ARGV[o + 10], o + 11\n"
     "    end\n"
     "  end\n"
-    "  local fast, du, mu, gtat, atat, ctat, g0, a0, c0 = k > 1\n"
+    "  local fast, du, mu, gtat, atat, ctat, g0, a0, c0 = len > 1\n"
     "  if fast and dk ~= 0 then\n"
     "    du, mu = v[dk], v[mk]\n"
     "    if mode == '2' or mode == '1' and (du == nil or mu == nil) then\n"
     "      fast = false\n"
     "    else\n"
     "      du, mu = du or 0, mu or 0\n"
-    "      fast = not (dl and du + k > dl or ml and mu + k > ml)\n"
+    "      fast = not (dl and du + len > dl or ml and mu + len > ml)\n"
     "    end\n"
     "  end\n"
     "  if fast and gk ~= 0 then\n"
     "    gtat, atat, ctat = v[gk] or 0, v[ak] or 0, v[ck] or 0\n"
     "    g0, a0, c0 = gtat > now and gtat or now, atat > now and atat or now, ctat > now and ctat or now\n"
-    "    fast = g0 + k * gt - now <= gb and a0 + k * at - now <= ab and c0 + k * ct - now <= cb\n"
+    "    fast = g0 + len * gt - now <= gb and a0 + len * at - now <= ab and c0 + len * ct - now <= cb\n"
     "  end\n"
     "  if fast then\n"
     "    local fd, fm, fg, fa, fc = 0, 0, 0, 0, 0\n"
     "    if dk ~= 0 then\n"
-    "      v[dk], v[mk], fd, fm = du + k, mu + k, du + 1, mu + 1\n"
+    "      v[dk], v[mk], fd, fm = du + len, mu + len, du + 1, mu + 1\n"
     "      if du == 0 then v[2 * nk + dk] = de - now / 1000 > 0 and floor(de - now / 1000) or 1 end\n"
     "      if mu == 0 then v[2 * nk + mk] = me - now / 1000 > 0 and floor(me - now / 1000) or 1 end\n"
     "    end\n"
     "    if gk ~= 0 then\n"
-    "      v[gk], v[ak], v[ck] = g0 + k * gt, a0 + k * at, c0 + k * ct\n"
+    "      v[gk], v[ak], v[ck] = g0 + len * gt, a0 + len * at, c0 + len * ct\n"
     "      local j = gtat <= now and 2 or 1\n"
     "      if j == 2 then v[2 * nk + gk] = gl end\n"
-    "      while j <= k and (g0 + j * gt) % g16 >= gt do j = j + 1 end\n"
-    "      if j <= k then v[3 * nk + gk] = gl end\n"
+    "      while j <= len and (g0 + j * gt) % g16 >= gt do j = j + 1 end\n"
+    "      if j <= len then v[3 * nk + gk] = gl end\n"
     "      j = atat <= now and 2 or 1\n"
     "      if j == 2 then v[2 * nk + ak] = al end\n"
-    "      while j <= k and (a0 + j * at) % a16 >= at do j = j + 1 end\n"
-    "      if j <= k then v[3 * nk + ak] = al end\n"
+    "      while j <= len and (a0 + j * at) % a16 >= at do j = j + 1 end\n"
+    "      if j <= len then v[3 * nk + ak] = al end\n"
     "      j = ctat <= now and 2 or 1\n"
     "      if j == 2 then v[2 * nk + ck] = cl end\n"
-    "      while j <= k and (c0 + j * ct) % c16 >= ct do j = j + 1 end\n"
-    "      if j <= k then v[3 * nk + ck] = cl end\n"
+    "      while j <= len and (c0 + j * ct) % c16 >= ct do j = j + 1 end\n"
+    "      if j <= len then v[3 * nk + ck] = cl end\n"
     "      fg, fa, fc = g0 + gt - now, a0 + at - now, c0 + ct - now\n"
     "    end\n"
-    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6], out[n + 7] = -4, k, fd, fm, fg, fa, "
+    "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6], out[n + 7] = -4, len, fd, fm, fg, fa, "
     "fc\n"
     "    n = n + 7\n"
-    "    for r = ri + 1, ri + k do codes[r] = 3 end\n"
-    "    ri = ri + k\n"
+    "    for r = ri + 1, ri + len do codes[r] = 3 end\n"
+    "    ri = ri + len\n"
     "  else\n"
-    "    for _ = 1, k do\n"
+    "    for _ = 1, len do\n"
     "      local res = 0\n"
     "      if dk ~= 0 then\n"
     "        if mode == '2' then\n"
@@ -486,9 +487,9 @@ typedef struct res_batch {
         int group;                /* 1-based, 0: no contract */
     } shapes[BATCH_MAX];
     int nshapes;
-    int res[BATCH_MAX];     /* each reservation's shape (1-based) */
-    size_t runs[BATCH_MAX]; /* the runs' lengths (reservations one after another with the same instant and shape) */
-    char *out;              /* the command, growing as needed (owned) */
+    int res[BATCH_MAX];       /* each reservation's shape (1-based) */
+    size_t series[BATCH_MAX]; /* the series' lengths (reservations one after another with the same instant and shape) */
+    char *out;                /* the command, growing as needed (owned) */
     size_t len, cap;
 } res_batch;
 
@@ -1273,9 +1274,9 @@ static size_t complete_reply(redis_counters *c, op **list, redisReply *r, bool m
     return n;
 }
 /*
- * RESERVE_LUA's answer `r` for the `n` reservations from `o` on, each one's six integers into e[0 .. n - 1]: a run
+ * RESERVE_LUA's answer `r` for the `n` reservations from `o` on, each one's six integers into e[0 .. n - 1]: a series
  * decided at once is spelt out call by call, each one more and one interval later than the one before. False when `r`
- * is not such an answer.
+ * is not such an answer (a series' length out of bounds, or figures that would overflow).
  */
 static bool batch_answer(const redisReply *r, const op *o, size_t n, res_answer *e)
 {
@@ -1301,6 +1302,9 @@ static bool batch_answer(const redisReply *r, const op *o, size_t n, res_answer 
         long long k = x[1]->integer;
         if (k < 1 || (unsigned long long)k > n - i)
             return false;
+        for (size_t f = 2; f < 7; f++) /* Lua's numbers: exact below 2^53, so a call's figures cannot overflow */
+            if (x[f]->integer < -(1LL << 53) || x[f]->integer > (1LL << 53))
+                return false;
         for (long long j = 0; j < k; j++, i++, o = o->next) {
             e[i].v[0] = 0;
             e[i].v[1] = x[2]->integer + (o->has_limits ? j : 0);
@@ -2440,10 +2444,10 @@ static int64_t batch_keys_index(const res_batch *b, int i)
 }
 
 /*
- * The length of the run that reservation `i` of the batch (`o`) starts: the reservations from it on, up to the n-th,
+ * The length of the series that reservation `i` of the batch (`o`) starts: the reservations from it on, up to the n-th,
  * with its instant and its shape.
  */
-static size_t run_length(const res_batch *b, const op *o, size_t i, size_t n)
+static size_t series_length(const res_batch *b, const op *o, size_t i, size_t n)
 {
     size_t k = 1;
     for (const op *x = o->next; i + k < n && b->res[i + k] == b->res[i] && x->dec.now_ms == o->dec.now_ms; x = x->next)
@@ -2496,14 +2500,14 @@ static op *format_reservations(redis_counters *c, res_batch *b, op *first)
     size_t mark_len = marker_key(c, first->seq, mark);
 
     /* Each shape's ARGV record: its rate limits (1 or 9 fields), then its contract (1, 11 or 17). */
-    size_t nruns = 0;
+    size_t nseries = 0;
     const op *x = first;
-    for (size_t i = 0; i < n; i += b->runs[nruns++]) {
-        b->runs[nruns] = run_length(b, x, i, n);
-        for (size_t j = 0; j < b->runs[nruns]; j++)
+    for (size_t i = 0; i < n; i += b->series[nseries++]) {
+        b->series[nseries] = series_length(b, x, i, n);
+        for (size_t j = 0; j < b->series[nseries]; j++)
             x = x->next;
     }
-    int64_t shape_at[BATCH_MAX], argc = 3 + 3 * (int64_t)nruns;
+    int64_t shape_at[BATCH_MAX], argc = 3 + 3 * (int64_t)nseries;
     for (int i = 0; i < b->nshapes; i++) {
         const struct batch_shape *sh = &b->shapes[i];
         shape_at[i] = argc + 1;
@@ -2528,15 +2532,15 @@ static op *format_reservations(redis_counters *c, res_batch *b, op *first)
             out_key(b, &b->keys[i], true);
         }
     out_int(b, b->ncounters);
-    out_int(b, (int64_t)nruns);
+    out_int(b, (int64_t)nseries);
     int64_t epoch = first->dec.now_ms * 1000;
     out_int(b, epoch);
     x = first;
-    for (size_t r = 0, i = 0; r < nruns; i += b->runs[r++]) {
+    for (size_t r = 0, i = 0; r < nseries; i += b->series[r++]) {
         out_int(b, x->dec.now_ms * 1000 - epoch);
         out_int(b, shape_at[b->res[i] - 1]);
-        out_int(b, (int64_t)b->runs[r]);
-        for (size_t j = 0; j < b->runs[r]; j++)
+        out_int(b, (int64_t)b->series[r]);
+        for (size_t j = 0; j < b->series[r]; j++)
             x = x->next;
     }
     for (int i = 0; i < b->nshapes; i++) {

@@ -1309,86 +1309,170 @@ Test(counters_redis, a_batch_of_many_accounts_and_missing_counters_decides_as_on
 }
 
 /*
- * The runs list: reservations one after another by one credential at one instant, some whose every
- * call is served (decided at once in a batch), some reaching a limit on the way (decided call by
- * call): account 11 with rate limits (a credential's burst of 3) and a daily block at 7, account
- * 12 in overage (daily 3, cap 2) without rate limits, account 13 with rate limits only.
+ * The series list: reservations one after another by one credential at one instant. Some are
+ * served whole (decided at once in a batch), ending below a limit or exactly on it; others exceed
+ * one on the way (decided call by call): account 11 with rate limits (a credential's burst of 3,
+ * the account's of 10) and a daily block at 7; account 12 in overage (daily 3, cap 2) without rate
+ * limits; account 13 with rate limits only; account 14 with a monthly block at 5 only.
  */
-static const struct run_spec {
+static const struct series_spec {
     int64_t account, credential;
     int calls;
-} runs[] = {{11, 1, 3}, {12, 0, 2}, {11, 2, 2}, {13, 5, 4}, {11, 2, 2}, {12, 0, 4},
-            {11, 3, 3}, {13, 5, 2}, {11, 4, 3}, {12, 0, 1}, {13, 6, 7}, {11, 1, 1}};
+} series[] = {{11, 1, 3}, {12, 0, 2}, {13, 5, 3}, {14, 0, 3}, {11, 2, 2}, {13, 5, 2}, {12, 0, 4},
+              {11, 3, 3}, {14, 0, 2}, {13, 6, 4}, {11, 4, 2}, {13, 7, 2}, {11, 1, 1}};
+#define NSERIES (sizeof series / sizeof *series)
 
-static void runs_req(int i, counters_req *req, counters_rate *rate, limits *l)
+/* The index in the list of the first call of series `s`. */
+static int series_first(size_t s)
 {
-    const struct run_spec *s = runs;
+    int i = 0;
+    for (size_t k = 0; k < s; k++)
+        i += series[k].calls;
+    return i;
+}
+
+static void series_req(int i, counters_req *req, counters_rate *rate, limits *l)
+{
+    const struct series_spec *s = series;
     for (int left = i; left >= s->calls; s++)
         left -= s->calls;
     *rate = (counters_rate){
-        .policy = {{1000000, 1000000}, {10, 8}, {10, 3}},
+        .policy = {{1000000, 1000000}, {10, 10}, {10, 3}},
         .id = {0, s->account, s->credential},
     };
-    *l = s->account == 11   ? block_limits(7, 1000)
-         : s->account == 12 ? (limits){.daily_limit = opt_some(3), .mode = LIMIT_OVERAGE, .overage_cap = opt_some(2)}
-                            : (limits){0};
+    switch (s->account) {
+    case 11: *l = block_limits(7, 1000); break;
+    case 12: *l = (limits){.daily_limit = opt_some(3), .mode = LIMIT_OVERAGE, .overage_cap = opt_some(2)}; break;
+    case 14: *l = (limits){.monthly_limit = opt_some(5), .mode = LIMIT_BLOCK}; break;
+    default: *l = (limits){0}; break;
+    }
     *req = (counters_req){
         .account_id = s->account,
-        .rate = s->account == 12 ? NULL : rate,
+        .rate = s->account == 11 || s->account == 13 ? rate : NULL,
         .limits = s->account == 13 ? NULL : l,
         .zone = utc,
     };
 }
+
+/* A seeder that never has to seed: the list's counters are in Redis before it is decided. */
+static int no_seed(void *arg, counters_seed_row *row)
+{
+    (void)arg;
+    (void)row;
+    return APP_COUNTERS_UNAVAILABLE;
+}
+
+/*
+ * What Redis holds before the list is decided: the day and month counters of the accounts with a
+ * contract (12 one call in, 14 two calls in the month), and account 11's bucket half an interval
+ * ahead of now, with a short time to live that the list's calls must renew.
+ */
+static void series_preset(int64_t now_ms)
+{
+    flushdb();
+    periods p = period_at(utc, now_ms);
+    static const struct {
+        int64_t account, day, month;
+    } used[] = {{11, 0, 0}, {12, 1, 1}, {14, 0, 2}};
+    for (size_t i = 0; i < sizeof used / sizeof *used; i++) {
+        redisReply *r = redisCommand(admin, "SET sm:{%lld}:d:%lld %lld PX 3600000", (long long)used[i].account,
+                                     (long long)p.day_key, (long long)used[i].day);
+        cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+        r = redisCommand(admin, "SET sm:{%lld}:m:%lld %lld PX 3600000", (long long)used[i].account,
+                         (long long)p.month_key, (long long)used[i].month);
+        cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+    }
+    redisReply *r = redisCommand(admin, "SET sm:{11}:rl:a %lld PX 5000", (long long)(now_ms * 1000 + 50000));
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+}
+
+/* One key in Redis: its value and its time to live. */
+typedef struct key_state {
+    char key[96], value[48];
+    long long pttl;
+} key_state;
 
 static int compare_replies(const void *a, const void *b)
 {
     return strcmp((*(redisReply *const *)a)->str, (*(redisReply *const *)b)->str);
 }
 
-/* Every counter's value in Redis (the batches' markers aside), as "key=value;" by key, into out. */
-static void counters_state(char *out, size_t cap)
+/* Every key of the counters in Redis (the batches' markers aside), by name, into out; how many. */
+static size_t counters_state(key_state *out, size_t cap)
 {
-    redisReply *keys = redisCommand(admin, "KEYS sm:{*");
+    redisReply *keys = redisCommand(admin, "KEYS sm:*");
     cr_assert(keys != NULL && keys->type == REDIS_REPLY_ARRAY);
     qsort(keys->element, keys->elements, sizeof *keys->element, compare_replies);
-    size_t len = 0;
-    out[0] = '\0';
+    size_t n = 0;
     for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *v = redisCommand(admin, "GET %s", keys->element[i]->str);
-        redisReply *ttl = redisCommand(admin, "PTTL %s", keys->element[i]->str);
+        const char *name = keys->element[i]->str;
+        if (strncmp(name, "sm:bt:", 6) == 0)
+            continue;
+        redisReply *v = redisCommand(admin, "GET %s", name);
+        redisReply *ttl = redisCommand(admin, "PTTL %s", name);
         cr_assert(v != NULL && v->type == REDIS_REPLY_STRING && ttl != NULL && ttl->type == REDIS_REPLY_INTEGER);
-        cr_assert_gt(ttl->integer, 0, "%s expires", keys->element[i]->str);
-        int k = snprintf(out + len, cap - len, "%s=%s;", keys->element[i]->str, v->str);
-        cr_assert(k > 0 && (size_t)k < cap - len);
-        len += (size_t)k;
+        cr_assert_lt(n, cap);
+        cr_assert(strlen(name) < sizeof out[n].key && v->len < sizeof out[n].value);
+        strcpy(out[n].key, name);
+        strcpy(out[n].value, v->str);
+        out[n++].pttl = ttl->integer;
         freeReplyObject(v);
         freeReplyObject(ttl);
     }
     freeReplyObject(keys);
+    return n;
 }
 
-Test(counters_redis, a_run_of_one_credential_s_calls_decides_and_counts_as_one_at_a_time)
+Test(counters_redis, a_series_of_one_credential_s_calls_decides_and_counts_as_one_at_a_time)
 {
     start(8);
-    int n = 0;
-    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++)
-        n += runs[i].calls;
+    cr_assert(counters_set_seeder(c, no_seed, NULL)); /* a counter found missing would fail the call */
+    /* 13.5 intervals of 100 ms past a multiple of 16: account 11's bucket, half an interval ahead,
+     * reaches a multiple of 16 intervals at the list's second call, which renews its time to live */
+    int64_t now_ms = T0 + 1350;
+    clock_test_set(&tclock, now_ms);
+    int n = series_first(NSERIES);
     cr_assert_leq(n, MIXED);
     static counters_decision alone[MIXED], batched[MIXED];
-    static char state_alone[8192], state_batched[8192];
-    flushdb();
-    decide_list(alone, n, runs_req, false);
-    counters_state(state_alone, sizeof state_alone);
-    flushdb();
-    decide_list(batched, n, runs_req, true);
-    counters_state(state_batched, sizeof state_batched);
+    static key_state state_alone[64], state_batched[64];
+    series_preset(now_ms);
+    decide_list(alone, n, series_req, false);
+    size_t keys_alone = counters_state(state_alone, 64);
+    series_preset(now_ms);
+    decide_list(batched, n, series_req, true);
+    size_t keys_batched = counters_state(state_batched, 64);
+
     decided_kinds k = assert_decided_alike(alone, batched, n);
     cr_assert(k.limited > 0 && k.overages > 0 && k.blocked > 0 && k.firsts > 0,
               "the list decides every kind: %d rate limited, %d overage, %d blocked, %d firsts", k.limited, k.overages,
               k.blocked, k.firsts);
-    cr_assert_str_eq(state_batched, state_alone, "Redis holds the same counts and arrival times");
-    cr_assert_eq(batched[0].day_used, 1);
-    cr_assert_eq(batched[2].rate[COUNTERS_RATE_CREDENTIAL].remaining, 0, "a credential's burst of 3, all taken");
+    cr_assert_eq(keys_batched, keys_alone);
+    for (size_t i = 0; i < keys_alone; i++) {
+        const key_state *a = &state_alone[i], *b = &state_batched[i];
+        cr_assert_str_eq(b->key, a->key);
+        cr_assert_str_eq(b->value, a->value, "%s", a->key);
+        cr_assert(b->pttl > 0 && llabs(b->pttl - a->pttl) < 2000, "%s expires in %lld ms, %lld ms one at a time",
+                  a->key, b->pttl, a->pttl);
+    }
+    /* what the contracts say, whatever the path */
+    const counters_decision *d = &batched[series_first(1) + 1]; /* 12: the daily limit reached exactly */
+    cr_assert(d->d.outcome == QUOTA_SERVE && d->day_used == 3);
+    d = &batched[series_first(3) + 2]; /* 14: the monthly limit reached exactly */
+    cr_assert(d->d.outcome == QUOTA_SERVE && d->month_used == 5);
+    d = &batched[series_first(8)]; /* 14: one past it */
+    cr_assert(d->d.outcome == QUOTA_BLOCK && d->d.period == QUOTA_MONTHLY);
+    d = &batched[series_first(2) + 2]; /* 13: a credential's burst of 3, all taken */
+    cr_assert(!d->rate_limited && d->rate[COUNTERS_RATE_CREDENTIAL].remaining == 0);
+    d = &batched[series_first(7)]; /* 11: 6th and 7th served, the 8th blocked by the day */
+    cr_assert(d[0].d.outcome == QUOTA_SERVE && d[1].d.outcome == QUOTA_SERVE && d[1].day_used == 7);
+    cr_assert(d[2].d.outcome == QUOTA_BLOCK && d[2].first == COUNTERS_FIRST_DAY_BLOCK);
+    bool renewed = false; /* account 11's bucket: its short time to live renewed by the list's second call */
+    for (size_t i = 0; i < keys_batched; i++)
+        renewed |= strcmp(state_batched[i].key, "sm:{11}:rl:a") == 0 && state_batched[i].pttl > 5000;
+    cr_assert(renewed);
 }
 
 /* The markers of lost batches that were looked up (their value is "x"). */
