@@ -1444,6 +1444,12 @@ Test(counters_redis, a_series_of_one_credential_s_calls_decides_and_counts_as_on
     series_preset(now_ms);
     decide_list(batched, n, series_req, true);
     size_t keys_batched = counters_state(state_batched, 64);
+    redisReply *marks = redisCommand(admin, "KEYS sm:bt:*"); /* the batch went as one run of the script */
+    cr_assert(marks != NULL && marks->type == REDIS_REPLY_ARRAY && marks->elements == 1);
+    redisReply *codes = redisCommand(admin, "GET %s", marks->element[0]->str);
+    cr_assert(codes != NULL && codes->type == REDIS_REPLY_STRING && codes->len == (size_t)n, "a byte per call");
+    freeReplyObject(codes);
+    freeReplyObject(marks);
 
     decided_kinds k = assert_decided_alike(alone, batched, n);
     cr_assert(k.limited > 0 && k.overages > 0 && k.blocked > 0 && k.firsts > 0,
