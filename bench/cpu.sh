@@ -14,8 +14,8 @@
 # each server for DURATION and prints one line per run, and at the end the medians per scenario.
 # Redis's own figure per call for the reservation script comes from INFO commandstats (evalsha).
 #
-# With BASE=path/to/another/starmeter, a third server, that build with Redis counters (its own
-# database, its own Redis database on the same Redis), runs interleaved with the two ("base"
+# With BASE=path/to/another/starmeter, a third database and server, that build with Redis
+# counters (its own Redis database on the same Redis), runs after the two in each round ("base"
 # rows): two builds' Redis paths compared under the same conditions.
 #
 # Usage: bench/cpu.sh path/to/starmeter
@@ -104,6 +104,8 @@ curl -sf -o /dev/null -H "X-API-Key: $(cat "$work/redis.key")" "http://127.0.0.1
 if [ "${KEEP:-0}" = 1 ]; then
   echo "local counters: pid $pid_local, http://127.0.0.1:$port_local$weekly, key $(cat "$work/local.key")"
   echo "Redis counters: pid $pid_redis, http://127.0.0.1:$port_redis$weekly, key $(cat "$work/redis.key")"
+  [ -z "$base_bin" ] ||
+    echo "Redis counters (BASE): pid $pid_other, http://127.0.0.1:$port_other$weekly, key $(cat "$work/base.key")"
   echo "redis-server: pid $redis_pid, port $redis_port"
   echo "Ctrl-C (or kill $$) stops everything."
   while :; do sleep 3600; done
