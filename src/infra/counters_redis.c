@@ -81,8 +81,9 @@
  * KEYS: the batch's counters (rate limits' buckets, days and months), each once; the batch's
  *       marker (read with the counters: a run that finds it decides nothing and returns {-3}, as
  *       its reply was lost and it was looked up before it ran; a run leaves it, for
- *       MARKER_TTL_MS, holding each reservation's code plus 3 as a byte: see "batches whose
- *       replies were lost"); then the flags in pairs (block, over): a day's, a month's.
+ *       MARKER_TTL_MS, holding each reservation's code plus 3 as a byte, plus 32 for a call of
+ *       a series decided at once: see "batches whose replies were lost"); then the flags in
+ *       pairs (block, over): a day's, a month's.
  * ARGV: the number of counters among KEYS, of series, and the batch's epoch (us: its reservations'
  *       instants are given from it, in few digits); then each series (reservations one after
  *       another with the same instant and shape): now (us from the epoch, the node's clock), the index in
@@ -203,7 +204,7 @@ static const char RESERVE_LUA[] =
     "    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6], out[n + 7] = -4, len, fd, fm, fg, fa, "
     "fc\n"
     "    n = n + 7\n"
-    "    for r = ri + 1, ri + len do codes[r] = 3 end\n"
+    "    for r = ri + 1, ri + len do codes[r] = 35 end\n"
     "    ri = ri + len\n"
     "  else\n"
     "    for _ = 1, len do\n"
@@ -1062,12 +1063,16 @@ static void note_lost(redis_counters *c, const op *list)
 
 static void refund_guarded(redis_counters *c, int64_t account_id, const counters_decision *dec, const char *guard);
 
-/* Refunds what a lost batch that ran reserved, from its marker's outcomes (RESERVE_LUA's codes, plus 3, a byte each).
+/*
+ * Refunds what a lost batch that ran reserved, from its marker's outcomes (RESERVE_LUA's codes, plus 3, plus 32 for a
+ * call of a series decided at once: served, code 0; a byte each).
  */
 static void refund_lost(redis_counters *c, const lost_batch *lb, const char *codes, const char *marker)
 {
     for (size_t i = 0; i < lb->n; i++) {
-        int code = (unsigned char)codes[i] - 3;
+        int b = (unsigned char)codes[i], code = (b & 31) - 3;
+        if (b >= 64 || (b >= 32 && code != 0))
+            continue; /* no outcome the script writes */
         if (code < 0 || code > 15 || !lb->res[i].has_limits)
             continue; /* refused by a rate limit, or a counter was missing: nothing counted */
         counters_decision dec = {.p = lb->res[i].p};

@@ -1448,6 +1448,11 @@ Test(counters_redis, a_series_of_one_credential_s_calls_decides_and_counts_as_on
     cr_assert(marks != NULL && marks->type == REDIS_REPLY_ARRAY && marks->elements == 1);
     redisReply *codes = redisCommand(admin, "GET %s", marks->element[0]->str);
     cr_assert(codes != NULL && codes->type == REDIS_REPLY_STRING && codes->len == (size_t)n, "a byte per call");
+    /* The series served whole were decided at once (their calls' marker bytes say so), the others
+     * call by call: the first five series and the one of account 13's credential 7. */
+    for (size_t s = 0; s < NSERIES; s++)
+        for (int i = series_first(s); i < series_first(s + 1); i++)
+            cr_assert_eq((unsigned char)codes->str[i] >= 32, s < 5 || s == 11, "call %d (series %zu)", i, s);
     freeReplyObject(codes);
     freeReplyObject(marks);
 
@@ -1535,13 +1540,24 @@ Test(counters_redis, a_lost_batch_that_ran_is_refunded_and_one_that_did_not_neve
     cr_assert_eq(atomic_load(&o.blocked), 1);
     cr_assert_eq(atomic_load(&o.firsts), 1, "the lost first refusal is the first again");
 
+    /* A lost batch whose calls were decided at once, as one series: given back all the same. */
+    limits many = block_limits(1000, 10000);
+    loop_reserve(&l, &o, 3, &many, 1);
+    l.swallow = true;
+    loop_reserve(&l, &o, 3, &many, 3);
+    cr_assert_eq(atomic_load(&o.unavailable), 7);
+    wait_markers_taken(2);
+    for (int i = 0; i < 300 && usage(3, utc).day_used != 1; i++)
+        usleep(10000);
+    cr_assert_eq(usage(3, utc).day_used, 1, "the series the lost batch decided at once was given back");
+    t_wait_connected(&l);
+
     /* A batch that never reached Redis: the deadline fails it, and it is found not to have run. */
     l.drop_writes = true;
-    limits many = block_limits(1000, 10000);
     loop_reserve(&l, &o, 2, &many, 2);
-    cr_assert_eq(atomic_load(&o.unavailable), 6);
+    cr_assert_eq(atomic_load(&o.unavailable), 9);
     cr_assert_gt(l.dropped_len, 0);
-    wait_markers_taken(2);
+    wait_markers_taken(3);
     /* It arrives after all (a stalled connection): it decides nothing. */
     cr_assert_eq(redisAppendFormattedCommand(admin, l.dropped, l.dropped_len), REDIS_OK);
     void *rv = NULL;
