@@ -631,5 +631,9 @@ store *store_pg_open(const char *conninfo, unsigned connections, app_err *err);
 store *store_faulty_new(store *inner, int fail_after);
 /* Makes every later call of a faulty store fail, or work again, fail_after included (thread-safe). */
 void store_faulty_break(store *faulty, bool broken);
+/* Makes each later sync of a faulty store take `ms` first (a slow disk), and says how many are in
+ * progress (thread-safe). */
+void store_faulty_slow_sync(store *faulty, int ms);
+int store_faulty_syncing(store *faulty);
 
 #endif

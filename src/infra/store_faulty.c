@@ -2,6 +2,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/mem.h"
 #include "infra/store.h"
@@ -12,6 +13,8 @@ typedef struct faulty_store {
     atomic_int fail_after; /* < 0: only `broken` fails calls */
     atomic_int calls;
     atomic_bool broken;
+    atomic_int sync_ms; /* how long each sync takes first (store_faulty_slow_sync) */
+    atomic_int syncing; /* syncs in progress */
 } faulty_store;
 
 static bool should_fail(faulty_store *s, app_err *err)
@@ -113,7 +116,19 @@ FORWARD(idem_list,
         (store * self, int64_t now, const idem_record *after, idem_record *o, size_t cap, size_t *n, app_err *err),
         (s->inner, now, after, o, cap, n, err))
 FORWARD(import_rows, (store * self, const store_import *batch, app_err *err), (s->inner, batch, err))
-FORWARD(sync, (store * self, app_err *err), (s->inner, err))
+static int faulty_sync(store *self, app_err *err)
+{
+    faulty_store *s = (faulty_store *)self;
+    if (should_fail(s, err))
+        return APP_STORE_UNAVAILABLE;
+    atomic_fetch_add(&s->syncing, 1);
+    int ms = atomic_load(&s->sync_ms);
+    if (ms > 0)
+        nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000}, NULL);
+    int rc = store_sync(s->inner, err);
+    atomic_fetch_sub(&s->syncing, 1);
+    return rc;
+}
 FORWARD(journal_mark, (store * self, const char *segment, int64_t *offset, app_err *err),
         (s->inner, segment, offset, err))
 FORWARD(journal_forget, (store * self, const char *segment, app_err *err), (s->inner, segment, err))
@@ -221,6 +236,16 @@ store *store_faulty_new(store *inner, int fail_after)
     atomic_init(&s->calls, 0);
     atomic_init(&s->broken, false);
     return &s->super;
+}
+
+void store_faulty_slow_sync(store *faulty, int ms)
+{
+    atomic_store(&((faulty_store *)faulty)->sync_ms, ms);
+}
+
+int store_faulty_syncing(store *faulty)
+{
+    return atomic_load(&((faulty_store *)faulty)->syncing);
 }
 
 void store_faulty_break(store *faulty, bool broken)

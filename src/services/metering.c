@@ -2,6 +2,7 @@
 #include "services/metering.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -85,13 +86,24 @@ struct metering {
     int64_t settle_asked, settle_done; /* metering_settle's requests, and the last one served */
     pthread_cond_t fold_cv;            /* wakes the folder (a settle, a stop) */
     bool folder_stopping;
+    pthread_cond_t sync_cv; /* wakes the syncer (a stop) */
+    bool syncer_stopping, syncer_started;
+    /* The syncer's rounds: the last one started, and the last one that succeeded (sync_round). */
+    _Atomic int64_t sync_round_started, sync_round_done;
+    /* The folder's: sealed segments folded to their end, and the round that must succeed before
+     * they are removed (retire_durable). */
+    struct retiring {
+        journal_segment *seg;
+        int64_t round;
+    } retiring[256];
+    size_t nretiring;
     atomic_bool store_unsynced;         /* a ledger commit was made without fsync since the last sync */
     _Atomic int64_t ledger_down_since;  /* monotonic ms of the first failure of a run of them; 0: healthy */
     _Atomic int64_t journal_down_since; /* the same for appends to the journal */
     pthread_mutex_t emu;                /* write_error */
     char write_error[sizeof(((app_err *)0)->message)]; /* the last failed write's message, for /readyz */
     log_every write_log[WRITE_SITES];                  /* one line per interval for each kind of failed write */
-    pthread_t writer, folder;
+    pthread_t writer, folder, syncer;
     bool started;
 
     /*
@@ -727,38 +739,81 @@ static int fold(metering *m, bool *touched)
 }
 
 /*
- * Makes what was committed and appended so far durable: the journal's segments, then the ledger's
- * commits made without fsync. Then removes the segments no loop appends to any more, now that
- * their counts are durably in the ledger (`all`: every segment, at the end).
+ * One round of making what was committed and appended so far durable: the journal's segments, then
+ * the ledger's commits made without fsync. A fold committed before the round started is durable
+ * once it succeeded (sync_round_done). False when it failed.
  */
-static void sync_all(metering *m, bool all)
+static bool sync_round(metering *m)
 {
+    int64_t round = atomic_fetch_add(&m->sync_round_started, 1) + 1;
     app_err err;
     app_err_clear(&err);
     bool any;
     if (m->j != NULL && journal_sync(m->j, &any, &err) != 0) {
         write_failed(m, SITE_JOURNAL_SYNC, &err, 0);
-        return;
+        return false;
     }
     if (atomic_exchange(&m->store_unsynced, false) && store_sync(m->o.store, &err) != 0) {
         atomic_store(&m->store_unsynced, true);
         write_failed(m, SITE_SYNC, &err, 0);
-        return;
+        return false;
     }
+    atomic_store(&m->sync_round_done, round);
+    return true;
+}
+
+/* Removes segment `seg`, folded to its end and durably in the ledger (the folder's). */
+static void retire(metering *m, journal_segment *seg)
+{
+    app_err err;
+    app_err_clear(&err);
+    char name[JOURNAL_NAME_MAX];
+    str_copy(name, sizeof name, seg->name);
+    journal_retire(m->j, seg);
+    if (store_journal_forget(m->o.store, name, &err) != 0)
+        log_write(m->o.log, LOG_WARN, "usage journal mark not removed", "{s:s}", "error", err.message);
+}
+
+/*
+ * The folder's, on each tick: removes the segments no loop appends to any more once their counts
+ * are durably in the ledger: folded to their end, then a sync round started after that fold
+ * succeeded (m->retiring remembers the round each waits for).
+ */
+static void retire_durable(metering *m)
+{
     if (m->j == NULL)
         return;
     journal_segment *segs[256];
     size_t ns = journal_segments(m->j, segs, 256);
+    int64_t done = atomic_load(&m->sync_round_done);
     for (size_t i = 0; i < ns; i++) {
-        int64_t end = atomic_load(&segs[i]->end);
-        if (!(all || atomic_load(&segs[i]->sealed)) || segs[i]->folded < end)
+        if (!atomic_load(&segs[i]->sealed) || segs[i]->folded < atomic_load(&segs[i]->end))
             continue;
-        char name[JOURNAL_NAME_MAX];
-        str_copy(name, sizeof name, segs[i]->name);
-        journal_retire(m->j, segs[i]);
-        if (store_journal_forget(m->o.store, name, &err) != 0)
-            log_write(m->o.log, LOG_WARN, "usage journal mark not removed", "{s:s}", "error", err.message);
+        size_t k = 0;
+        while (k < m->nretiring && m->retiring[k].seg != segs[i])
+            k++;
+        if (k == m->nretiring) { /* folded to its end since the last tick: a round started later makes it durable */
+            if (m->nretiring < sizeof m->retiring / sizeof m->retiring[0])
+                m->retiring[m->nretiring++] = (struct retiring){segs[i], atomic_load(&m->sync_round_started) + 1};
+            continue;
+        }
+        if (done < m->retiring[k].round)
+            continue;
+        m->retiring[k] = m->retiring[--m->nretiring];
+        retire(m, segs[i]);
     }
+}
+
+/* At the end, the loops and the writer done: makes everything durable and removes every segment. */
+static void sync_all(metering *m)
+{
+    if (!sync_round(m) || m->j == NULL)
+        return;
+    journal_segment *segs[256];
+    size_t ns = journal_segments(m->j, segs, 256);
+    for (size_t i = 0; i < ns; i++)
+        if (segs[i]->folded >= atomic_load(&segs[i]->end))
+            retire(m, segs[i]);
 }
 
 static void deadline_in(struct timespec *ts, int64_t ms)
@@ -882,9 +937,9 @@ static void watch_degraded(metering *m)
 }
 
 /*
- * Every METERING_SYNC_DELAY_MS, or when metering_settle asks, folds the journal into the ledger;
- * on the period, also makes everything so far durable, whether or not calls keep coming. Its own
- * thread, so that this work never delays the answers the writer resumes.
+ * Every METERING_SYNC_DELAY_MS, or when metering_settle asks, folds the journal into the ledger,
+ * and removes the segments whose counts the syncer made durable there. Its own thread, so that
+ * this work never delays the answers the writer resumes.
  */
 static void *folder_main(void *arg)
 {
@@ -935,7 +990,7 @@ static void *folder_main(void *arg)
             checked = mono_ms();
         }
         if (tick) {
-            sync_all(m, false);
+            retire_durable(m);
             tick_due = mono_ms() + METERING_SYNC_DELAY_MS;
         }
         if (m->shared)
@@ -956,7 +1011,32 @@ static void *folder_main(void *arg)
     bool touched = false;
     if (m->j != NULL)
         fold(m, &touched);
-    sync_all(m, true);
+    sync_all(m);
+    return NULL;
+}
+
+/*
+ * Every METERING_SYNC_DELAY_MS, a round of sync_round. Its own thread: an fsync can take long (a
+ * slow or busy disk), and the folder keeps folding meanwhile, so the ledger a node seeds counters
+ * Redis lost from lags by METERING_SYNC_DELAY_MS, not by the fsync.
+ */
+static void *syncer_main(void *arg)
+{
+    metering *m = arg;
+    pthread_mutex_lock(&m->qmu);
+    while (!m->syncer_stopping) {
+        struct timespec ts;
+        deadline_in(&ts, METERING_SYNC_DELAY_MS);
+        int rc = 0;
+        while (!m->syncer_stopping && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&m->sync_cv, &m->qmu, &ts);
+        if (m->syncer_stopping)
+            break;
+        pthread_mutex_unlock(&m->qmu);
+        sync_round(m);
+        pthread_mutex_lock(&m->qmu);
+    }
+    pthread_mutex_unlock(&m->qmu);
     return NULL;
 }
 
@@ -1035,7 +1115,10 @@ metering *metering_new(const metering_opts *opts, app_err *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the sync delay must not follow wall-clock jumps */
     pthread_cond_init(&m->qcv, &ca);
     pthread_cond_init(&m->fold_cv, &ca);
+    pthread_cond_init(&m->sync_cv, &ca);
     pthread_condattr_destroy(&ca);
+    atomic_init(&m->sync_round_started, 0);
+    atomic_init(&m->sync_round_done, 0);
     atomic_init(&m->store_unsynced, false);
     atomic_init(&m->ledger_down_since, 0);
     atomic_init(&m->journal_down_since, 0);
@@ -1055,6 +1138,12 @@ void metering_free(metering *m)
         pthread_cond_signal(&m->qcv);
         pthread_mutex_unlock(&m->qmu);
         pthread_join(m->writer, NULL);
+        pthread_mutex_lock(&m->qmu); /* the folder makes everything durable at its end */
+        m->syncer_stopping = true;
+        pthread_cond_signal(&m->sync_cv);
+        pthread_mutex_unlock(&m->qmu);
+        if (m->syncer_started)
+            pthread_join(m->syncer, NULL);
         pthread_mutex_lock(&m->qmu);
         m->folder_stopping = true;
         pthread_cond_signal(&m->fold_cv);
@@ -1065,6 +1154,7 @@ void metering_free(metering *m)
     pthread_mutex_destroy(&m->qmu);
     pthread_cond_destroy(&m->qcv);
     pthread_cond_destroy(&m->fold_cv);
+    pthread_cond_destroy(&m->sync_cv);
     pthread_cond_destroy(&m->idle_cv);
     pthread_mutex_destroy(&m->imu);
     pthread_mutex_destroy(&m->amu);
@@ -1143,6 +1233,10 @@ int metering_start(metering *m, app_err *err)
         return app_err_set(err, APP_INTERNAL_ERROR, "cannot start the usage folder");
     }
     m->started = true;
+    /* Without a syncer the folder's last round makes everything durable at the end. */
+    m->syncer_started = pthread_create(&m->syncer, NULL, syncer_main, m) == 0;
+    if (!m->syncer_started)
+        return app_err_set(err, APP_INTERNAL_ERROR, "cannot start the usage syncer");
     return 0;
 }
 

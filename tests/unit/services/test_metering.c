@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "integration/harness.h"
 #include "infra/journal.h"
@@ -322,6 +323,29 @@ Test(metering, a_failed_commit_is_refunded_and_answered_503)
         cr_assert_eq(o.status, 200, "the refunded place is free again");
     }
     cr_assert_eq(ledger_settled("requests"), 3);
+}
+
+/*
+ * The ledger keeps up while an fsync of it takes long (a slow disk): calls answered meanwhile are
+ * folded into it, as a node that seeds counters Redis lost reads it.
+ */
+Test(metering, a_slow_sync_does_not_hold_the_fold_back)
+{
+    open_metering(METERING_DURABLE_PROCESS, true);
+    store_faulty_slow_sync(st, 3000);
+    outcome o;
+    call(&who, NULL, NULL, &o); /* folded, then a sync of the ledger that takes 3 s */
+    cr_assert_eq(o.status, 200);
+    for (int i = 0; i < 300 && store_faulty_syncing(st) == 0; i++)
+        usleep(10000);
+    cr_assert_eq(store_faulty_syncing(st), 1, "a sync of the ledger is under way");
+    call(&who, NULL, NULL, &o);
+    cr_assert_eq(o.status, 200);
+    for (int i = 0; i < 100 && ledger("requests") < 2; i++)
+        usleep(10000);
+    cr_assert_eq(ledger("requests"), 2, "folded while the sync lasts");
+    cr_assert_eq(store_faulty_syncing(st), 1, "still under way");
+    store_faulty_slow_sync(st, 0);
 }
 
 Test(metering, a_fold_that_fails_is_retried_and_loses_nothing)
