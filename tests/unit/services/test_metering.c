@@ -326,8 +326,10 @@ Test(metering, a_failed_commit_is_refunded_and_answered_503)
 }
 
 /*
- * The ledger keeps up while an fsync of it takes long (a slow disk): calls answered meanwhile are
- * folded into it, as a node that seeds counters Redis lost reads it.
+ * The ledger keeps up while an fsync of it takes long (a slow disk), when the store's sync does not
+ * hold its commits back (PostgreSQL's has a connection of its own; this store sleeps before its
+ * inner sync): calls answered meanwhile are folded into it, as a node that seeds counters Redis
+ * lost reads it.
  */
 Test(metering, a_slow_sync_does_not_hold_the_fold_back)
 {
