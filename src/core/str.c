@@ -14,6 +14,23 @@ static char lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
 }
 
+size_t slices_len(const slices *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->part[i].len;
+    return n;
+}
+
+void slices_join(const slices *s, char *dst)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->part[i].len > 0)
+            memcpy(dst, s->part[i].ptr, s->part[i].len);
+        dst += s->part[i].len;
+    }
+}
+
 bool slice_eq_nocase(slice s, const char *lit)
 {
     size_t n = strlen(lit);

@@ -19,6 +19,26 @@ static inline slice slice_make(const char *p, size_t n)
     return (slice){p, n};
 }
 
+/*
+ * Borrowed bytes in a few pieces, in order: an answer assembled around bytes it does not copy
+ * (sent as they are, with one writev), joined only where one buffer is needed.
+ */
+#define SLICES_MAX 3
+typedef struct slices {
+    slice part[SLICES_MAX];
+    size_t n;
+} slices;
+
+static inline slices slices_one(slice s)
+{
+    return (slices){.part = {s}, .n = 1};
+}
+
+/* The pieces' total length. */
+size_t slices_len(const slices *s);
+/* Copies the pieces one after another into `dst`, which holds slices_len(s) bytes. */
+void slices_join(const slices *s, char *dst);
+
 /* True when `s` holds exactly the NUL-terminated `lit`. */
 bool slice_eq(slice s, const char *lit);
 /* Same, ignoring ASCII case. */

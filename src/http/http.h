@@ -128,6 +128,11 @@ void *http_auth_data(const http_ctx *ctx);
 void http_set_auth(http_ctx *ctx, void *data);
 /* Allocates `n` bytes in the request arena (freed with the response). */
 void *http_arena_alloc(http_ctx *ctx, size_t n);
+/*
+ * Calls release(arg) once the request's arena is freed, after the response was written: what the
+ * response borrows from elsewhere (a cached answer) is held until then.
+ */
+void http_arena_hold(http_ctx *ctx, void (*release)(void *arg), void *arg);
 /* The peer's IP address as text (for limits on failed authentication); "" if unknown. */
 const char *http_peer(http_ctx *ctx);
 
@@ -158,12 +163,13 @@ void http_resume_post_all(http_resume *const *tokens, size_t n);
 /* Adds a response header; both strings are copied into the request arena. */
 void http_add_header(http_ctx *ctx, const char *name, const char *value);
 /*
- * The success envelope {"data": data, "meta": {meta_members, "request_id"}} as bytes in the
- * request arena: `data` is one JSON value, `meta_members` the members of an object without its
- * braces (`"usage":{...}`), or empty. For answers that are kept (an idempotent answer is stored
- * byte for byte) before they are sent with http_reply_raw.
+ * The success envelope {"data": data, "meta": {meta_members, "request_id"}}, in pieces: `data`
+ * (one JSON value) is not copied and must outlive the response (static, in the arena, or held by
+ * http_arena_hold); `meta_members` (the members of an object without its braces, `"usage":{...}`,
+ * or empty) is copied into the arena. For answers that are kept (an idempotent answer is stored
+ * byte for byte) before they are sent with http_reply_slices.
  */
-slice http_envelope(http_ctx *ctx, slice data, slice meta_members);
+slices http_envelope(http_ctx *ctx, slice data, slice meta_members);
 /*
  * Sends {"data": data, "meta": {...meta, "request_id"}}; steals both references (meta may be
  * NULL).
@@ -185,6 +191,8 @@ void http_reply_error(http_ctx *ctx, const app_err *err);
 void http_reply_code(http_ctx *ctx, app_code code);
 /* Sends bytes as they are; `body` must outlive the response (static or in the arena). */
 void http_reply_raw(http_ctx *ctx, int status, const char *content_type, const char *body, size_t len);
+/* The same, from pieces sent one after another (one writev); each must outlive the response. */
+void http_reply_slices(http_ctx *ctx, int status, const char *content_type, const slices *body);
 /*
  * Sends a stored success envelope again (an idempotent replay), byte for byte. Its request id,
  * meta.request_id, becomes this response's X-Request-Id (and the id of its log line), so that

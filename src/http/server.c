@@ -236,6 +236,25 @@ void *http_arena_alloc(http_ctx *ctx, size_t n)
     return h2o_mem_alloc_pool(&ctx->req->pool, n);
 }
 
+typedef struct arena_hold {
+    void (*release)(void *arg);
+    void *arg;
+} arena_hold;
+
+static void arena_hold_dispose(void *p)
+{
+    arena_hold *h = p;
+    h->release(h->arg);
+}
+
+void http_arena_hold(http_ctx *ctx, void (*release)(void *arg), void *arg)
+{
+    /* A chunk the pool holds the only reference to: disposed when the pool is cleared. */
+    arena_hold *h = h2o_mem_alloc_shared(&ctx->req->pool, sizeof *h, arena_hold_dispose);
+    h->release = release;
+    h->arg = arg;
+}
+
 const char *http_peer(http_ctx *ctx)
 {
     struct sockaddr_storage ss;

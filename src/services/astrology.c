@@ -11,19 +11,28 @@
 #include "domain/sky.h"
 #include "services/horoscope.h"
 
+/*
+ * A week's rendered answers, shared by the cache and the calls that hold them (astrology_hold):
+ * freed by the last release, so a week evicted while calls still send its bytes stays whole.
+ */
+struct astrology_text {
+    atomic_ulong refs;
+    char *text[ZODIAC_SIGN_COUNT][ZODIAC_LANG_COUNT]; /* owned, compact JSON */
+    size_t len[ZODIAC_SIGN_COUNT][ZODIAC_LANG_COUNT];
+};
+
 typedef struct week_entry {
     zodiac_week week;
     ephemeris_model model;
-    _Atomic unsigned long last_used;                  /* written by hits under the read lock */
-    char *text[ZODIAC_SIGN_COUNT][ZODIAC_LANG_COUNT]; /* owned, compact JSON */
-    size_t len[ZODIAC_SIGN_COUNT][ZODIAC_LANG_COUNT];
+    _Atomic unsigned long last_used; /* written by hits under the read lock */
+    astrology_text *texts;           /* one reference the cache's */
 } week_entry;
 
 struct astrology {
     const ephemeris *eph;
     /*
-     * The cache. Hits share it (read lock) and copy their bytes side by side; only inserting a
-     * computed week takes it exclusively, for a few stores. Writers go first, so a stream of
+     * The cache. Hits share it (read lock) and take a reference to their week's bytes side by
+     * side; only inserting a computed week takes it exclusively, for a few stores. Writers go first, so a stream of
      * hits cannot hold a new week out.
      */
     pthread_rwlock_t mu;
@@ -48,11 +57,20 @@ astrology *astrology_new(const ephemeris *eph, size_t max_weeks)
     return a;
 }
 
-static void entry_clear(week_entry *e)
+void astrology_release(astrology_text *held)
 {
+    astrology_text *t = held;
+    if (t == NULL || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+        return;
     for (int s = 0; s < ZODIAC_SIGN_COUNT; s++)
         for (int l = 0; l < ZODIAC_LANG_COUNT; l++)
-            free(e->text[s][l]);
+            free(t->text[s][l]);
+    free(t);
+}
+
+static void entry_clear(week_entry *e)
+{
+    astrology_release(e->texts);
     memset(e, 0, sizeof *e);
 }
 
@@ -76,23 +94,23 @@ static week_entry *find(astrology *a, zodiac_week w)
     return NULL;
 }
 
-char *astrology_cached(astrology *a, zodiac_week week, zodiac_sign sign, zodiac_lang lang,
-                       void *(*alloc)(void *ctx, size_t n), void *ctx, size_t *len, ephemeris_model *model)
+astrology_text *astrology_hold(astrology *a, zodiac_week week, zodiac_sign sign, zodiac_lang lang, slice *text,
+                               ephemeris_model *model)
 {
-    char *out = NULL;
+    astrology_text *held = NULL;
     pthread_rwlock_rdlock(&a->mu);
     week_entry *e = find(a, week);
     if (e != NULL) {
         /* Recency only orders evictions: relaxed counts are enough. */
         atomic_store_explicit(&e->last_used, atomic_fetch_add_explicit(&a->tick, 1, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-        *len = e->len[sign][lang];
+        held = e->texts;
+        atomic_fetch_add_explicit(&held->refs, 1, memory_order_relaxed); /* the cache's keeps it alive */
+        *text = slice_make(held->text[sign][lang], held->len[sign][lang]);
         *model = e->model;
-        out = alloc(ctx, *len);
-        memcpy(out, e->text[sign][lang], *len);
     }
     pthread_rwlock_unlock(&a->mu);
-    return out;
+    return held;
 }
 
 int astrology_compute(astrology *a, zodiac_week week, app_err *err)
@@ -113,16 +131,18 @@ int astrology_compute(astrology *a, zodiac_week week, app_err *err)
         free(sky);
         goto out;
     }
-    week_entry fresh = {.week = week, .model = run.model};
+    astrology_text *t = xcalloc(1, sizeof *t);
+    atomic_init(&t->refs, 1);
+    week_entry fresh = {.week = week, .model = run.model, .texts = t};
     for (int s = 0; s < ZODIAC_SIGN_COUNT && rc == 0; s++) {
         for (int l = 0; l < ZODIAC_LANG_COUNT && rc == 0; l++) {
             json_t *doc = horoscope_render(sky, week, (zodiac_sign)s, (zodiac_lang)l);
-            fresh.text[s][l] = doc ? json_dumps(doc, HOROSCOPE_DUMP_FLAGS) : NULL;
+            t->text[s][l] = doc ? json_dumps(doc, HOROSCOPE_DUMP_FLAGS) : NULL;
             json_decref(doc);
-            if (fresh.text[s][l] == NULL)
+            if (t->text[s][l] == NULL)
                 rc = app_err_set(err, APP_INTERNAL_ERROR, "the horoscope could not be rendered");
             else
-                fresh.len[s][l] = strlen(fresh.text[s][l]);
+                t->len[s][l] = strlen(t->text[s][l]);
         }
     }
     free(sky);

@@ -52,7 +52,7 @@ struct metering_call {
     int claim_rc;              /* the shared claim's answer, until the call is back on its loop */
     bool claim_won;
     metering_view view;
-    slice body;
+    slices body;
     usage_delta delta;
     audit_event *audit;  /* the first refusal or overage of a period, or NULL */
     usage_alert *alerts; /* the alert thresholds its count reaches (in its arena), or NULL */
@@ -578,8 +578,8 @@ static void write_batch(metering *m, metering_call *batch, size_t n)
             idem_record *r = &idem[ni++];
             *r = (idem_record){.account_id = c->req.who->account_id,
                                .status = 200,
-                               .body = (char *)c->body.ptr,
-                               .body_len = c->body.len,
+                               .body = (char *)c->body.part[0].ptr,
+                               .body_len = c->body.part[0].len,
                                .expires_at = now + IDEM_TTL_MS};
             str_copy(r->key, sizeof r->key, c->req.idem_key);
             memcpy(r->fingerprint, c->req.fingerprint, 32);
@@ -1515,6 +1515,12 @@ static void serve(metering_call *c)
         note_alerts(c);
     }
     c->store_answer = c->req.has_idem;
+    if (c->store_answer && c->body.n > 1) { /* stored byte for byte, and sent from the same bytes */
+        size_t n = slices_len(&c->body);
+        char *joined = m->o.host->alloc(c->req.caller, n ? n : 1);
+        slices_join(&c->body, joined);
+        c->body = slices_one(slice_make(joined, n));
+    }
     journaled how =
         c->audit == NULL && c->nalerts == 0 && !c->store_answer && c->decided ? journal_count(c) : NOT_JOURNALED;
     if (how == JOURNALED) {
@@ -1711,7 +1717,7 @@ static void after_lookup(metering_call *c)
         /* The stored answer, byte for byte: served once, counted once. */
         char *body = c->m->o.host->alloc(c->req.caller, c->found.body_len ? c->found.body_len : 1);
         memcpy(body, c->found.body, c->found.body_len);
-        c->body = slice_make(body, c->found.body_len);
+        c->body = slices_one(slice_make(body, c->found.body_len));
     }
     free(c->found.body);
     c->found.body = NULL;

@@ -85,18 +85,19 @@ typedef struct metering_view {
 typedef struct metering_request metering_request;
 
 /*
- * Produces the answer's bytes once the call is decided (on the caller's loop): the whole body,
- * living as long as the call (the request arena). 0, or an error code with *why set to a static
- * sentence for the log: the call is then refunded and answered with that error.
+ * Produces the answer's bytes once the call is decided (on the caller's loop): the whole body, in
+ * pieces living as long as the call (the request arena, or held with it). 0, or an error code
+ * with *why set to a static sentence for the log: the call is then refunded and answered with that
+ * error.
  */
-typedef int (*metering_render_fn)(const metering_request *req, const metering_view *view, slice *body,
+typedef int (*metering_render_fn)(const metering_request *req, const metering_view *view, slices *body,
                                   const char **why);
 
 /* How the call ended; handed to `done`. */
 typedef struct metering_result {
     int status;         /* 200, or 0 when `err` says why not */
     const app_err *err; /* the failure (a refusal, a conflict, the store), or NULL */
-    slice body;         /* the answer on success: rendered now, or the stored one replayed */
+    slices body;        /* the answer on success: rendered now, or the stored one replayed (one piece) */
     bool replayed;      /* an Idempotency-Key retry answered from the stored answer */
     metering_view view;
 } metering_result;

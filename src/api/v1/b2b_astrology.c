@@ -14,27 +14,34 @@ typedef struct weekly {
     zodiac_lang lang;
     int compute_rc;
     app_err *compute_err; /* a miss only: the error struct stays out of the hit path's arena */
-    char *text;           /* the cached answer once found, in the arena */
-    size_t len;
+    slice text;           /* the cached answer once found, held until the response is written */
     ephemeris_model model;
 } weekly;
 
-static void *arena(void *ctx, size_t n)
+static void release(void *held)
 {
-    return http_arena_alloc(ctx, n);
+    astrology_release(held);
+}
+
+/* The cached answer, held for as long as the response needs its bytes; false on a miss. */
+static bool hold(http_ctx *ctx, weekly *w)
+{
+    astrology_text *held = astrology_hold(w->env->astrology, w->week, w->sign, w->lang, &w->text, &w->model);
+    if (held == NULL)
+        return false;
+    http_arena_hold(ctx, release, held);
+    return true;
 }
 
 /* The answer from the cache, which validation (or the computation before it) has filled. */
 static int handle(http_ctx *ctx, void *state, slice *data, slice *meta, const char **why)
 {
     weekly *w = state;
-    if (w->text == NULL)
-        w->text = astrology_cached(w->env->astrology, w->week, w->sign, w->lang, arena, ctx, &w->len, &w->model);
-    if (w->text == NULL) { /* evicted between the computation and now: rare, and not the caller's fault */
+    if (w->text.ptr == NULL && !hold(ctx, w)) { /* evicted since the computation: rare, not the caller's fault */
         *why = "the week left the cache before it could be served";
         return APP_INTERNAL_ERROR;
     }
-    *data = slice_make(w->text, w->len);
+    *data = w->text;
     *meta = w->model == EPHEMERIS_MODEL_SWISS ? SLICE_LIT("\"ephemeris\":\"swiss_ephemeris\"")
                                               : SLICE_LIT("\"ephemeris\":\"moshier\"");
     return 0;
@@ -119,8 +126,7 @@ void api_b2b_astrology_weekly(http_ctx *ctx)
     }
     /* A hit continues at once, its rate limits taken with its quota; a miss takes them first,
      * then computes the week on the pool, off the event loop. */
-    w->text = astrology_cached(w->env->astrology, w->week, w->sign, w->lang, arena, ctx, &w->len, &w->model);
-    if (w->text != NULL) {
+    if (hold(ctx, w)) {
         api_metered(ctx, handle, w, false);
         return;
     }

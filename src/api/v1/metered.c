@@ -95,7 +95,7 @@ static size_t usage_members(const metering_view *v, char *out, size_t cap, char 
     return len < cap ? len : 0;
 }
 
-static int on_render(const metering_request *req, const metering_view *view, slice *body, const char **why)
+static int on_render(const metering_request *req, const metering_view *view, slices *body, const char **why)
 {
     http_ctx *ctx = req->caller;
     metered *mt = req->state;
@@ -137,12 +137,12 @@ static void on_done(const metering_request *req, const metering_result *res)
     api_rate_outcome(ctx, req->rate, &res->view, NULL);
     if (res->replayed) {
         http_add_header(ctx, "idempotent-replayed", "true");
-        http_reply_replay(ctx, res->status, res->body.ptr, res->body.len);
+        http_reply_replay(ctx, res->status, res->body.part[0].ptr, res->body.part[0].len);
         return;
     }
     if (res->view.overage)
         http_add_header(ctx, "x-quota-overage", "true");
-    http_reply_raw(ctx, res->status, "application/json; charset=utf-8", res->body.ptr, res->body.len);
+    http_reply_slices(ctx, res->status, "application/json; charset=utf-8", &res->body);
 }
 
 static bool idem_key_valid(slice k)
