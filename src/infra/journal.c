@@ -42,6 +42,8 @@ struct journal {
 };
 
 struct journal_leftover {
+    journal *j;
+    const char *name;
     int fd;
     int64_t size;
 };
@@ -210,6 +212,8 @@ static int read_records(int fd, const char *name, int64_t from, int64_t end, jou
 {
     *n = 0;
     *next = from;
+    if (end <= from) /* a leftover folded past what its file kept (its tail lost with the power) */
+        return 0;
     int64_t avail = (end - from) / RECORD_SIZE;
     size_t want = avail < (int64_t)cap ? (size_t)avail : cap;
     if (want == 0)
@@ -313,7 +317,21 @@ static int sync_locked(journal *j, bool *synced, app_err *err)
     return rc;
 }
 
-void journal_retire(journal *j, journal_segment *seg)
+/*
+ * Removes a segment's file durably: unlinked, then the directory fsynced, so that the file cannot
+ * come back after a power loss once its mark in the ledger is forgotten (it would be replayed from
+ * its start, every call counted twice).
+ */
+static int remove_durably(journal *j, const char *name, app_err *err)
+{
+    if (unlinkat(j->dir_fd, name, 0) != 0 && errno != ENOENT)
+        return io_fail(err, "cannot remove", name);
+    if (fsync(j->dir_fd) != 0)
+        return io_fail(err, "cannot sync the directory after removing", name);
+    return 0;
+}
+
+int journal_retire(journal *j, journal_segment *seg, app_err *err)
 {
     pthread_mutex_lock(&j->sync_mu); /* a sync in progress may hold the segment */
     pthread_mutex_lock(&j->mu);
@@ -329,10 +347,15 @@ void journal_retire(journal *j, journal_segment *seg)
     }
     pthread_mutex_unlock(&j->mu);
     pthread_mutex_unlock(&j->sync_mu);
-    unlinkat(j->dir_fd, seg->name, 0);
-    atomic_store(&j->dir_dirty, true);
+    int rc = remove_durably(j, seg->name, err);
     close(seg->fd);
     free(seg);
+    return rc;
+}
+
+int journal_leftover_remove(journal_leftover *lo, app_err *err)
+{
+    return remove_durably(lo->j, lo->name, err);
 }
 
 int journal_leftover_read(journal_leftover *lo, int64_t from, journal_entry *out, size_t cap, size_t *n, int64_t *next,
@@ -376,7 +399,7 @@ int journal_recover(journal *j, journal_leftover_fn fn, void *arg, app_err *err)
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (rc == 0) {
-            journal_leftover lo = {.fd = openat(j->dir_fd, names[i], O_RDONLY | O_CLOEXEC)};
+            journal_leftover lo = {.j = j, .name = names[i], .fd = openat(j->dir_fd, names[i], O_RDONLY | O_CLOEXEC)};
             struct stat sb;
             if (lo.fd < 0) {
                 rc = io_fail(err, "cannot open", names[i]);
@@ -388,10 +411,6 @@ int journal_recover(journal *j, journal_leftover_fn fn, void *arg, app_err *err)
             } else {
                 lo.size = (int64_t)sb.st_size;
                 rc = fn(arg, names[i], &lo, err);
-                if (rc == 0) {
-                    unlinkat(j->dir_fd, names[i], 0);
-                    atomic_store(&j->dir_dirty, true);
-                }
                 close(lo.fd);
             }
         }

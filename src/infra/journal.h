@@ -80,13 +80,18 @@ int journal_sync(journal *j, bool *synced, app_err *err);
  */
 int journal_probe(journal *j, app_err *err);
 
-/* Removes a sealed, fully folded and synced segment: unlinks and closes its file, frees it. */
-void journal_retire(journal *j, journal_segment *seg);
+/*
+ * Removes a sealed, fully folded and synced segment: closes its file and frees it, unlinks the
+ * file and fsyncs the directory. 0 once the removal is durable (its mark may be forgotten then),
+ * or store_unavailable: the file may come back after a power loss, so its mark is to be kept.
+ */
+int journal_retire(journal *j, journal_segment *seg, app_err *err);
 
 /*
  * Start-up: calls fn for each segment file in the directory that no live process holds (a crash
- * left it), with its name; `fn` reads it through the journal_leftover handle. After fn returns 0
- * the file is removed.
+ * left it), with its name; `fn` reads it through the journal_leftover handle and removes it with
+ * journal_leftover_remove, before it forgets how far the file was replayed (a file that outlives
+ * its mark is replayed from its start). Stops at the first fn that fails, with its error.
  */
 typedef struct journal_leftover journal_leftover;
 typedef int (*journal_leftover_fn)(void *arg, const char *name, journal_leftover *lo, app_err *err);
@@ -94,5 +99,7 @@ int journal_recover(journal *j, journal_leftover_fn fn, void *arg, app_err *err)
 /* Reads valid records of a leftover from `from` (stopping at the first torn one), like journal_read. */
 int journal_leftover_read(journal_leftover *lo, int64_t from, journal_entry *out, size_t cap, size_t *n, int64_t *next,
                           app_err *err);
+/* Removes a leftover's file durably (unlinked, the directory fsynced): 0, or store_unavailable. */
+int journal_leftover_remove(journal_leftover *lo, app_err *err);
 
 #endif

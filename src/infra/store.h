@@ -39,10 +39,15 @@ typedef struct idem_record {
     int64_t expires_at;
 } idem_record;
 
-/* How far one usage journal segment is folded into the ledger (bytes from its start). */
+/*
+ * How far one usage journal segment is folded into the ledger (bytes from its start): moved from
+ * `from` to `offset`. A batch whose segment's mark is not at `from` in the ledger (0: none yet)
+ * applies nothing and fails: its records were folded already, by a commit whose answer was lost
+ * (a connection that broke after COMMIT went out), and must not be counted twice.
+ */
 typedef struct journal_mark {
     char segment[64]; /* the segment's file name */
-    int64_t offset;
+    int64_t offset, from;
 } journal_mark;
 
 /*
@@ -635,5 +640,10 @@ void store_faulty_break(store *faulty, bool broken);
  * progress (thread-safe). */
 void store_faulty_slow_sync(store *faulty, int ms);
 int store_faulty_syncing(store *faulty);
+/*
+ * Makes the next `n` usage batches of a faulty store commit and then fail all the same, as a
+ * connection that broke after its COMMIT went out does (thread-safe).
+ */
+void store_faulty_lose_commits(store *faulty, int n);
 
 #endif

@@ -15,6 +15,7 @@ typedef struct faulty_store {
     atomic_bool broken;
     atomic_int sync_ms; /* how long each sync takes first (store_faulty_slow_sync) */
     atomic_int syncing; /* syncs in progress */
+    atomic_int lost;    /* usage batches still to commit with their answer lost (store_faulty_lose_commits) */
 } faulty_store;
 
 static bool should_fail(faulty_store *s, app_err *err)
@@ -81,7 +82,20 @@ FORWARD(audit_list,
         (store * self, const audit_filter *f, int64_t after, audit_event *o, size_t cap, size_t *n, app_err *err),
         (s->inner, f, after, o, cap, n, err))
 FORWARD(change_token, (store * self, int64_t *out, app_err *err), (s->inner, out, err))
-FORWARD(usage_apply, (store * self, const usage_batch *b, app_err *err), (s->inner, b, err))
+
+static int faulty_usage_apply(store *self, const usage_batch *b, app_err *err)
+{
+    faulty_store *s = (faulty_store *)self;
+    if (should_fail(s, err))
+        return APP_STORE_UNAVAILABLE;
+    int rc = store_usage_apply(s->inner, b, err);
+    int left = atomic_load(&s->lost);
+    while (rc == 0 && left > 0 && !atomic_compare_exchange_weak(&s->lost, &left, left - 1))
+        ;
+    if (rc == 0 && left > 0) /* committed, and the caller is told otherwise */
+        return app_err_set(err, APP_STORE_UNAVAILABLE, "injected fault: the commit's answer was lost");
+    return rc;
+}
 FORWARD(alert_list,
         (store * self, int64_t id, const char *day_from, const char *month_from, usage_alert *o, size_t cap, size_t *n,
          app_err *err),
@@ -246,6 +260,11 @@ void store_faulty_slow_sync(store *faulty, int ms)
 int store_faulty_syncing(store *faulty)
 {
     return atomic_load(&((faulty_store *)faulty)->syncing);
+}
+
+void store_faulty_lose_commits(store *faulty, int n)
+{
+    atomic_store(&((faulty_store *)faulty)->lost, n);
 }
 
 void store_faulty_break(store *faulty, bool broken)

@@ -230,8 +230,12 @@ static const char *const SQL[Q_COUNT] = {
                          "ORDER BY account_id, period, period_start, threshold LIMIT $5",
     [Q_ALERT_IMPORT] = "INSERT INTO usage_alerts(account_id, period, period_start, threshold, used, limit_value, at) "
                        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    [Q_MARK_PUT] = "INSERT INTO usage_journal_marks(segment, folded_bytes) VALUES ($1, $2) "
-                   "ON CONFLICT (segment) DO UPDATE SET folded_bytes = excluded.folded_bytes",
+    /* Moves a mark only from where the batch read it ($3); otherwise no row comes back and the
+     * division by zero (evaluated per row, not at planning) fails the transaction. */
+    [Q_MARK_PUT] = "WITH m AS (INSERT INTO usage_journal_marks(segment, folded_bytes) VALUES ($1, $2) "
+                   "ON CONFLICT (segment) DO UPDATE SET folded_bytes = excluded.folded_bytes "
+                   "WHERE usage_journal_marks.folded_bytes = $3 RETURNING 1) "
+                   "SELECT 1 / count(*)::int FROM m",
     [Q_MARK_GET] = "SELECT folded_bytes FROM usage_journal_marks WHERE segment = $1",
     [Q_MARK_DELETE] = "DELETE FROM usage_journal_marks WHERE segment = $1",
     [Q_TOKEN_GET] = "SELECT v FROM change_token WHERE id = 1",
@@ -426,6 +430,8 @@ static int map_error(pg_store *s, pg_conn *c, const PGresult *res, const char *w
                 return app_err_field(err, UNIQUE_FIELDS[i].field, "%s", UNIQUE_FIELDS[i].what);
         return app_err_set(err, APP_VALIDATION_ERROR, "%s violates a constraint: %s", what, msg);
     }
+    if (state != NULL && strcmp(state, "22012") == 0) /* Q_MARK_PUT's guard (no other statement divides) */
+        return app_err_set(err, APP_STORE_UNAVAILABLE, "postgres %s failed: it had moved already", what);
     if (state != NULL && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))
         return app_err_set(err, APP_VALIDATION_ERROR, "%s violates a constraint: %s", what, msg);
     return app_err_set(err, APP_STORE_UNAVAILABLE, "postgres %s failed: %s (%s)", what, msg,
@@ -1623,7 +1629,8 @@ static int usage_apply_pipelined(pg_store *s, pg_conn *c, const usage_batch *b, 
         params p = {0};
         p_text(&p, b->marks[i].segment);
         p_i64(&p, b->marks[i].offset);
-        pipe_run(&pp, Q_MARK_PUT, &p, "mark usage journal");
+        p_i64(&p, b->marks[i].from);
+        pipe_run(&pp, Q_MARK_PUT, &p, "move the usage journal mark from where it was read");
     }
     /* After a failure the server skips to the Sync: COMMIT does not run, the block stays failed. */
     pipe_sql(&pp, "COMMIT", "commit");
@@ -1808,7 +1815,10 @@ static int pg_usage_apply(store *self, const usage_batch *b, app_err *err)
         params p = {0};
         p_text(&p, b->marks[i].segment);
         p_i64(&p, b->marks[i].offset);
-        rc = run(s, c, Q_MARK_PUT, &p, NULL, "mark usage journal", err);
+        p_i64(&p, b->marks[i].from);
+        PGresult *r = NULL;
+        rc = run(s, c, Q_MARK_PUT, &p, &r, "move the usage journal mark from where it was read", err);
+        PQclear(r);
     }
     /* A failed batch is rolled back whole: no call of it is counted, none is answered 2xx. */
     rc = tx_end(s, c, rc, err);

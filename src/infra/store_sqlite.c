@@ -1171,8 +1171,10 @@ static const char SQL_USAGE_BY_CRED[] =
     "WHERE account_id = ?1 AND (?2 < 0 OR credential_id = ?2) AND usage_date >= ?3 AND usage_date <= ?4 "
     "GROUP BY credential_id ORDER BY credential_id LIMIT ?5";
 
-static const char SQL_JOURNAL_MARK_PUT[] = "INSERT INTO usage_journal_marks(segment, folded_bytes) VALUES (?, ?) "
-                                           "ON CONFLICT(segment) DO UPDATE SET folded_bytes = excluded.folded_bytes";
+/* Moves a mark only from where the batch read it (?3): no change otherwise (journal_mark). */
+static const char SQL_JOURNAL_MARK_PUT[] = "INSERT INTO usage_journal_marks(segment, folded_bytes) VALUES (?1, ?2) "
+                                           "ON CONFLICT(segment) DO UPDATE SET folded_bytes = excluded.folded_bytes "
+                                           "WHERE folded_bytes = ?3";
 static const char SQL_JOURNAL_MARK_GET[] = "SELECT folded_bytes FROM usage_journal_marks WHERE segment = ?";
 static const char SQL_JOURNAL_MARK_DELETE[] = "DELETE FROM usage_journal_marks WHERE segment = ?";
 
@@ -1327,7 +1329,10 @@ static int sqlite_usage_apply(store *self, const usage_batch *b, app_err *err)
             }
             sqlite3_bind_text(st, 1, b->marks[i].segment, -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 2, b->marks[i].offset);
-            rc = exec_done(s, st, "mark usage journal", err);
+            sqlite3_bind_int64(st, 3, b->marks[i].from);
+            if ((rc = exec_done(s, st, "mark usage journal", err)) == 0 && sqlite3_changes(s->db) != 1)
+                rc = app_err_set(err, APP_STORE_UNAVAILABLE, "usage journal %s is folded past byte %lld already",
+                                 b->marks[i].segment, (long long)b->marks[i].from);
         }
         /* A failed batch is rolled back whole: no call of it is counted, none is answered 2xx. */
         rc = tx_end(s, rc, err);

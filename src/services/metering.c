@@ -97,6 +97,9 @@ struct metering {
         int64_t round;
     } retiring[256];
     size_t nretiring;
+    /* The folder's: a fold failed, and whether its commit took effect is unknown (a connection
+     * that broke after COMMIT went out): the ledger's marks are read again before the next. */
+    bool marks_unsure;
     atomic_bool store_unsynced;         /* a ledger commit was made without fsync since the last sync */
     _Atomic int64_t ledger_down_since;  /* monotonic ms of the first failure of a run of them; 0: healthy */
     _Atomic int64_t journal_down_since; /* the same for appends to the journal */
@@ -679,15 +682,49 @@ static void deltas_of_entries(const journal_entry *e, size_t n, usage_delta *d)
 }
 
 /*
+ * After a failed fold, where the ledger's marks are: a fold whose commit took effect although its
+ * answer was lost moved them, and its records must not be folded again. The marks move only from
+ * where a fold read them (journal_mark), so a mark read before such a commit became visible only
+ * makes the next fold fail, and be read again. 0, or the store's error (still unsure).
+ */
+static int marks_reread(metering *m, journal_segment **segs, size_t ns, app_err *err)
+{
+    int64_t at[256];
+    for (size_t i = 0; i < ns; i++) {
+        int rc = store_journal_mark(m->o.store, segs[i]->name, &at[i], err);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < ns; i++)
+        if (at[i] != segs[i]->folded) {
+            log_write(m->o.log, LOG_WARN, "usage journal fold had committed", "{s:s, s:I, s:I}", "segment",
+                      segs[i]->name, "from", (json_int_t)segs[i]->folded, "to", (json_int_t)at[i]);
+            segs[i]->folded = at[i];
+        }
+    m->marks_unsure = false;
+    return 0;
+}
+
+/*
  * Folds what the event loops appended to the journal since the last fold into the ledger: the
  * counts summed per row, in one transaction with how far each segment is folded, so that a
  * replay after a crash starts where the ledger stops. Returns 0 or the store's error (the same
- * records are folded again next time).
+ * records are folded again next time, from where the ledger's marks say).
  */
 static int fold(metering *m, bool *touched)
 {
     journal_segment *segs[256];
     size_t ns = journal_segments(m->j, segs, 256);
+    if (m->marks_unsure) {
+        app_err err;
+        app_err_clear(&err);
+        *touched = true;
+        int rc = marks_reread(m, segs, ns, &err);
+        if (rc != 0) {
+            write_failed(m, SITE_FOLD, &err, 0);
+            return rc;
+        }
+    }
     journal_entry *e = xmalloc(FOLD_MAX * sizeof *e);
     usage_delta *d = xmalloc(FOLD_MAX * sizeof *d);
     journal_mark marks[256];
@@ -710,6 +747,7 @@ static int fold(metering *m, bool *touched)
             deltas_of_entries(e + ne, got, d + ne);
             ne += got;
             str_copy(marks[nm].segment, sizeof marks[nm].segment, segs[i]->name);
+            marks[nm].from = segs[i]->folded;
             marks[nm++].offset = next[i];
             if (ne == FOLD_MAX) {
                 more = true; /* the rest waits for the next round */
@@ -718,16 +756,17 @@ static int fold(metering *m, bool *touched)
         }
         if (rc != 0 || ne == 0)
             break;
-        for (size_t k = 0; k < ne; k++)
-            count_outcomes(m, &d[k]); /* before the merge: one count per call */
         app_err err;
         app_err_clear(&err);
         usage_batch ub = {.deltas = d, .ndeltas = deltas_merge(d, ne), .marks = marks, .nmarks = nm};
         *touched = true;
         if ((rc = store_usage_apply(m->o.store, &ub, &err)) != 0) {
+            m->marks_unsure = true;
             write_failed(m, SITE_FOLD, &err, ne);
             break;
         }
+        for (size_t k = 0; k < ub.ndeltas; k++)
+            count_outcomes(m, &d[k]); /* once committed: a fold tried again counts once */
         atomic_store(&m->store_unsynced, true);
         for (size_t i = 0, k = 0; i < ns && k < nm; i++)
             if (strcmp(segs[i]->name, marks[k].segment) == 0)
@@ -769,9 +808,11 @@ static void retire(metering *m, journal_segment *seg)
     app_err_clear(&err);
     char name[JOURNAL_NAME_MAX];
     str_copy(name, sizeof name, seg->name);
-    journal_retire(m->j, seg);
-    if (store_journal_forget(m->o.store, name, &err) != 0)
-        log_write(m->o.log, LOG_WARN, "usage journal mark not removed", "{s:s}", "error", err.message);
+    /* The file first, durably: a mark forgotten while its file could come back would have the
+     * file replayed from its start. A mark left behind costs a row, nothing else. */
+    if (journal_retire(m->j, seg, &err) != 0 || store_journal_forget(m->o.store, name, &err) != 0)
+        log_write(m->o.log, LOG_WARN, "usage journal mark not removed", "{s:s, s:s}", "segment", name, "error",
+                  err.message);
 }
 
 /*
@@ -1178,7 +1219,7 @@ static int replay_leftover(void *arg, const char *name, journal_leftover *lo, ap
         if ((rc = journal_leftover_read(lo, from, e, FOLD_MAX, &n, &next, err)) != 0 || n == 0)
             break;
         deltas_of_entries(e, n, d);
-        journal_mark mark = {.offset = next};
+        journal_mark mark = {.from = from, .offset = next};
         str_copy(mark.segment, sizeof mark.segment, name);
         usage_batch ub = {.deltas = d, .ndeltas = deltas_merge(d, n), .marks = &mark, .nmarks = 1, .durable = true};
         if ((rc = store_usage_apply(m->o.store, &ub, err)) == 0) {
@@ -1192,9 +1233,12 @@ static int replay_leftover(void *arg, const char *name, journal_leftover *lo, ap
         if (replayed > 0)
             log_write(m->o.log, LOG_WARN, "usage journal replayed", "{s:s, s:I}", "segment", name, "records",
                       (json_int_t)replayed);
+        /* The file first, durably, then its mark (see retire); a stray mark costs a row. */
         app_err ferr;
         app_err_clear(&ferr);
-        store_journal_forget(m->o.store, name, &ferr); /* a stray mark costs a row, nothing else */
+        if (journal_leftover_remove(lo, &ferr) != 0 || store_journal_forget(m->o.store, name, &ferr) != 0)
+            log_write(m->o.log, LOG_WARN, "usage journal mark not removed", "{s:s, s:s}", "segment", name, "error",
+                      ferr.message);
     }
     return rc;
 }

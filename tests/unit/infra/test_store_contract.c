@@ -1360,7 +1360,7 @@ CONTRACT_TEST(journal_marks_are_stored_replaced_and_forgotten)
     MUST(store_usage_apply(s, &b, &err));
     MUST(store_journal_mark(s, "usage-0001.log", &off, &err));
     cr_assert_eq(off, 100);
-    journal_mark m2[] = {{"usage-0001.log", 250}, {"usage-0002.log", 7}};
+    journal_mark m2[] = {{"usage-0001.log", 250, 100}, {"usage-0002.log", 7, 0}};
     b = (usage_batch){.marks = m2, .nmarks = 2, .durable = false};
     MUST(store_usage_apply(s, &b, &err));
     MUST(store_journal_mark(s, "usage-0001.log", &off, &err));
@@ -1371,6 +1371,35 @@ CONTRACT_TEST(journal_marks_are_stored_replaced_and_forgotten)
     MUST(store_journal_mark(s, "usage-0002.log", &off, &err));
     cr_assert_eq(off, 7);
     MUST(store_journal_forget(s, "usage-0404.log", &err));
+}
+
+CONTRACT_TEST(a_journal_mark_moves_only_from_where_it_was_read_and_its_batch_with_it)
+{
+    /* A fold whose commit took effect although its answer was lost is tried again from the same
+     * place: the second try must count nothing. */
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t a = make_account(s, "marks"), c = make_credential(s, a, "kMarks000001").id;
+    usage_delta d = delta(a, c, "2026-01-01", 5, 0, 0);
+    journal_mark m = {"usage-0003.log", 240, 0};
+    usage_batch b = {.deltas = &d, .ndeltas = 1, .marks = &m, .nmarks = 1, .durable = true};
+    MUST(store_usage_apply(s, &b, &err));
+    MUST_FAIL(APP_STORE_UNAVAILABLE, store_usage_apply(s, &b, &err)); /* the same fold again: from 0 */
+    b.durable = false;
+    MUST_FAIL(APP_STORE_UNAVAILABLE, store_usage_apply(s, &b, &err));
+    usage_totals t;
+    MUST(store_usage_sum(s, a, -1, "2026-01-01", "2026-01-01", &t, &err));
+    assert_totals(t, 5, 0, 0);
+    int64_t off = -1;
+    MUST(store_journal_mark(s, "usage-0003.log", &off, &err));
+    cr_assert_eq(off, 240, "left where the first fold put it");
+    m.from = 240; /* the next fold, from where the ledger is */
+    m.offset = 288;
+    MUST(store_usage_apply(s, &b, &err));
+    MUST(store_usage_sum(s, a, -1, "2026-01-01", "2026-01-01", &t, &err));
+    assert_totals(t, 10, 0, 0);
+    MUST(store_journal_mark(s, "usage-0003.log", &off, &err));
+    cr_assert_eq(off, 288);
 }
 
 /* ---- usage alerts ---- */

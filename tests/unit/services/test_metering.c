@@ -368,6 +368,22 @@ Test(metering, a_fold_that_fails_is_retried_and_loses_nothing)
     cr_assert_eq(ledger_settled("requests"), 3);
 }
 
+Test(metering, a_fold_whose_commit_answer_was_lost_is_not_counted_twice)
+{
+    open_metering(METERING_DURABLE_PROCESS, true);
+    outcome o;
+    for (int i = 0; i < 2; i++) {
+        call(&who, NULL, NULL, &o);
+        cr_assert_eq(o.status, 200);
+    }
+    store_faulty_lose_commits(st, 1);
+    metering_settle(m); /* the fold commits, and is told it failed */
+    cr_assert_eq(ledger("requests"), 2);
+    call(&who, NULL, NULL, &o); /* the third of the day's three */
+    cr_assert_eq(o.status, 200);
+    cr_assert_eq(ledger_settled("requests"), 3, "the two folded once, then the third");
+}
+
 Test(metering, a_dead_process_s_journal_is_replayed_from_the_ledger_s_mark)
 {
     /* What a process killed after folding two of its five calls leaves behind. */
