@@ -64,6 +64,9 @@ typedef struct sqlite_store {
     bool sync_normal;
     /* A commit made with synchronous=NORMAL whose WAL frames may not be on stable storage yet. */
     atomic_bool unsynced;
+    /* Set by on_wal_commit: the last commit wrote frames (one that changed nothing writes none,
+     * and does not fsync the WAL whatever the synchronous level). */
+    bool wrote_frames;
     /* WAL sizes, in frames, that trigger a PASSIVE checkpoint, and a RESTART one (see on_wal_commit). */
     int ckpt_frames, restart_frames;
     /* The WAL's size at the last RESTART attempt, so that a pinned log costs one wait per ckpt_frames. */
@@ -335,13 +338,17 @@ static int tx_end(sqlite_store *s, int rc, app_err *err)
      * transaction open past it, and the checkpoint run by the commit could not proceed.
      */
     reset_all(s);
+    s->wrote_frames = false;
     if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = fail(err, s->db, "commit");
     if (rc != 0)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    else
-        /* A FULL commit fsyncs the whole WAL, so it also makes earlier NORMAL commits durable. */
-        atomic_store(&s->unsynced, s->sync_normal);
+    else if (s->sync_normal)
+        atomic_store(&s->unsynced, true);
+    else if (s->wrote_frames)
+        /* A FULL commit that wrote fsyncs the whole WAL, so earlier NORMAL commits are durable too;
+         * one that changed nothing (the webhook sender's idle lease) fsyncs nothing. */
+        atomic_store(&s->unsynced, false);
     return rc;
 }
 
@@ -1864,6 +1871,7 @@ static int sqlite_stats(store *self, store_stats *out, app_err *err)
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     sqlite_store *s = arg;
+    s->wrote_frames = true;
     if (frames < s->ckpt_frames)
         return SQLITE_OK;
     int log = 0, done = 0;
