@@ -27,6 +27,8 @@
 /* A segment moves on past this size, so folded files can be removed while a loop keeps appending. */
 #define SEGMENT_MAX (4 * 1024 * 1024)
 #define SUFFIX ".journal"
+/* A segment being created (segment_new): never replayed; removed at start if a crash left one. */
+#define NEW_SUFFIX ".new"
 
 /* The hash only tells a torn record from a whole one; the key needs no secrecy. */
 static const unsigned char record_key[crypto_shorthash_KEYBYTES] = "starmeter-usage!";
@@ -132,16 +134,20 @@ static journal_segment *segment_new(journal *j, app_err *err)
     /* Time first, so a listing sorts them in order of creation. */
     snprintf(s->name, sizeof s->name, "%013lld-%d-%lu" SUFFIX, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
              (int)getpid(), seq);
-    s->fd = openat(j->dir_fd, s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    /* Created and locked under a name recovery ignores, then named: another process's recovery
+     * never takes a segment this one is about to write for a dead one's, between open and flock. */
+    char fresh[JOURNAL_NAME_MAX + sizeof NEW_SUFFIX];
+    snprintf(fresh, sizeof fresh, "%s" NEW_SUFFIX, s->name);
+    s->fd = openat(j->dir_fd, fresh, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (s->fd < 0) {
-        io_fail(err, "cannot create", s->name);
+        io_fail(err, "cannot create", fresh);
         free(s);
         return NULL;
     }
-    if (flock(s->fd, LOCK_EX | LOCK_NB) != 0) { /* new and exclusive: cannot be held elsewhere */
-        io_fail(err, "cannot lock", s->name);
+    if (flock(s->fd, LOCK_EX | LOCK_NB) != 0 || renameat(j->dir_fd, fresh, j->dir_fd, s->name) != 0) {
+        io_fail(err, "cannot lock and name", fresh);
         close(s->fd);
-        unlinkat(j->dir_fd, s->name, 0);
+        unlinkat(j->dir_fd, fresh, 0);
         free(s);
         return NULL;
     }
@@ -364,6 +370,18 @@ int journal_leftover_read(journal_leftover *lo, int64_t from, journal_entry *out
     return read_records(lo->fd, "leftover", from, lo->size, out, cap, n, next, err);
 }
 
+/* A segment a crash left between its creation and its naming holds nothing: removed, unless live. */
+static void remove_stale_new(journal *j, const char *name)
+{
+    int fd = openat(j->dir_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat sb;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &sb) == 0 && sb.st_size == 0 && sb.st_nlink > 0)
+        unlinkat(j->dir_fd, name, 0);
+    close(fd);
+}
+
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -384,7 +402,11 @@ int journal_recover(journal *j, journal_leftover_fn fn, void *arg, app_err *err)
     struct dirent *de;
     size_t slen = strlen(SUFFIX);
     while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
+        size_t len = strlen(de->d_name), nlen = strlen(SUFFIX NEW_SUFFIX);
+        if (len > nlen && strcmp(de->d_name + len - nlen, SUFFIX NEW_SUFFIX) == 0) {
+            remove_stale_new(j, de->d_name);
+            continue;
+        }
         if (len <= slen || strcmp(de->d_name + len - slen, SUFFIX) != 0)
             continue;
         if (n == cap) {
@@ -401,13 +423,17 @@ int journal_recover(journal *j, journal_leftover_fn fn, void *arg, app_err *err)
         if (rc == 0) {
             journal_leftover lo = {.j = j, .name = names[i], .fd = openat(j->dir_fd, names[i], O_RDONLY | O_CLOEXEC)};
             struct stat sb;
-            if (lo.fd < 0) {
+            if (lo.fd < 0 && errno == ENOENT) {
+                /* its live writer removed it since the listing */
+            } else if (lo.fd < 0) {
                 rc = io_fail(err, "cannot open", names[i]);
             } else if (flock(lo.fd, LOCK_EX | LOCK_NB) != 0) {
                 close(lo.fd); /* a live process writes it: not ours to replay */
             } else if (fstat(lo.fd, &sb) != 0) {
                 rc = io_fail(err, "cannot stat", names[i]);
                 close(lo.fd);
+            } else if (sb.st_nlink == 0) {
+                close(lo.fd); /* its live writer removed it between our open and our lock */
             } else {
                 lo.size = (int64_t)sb.st_size;
                 rc = fn(arg, names[i], &lo, err);

@@ -155,6 +155,29 @@ Test(journal, a_leftover_folded_past_what_its_file_kept_replays_nothing)
     cr_assert_eq(replayed, 0);
 }
 
+Test(journal, a_segment_a_crash_left_unnamed_is_removed_and_not_replayed)
+{
+    /* Segments are created under a name recovery ignores, then renamed once locked. */
+    app_err err;
+    app_err_clear(&err);
+    char path[600];
+    snprintf(path, sizeof path, "%s/0000000000001-1-1.journal.new", dir);
+    int fd = open(path, O_WRONLY | O_CREAT, 0640);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    journal_segment *seg = NULL;
+    journal_entry e = entry(1);
+    cr_assert_eq(journal_append(j, &seg, &e, 1, &err), 0, "%s", err.message);
+    cr_assert_eq(strstr(seg->name, ".new"), NULL, "named once locked");
+    journal *other = journal_open(dir, &err);
+    int64_t from = 0;
+    replayed = 0;
+    cr_assert_eq(journal_recover(other, on_leftover, &from, &err), 0, "%s", err.message);
+    cr_assert_eq(replayed, 0, "the live segment is locked, the unnamed one empty");
+    cr_assert_eq(access(path, F_OK), -1, "the unnamed one is removed");
+    journal_close(other);
+}
+
 Test(journal, a_replay_leaves_a_live_process_s_segments_alone)
 {
     journal_segment *seg = NULL;
