@@ -787,16 +787,19 @@ static bool sync_round(metering *m)
     int64_t round = atomic_fetch_add(&m->sync_round_started, 1) + 1;
     app_err err;
     app_err_clear(&err);
-    bool any;
+    bool any, ok = true;
     if (m->j != NULL && journal_sync(m->j, &any, &err) != 0) {
         write_failed(m, SITE_JOURNAL_SYNC, &err, 0);
-        return false;
+        ok = false; /* the ledger's commits are synced all the same: a failing journal disk is no reason not to */
+        app_err_clear(&err);
     }
     if (atomic_exchange(&m->store_unsynced, false) && store_sync(m->o.store, &err) != 0) {
         atomic_store(&m->store_unsynced, true);
         write_failed(m, SITE_SYNC, &err, 0);
-        return false;
+        ok = false;
     }
+    if (!ok)
+        return false;
     atomic_store(&m->sync_round_done, round);
     return true;
 }
