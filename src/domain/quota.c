@@ -8,11 +8,6 @@ int64_t quota_remaining(opt_i64 limit, int64_t used)
     return used >= limit.v ? 0 : limit.v - used;
 }
 
-int64_t quota_overage(opt_i64 limit, int64_t used)
-{
-    return limit.present && used > limit.v ? used - limit.v : 0;
-}
-
 const char *quota_period_name(quota_period p)
 {
     return p == QUOTA_MONTHLY ? "monthly" : "daily";

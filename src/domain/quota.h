@@ -30,8 +30,6 @@ quota_decision quota_decide(const limits *l, int64_t day_used, int64_t month_use
 
 /* max(limit - used, 0); for an absent limit, -1 (unlimited). */
 int64_t quota_remaining(opt_i64 limit, int64_t used);
-/* max(used - limit, 0); 0 for an absent limit. */
-int64_t quota_overage(opt_i64 limit, int64_t used);
 
 const char *quota_period_name(quota_period p);
 

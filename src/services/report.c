@@ -17,12 +17,15 @@ static json_t *json_limit(opt_i64 v)
 static json_t *period_json(int64_t start_ms, int64_t end_ms, const usage_totals *t, opt_i64 limit)
 {
     int64_t remaining = quota_remaining(limit, t->requests);
-    /* DESIGN.md section 5: a period's overage is max(used - limit, 0), derived rather than summed
-     * from the column (a call is overage of the month while the day is within its own limit). */
+    /* A period's overage is the calls served as overage in it, the rows' sum: what the invoice
+     * bills for it, and the sum of its credentials' and its days' as every other figure is. It is
+     * max(used - limit, 0) under one limit; not when the day's and the month's both apply (a month
+     * within its limit holds the calls its days served past theirs), nor after a limit changed
+     * within the period (a block contract lowered below its use served none as overage). */
     return json_pack("{s:o, s:o, s:I, s:o, s:o, s:I, s:I, s:o}", "period_start", services_json_time(start_ms),
                      "period_end", services_json_time(end_ms), "used", (json_int_t)t->requests, "limit",
                      json_limit(limit), "remaining", remaining < 0 ? json_null() : json_integer(remaining), "overage",
-                     (json_int_t)quota_overage(limit, t->requests), "blocked", (json_int_t)t->blocked, "resets_at",
+                     (json_int_t)t->overage, "blocked", (json_int_t)t->blocked, "resets_at",
                      services_json_time(end_ms));
 }
 

@@ -400,8 +400,9 @@ Test(export, sums_equal_the_summary_and_the_history)
     sums day = csv_sums(r.body);
     th_response_free(&r);
     cr_assert_eq(day.requests, jint(summary, "daily", "used"));
+    cr_assert_eq(day.overage, jint(summary, "daily", "overage"));
     cr_assert_eq(day.blocked, jint(summary, "daily", "blocked"));
-    /* Everything the contract has seen, against the cumulative figures (overage is summed there). */
+    /* Everything the contract has seen, against the cumulative figures. */
     th_keyed(&srv, "/v1/b2b/usage/export?from=2026-09-01&to=2026-11-30", key, &r);
     sums all = csv_sums(r.body);
     th_response_free(&r);

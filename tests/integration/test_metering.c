@@ -512,8 +512,10 @@ Test(metering, sixty_four_connections_serve_exactly_the_limit)
     th_response_free(&r);
 }
 
-Test(metering, period_overage_is_derived_from_used_and_the_limit)
+Test(metering, a_period_s_overage_is_what_it_served_as_overage_as_the_invoice_says)
 {
+    /* The month's limit makes the third call overage while the day is within its own: the day
+     * and the month both hold it, as the rows (and the month's export) do. */
     char keys[1][80];
     setup_account("{\"code\":\"mo\",\"name\":\"Mo\",\"daily_limit\":100,\"monthly_limit\":2,"
                   "\"limit_mode\":\"overage\"}",
@@ -525,9 +527,12 @@ Test(metering, period_overage_is_derived_from_used_and_the_limit)
     }
     json_t *s = summary(keys[0], &r);
     cr_assert_eq(jint(s, "daily", "used"), 3);
-    cr_assert_eq(jint(s, "daily", "overage"), 0, "the day is within its own limit");
+    cr_assert_eq(jint(s, "daily", "overage"), 1, "served as overage today, by the month's limit");
     cr_assert_eq(jint(s, "monthly", "overage"), 1);
     cr_assert_eq(jint(s, "cumulative", "overage"), 1, "the calls billed as overage");
+    json_t *cred = json_array_get(json_object_get(s, "credentials"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(cred, "daily"), "overage")), 1,
+                 "the day is the sum of its credentials'");
     th_response_free(&r);
 }
 

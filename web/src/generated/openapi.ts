@@ -158,10 +158,12 @@ export interface paths {
         /**
          * The caller's consumption, limits and what is left
          * @description For the key's own account only. Every figure comes from the daily usage rows: `used`
-         *     counts served calls (overage included), `overage` the calls served past a limit, `blocked`
-         *     the calls refused by a limit; periods are the calendar day and month in the contract's
-         *     time zone. The day equals the sum of the credentials' days, the month the sum of its days,
-         *     `cumulative` the sum of every day since the contract started. Rate limited, not metered.
+         *     counts served calls (overage included), `overage` the calls served as overage (past the
+         *     day's limit or the month's: a day within its own limit holds those the month's made
+         *     overage; what the invoice bills), `blocked` the calls refused by a limit; periods are the
+         *     calendar day and month in the contract's time zone. The day equals the sum of the
+         *     credentials' days, the month the sum of its days, `cumulative` the sum of every day since
+         *     the contract started. Rate limited, not metered.
          */
         get: operations["getUsageSummary"];
         put?: never;
@@ -802,6 +804,7 @@ export interface components {
             limit: number | null;
             /** @description null when unlimited */
             remaining: number | null;
+            /** @description calls of the period served as overage, by the day's limit or the month's */
             overage: number;
             blocked: number;
             /** Format: date-time */
