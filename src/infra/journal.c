@@ -40,6 +40,7 @@ struct journal {
     pthread_mutex_t sync_mu; /* one journal_sync at a time (segments' `synced`) */
     journal_segment *head, *tail;
     unsigned long seq;
+    uint64_t id;            /* random, in every segment's name: see segment_new */
     _Atomic bool dir_dirty; /* a segment was created since the directory was last fsynced */
 };
 
@@ -101,6 +102,14 @@ journal *journal_open(const char *dir, app_err *err)
     journal *j = xcalloc(1, sizeof *j);
     j->dir = xstrdup(dir);
     j->dir_fd = dfd;
+    if (sodium_init() < 0) {
+        close(dfd);
+        free(j->dir);
+        free(j);
+        app_err_set(err, APP_INTERNAL_ERROR, "libsodium cannot start");
+        return NULL;
+    }
+    randombytes_buf(&j->id, sizeof j->id);
     pthread_mutex_init(&j->mu, NULL);
     pthread_mutex_init(&j->sync_mu, NULL);
     return j;
@@ -131,9 +140,11 @@ static journal_segment *segment_new(journal *j, app_err *err)
     pthread_mutex_lock(&j->mu);
     unsigned long seq = ++j->seq;
     pthread_mutex_unlock(&j->mu);
-    /* Time first, so a listing sorts them in order of creation. */
-    snprintf(s->name, sizeof s->name, "%013lld-%d-%lu" SUFFIX, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-             (int)getpid(), seq);
+    /* Time first, so a listing sorts them in order of creation; then this journal's random id: a
+     * name is the key of its mark in the ledger, which every node shares, and two nodes can have
+     * the same process id (containers) and create a segment in the same millisecond. */
+    snprintf(s->name, sizeof s->name, "%013lld-%016llx-%lu" SUFFIX, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+             (unsigned long long)j->id, seq);
     /* Created and locked under a name recovery ignores, then named: another process's recovery
      * never takes a segment this one is about to write for a dead one's, between open and flock. */
     char fresh[JOURNAL_NAME_MAX + sizeof NEW_SUFFIX];

@@ -699,7 +699,8 @@ Test(cluster, a_redis_restart_under_load_stays_within_the_bound)
     cr_assert_eq(atomic_load(&load_other), 0);
     cr_assert_geq(atomic_load(&load_429), 100, "the limit was reached");
     cr_assert_leq(ok, 300 + CONNS + 2 * 16, "within the bound: %d served, %d answered 503", ok, atomic_load(&load_503));
-    cr_assert_eq(used_on_b(key, ok), ok, "the ledger holds what was served");
+    json_int_t stored = used_on_b(key, ok);
+    cr_assert_eq(stored, ok, "the ledger holds what was served: %lld stored, %d served", (long long)stored, ok);
 
     /* Within a reconciliation round or two, Redis's day counter is at least the ledger's. */
     char day_key[96];
@@ -798,7 +799,8 @@ Test(cluster, the_loops_decide_on_one_loop_s_connection_and_survive_losing_it)
     cr_assert_eq(atomic_load(&load_other), 0);
     cr_assert_eq(atomic_load(&load_429), 0);
     cr_assert_gt(atomic_load(&load_503), 0, "the stall was noticed: calls waiting on it were answered 503");
-    cr_assert_eq(used_on_b(key, ok), ok, "the ledger holds exactly what was served");
+    json_int_t stored = used_on_b(key, ok);
+    cr_assert_eq(stored, ok, "the ledger holds exactly what was served: %lld stored, %d served", (long long)stored, ok);
     char day_key[96];
     day_counter_key(day_key);
     cr_assert_geq(redis_value_reaching(day_key, ok), ok, "Redis counted at least every call served");

@@ -178,6 +178,29 @@ Test(journal, a_segment_a_crash_left_unnamed_is_removed_and_not_replayed)
     journal_close(other);
 }
 
+Test(journal, two_journals_of_one_process_never_name_a_segment_alike)
+{
+    /* A segment's name is the key of its mark in a ledger every node shares: two nodes with the
+     * same process id (in-process here, containers in production) must never collide, even in
+     * the same millisecond. */
+    char other_dir[256];
+    th_tmpdir(other_dir);
+    app_err err;
+    app_err_clear(&err);
+    journal *other = journal_open(other_dir, &err);
+    cr_assert_not_null(other, "%s", err.message);
+    journal_segment *a = NULL, *b = NULL;
+    journal_entry e = entry(1);
+    cr_assert_eq(journal_append(j, &a, &e, 1, &err), 0);
+    cr_assert_eq(journal_append(other, &b, &e, 1, &err), 0);
+    const char *ida = strchr(a->name, '-'), *idb = strchr(b->name, '-');
+    cr_assert(ida != NULL && idb != NULL);
+    cr_assert(strncmp(ida, idb, 17) != 0, "each journal's own id: %s, %s", a->name, b->name);
+    cr_assert_lt(strlen(a->name), (size_t)JOURNAL_NAME_MAX);
+    journal_close(other);
+    th_rmdir(other_dir);
+}
+
 Test(journal, a_replay_leaves_a_live_process_s_segments_alone)
 {
     journal_segment *seg = NULL;
