@@ -71,7 +71,9 @@ int export_month_open(services *s, metering *m, const char *month, export_format
     local_date next = d.month == 12 ? (local_date){d.year + 1, 1, 1} : (local_date){d.year, d.month + 1, 1};
     /* Every call answered so far is in the rows read below, as for the summary: an invoice run
      * just after the month ends must not miss the calls still in the journal. */
-    metering_settle(m);
+    int rc = metering_settle(m, err);
+    if (rc != 0)
+        return rc;
     export_job *j = xcalloc(1, sizeof *j);
     j->store = s->store;
     j->format = format;

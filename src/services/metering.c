@@ -84,6 +84,7 @@ struct metering {
     metering_call *head, *tail;
     bool stopping, writing;
     int64_t settle_asked, settle_done; /* metering_settle's requests, and the last one served */
+    int settle_rc;                     /* how the fold of the last one served went: 0, or the store's error */
     pthread_cond_t fold_cv;            /* wakes the folder (a settle, a stop) */
     bool folder_stopping;
     pthread_cond_t sync_cv; /* wakes the syncer (a stop) */
@@ -188,12 +189,21 @@ static int ledger_row(metering *m, counters_seed_row *row, app_err *err)
     return 0;
 }
 
-/* The Redis counters' seeder: on their connection thread, when Redis lost an account's counts. */
+static bool settle_within(metering *m, int64_t ms);
+
+/*
+ * The Redis counters' seeder: on their connection thread, when Redis lost an account's counts.
+ * This node's journaled calls are folded first, so that the seed lacks only what is in flight and
+ * what the other nodes have not folded yet. The wait is bounded: the folder may itself be waiting
+ * for this thread (a reconciliation's read of Redis), and then the seed goes without it.
+ */
 static int seed_from_ledger(void *arg, counters_seed_row *row)
 {
     metering *m = arg;
     app_err err;
     app_err_clear(&err);
+    if (m->j != NULL)
+        settle_within(m, METERING_SEED_SETTLE_MS);
     int rc = ledger_row(m, row, &err);
     if (rc != 0)
         log_write(m->o.log, LOG_ERROR, "counters not seeded: the ledger did not answer", "{s:I, s:s}", "account_id",
@@ -1005,7 +1015,7 @@ static void *folder_main(void *arg)
         int64_t asked = m->settle_asked;
         pthread_mutex_unlock(&m->qmu);
         bool touched = false;
-        int rc = m->j != NULL ? fold(m, &touched) : 0;
+        int rc = m->j != NULL ? fold(m, &touched) : 0, fold_rc = rc;
         if (!touched && mono_ms() - checked >= METERING_LEDGER_CHECK_MS) {
             /* Nothing to fold: ask the ledger whether it answers, so an outage is noticed
              * before calls are journaled into it; once writes have failed, whether it takes one
@@ -1045,8 +1055,10 @@ static void *folder_main(void *arg)
             reconcile_due = mono_ms() + METERING_RECONCILE_MS;
         }
         pthread_mutex_lock(&m->qmu);
-        if (settle)
+        if (settle) {
             m->settle_done = asked;
+            m->settle_rc = fold_rc;
+        }
         pthread_cond_broadcast(&m->idle_cv);
     }
     pthread_mutex_unlock(&m->qmu);
@@ -1092,14 +1104,35 @@ void metering_flush(metering *m)
     pthread_mutex_unlock(&m->qmu);
 }
 
-void metering_settle(metering *m)
+/* metering_settle for at most `ms`: false when the fold did not come back in time (or none runs). */
+static bool settle_within(metering *m, int64_t ms)
+{
+    struct timespec until;
+    deadline_in(&until, ms);
+    pthread_mutex_lock(&m->qmu);
+    int64_t ticket = ++m->settle_asked;
+    pthread_cond_signal(&m->fold_cv);
+    int rc = 0;
+    while (m->settle_done < ticket && !m->folder_stopping && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&m->idle_cv, &m->qmu, &until);
+    bool done = m->settle_done >= ticket && m->settle_rc == 0;
+    pthread_mutex_unlock(&m->qmu);
+    return done;
+}
+
+int metering_settle(metering *m, app_err *err)
 {
     pthread_mutex_lock(&m->qmu);
     int64_t ticket = ++m->settle_asked;
     pthread_cond_signal(&m->fold_cv);
     while (m->settle_done < ticket)
         pthread_cond_wait(&m->idle_cv, &m->qmu);
+    int rc = m->settle_rc;
     pthread_mutex_unlock(&m->qmu);
+    if (rc != 0)
+        return app_err_set(err, APP_STORE_UNAVAILABLE,
+                           "calls answered are not in the ledger yet: it refuses their counts (see /readyz)");
+    return 0;
 }
 
 /* ---- life cycle ---- */
@@ -1160,6 +1193,7 @@ metering *metering_new(const metering_opts *opts, app_err *err)
     pthread_cond_init(&m->qcv, &ca);
     pthread_cond_init(&m->fold_cv, &ca);
     pthread_cond_init(&m->sync_cv, &ca);
+    pthread_cond_init(&m->idle_cv, &ca); /* waited with a deadline too (settle_within) */
     pthread_condattr_destroy(&ca);
     atomic_init(&m->sync_round_started, 0);
     atomic_init(&m->sync_round_done, 0);
@@ -1167,7 +1201,6 @@ metering *metering_new(const metering_opts *opts, app_err *err)
     atomic_init(&m->ledger_down_since, 0);
     atomic_init(&m->journal_down_since, 0);
     pthread_mutex_init(&m->emu, NULL);
-    pthread_cond_init(&m->idle_cv, NULL);
     pthread_mutex_init(&m->imu, NULL);
     return m;
 }

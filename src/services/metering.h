@@ -43,6 +43,8 @@
 
 /* The longest a committed count waits before the writer fsyncs it (process durability). */
 #define METERING_SYNC_DELAY_MS 5
+/* How long seeding a shared counter waits for this node's journal to be folded first, at most. */
+#define METERING_SEED_SETTLE_MS 100
 /*
  * How long the ledger may fail before metered calls are refused (503 store_unavailable, nothing
  * counted): a shorter outage is absorbed by the journal, whose counts fold in once it is back.
@@ -201,9 +203,11 @@ void metering_flush(metering *m);
 
 /*
  * Waits until every count journaled so far is folded into the ledger: reports call it first, so
- * the summary shows every call answered before it was asked. Not from an event loop.
+ * the summary shows every call answered before it was asked. 0, or store_unavailable when that
+ * fold failed (the ledger lacks calls answered: a report read now would be short). Not from an
+ * event loop.
  */
-void metering_settle(metering *m);
+int metering_settle(metering *m, app_err *err);
 
 /* The periods of a contract in `timezone` at now_ms (UTC when the zone is unknown). */
 /*

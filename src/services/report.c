@@ -55,7 +55,8 @@ int report_summary(services *s, metering *meter, int64_t account_id, int64_t now
     if (rc != 0)
         return rc;
     limits l = contract_effective_limits(&p, &c);
-    metering_settle(meter); /* every call answered so far is in the rows read below */
+    if ((rc = metering_settle(meter, err)) != 0) /* every call answered so far is in the rows read below */
+        return rc;
     periods per = metering_periods(meter, c.timezone, now_ms);
     char today[11], first[11], since[11];
     period_date_format(per.today, today);
@@ -69,32 +70,40 @@ int report_summary(services *s, metering *meter, int64_t account_id, int64_t now
         (rc = store_usage_sum(s->store, account_id, -1, "0000-00-00", "9999-99-99", &all, err)) != 0)
         return rc;
 
-    /* Per credential: every credential of the account, with zeros where it made no call. */
-    enum { CAP = 1000 };
-    credential *creds = xmalloc(CAP * sizeof *creds);
-    usage_row *drows = xmalloc(CAP * sizeof *drows), *mrows = xmalloc(CAP * sizeof *mrows);
-    size_t nc = 0, nd = 0, nm = 0;
+    /* Per credential: every credential of the account (however many: a key rotated daily for
+     * years), with zeros where it made no call. The rows come one per credential that called,
+     * ordered by credential as the list is, so each is matched in one pass. */
+    credential *creds = NULL;
+    size_t nc = 0, cap = 0, n;
+    do {
+        if (nc == cap)
+            creds = xrealloc(creds, (cap = cap ? 2 * cap : 256) * sizeof *creds);
+        rc = store_credential_list(s->store, account_id, nc ? creds[nc - 1].id : 0, creds + nc, cap - nc, &n, err);
+        nc += rc == 0 ? n : 0;
+    } while (rc == 0 && nc == cap);
+    size_t rcap = nc ? nc : 1, nd = 0, nm = 0;
+    usage_row *drows = xmalloc(rcap * sizeof *drows), *mrows = xmalloc(rcap * sizeof *mrows);
     json_t *list = json_array();
-    if ((rc = store_credential_list(s->store, account_id, 0, creds, CAP, &nc, err)) == 0 &&
-        (rc = store_usage_rows(s->store, account_id, -1, today, today, true, drows, CAP, &nd, err)) == 0 &&
-        (rc = store_usage_rows(s->store, account_id, -1, first, today, true, mrows, CAP, &nm, err)) == 0) {
-        for (size_t i = 0; i < nc; i++) {
-            usage_totals d = {0}, m = {0};
-            for (size_t k = 0; k < nd; k++)
-                if (drows[k].credential_id == creds[i].id)
-                    d = drows[k].t;
-            for (size_t k = 0; k < nm; k++)
-                if (mrows[k].credential_id == creds[i].id)
-                    m = mrows[k].t;
-            opt_i64 lu = keycache_last_used(s->keys, creds[i].key_id);
-            if (!lu.present || (creds[i].last_used_at.present && creds[i].last_used_at.v > lu.v))
-                lu = creds[i].last_used_at;
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "key_id", creds[i].key_id, "label",
-                                                  creds[i].label, "status",
-                                                  creds[i].status == CREDENTIAL_REVOKED ? "revoked" : "active",
-                                                  "last_used_at", lu.present ? services_json_time(lu.v) : json_null(),
-                                                  "daily", totals_json(&d), "monthly", totals_json(&m)));
-        }
+    if (rc == 0 && (rc = store_usage_rows(s->store, account_id, -1, today, today, true, drows, rcap, &nd, err)) == 0)
+        rc = store_usage_rows(s->store, account_id, -1, first, today, true, mrows, rcap, &nm, err);
+    for (size_t i = 0, kd = 0, km = 0; rc == 0 && i < nc; i++) {
+        usage_totals d = {0}, m = {0};
+        while (kd < nd && drows[kd].credential_id < creds[i].id)
+            kd++;
+        if (kd < nd && drows[kd].credential_id == creds[i].id)
+            d = drows[kd].t;
+        while (km < nm && mrows[km].credential_id < creds[i].id)
+            km++;
+        if (km < nm && mrows[km].credential_id == creds[i].id)
+            m = mrows[km].t;
+        opt_i64 lu = keycache_last_used(s->keys, creds[i].key_id);
+        if (!lu.present || (creds[i].last_used_at.present && creds[i].last_used_at.v > lu.v))
+            lu = creds[i].last_used_at;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "key_id", creds[i].key_id, "label",
+                                              creds[i].label, "status",
+                                              creds[i].status == CREDENTIAL_REVOKED ? "revoked" : "active",
+                                              "last_used_at", lu.present ? services_json_time(lu.v) : json_null(),
+                                              "daily", totals_json(&d), "monthly", totals_json(&m)));
     }
     free(creds);
     free(drows);
@@ -125,7 +134,8 @@ int report_range_resolve(services *s, metering *m, int64_t account_id, const cha
     int rc = load_contract(s, account_id, &acc, &c, &p, err);
     if (rc != 0)
         return rc;
-    metering_settle(m); /* every call answered so far is in the rows read after */
+    if ((rc = metering_settle(m, err)) != 0) /* every call answered so far is in the rows read after */
+        return rc;
     local_date today = metering_periods(m, c.timezone, now_ms).today;
     local_date f = today, t = today;
     if (to != NULL && period_date_parse(to, &t) != 0)

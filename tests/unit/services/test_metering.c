@@ -234,7 +234,9 @@ TestSuite(metering, .init = setup, .fini = teardown, .timeout = 60);
 
 static int64_t ledger_settled(const char *column)
 {
-    metering_settle(m);
+    app_err err;
+    app_err_clear(&err);
+    cr_assert_eq(metering_settle(m, &err), 0, "%s", err.message);
     return ledger(column);
 }
 
@@ -363,7 +365,9 @@ Test(metering, a_fold_that_fails_is_retried_and_loses_nothing)
         call(&who, NULL, NULL, &o);
         cr_assert_eq(o.status, 200, "counted in the journal");
     }
-    metering_settle(m); /* a fold that fails */
+    app_err err;
+    app_err_clear(&err);
+    cr_assert_eq(metering_settle(m, &err), APP_STORE_UNAVAILABLE, "a fold that fails: a report would be short");
     store_faulty_break(st, false);
     cr_assert_eq(ledger_settled("requests"), 3);
 }
@@ -377,7 +381,9 @@ Test(metering, a_fold_whose_commit_answer_was_lost_is_not_counted_twice)
         cr_assert_eq(o.status, 200);
     }
     store_faulty_lose_commits(st, 1);
-    metering_settle(m); /* the fold commits, and is told it failed */
+    app_err err;
+    app_err_clear(&err);
+    cr_assert_eq(metering_settle(m, &err), APP_STORE_UNAVAILABLE, "the fold commits, and is told it failed");
     cr_assert_eq(ledger("requests"), 2);
     call(&who, NULL, NULL, &o); /* the third of the day's three */
     cr_assert_eq(o.status, 200);
