@@ -410,6 +410,8 @@ void http__gate_attach(http_session *sess)
 
 void http__gate_detach(http_session *sess)
 {
+    if (sess->parked_input != NULL) /* closed while its request waited (h2o freed the other) */
+        h2o_buffer_dispose(&sess->parked_input);
     h2o_timeout_unlink(&sess->write_deadline);
     h2o_timeout_unlink(&sess->linger);
     http__gate_release(sess);
@@ -482,11 +484,42 @@ void http__gate_send(http_ctx *ctx, const char *bytes, size_t len)
 
 /* ---- after a response ---- */
 
+/*
+ * The request's response is written: its buffer becomes the connection's input again. Returns the
+ * bytes read while it waited (to follow what was there already, once h2o has consumed the
+ * request), or NULL.
+ */
+static h2o_buffer_t *unpark_input(http_session *sess)
+{
+    if (sess->parked_input == NULL)
+        return NULL;
+    h2o_buffer_t *waited = sess->sock->input;
+    sess->sock->input = sess->parked_input;
+    sess->parked_input = NULL;
+    return waited;
+}
+
+/* Appends what was read while the request waited to the connection's input, and frees it. */
+static void join_waited(h2o_socket_t *sock, h2o_buffer_t *waited)
+{
+    if (waited == NULL)
+        return;
+    if (waited->size > 0) {
+        h2o_iovec_t dst = h2o_buffer_reserve(&sock->input, waited->size);
+        if (dst.base == NULL)
+            h2o_fatal("out of memory joining a connection's input");
+        memcpy(dst.base, waited->bytes, waited->size);
+        sock->input->size += waited->size;
+    }
+    h2o_buffer_dispose(&waited);
+}
+
 static void on_response_written(h2o_socket_t *sock, const char *err)
 {
     http_session *sess = sock->on_close.data;
     h2o_req_t *req = sess->req;
     size_t reqsize = sess->reqsize;
+    h2o_buffer_t *waited = unpark_input(sess);
     h2o_timeout_unlink(&sess->write_deadline);
     http__gate_release(sess);
     h2o_socket_cb written = sess->h2o_written;
@@ -494,12 +527,16 @@ static void on_response_written(h2o_socket_t *sock, const char *err)
     sess->req = NULL;
     sess->head_len = sess->reqsize = sess->parsed_len = 0;
     sess->close_after = false;
-    size_t extra = sock->input->size > reqsize ? sock->input->size - reqsize : 0;
+    size_t extra = (sock->input->size > reqsize ? sock->input->size - reqsize : 0) + (waited ? waited->size : 0);
     /* h2o 2.2 ignores a write error here: with keep-alive it would go on to parse the pipelined
      * bytes itself, past the gate. Whether the connection stays open is read now, not when the
      * response started: h2o may have changed its mind since. */
     if (err != NULL || extra > GATE_MAX_PIPELINED)
         req->http1_is_persistent = 0;
+    if (!req->http1_is_persistent || extra == 0) {
+        if (waited != NULL)
+            h2o_buffer_dispose(&waited);
+    }
     if (!req->http1_is_persistent) {
         written(sock, err); /* h2o closes the connection, and the session with it */
         return;
@@ -517,6 +554,8 @@ static void on_response_written(h2o_socket_t *sock, const char *err)
     if (h2o_buffer_reserve(&sock->input, reqsize).base == NULL) {
         sock->input = held;
         req->http1_is_persistent = 0;
+        if (waited != NULL)
+            h2o_buffer_dispose(&waited);
         written(sock, NULL);
         return;
     }
@@ -525,6 +564,7 @@ static void on_response_written(h2o_socket_t *sock, const char *err)
     assert(sock->input->size == 0); /* the stand-in went back to its prototype */
     sock->input = held;
     h2o_buffer_consume(&sock->input, reqsize);
+    join_waited(sock, waited); /* h2o is done with the request: its buffer may move now */
     h2o_socket_read_start(sock, on_gate_read);
     inspect(sess);
 }
@@ -532,16 +572,21 @@ static void on_response_written(h2o_socket_t *sock, const char *err)
 /* Bytes that arrive while a request waits: kept, as pipelined bytes are, up to the same bound. */
 static void on_waiting_read(h2o_socket_t *sock, const char *err)
 {
-    http_session *sess = sock->on_close.data;
-    if (err != NULL || sock->input->size > sess->head_len + GATE_MAX_PIPELINED)
+    if (err != NULL || sock->input->size > GATE_MAX_PIPELINED)
         h2o_socket_read_stop(sock); /* the end of stream, or enough: the answer finds out */
 }
 
 void http__gate_waiting(http_session *sess)
 {
     h2o_socket_t *sock = sess->sock;
-    if (!h2o_socket_is_reading(sock))
-        h2o_socket_read_start(sock, on_waiting_read);
+    if (sess->parked_input != NULL || h2o_socket_is_reading(sock))
+        return;
+    /* h2o's request points into its input buffer (method, path, headers), which a read may grow,
+     * moving or freeing it: the buffer is set aside until the response is written, and reads go
+     * to a fresh one (unpark_input joins them). */
+    sess->parked_input = sock->input;
+    h2o_buffer_init(&sock->input, sess->parked_input->_prototype);
+    h2o_socket_read_start(sock, on_waiting_read);
 }
 
 void http__gate_response_started(http_session *sess, h2o_req_t *req)

@@ -83,6 +83,9 @@ typedef struct http_session {
     h2o_timeout_entry_t linger; /* after the gate's own answer: when to stop draining and close */
     size_t lingered;            /* bytes drained since */
     h2o_req_t *refusal;         /* the gate's own answer in flight, with its arena */
+    /* While its request waits (http__gate_waiting): the buffer the request was parsed from, which
+     * h2o points into and which reading must not move; bytes read meanwhile go to sock->input. */
+    h2o_buffer_t *parked_input;
 } http_session;
 
 struct http_ctx {

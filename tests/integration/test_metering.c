@@ -701,6 +701,39 @@ Test(metering, alerts_can_be_turned_off_and_bad_thresholds_are_refused)
 }
 
 /*
+ * The request a call that waits was parsed from stays where it is while more bytes are read: h2o
+ * points into it (method, path, headers), and reading grows the connection's buffer, which would
+ * move or free it. A large head (the buffer already past its first size), then as much again
+ * pipelined while the report waits for the pool: under AddressSanitizer a read of the moved head
+ * fails the test, and the answers must still come back whole and in order.
+ */
+Test(metering, a_large_request_that_waits_survives_the_bytes_read_meanwhile)
+{
+    char keys[1][80];
+    setup_account("{\"code\":\"g\",\"name\":\"G\",\"daily_limit\":100}", "g", "UTC", 1, keys);
+    static char pad[12000], req[16384], next[16384];
+    memset(pad, 'p', sizeof pad - 1);
+    int fd = th_dial(&srv, 0);
+    int len =
+        snprintf(req, sizeof req, "GET /v1/b2b/usage/summary HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nX-Pad: %s\r\n\r\n",
+                 keys[0], pad);
+    cr_assert_eq(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
+    int nlen = snprintf(next, sizeof next, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\n\r\n", pad);
+    for (int at = 0; at < nlen; at += 1500) { /* in pieces, each read growing the buffer */
+        int l = nlen - at < 1500 ? nlen - at : 1500;
+        cr_assert_eq(send(fd, next + at, (size_t)l, MSG_NOSIGNAL), l);
+        usleep(200);
+    }
+    static char out[65536];
+    th_read(fd, out, sizeof out, 5000, 2);
+    close(fd);
+    const char *first = strstr(out, "HTTP/1.1 200"), *second = first ? strstr(first + 1, "HTTP/1.1 200") : NULL;
+    cr_assert(first != NULL && second != NULL, "two answers: %.300s", out);
+    cr_assert_not_null(strstr(first, "\"cumulative\""), "the summary first: %.300s", first);
+    cr_assert_not_null(strstr(second, "\"status\""), "the health check after: %.300s", second);
+}
+
+/*
  * A call that waits (for the writer's fsync with --durability fsync, for the pool on a week not
  * cached yet) keeps its connection read, so that no system call stops and restarts the reading:
  * what the client sends meanwhile is kept and answered after it, in order, on the same connection.
