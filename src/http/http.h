@@ -114,8 +114,12 @@ const char *http_request_id(const http_ctx *ctx);
 slice http_path_param(const http_ctx *ctx, const char *name);
 /* The first value of header `name` (lower case), false if absent. */
 bool http_header(const http_ctx *ctx, const char *name, slice *out);
-/* The first value of query parameter `name`, percent-decoded into the request arena. */
-bool http_query(http_ctx *ctx, const char *name, slice *out);
+/*
+ * The value of query parameter `name`, percent-decoded into the request arena: true when it is
+ * given once. False when absent, or given more than once: it has no single meaning, and a field
+ * error naming it is added to `err`.
+ */
+bool http_query(http_ctx *ctx, const char *name, slice *out, app_err *err);
 /* How many times query parameter `name` is given (names compared decoded, as http_query does). */
 size_t http_query_count(http_ctx *ctx, const char *name);
 /* The request target as sent: path and query string. */

@@ -62,6 +62,11 @@ int http__path_check(slice path, app_err *err)
 {
     if (path.len == 0 || path.ptr[0] != '/')
         return app_err_set(err, APP_BAD_REQUEST, "The request target must be a path starting with /.");
+    /* No value of this API holds a NUL byte, and a decoded one would end a C string early: an
+     * id followed by %00 and anything must not name the id. */
+    for (const char *p = path.ptr, *end = path.ptr + path.len; (p = memchr(p, '%', (size_t)(end - p))) != NULL; p++)
+        if (end - p >= 3 && p[1] == '0' && p[2] == '0')
+            return app_err_set(err, APP_BAD_REQUEST, "The request target must not hold an encoded NUL (%%00).");
     slice rest = slice_make(path.ptr, path.len);
     const char *q = memchr(path.ptr, '?', path.len);
     if (q != NULL)

@@ -211,9 +211,12 @@ static size_t query_find(http_ctx *ctx, const char *name, slice *out, bool count
     return found;
 }
 
-bool http_query(http_ctx *ctx, const char *name, slice *out)
+bool http_query(http_ctx *ctx, const char *name, slice *out, app_err *err)
 {
-    return query_find(ctx, name, out, false) > 0;
+    size_t n = query_find(ctx, name, out, true);
+    if (n > 1)
+        app_err_field(err, name, "must be given once, not %zu times", n);
+    return n == 1;
 }
 
 size_t http_query_count(http_ctx *ctx, const char *name)

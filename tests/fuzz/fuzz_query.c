@@ -29,25 +29,28 @@ static bool copy_param(slice v, char *buf, size_t cap)
 static void check_params(http_ctx *ctx)
 {
     slice v;
+    app_err err;
+    app_err_clear(&err);
     size_t n = http_query_count(ctx, "sign");
-    assert((n > 0) == http_query(ctx, "sign", &v));
+    assert((n == 1) == http_query(ctx, "sign", &v, &err));
+    assert((n > 1) == (err.code == APP_VALIDATION_ERROR)); /* a repeated parameter is named */
     zodiac_sign sign;
     if (n > 0 && zodiac_sign_from_name(v, &sign)) {
         assert(sign < ZODIAC_SIGN_COUNT);
         const char *name = zodiac_sign_name(sign, ZODIAC_LANG_EN);
         assert(strlen(name) == v.len && strncasecmp(name, v.ptr, v.len) == 0);
     }
-    if (http_query(ctx, "lang", &v) && (slice_eq(v, "en") || slice_eq(v, "fr")))
+    if (http_query(ctx, "lang", &v, &err) && (slice_eq(v, "en") || slice_eq(v, "fr")))
         assert(v.len == 2);
     zodiac_week w;
-    if (http_query(ctx, "week", &v) && zodiac_week_parse(v, &w)) {
+    if (http_query(ctx, "week", &v, &err) && zodiac_week_parse(v, &w)) {
         char out[ZODIAC_WEEK_STR_SIZE];
         zodiac_week_format(w, out);
         assert(strlen(out) == v.len && memcmp(out, v.ptr, v.len) == 0);
     }
     static const char *const dates[] = {"from", "to"};
     for (size_t i = 0; i < 2; i++) {
-        if (!http_query(ctx, dates[i], &v))
+        if (!http_query(ctx, dates[i], &v, &err))
             continue;
         char buf[16];
         local_date d;

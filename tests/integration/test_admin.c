@@ -217,6 +217,11 @@ Test(admin, accounts_paginate_without_gaps_or_repeats)
     th_admin(&srv, "GET", "/v1/admin/accounts?cursor=abc", NULL, &r);
     th_assert_error(&r, 422, "validation_error");
     th_response_free(&r);
+    /* A parameter given twice has no single meaning: neither value is taken. */
+    th_admin(&srv, "GET", "/v1/admin/accounts?status=suspended&status=active", NULL, &r);
+    th_assert_error(&r, 422, "validation_error");
+    cr_assert_not_null(strstr(r.body, "must be given once"), "%s", r.body);
+    th_response_free(&r);
 }
 
 Test(admin, contract_overrides_and_effective_limits)

@@ -194,6 +194,18 @@ Test(http, header_block_over_limit_is_431)
     free(hdr);
 }
 
+Test(http, an_encoded_nul_in_the_target_is_400)
+{
+    const char *targets[] = {"/healthz?x=%00", "/v1/admin/credentials/kAbc%00x",
+                             "/v1/b2b/usage/summary?from=2026-01-01%00junk"};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        th_response r;
+        th_request(&srv, "GET", targets[i], NULL, NULL, &r);
+        th_assert_error(&r, 400, "bad_request");
+        th_response_free(&r);
+    }
+}
+
 Test(http, garbage_request_gets_400_and_server_keeps_serving)
 {
     const char *garbage[] = {"GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nHost x\r\n\r\n",

@@ -121,9 +121,9 @@ static bool read_key(http_ctx *ctx, admin_job *j, const char *param)
 static bool read_page(http_ctx *ctx, admin_job *j)
 {
     slice v;
-    if (http_query(ctx, "limit", &v) && !str_to_i64(v, 1, LIST_LIMIT_MAX, &j->page.limit))
+    if (http_query(ctx, "limit", &v, &j->err) && !str_to_i64(v, 1, LIST_LIMIT_MAX, &j->page.limit))
         app_err_field(&j->err, "limit", "must be an integer from 1 to %d", LIST_LIMIT_MAX);
-    if (http_query(ctx, "cursor", &v)) {
+    if (http_query(ctx, "cursor", &v, &j->err)) {
         if (v.len == 0 || v.len >= sizeof j->cursor)
             app_err_field(&j->err, "cursor", "is not a cursor this API returned");
         else {
@@ -165,7 +165,7 @@ void api_admin_accounts_list(http_ctx *ctx)
 {
     admin_job *j = job_new(ctx, op_account_list, 200);
     slice v;
-    if (http_query(ctx, "status", &v)) {
+    if (http_query(ctx, "status", &v, &j->err)) {
         if (slice_eq(v, "active") || slice_eq(v, "suspended")) {
             memcpy(j->status, v.ptr, v.len);
             j->status[v.len] = '\0';
@@ -314,7 +314,7 @@ static void read_time_param(http_ctx *ctx, admin_job *j, const char *name, opt_i
 {
     slice v;
     int64_t ms;
-    if (!http_query(ctx, name, &v))
+    if (!http_query(ctx, name, &v, &j->err))
         return;
     if (civil_parse_rfc3339(v.ptr, v.len, &ms))
         *out = opt_some(ms);
@@ -336,14 +336,14 @@ void api_admin_audit_list(http_ctx *ctx)
     admin_job *j = job_new(ctx, op_audit_list, 200);
     slice v;
     int64_t id;
-    if (http_query(ctx, "account_id", &v)) {
+    if (http_query(ctx, "account_id", &v, &j->err)) {
         if (str_to_id(v, 1, INT64_MAX, &id))
             j->filter.account_id = opt_some(id);
         else
             app_err_field(&j->err, "account_id",
                           "must be a positive integer in canonical decimal form (no sign, no leading zeros)");
     }
-    if (http_query(ctx, "action", &v)) {
+    if (http_query(ctx, "action", &v, &j->err)) {
         if (v.len == 0 || v.len >= sizeof j->action)
             app_err_field(&j->err, "action", "must be 1 to %zu characters", sizeof j->action - 1);
         else {

@@ -72,19 +72,6 @@ static void compute_admitted(http_ctx *ctx, void *arg)
     http_defer(ctx, compute_run, compute_done, w);
 }
 
-/*
- * A parameter given twice has no single meaning (http_query would take the first silently): it is
- * refused, named in `err`. Returns true when `name` is given at most once.
- */
-static bool query_once(http_ctx *ctx, const char *name, app_err *err)
-{
-    size_t n = http_query_count(ctx, name);
-    if (n <= 1)
-        return true;
-    app_err_field(err, name, "must be given once, not %zu times", n);
-    return false;
-}
-
 static const char signs_allowed[] =
     "aries, taurus, gemini, cancer, leo, virgo, libra, scorpio, sagittarius, capricorn, aquarius, pisces";
 
@@ -96,13 +83,13 @@ void api_b2b_astrology_weekly(http_ctx *ctx)
     app_err err;
     app_err_clear(&err);
     slice v;
-    if (query_once(ctx, "sign", &err)) {
-        if (!http_query(ctx, "sign", &v))
-            app_err_field(&err, "sign", "is required: one of %s", signs_allowed);
-        else if (!zodiac_sign_from_name(v, &w->sign))
+    if (http_query(ctx, "sign", &v, &err)) {
+        if (!zodiac_sign_from_name(v, &w->sign))
             app_err_field(&err, "sign", "must be one of %s", signs_allowed);
+    } else if (http_query_count(ctx, "sign") == 0) {
+        app_err_field(&err, "sign", "is required: one of %s", signs_allowed);
     }
-    if (query_once(ctx, "lang", &err) && http_query(ctx, "lang", &v)) {
+    if (http_query(ctx, "lang", &v, &err)) {
         if (slice_eq(v, "en"))
             w->lang = ZODIAC_LANG_EN;
         else if (slice_eq(v, "fr"))
@@ -110,7 +97,7 @@ void api_b2b_astrology_weekly(http_ctx *ctx)
         else
             app_err_field(&err, "lang", "must be one of en, fr");
     }
-    if (query_once(ctx, "week", &err) && http_query(ctx, "week", &v)) {
+    if (http_query(ctx, "week", &v, &err)) {
         if (!zodiac_week_parse(v, &w->week))
             app_err_field(&err, "week", "must be an ISO week such as 2026-W12");
         else if (!ephemeris_covers(zodiac_week_start(w->week) - SKY_SAMPLE_STEP_S,

@@ -53,7 +53,7 @@ static void done(http_ctx *ctx, void *arg)
 static bool query_copy(http_ctx *ctx, app_err *err, const char *name, char *out, size_t cap)
 {
     slice v;
-    if (!http_query(ctx, name, &v))
+    if (!http_query(ctx, name, &v, err))
         return false;
     if (v.len == 0 || v.len >= cap) {
         app_err_field(err, name, "is not valid");

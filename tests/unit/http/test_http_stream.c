@@ -63,7 +63,9 @@ static long long query_num(http_ctx *ctx, const char *name, long long dflt)
 {
     slice v;
     int64_t n;
-    if (!http_query(ctx, name, &v) || !str_to_i64(v, -1, INT64_MAX, &n))
+    app_err err;
+    app_err_clear(&err);
+    if (!http_query(ctx, name, &v, &err) || !str_to_i64(v, -1, INT64_MAX, &n))
         return dflt;
     return n;
 }
