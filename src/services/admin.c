@@ -540,10 +540,11 @@ int admin_contract_put(services *s, const actor *a, int64_t account_id, json_t *
     contract c = {.account_id = account_id};
     char plan_code[PLAN_CODE_MAX_LEN + 1] = "";
     str_copy(c.timezone, sizeof c.timezone, "UTC");
+    bool zone_given = false;
     jbody b;
     if (jbody_init(&b, body, err)) {
         jbody_string(&b, "plan_code", true, PLAN_CODE_MAX_LEN, plan_code, sizeof plan_code);
-        if (jbody_string(&b, "timezone", false, TIMEZONE_MAX_LEN, c.timezone, sizeof c.timezone) &&
+        if ((zone_given = jbody_string(&b, "timezone", false, TIMEZONE_MAX_LEN, c.timezone, sizeof c.timezone)) &&
             !timezone_is_valid(c.timezone))
             app_err_field(err, "timezone",
                           "must be UTC or a geographic IANA time zone (Area/Location) such as Europe/Paris");
@@ -572,6 +573,8 @@ int admin_contract_put(services *s, const actor *a, int64_t account_id, json_t *
     if (store_contract_get(s->store, account_id, &old, NULL) == 0 &&
         store_plan_get(s->store, old.plan_id, &old_plan, NULL) == 0) {
         c.starts_at = old.starts_at;
+        if (!zone_given) /* a plan change must not move the account's days and months to UTC */
+            str_copy(c.timezone, sizeof c.timezone, old.timezone);
         json_decref(before);
         before = contract_json(&old, &old_plan);
     } else {

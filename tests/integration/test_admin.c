@@ -254,6 +254,12 @@ Test(admin, contract_overrides_and_effective_limits)
     cr_assert_eq(json_integer_value(json_object_get(eff, "monthly_limit")), 3000);
     cr_assert_str_eq(json_string_value(json_object_get(eff, "limit_mode")), "block");
     th_response_free(&r);
+
+    /* A new plan without a zone keeps the account's days and months where they are. */
+    put_contract(id, "{\"plan_code\":\"pro\"}");
+    th_admin(&srv, "GET", path, NULL, &r);
+    cr_assert_str_eq(json_string_value(json_object_get(th_data(&r), "timezone")), "Europe/Paris");
+    th_response_free(&r);
 }
 
 Test(admin, key_lifecycle_issue_rotate_grace_expire_revoke)

@@ -2215,10 +2215,7 @@ export interface operations {
                  */
                 "application/json": {
                     plan_code: string;
-                    /**
-                     * @description UTC or a geographic IANA zone (Area/Location) such as Europe/Paris; see Input rules.
-                     * @default UTC
-                     */
+                    /** @description UTC or a geographic IANA zone (Area/Location) such as Europe/Paris; see Input rules. Omitted: the current contract's zone is kept (UTC for a first contract). */
                     timezone?: string;
                     overrides?: components["schemas"]["Limits"];
                 };

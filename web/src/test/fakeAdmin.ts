@@ -150,7 +150,7 @@ export function fakeAdmin(init: { accounts?: Account[]; plans?: Plan[]; contract
           account_id: Number(m[1]),
           plan_code: p.code,
           plan_name: p.name,
-          timezone: b.timezone ?? 'UTC',
+          timezone: b.timezone ?? state.contracts.get(Number(m[1]))?.timezone ?? 'UTC',
           overrides: b.overrides ?? {},
           effective: { ...p, ...b.overrides, metered: p.metered } as Contract['effective'],
           starts_at: '2026-11-24T10:00:00Z',
