@@ -331,7 +331,9 @@ export interface paths {
          * @description What an invoice run needs for one month: one line per account that has a contract and per
          *     key with usage in the month (the month's rows summed), with the account's plan code, its
          *     effective limit mode and daily and monthly limits (the plan's, with the contract's
-         *     overrides). An account with a contract and no usage in the month still has one line, with
+         *     overrides): the contract as it is when the file is made, not as it was over the month (a
+         *     plan changed on the 1st shows in the month before's file made after it; the audit trail's
+         *     `contract.put` events say when it changed). An account with a contract and no usage in the month still has one line, with
          *     an empty `key_id` and `label` (null in NDJSON) and zeros, so that every contracted account
          *     appears; keys without usage in the month have no line; accounts without a contract have
          *     none. A limit that is unlimited is an empty field (null in NDJSON). The month is the
