@@ -29,6 +29,12 @@ typedef struct acct {
     int64_t day_used, month_used;
     int64_t inflight;
     unsigned seen; /* SEEN_* of the current periods */
+    /* The day and the month before the current ones: a contract whose zone moves west goes back
+     * to the local date before, and finds its count again, as the ledger (rows by local date)
+     * and the Redis counters (keys by local date) do. */
+    int64_t prev_day_key, prev_month_key;
+    int64_t prev_day_used, prev_month_used;
+    unsigned prev_seen;
 } acct;
 
 /* An open-addressing table (linear probing, power-of-two size, at most half full). */
@@ -101,19 +107,50 @@ static acct *acct_add(shard *sh, int64_t id, const periods *p)
     return a;
 }
 
+#define SEEN_DAY (SEEN_DAY_BLOCK | SEEN_DAY_OVERAGE)
+#define SEEN_MONTH (SEEN_MONTH_BLOCK | SEEN_MONTH_OVERAGE)
+
+/*
+ * Makes `key` the current period of a pair (the day's or the month's), the one before it kept:
+ * a later one starts at zero; the one before comes back with its count (its zone moved west); an
+ * older one, unknown here, starts at zero.
+ */
+static void period_move(int64_t *cur_key, int64_t *cur_used, int64_t *prev_key, int64_t *prev_used, unsigned *seen,
+                        unsigned *prev_seen, unsigned bits, int64_t key)
+{
+    if (key == *cur_key)
+        return;
+    int64_t k = *cur_key, u = *cur_used;
+    unsigned s = *seen & bits;
+    bool back = key == *prev_key;
+    *cur_key = key;
+    *cur_used = back ? *prev_used : 0;
+    *seen = (*seen & ~bits) | (back ? *prev_seen & bits : 0u);
+    if (key > k || back) { /* the period left behind is the one before, or (going back) the one after */
+        *prev_key = k;
+        *prev_used = u;
+        *prev_seen = (*prev_seen & ~bits) | s;
+    }
+}
+
 /* Moves the account to periods `p` if they are later than its own: a new day starts at zero. */
 static void roll_forward(acct *a, const periods *p)
 {
-    if (p->day_key > a->day_key) {
-        a->day_key = p->day_key;
-        a->day_used = 0;
-        a->seen &= ~(unsigned)(SEEN_DAY_BLOCK | SEEN_DAY_OVERAGE);
-    }
-    if (p->month_key > a->month_key) {
-        a->month_key = p->month_key;
-        a->month_used = 0;
-        a->seen &= ~(unsigned)(SEEN_MONTH_BLOCK | SEEN_MONTH_OVERAGE);
-    }
+    if (p->day_key > a->day_key)
+        period_move(&a->day_key, &a->day_used, &a->prev_day_key, &a->prev_day_used, &a->seen, &a->prev_seen, SEEN_DAY,
+                    p->day_key);
+    if (p->month_key > a->month_key)
+        period_move(&a->month_key, &a->month_used, &a->prev_month_key, &a->prev_month_used, &a->seen, &a->prev_seen,
+                    SEEN_MONTH, p->month_key);
+}
+
+/* Moves the account to periods `p`, later or earlier (a contract whose zone moved). */
+static void roll_to(acct *a, const periods *p)
+{
+    period_move(&a->day_key, &a->day_used, &a->prev_day_key, &a->prev_day_used, &a->seen, &a->prev_seen, SEEN_DAY,
+                p->day_key);
+    period_move(&a->month_key, &a->month_used, &a->prev_month_key, &a->prev_month_used, &a->seen, &a->prev_seen,
+                SEEN_MONTH, p->month_key);
 }
 
 static unsigned seen_bit(counters_first f)
@@ -167,7 +204,7 @@ static void local_reserve(counters *self, const counters_req *req, counters_deci
         p = period_at(req->zone, now);
     }
     a->last_ms = now;
-    roll_forward(a, &p);
+    roll_to(a, &p);
     dec.d = quota_decide(req->limits, a->day_used, a->month_used);
     if (dec.d.outcome != QUOTA_BLOCK) {
         a->day_used++;
@@ -236,8 +273,10 @@ static int local_read(counters *self, int64_t account_id, period_zone zone, coun
     acct *a = acct_find(sh, account_id);
     if (a != NULL) {
         periods p = period_at(zone, now > a->last_ms ? now : a->last_ms);
-        out->day_used = p.day_key > a->day_key ? 0 : a->day_used;
-        out->month_used = p.month_key > a->month_key ? 0 : a->month_used;
+        out->day_used = p.day_key == a->day_key ? a->day_used : p.day_key == a->prev_day_key ? a->prev_day_used : 0;
+        out->month_used = p.month_key == a->month_key        ? a->month_used
+                          : p.month_key == a->prev_month_key ? a->prev_month_used
+                                                             : 0;
         out->inflight = a->inflight;
     }
     pthread_mutex_unlock(&sh->mu);

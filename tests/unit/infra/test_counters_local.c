@@ -65,6 +65,44 @@ Test(counters_local, time_never_runs_backwards_for_an_account)
     cr_assert_eq(early.day_used, 2, "the new day's count is not reset by an older instant");
 }
 
+/* A fixed zone eight hours west of UTC (no daylight saving: enough for the test). */
+static int32_t west8(const void *zone, int64_t unix_s)
+{
+    (void)zone;
+    (void)unix_s;
+    return -8 * 3600;
+}
+
+/*
+ * A contract whose zone moves west goes back to the local date before: that day's calls count
+ * again, as the ledger's rows (dated by local date) say, and the later day keeps its own.
+ */
+Test(counters_local, a_zone_moved_west_goes_back_to_the_day_before_and_its_count)
+{
+    limits l = block_limits(100, 1000);
+    const period_zone west = {west8, NULL};
+    int64_t d1_2300 = T0 - T0 % DAY_MS + 23 * 3600000LL; /* 23:00 UTC, day D */
+    clock_test_set(&tclock, d1_2300);
+    for (int i = 0; i < 2; i++)
+        reserve(1, &l, utc);
+    clock_test_set(&tclock, d1_2300 + 3 * 3600000LL); /* 02:00 UTC, day D+1 */
+    counters_decision next = {0};
+    for (int i = 0; i < 3; i++)
+        next = reserve(1, &l, utc);
+    cr_assert_eq(next.day_used, 3, "D+1 in UTC");
+    counters_decision back = reserve(1, &l, west); /* 18:00 on day D, eight hours west */
+    cr_assert_lt(back.p.day_key, next.p.day_key);
+    cr_assert_eq(back.day_used, 3, "D's two calls, then this one");
+    cr_assert_eq(back.month_used, 6, "the month holds them all");
+    counters_usage u;
+    counters_read(c, 1, west, &u, NULL);
+    cr_assert_eq(u.day_used, 3);
+    clock_test_set(&tclock, d1_2300 + 10 * 3600000LL); /* 09:00 UTC: 01:00 on D+1 in the west */
+    counters_decision later = reserve(1, &l, west);
+    cr_assert_eq(later.p.day_key, next.p.day_key);
+    cr_assert_eq(later.day_used, 4, "D+1 kept its three");
+}
+
 /* The local counters know what is reserved and neither committed nor refunded yet. */
 Test(counters_local, a_reservation_is_in_flight_until_committed_or_refunded)
 {
