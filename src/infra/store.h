@@ -645,5 +645,7 @@ int store_faulty_syncing(store *faulty);
  * connection that broke after its COMMIT went out does (thread-safe).
  */
 void store_faulty_lose_commits(store *faulty, int n);
+/* How many of those are still to come. */
+int store_faulty_commits_to_lose(store *faulty);
 
 #endif

@@ -267,6 +267,11 @@ void store_faulty_lose_commits(store *faulty, int n)
     atomic_store(&((faulty_store *)faulty)->lost, n);
 }
 
+int store_faulty_commits_to_lose(store *faulty)
+{
+    return atomic_load(&((faulty_store *)faulty)->lost);
+}
+
 void store_faulty_break(store *faulty, bool broken)
 {
     faulty_store *s = (faulty_store *)faulty;

@@ -85,7 +85,10 @@ struct metering {
     bool stopping, writing;
     int64_t settle_asked, settle_done; /* metering_settle's requests, and the last one served */
     int settle_rc;                     /* how the fold of the last one served went: 0, or the store's error */
-    pthread_cond_t fold_cv;            /* wakes the folder (a settle, a stop) */
+    /* The seeder's (the counters' connection thread): when its last fold came back, and, after one
+     * that did not in time, the settle round the folder must pass before it waits again. */
+    int64_t seed_settled_ms, seed_wait_after;
+    pthread_cond_t fold_cv; /* wakes the folder (a settle, a stop) */
     bool folder_stopping;
     pthread_cond_t sync_cv; /* wakes the syncer (a stop) */
     bool syncer_stopping, syncer_started;
@@ -189,7 +192,8 @@ static int ledger_row(metering *m, counters_seed_row *row, app_err *err)
     return 0;
 }
 
-static bool settle_within(metering *m, int64_t ms);
+static bool settle_within(metering *m, int64_t ms, int64_t *done);
+static int64_t mono_ms(void);
 
 /*
  * The Redis counters' seeder: on their connection thread, when Redis lost an account's counts.
@@ -202,8 +206,21 @@ static int seed_from_ledger(void *arg, counters_seed_row *row)
     metering *m = arg;
     app_err err;
     app_err_clear(&err);
-    if (m->j != NULL)
-        settle_within(m, METERING_SEED_SETTLE_MS);
+    /* Once per METERING_SYNC_DELAY_MS at most (many accounts seed in a row after a loss), and not
+     * again after a wait that timed out until the folder has come round: the folder may itself be
+     * waiting for this thread, and then every account would wait the whole deadline. */
+    if (m->j != NULL && mono_ms() - m->seed_settled_ms >= METERING_SYNC_DELAY_MS) {
+        bool wait = m->seed_wait_after == 0;
+        int64_t done;
+        if (settle_within(m, wait ? METERING_SEED_SETTLE_MS : 0, &done)) {
+            m->seed_settled_ms = mono_ms();
+            m->seed_wait_after = 0;
+        } else if (wait) {
+            m->seed_wait_after = done + 1; /* timed out: no waiting until the folder serves a later round */
+        } else if (done >= m->seed_wait_after) {
+            m->seed_wait_after = 0; /* it came round: the next seed waits again */
+        }
+    }
     int rc = ledger_row(m, row, &err);
     if (rc != 0)
         log_write(m->o.log, LOG_ERROR, "counters not seeded: the ledger did not answer", "{s:I, s:s}", "account_id",
@@ -710,6 +727,9 @@ static int marks_reread(metering *m, journal_segment **segs, size_t ns, app_err 
             log_write(m->o.log, LOG_WARN, "usage journal fold had committed", "{s:s, s:I, s:I}", "segment",
                       segs[i]->name, "from", (json_int_t)segs[i]->folded, "to", (json_int_t)at[i]);
             segs[i]->folded = at[i];
+            /* that commit may have gone without fsync: the next sync round makes it durable before
+             * the segment can be removed */
+            atomic_store(&m->store_unsynced, true);
         }
     m->marks_unsure = false;
     return 0;
@@ -1104,8 +1124,11 @@ void metering_flush(metering *m)
     pthread_mutex_unlock(&m->qmu);
 }
 
-/* metering_settle for at most `ms`: false when the fold did not come back in time (or none runs). */
-static bool settle_within(metering *m, int64_t ms)
+/*
+ * metering_settle for at most `ms`: false when the fold did not come back in time (or none runs).
+ * *done: the last settle round the folder had served by then.
+ */
+static bool settle_within(metering *m, int64_t ms, int64_t *done)
 {
     struct timespec until;
     deadline_in(&until, ms);
@@ -1115,9 +1138,10 @@ static bool settle_within(metering *m, int64_t ms)
     int rc = 0;
     while (m->settle_done < ticket && !m->folder_stopping && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&m->idle_cv, &m->qmu, &until);
-    bool done = m->settle_done >= ticket && m->settle_rc == 0;
+    bool ok = m->settle_done >= ticket && m->settle_rc == 0;
+    *done = m->settle_done;
     pthread_mutex_unlock(&m->qmu);
-    return done;
+    return ok;
 }
 
 int metering_settle(metering *m, app_err *err)

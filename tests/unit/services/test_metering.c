@@ -375,15 +375,18 @@ Test(metering, a_fold_that_fails_is_retried_and_loses_nothing)
 Test(metering, a_fold_whose_commit_answer_was_lost_is_not_counted_twice)
 {
     open_metering(METERING_DURABLE_PROCESS, true);
+    store_faulty_lose_commits(st, 1); /* whichever fold takes these calls commits, and is told it failed */
     outcome o;
     for (int i = 0; i < 2; i++) {
         call(&who, NULL, NULL, &o);
         cr_assert_eq(o.status, 200);
     }
-    store_faulty_lose_commits(st, 1);
     app_err err;
-    app_err_clear(&err);
-    cr_assert_eq(metering_settle(m, &err), APP_STORE_UNAVAILABLE, "the fold commits, and is told it failed");
+    for (int i = 0; i < 200 && store_faulty_commits_to_lose(st) > 0; i++) {
+        app_err_clear(&err);
+        metering_settle(m, &err); /* a fold (the lost one fails it) */
+    }
+    cr_assert_eq(store_faulty_commits_to_lose(st), 0, "the fold was made");
     cr_assert_eq(ledger("requests"), 2);
     call(&who, NULL, NULL, &o); /* the third of the day's three */
     cr_assert_eq(o.status, 200);
