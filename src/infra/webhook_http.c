@@ -237,6 +237,7 @@ void webhook_http_post_all(webhook_request *reqs, size_t n, int64_t timeout_ms, 
             curl_multi_poll(multi, NULL, 0, 100, NULL);
     }
     for (size_t i = 0; i < n; i++) {
+        reqs[i].completed = done[i];
         if (!done[i]) {
             transfer_finish(&ts[i], CURLE_ABORTED_BY_CALLBACK);
             str_copy(reqs[i].error, sizeof reqs[i].error, "stopped: the server shut down during the attempt");

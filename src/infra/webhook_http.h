@@ -36,6 +36,7 @@ typedef struct webhook_request {
     int http_status;                   /* out: 0 when no response came */
     int64_t latency_ms;                /* out */
     char error[WEBHOOK_ERROR_MAX + 1]; /* out: "" for a 2xx, else curl's message or "HTTP <status>" */
+    bool completed;                    /* out: the attempt ran to its end; false when a stop cut it off */
 } webhook_request;
 
 /*

@@ -155,8 +155,9 @@ int webhook_sender_run_once(webhook_sender *w, size_t *sent, app_err *err)
     webhook_http_post_all(w->reqs, n, w->o.timeout_ms, w->o.allow_private, &w->stop);
     int64_t after = clock_now_ms(w->o.clock);
     for (size_t i = 0; i < n; i++) {
-        /* Abandoned by a stop: its lease brings it back after a restart, no attempt is counted. */
-        if (!atomic_load(&w->stop))
+        /* Cut off by a stop: its lease brings it back after a restart, no attempt is counted. One
+         * that ran to its end is recorded even then (a 2xx already received is not sent again). */
+        if (w->reqs[i].completed)
             record(w, &w->due[i], &w->reqs[i], now, after);
         sodium_memzero(w->due[i].secret, sizeof w->due[i].secret);
         sodium_memzero(w->due[i].prev_secret, sizeof w->due[i].prev_secret);
