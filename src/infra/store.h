@@ -210,7 +210,11 @@ struct store_ops {
     int (*credential_get)(store *self, const char *key_id, credential *out, app_err *err);
     int (*credential_list)(store *self, int64_t account_id /* -1: all */, int64_t after, credential *out, size_t cap,
                            size_t *n, app_err *err);
-    /* Writes status, label, expires_at and revoked_at of an existing credential. */
+    /*
+     * Writes status, label, expires_at and revoked_at of an active credential; not_found when it
+     * is unknown or revoked (a revocation is final, whatever a concurrent change read before it).
+     * expires_at never moves later (a rotation's grace, once shortened, stays short).
+     */
     int (*credential_update)(store *self, const credential *c, audit_event *audit, app_err *err);
     /* Rotation in one transaction: updates `old` (its new expiry) and creates `fresh`. */
     int (*credential_rotate)(store *self, const credential *old, credential *fresh, audit_event *audit, app_err *err);

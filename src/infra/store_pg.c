@@ -172,7 +172,11 @@ static const char *const SQL[Q_COUNT] = {
     [Q_CRED_GET] = "SELECT " CRED_COLS " FROM credentials WHERE key_id = $1",
     [Q_CRED_LIST] = "SELECT " CRED_COLS " FROM credentials WHERE id > $1 AND ($2::bigint < 0 OR account_id = $2) "
                     "ORDER BY id LIMIT $3",
-    [Q_CRED_UPDATE] = "UPDATE credentials SET status = $1, label = $2, expires_at = $3, revoked_at = $4 WHERE id = $5",
+    /* Only an active credential changes, and its expiry never moves later (store.h, credential_update). */
+    [Q_CRED_UPDATE] =
+        "UPDATE credentials SET status = $1, label = $2, "
+        "expires_at = CASE WHEN expires_at IS NULL OR ($3::bigint IS NOT NULL AND $3::bigint < expires_at) "
+        "THEN $3::bigint ELSE expires_at END, revoked_at = $4 WHERE id = $5 AND status = 'active'",
     /*
      * Rows locked in id order first: two nodes touching the same keys never deadlock. NO KEY
      * UPDATE is what the UPDATE takes anyway; unlike FOR UPDATE it lets usage upserts (whose
@@ -1309,7 +1313,8 @@ static int update_credential(pg_store *s, pg_conn *c, const credential *cr, app_
     p_opt(&p, cr->expires_at);
     p_opt(&p, cr->revoked_at);
     p_i64(&p, cr->id);
-    return update_one(s, c, Q_CRED_UPDATE, &p, "update credential", err, "credential", cr->key_id);
+    return update_one(s, c, Q_CRED_UPDATE, &p, "update credential", err, "credential (or revoked meanwhile)",
+                      cr->key_id);
 }
 
 static int pg_credential_create(store *self, credential *io, audit_event *audit, app_err *err)

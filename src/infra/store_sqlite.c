@@ -944,8 +944,11 @@ static const char SQL_CRED_INSERT[] =
 static const char SQL_CRED_GET[] = "SELECT " CRED_COLS " FROM credentials WHERE key_id = ?";
 static const char SQL_CRED_LIST[] = "SELECT " CRED_COLS " FROM credentials WHERE id > ? AND (? < 0 OR account_id = ?) "
                                     "ORDER BY id LIMIT ?";
+/* Only an active credential changes, and its expiry never moves later (store.h, credential_update). */
 static const char SQL_CRED_UPDATE[] =
-    "UPDATE credentials SET status = ?, label = ?, expires_at = ?, revoked_at = ? WHERE id = ?";
+    "UPDATE credentials SET status = ?1, label = ?2, "
+    "expires_at = CASE WHEN expires_at IS NULL OR (?3 IS NOT NULL AND ?3 < expires_at) THEN ?3 ELSE expires_at END, "
+    "revoked_at = ?4 WHERE id = ?5 AND status = 'active'";
 static const char SQL_CRED_TOUCH[] =
     "UPDATE credentials SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?";
 
@@ -999,7 +1002,7 @@ static int update_credential(sqlite_store *s, const credential *c, app_err *err)
     sqlite3_bind_int64(st, 5, c->id);
     int rc = exec_done(s, st, "update credential", err);
     if (rc == 0 && sqlite3_changes(s->db) == 0)
-        rc = app_err_set(err, APP_NOT_FOUND, "credential %s not found", c->key_id);
+        rc = app_err_set(err, APP_NOT_FOUND, "credential %s not found, or revoked meanwhile", c->key_id);
     return rc;
 }
 

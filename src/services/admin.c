@@ -756,7 +756,13 @@ int admin_credential_rotate(services *s, const actor *a, const char *key_id, jso
                json_pack("{s:{s:o}, s:{s:o, s:s}}", "before", "expires_at", json_opt_time(old_expiry), "after",
                          "expires_at", json_opt_time(old.expires_at), "replaced_by", fresh.key_id));
     rc = store_credential_rotate(s->store, &old, &fresh, &ev, err);
+    if (rc == APP_NOT_FOUND && store_credential_get(s->store, key_id, &old, NULL) == 0 &&
+        old.status == CREDENTIAL_REVOKED) { /* revoked since it was read: a revocation is final */
+        app_err_clear(err);
+        rc = app_err_field(err, "key_id", "credential %s is revoked and cannot be rotated", key_id);
+    }
     if (rc == 0) {
+        store_credential_get(s->store, key_id, &old, NULL); /* as stored: its expiry only ever shortens */
         keycache_put_credential(s->keys, &old);
         keycache_put_credential(s->keys, &fresh);
         *out = credential_json(s, &fresh);
@@ -781,8 +787,17 @@ int admin_credential_revoke(services *s, const actor *a, const char *key_id, jso
         audit_event ev;
         audit_init(&ev, s, a, "credential.revoke", target, opt_some(c.account_id),
                    json_pack("{s:{s:s}, s:{s:s}}", "before", "status", "active", "after", "status", "revoked"));
-        if ((rc = store_credential_update(s->store, &c, &ev, err)) != 0)
+        rc = store_credential_update(s->store, &c, &ev, err);
+        credential stored;
+        if (rc == APP_NOT_FOUND && store_credential_get(s->store, key_id, &stored, NULL) == 0 &&
+            stored.status == CREDENTIAL_REVOKED) { /* revoked meanwhile by another request: done */
+            app_err_clear(err);
+            rc = 0;
+        }
+        if (rc != 0)
             return rc;
+        if (store_credential_get(s->store, key_id, &stored, NULL) == 0)
+            c = stored; /* as stored */
         keycache_put_credential(s->keys, &c);
     }
     *out = credential_json(s, &c);

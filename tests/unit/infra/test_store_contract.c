@@ -770,7 +770,7 @@ CONTRACT_TEST(credential_update_writes_status_label_expiry_and_revocation)
     credential c = make_credential(s, acc, "kUpd00000001");
     c.status = CREDENTIAL_REVOKED;
     snprintf(c.label, sizeof c.label, "revoked after a leak");
-    c.expires_at = opt_none();
+    c.expires_at = opt_some(T0 + 3600000); /* earlier than it was: an expiry only moves earlier */
     c.revoked_at = opt_some(T0 + 500);
     audit_event ev;
     audit_fill(&ev, "credential.revoke", "credential:kUpd00000001", opt_some(acc));
@@ -786,6 +786,43 @@ CONTRACT_TEST(credential_update_writes_status_label_expiry_and_revocation)
     audit_fill(&ev, "credential.revoke", "credential:kGhost000001", opt_some(acc));
     MUST_FAIL(APP_NOT_FOUND, store_credential_update(s, &ghost, &ev, &err));
     cr_assert_eq(audit_count(s), 3);
+}
+
+CONTRACT_TEST(a_revoked_credential_stays_revoked_and_an_expiry_never_moves_later)
+{
+    /* A rotation that read the key before a revocation commits after it: the key stays revoked
+     * (and the rotation's new key is not created); a stale rotation cannot lengthen a grace. */
+    store *s = open_backend(backend);
+    app_err err;
+    int64_t acc = make_account(s, "acme");
+    credential c = make_credential(s, acc, "kRev00000001");
+    credential stale = c;               /* as a rotation read it */
+    c.expires_at = opt_some(T0 + 1000); /* an emergency rotation: no grace */
+    audit_event ev;
+    audit_fill(&ev, "credential.rotate", "credential:kRev00000001", opt_some(acc));
+    MUST(store_credential_update(s, &c, &ev, &err));
+    stale.expires_at = opt_some(T0 + 86400000); /* a stale rotation's default grace */
+    audit_fill(&ev, "credential.rotate", "credential:kRev00000001", opt_some(acc));
+    MUST(store_credential_update(s, &stale, &ev, &err));
+    credential got;
+    MUST(store_credential_get(s, c.key_id, &got, &err));
+    cr_assert_eq(got.expires_at.v, T0 + 1000, "the shorter grace stands");
+
+    c.status = CREDENTIAL_REVOKED;
+    c.revoked_at = opt_some(T0 + 500);
+    audit_fill(&ev, "credential.revoke", "credential:kRev00000001", opt_some(acc));
+    MUST(store_credential_update(s, &c, &ev, &err));
+    size_t audits = audit_count(s);
+    stale.status = CREDENTIAL_ACTIVE;
+    credential fresh;
+    credential_fill(&fresh, acc, "kRev00000002");
+    audit_fill(&ev, "credential.rotate", "credential:kRev00000001", opt_some(acc));
+    MUST_FAIL(APP_NOT_FOUND, store_credential_rotate(s, &stale, &fresh, &ev, &err));
+    MUST_FAIL(APP_NOT_FOUND, store_credential_update(s, &stale, &ev, &err));
+    MUST(store_credential_get(s, c.key_id, &got, &err));
+    cr_assert_eq(got.status, CREDENTIAL_REVOKED, "a revocation is final");
+    MUST_FAIL(APP_NOT_FOUND, store_credential_get(s, "kRev00000002", &got, &err));
+    cr_assert_eq(audit_count(s), audits, "nothing of the refused changes is audited");
 }
 
 CONTRACT_TEST(credential_rotate_updates_the_old_key_and_creates_the_new_one_in_one_transaction)
