@@ -756,13 +756,15 @@ int admin_credential_rotate(services *s, const actor *a, const char *key_id, jso
                json_pack("{s:{s:o}, s:{s:o, s:s}}", "before", "expires_at", json_opt_time(old_expiry), "after",
                          "expires_at", json_opt_time(old.expires_at), "replaced_by", fresh.key_id));
     rc = store_credential_rotate(s->store, &old, &fresh, &ev, err);
-    if (rc == APP_NOT_FOUND && store_credential_get(s->store, key_id, &old, NULL) == 0 &&
-        old.status == CREDENTIAL_REVOKED) { /* revoked since it was read: a revocation is final */
+    credential stored;
+    if (rc == APP_NOT_FOUND && store_credential_get(s->store, key_id, &stored, NULL) == 0 &&
+        stored.status == CREDENTIAL_REVOKED) { /* revoked since it was read: a revocation is final */
         app_err_clear(err);
         rc = app_err_field(err, "key_id", "credential %s is revoked and cannot be rotated", key_id);
     }
     if (rc == 0) {
-        store_credential_get(s->store, key_id, &old, NULL); /* as stored: its expiry only ever shortens */
+        if (store_credential_get(s->store, key_id, &stored, NULL) == 0)
+            old = stored; /* as stored: its expiry only ever shortens */
         keycache_put_credential(s->keys, &old);
         keycache_put_credential(s->keys, &fresh);
         *out = credential_json(s, &fresh);

@@ -1125,35 +1125,36 @@ void metering_flush(metering *m)
 }
 
 /*
- * metering_settle for at most `ms`: false when the fold did not come back in time (or none runs).
- * *done: the last settle round the folder had served by then.
+ * Asks the folder for a fold and waits for it: without a deadline when `ms` < 0, else for at most
+ * `ms` and not once the folder stops. Returns 0, the fold's error, or -1 when it did not come back
+ * in time; *done: the last settle round the folder had served by then.
  */
-static bool settle_within(metering *m, int64_t ms, int64_t *done)
+static int settle_round(metering *m, int64_t ms, int64_t *done)
 {
     struct timespec until;
     deadline_in(&until, ms);
     pthread_mutex_lock(&m->qmu);
     int64_t ticket = ++m->settle_asked;
     pthread_cond_signal(&m->fold_cv);
-    int rc = 0;
-    while (m->settle_done < ticket && !m->folder_stopping && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&m->idle_cv, &m->qmu, &until);
-    bool ok = m->settle_done >= ticket && m->settle_rc == 0;
+    int w = 0;
+    while (m->settle_done < ticket && (ms < 0 || (!m->folder_stopping && w != ETIMEDOUT)))
+        w = ms < 0 ? pthread_cond_wait(&m->idle_cv, &m->qmu) : pthread_cond_timedwait(&m->idle_cv, &m->qmu, &until);
+    int rc = m->settle_done >= ticket ? m->settle_rc : -1;
     *done = m->settle_done;
     pthread_mutex_unlock(&m->qmu);
-    return ok;
+    return rc;
+}
+
+/* metering_settle for at most `ms`: false when the fold failed or did not come back in time. */
+static bool settle_within(metering *m, int64_t ms, int64_t *done)
+{
+    return settle_round(m, ms, done) == 0;
 }
 
 int metering_settle(metering *m, app_err *err)
 {
-    pthread_mutex_lock(&m->qmu);
-    int64_t ticket = ++m->settle_asked;
-    pthread_cond_signal(&m->fold_cv);
-    while (m->settle_done < ticket)
-        pthread_cond_wait(&m->idle_cv, &m->qmu);
-    int rc = m->settle_rc;
-    pthread_mutex_unlock(&m->qmu);
-    if (rc != 0)
+    int64_t done;
+    if (settle_round(m, -1, &done) != 0)
         return app_err_set(err, APP_STORE_UNAVAILABLE,
                            "calls answered are not in the ledger yet: it refuses their counts (see /readyz)");
     return 0;
